@@ -4,4 +4,7 @@ go 1.26.8
 
 require github.com/tiktoken-go/tokenizer v0.10.0
 
-require github.com/dlclark/regexp2/v2 v2.5.1 // indirect
+require (
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0 // indirect
+	github.com/dlclark/regexp2/v2 v2.5.1 // indirect
+)

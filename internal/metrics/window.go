@@ -1,0 +1,173 @@
+package metrics
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// Window holds the requests that completed in the last Size of a run, keyed
+// on completion time, for the live line. Before a full window has elapsed it
+// spans the elapsed time, as a fraction of a second, not rounded. Memory is
+// bounded by the requests one window holds, whatever the run's length.
+// It is not safe for concurrent use.
+type Window struct {
+	size  time.Duration
+	start time.Time
+	q     []entry // completion order; q[head:] is live
+	head  int
+	sent  []mark
+}
+
+type entry struct {
+	end                  time.Time
+	class                Class
+	prompt, output       int
+	e2e, ttft, tbt, util float64 // seconds, percent; NaN when absent
+	lag                  float64
+}
+
+type mark struct {
+	t time.Time
+	n int64
+}
+
+// NewWindow returns a window of the given size for a run started at start.
+func NewWindow(size time.Duration, start time.Time) *Window {
+	return &Window{size: size, start: start}
+}
+
+func secs(d time.Duration, ok bool) float64 {
+	if !ok {
+		return nan
+	}
+	return d.Seconds()
+}
+
+// Add records a finished request.
+func (w *Window) Add(r *Record) {
+	e := entry{end: r.End, class: r.Class, util: r.Util, e2e: nan, ttft: nan, tbt: nan, lag: secs(r.Lag())}
+	if r.Class == OK {
+		e.prompt, e.output = r.PromptTokens(), r.OutputTokens()
+		e.e2e, e.ttft, e.tbt = secs(r.E2E()), secs(r.TTFT()), secs(r.TPOT())
+	}
+	w.q = append(w.q, e)
+}
+
+// MarkSent notes that total requests had been sent by now, for the send rate.
+func (w *Window) MarkSent(now time.Time, total int64) {
+	w.sent = append(w.sent, mark{now, total})
+}
+
+// Dist is a windowed distribution: average and percentiles, NaN when empty.
+type Dist struct {
+	Avg, P50, P95, P99, Max float64
+}
+
+// WindowStats are the figures of one window.
+type WindowStats struct {
+	Span                         float64 // seconds the window covers
+	OK                           int
+	Throttled                    int
+	Failed                       int // failures other than throttling
+	RPM                          float64
+	SendRPM                      float64 // requests sent per minute
+	TPMContext, TPMGen, TPMTotal float64
+	E2E, TTFT, TBT, Util, Lag    Dist
+}
+
+// Snapshot evicts what fell out of the window and returns its figures at now.
+func (w *Window) Snapshot(now time.Time) WindowStats {
+	from := now.Add(-w.size)
+	span := w.size
+	if from.Before(w.start) {
+		from, span = w.start, now.Sub(w.start)
+	}
+	for w.head < len(w.q) && !w.q[w.head].end.After(from) {
+		w.head++
+	}
+	// Compact when the dead prefix dominates, so memory stays flat.
+	if w.head > 1024 && w.head > len(w.q)/2 {
+		w.q = append(w.q[:0], w.q[w.head:]...)
+		w.head = 0
+	}
+	st := WindowStats{Span: span.Seconds()}
+	live := w.q[w.head:]
+	var e2e, ttft, tbt, util, lag []float64
+	var prompt, output int
+	for _, e := range live {
+		switch e.class {
+		case OK:
+			st.OK++
+			prompt += e.prompt
+			output += e.output
+		case Throttled:
+			st.Throttled++
+		default:
+			st.Failed++
+		}
+		e2e = appendNum(e2e, e.e2e)
+		ttft = appendNum(ttft, e.ttft)
+		tbt = appendNum(tbt, e.tbt)
+		util = appendNum(util, e.util)
+		lag = appendNum(lag, e.lag)
+	}
+	if span > 0 {
+		m := span.Minutes()
+		st.RPM = float64(st.OK) / m
+		st.TPMContext, st.TPMGen = float64(prompt)/m, float64(output)/m
+		st.TPMTotal = float64(prompt+output) / m
+		st.SendRPM = w.sendRate(now, from)
+	}
+	st.E2E, st.TTFT, st.TBT, st.Util, st.Lag = dist(e2e), dist(ttft), dist(tbt), dist(util), dist(lag)
+	return st
+}
+
+func (w *Window) sendRate(now, from time.Time) float64 {
+	// Drop marks older than the first one at or before from.
+	k := 0
+	for k+1 < len(w.sent) && !w.sent[k+1].t.After(from) {
+		k++
+	}
+	w.sent = w.sent[k:]
+	if len(w.sent) == 0 {
+		return nan
+	}
+	base, t0 := int64(0), w.start
+	if !w.sent[0].t.After(from) && w.sent[0].t.After(w.start) {
+		base, t0 = w.sent[0].n, w.sent[0].t
+	}
+	last := w.sent[len(w.sent)-1]
+	if !last.t.After(t0) {
+		return nan
+	}
+	_ = now
+	return float64(last.n-base) / last.t.Sub(t0).Minutes()
+}
+
+func appendNum(s []float64, v float64) []float64 {
+	if math.IsNaN(v) {
+		return s
+	}
+	return append(s, v)
+}
+
+// dist sorts v in place and returns its figures; percentiles are nearest
+// rank, exact for the window's samples.
+func dist(v []float64) Dist {
+	if len(v) == 0 {
+		return Dist{nan, nan, nan, nan, nan}
+	}
+	slices.Sort(v)
+	sum := 0.0
+	for _, x := range v {
+		sum += x
+	}
+	return Dist{Avg: sum / float64(len(v)), P50: rank(v, 50), P95: rank(v, 95), P99: rank(v, 99), Max: v[len(v)-1]}
+}
+
+// rank returns the nearest-rank p-th percentile of sorted v.
+func rank(v []float64, p float64) float64 {
+	i := int(math.Ceil(p/100*float64(len(v)))) - 1
+	return v[min(max(i, 0), len(v)-1)]
+}
