@@ -192,7 +192,7 @@ func TestMultiTokenChunks(t *testing.T) {
 		if d, _ := rec.TPOT(); d != 60*time.Millisecond/5 {
 			t.Errorf("TPOT %v, want 12ms", d)
 		}
-		want := []metrics.Gap{{30 * time.Millisecond, 3}, {30 * time.Millisecond, 2}}
+		want := []metrics.Gap{{D: 30 * time.Millisecond, Tokens: 3}, {D: 30 * time.Millisecond, Tokens: 2}}
 		if len(rec.Gaps) != 2 || rec.Gaps[0] != want[0] || rec.Gaps[1] != want[1] {
 			t.Fatalf("gaps %v, want %v", rec.Gaps, want)
 		}

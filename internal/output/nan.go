@@ -1,0 +1,5 @@
+package output
+
+import "math"
+
+var nan = math.NaN()

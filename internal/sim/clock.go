@@ -1,0 +1,117 @@
+package sim
+
+import (
+	"container/heap"
+	"sync"
+	"time"
+)
+
+// clock wakes sleeping streams at their due times. One goroutine and one
+// timer serve every stream: waiters sit in a heap ordered by due time, and
+// each wake-up releases, as one batch, every waiter due by then. Thousands
+// of streams with a token every few milliseconds would otherwise keep
+// thousands of runtime timers churning.
+type clock struct {
+	mu     sync.Mutex
+	h      waiters
+	kick   chan struct{} // a waiter earlier than the current earliest arrived
+	done   chan struct{}
+	closed bool
+}
+
+type waiter struct {
+	due time.Time
+	ch  chan struct{}
+}
+
+type waiters []waiter
+
+func (h waiters) Len() int           { return len(h) }
+func (h waiters) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h waiters) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *waiters) Push(x any)        { *h = append(*h, x.(waiter)) }
+func (h *waiters) Pop() any {
+	old := *h
+	w := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return w
+}
+
+func newClock() *clock {
+	c := &clock{kick: make(chan struct{}, 1), done: make(chan struct{})}
+	go c.loop()
+	return c
+}
+
+// sleepUntil blocks until due, or until abort is closed (false).
+func (c *clock) sleepUntil(due time.Time, ch chan struct{}, abort <-chan struct{}) bool {
+	if !time.Now().Before(due) {
+		return true
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return false
+	}
+	heap.Push(&c.h, waiter{due, ch})
+	first := c.h[0].ch == ch
+	c.mu.Unlock()
+	if first {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	}
+	select {
+	case <-ch:
+		return true
+	case <-abort:
+		// Our entry stays in the heap; loop's wake-up will find the
+		// buffered channel's slot free and move on.
+		return false
+	}
+}
+
+func (c *clock) loop() {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		c.mu.Lock()
+		now := time.Now()
+		// Release every waiter due now, as one batch.
+		for len(c.h) > 0 && !c.h[0].due.After(now) {
+			w := heap.Pop(&c.h).(waiter)
+			select {
+			case w.ch <- struct{}{}:
+			default:
+			}
+		}
+		wait := time.Hour
+		if len(c.h) > 0 {
+			wait = c.h[0].due.Sub(now)
+		}
+		c.mu.Unlock()
+		t.Reset(wait)
+		select {
+		case <-t.C:
+		case <-c.kick:
+			if !t.Stop() {
+				select {
+				case <-t.C:
+				default:
+				}
+			}
+		case <-c.done:
+			return
+		}
+	}
+}
+
+func (c *clock) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.closed = true
+		close(c.done)
+	}
+}

@@ -1,0 +1,252 @@
+// Package sim is a simulator of Azure OpenAI deployments: the same routes,
+// streaming format, headers, quota and throttling, with a latency model, so
+// that aoaibench can be tried, tested and checked for accuracy without an
+// Azure account or the network.
+package sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/aoaibench/aoaibench/internal/tokenizer"
+)
+
+// Duration is a time.Duration written as "200ms" in configuration files.
+type Duration time.Duration
+
+// UnmarshalJSON reads "200ms", "1.5s" or a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var f float64
+		if err := json.Unmarshal(b, &f); err != nil {
+			return fmt.Errorf("duration must be a string like \"200ms\" or seconds, got %s", b)
+		}
+		*d = Duration(f * float64(time.Second))
+		return nil
+	}
+	v, err := parseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func parseDuration(s string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("bad duration %q (want e.g. 200ms or 1.5s)", s)
+	}
+	return d, nil
+}
+
+// Deployment configures one simulated deployment.
+type Deployment struct {
+	Name  string `json:"name"`
+	Model string `json:"model"`
+	// Type is "standard" (pay-as-you-go quota in TPM) or "provisioned" (PTUs).
+	Type string `json:"type"`
+
+	// Standard: tokens per minute, and requests per minute per 1,000 TPM.
+	TPM      int     `json:"tpm"`
+	RPMPer1K float64 `json:"rpm_per_1k_tpm"`
+	// Provisioned: PTUs and tokens per minute each PTU serves.
+	PTU       int `json:"ptu"`
+	TPMPerPTU int `json:"tpm_per_ptu"`
+
+	// Latency: TTFT = TTFT + prompt tokens * Prefill; then ITL per chunk
+	// of TokensPerChunk tokens. Jitter is the relative spread (0.1 = ±10%).
+	TTFT           Duration `json:"ttft"`
+	Prefill        Duration `json:"prefill_per_token"`
+	ITL            Duration `json:"itl"`
+	Jitter         float64  `json:"jitter"`
+	TokensPerChunk int      `json:"tokens_per_chunk"`
+	// MaxConcurrency streams run at full speed; more wait in a queue. Each
+	// running stream slows decoding by LoadFactor/MaxConcurrency.
+	MaxConcurrency int     `json:"max_concurrency"`
+	LoadFactor     float64 `json:"load_factor"`
+	// Output tokens: max_tokens (or DefaultOutput when none is sent), or
+	// uniform in [OutputMin, max_tokens] when OutputMin > 0, like a model
+	// that stops early.
+	DefaultOutput int `json:"default_output"`
+	OutputMin     int `json:"output_min"`
+	ContextWindow int `json:"context_window"`
+
+	// Faults, as shares of requests (0..1).
+	Fail5xx     float64  `json:"fail_5xx"`
+	CutStream   float64  `json:"cut_stream"`
+	Storm429    float64  `json:"storm_429"`
+	SlowHeaders float64  `json:"slow_headers"`
+	HeaderDelay Duration `json:"header_delay"`
+
+	Region string `json:"region"`
+	Seed   uint64 `json:"seed"`
+}
+
+// Config is a simulator configuration: its deployments and an optional key.
+type Config struct {
+	Deployments []Deployment `json:"deployments"`
+	APIKey      string       `json:"-"`
+}
+
+// DefaultDeployment is the documented default: gpt-4o-mini, standard,
+// 200K TPM (1,200 RPM), 150 ms TTFT plus 0.02 ms per prompt token, 10 ms
+// per output token, 5% jitter.
+func DefaultDeployment() Deployment {
+	return Deployment{
+		Name: "gpt-4o-mini", Model: "gpt-4o-mini", Type: "standard", TPM: 200_000,
+		TTFT: Duration(150 * time.Millisecond), Prefill: Duration(20 * time.Microsecond),
+		ITL: Duration(10 * time.Millisecond), Jitter: 0.05,
+		MaxConcurrency: 256, LoadFactor: 0.3,
+	}
+}
+
+// fill sets defaults and checks a deployment.
+func (d *Deployment) fill() error {
+	if d.Name == "" {
+		return fmt.Errorf("deployment: name is required")
+	}
+	if d.Model == "" {
+		d.Model = d.Name
+	}
+	if _, err := tokenizer.EncodingFor(d.Model); err != nil {
+		return fmt.Errorf("deployment %s: model: %w", d.Name, err)
+	}
+	if d.Type == "" {
+		d.Type = "standard"
+	}
+	if d.RPMPer1K == 0 {
+		d.RPMPer1K = 6
+	}
+	if d.TokensPerChunk == 0 {
+		d.TokensPerChunk = 1
+	}
+	if d.DefaultOutput == 0 {
+		d.DefaultOutput = 256
+	}
+	if d.ContextWindow == 0 {
+		d.ContextWindow = contextWindow(d.Model)
+	}
+	if d.Region == "" {
+		d.Region = "East US"
+	}
+	if d.Type == "provisioned" && d.TPMPerPTU == 0 {
+		d.TPMPerPTU = tpmPerPTU(d.Model)
+	}
+	switch {
+	case d.Type != "standard" && d.Type != "provisioned":
+		return fmt.Errorf("deployment %s: type must be standard or provisioned, got %q", d.Name, d.Type)
+	case d.Type == "provisioned" && d.PTU <= 0:
+		return fmt.Errorf("deployment %s: ptu must be positive for a provisioned deployment", d.Name)
+	case d.TPM < 0 || d.RPMPer1K < 0 || d.TPMPerPTU < 0:
+		return fmt.Errorf("deployment %s: tpm, rpm_per_1k_tpm and tpm_per_ptu must not be negative", d.Name)
+	case d.TTFT < 0 || d.Prefill < 0 || d.ITL < 0 || d.HeaderDelay < 0:
+		return fmt.Errorf("deployment %s: latencies must not be negative", d.Name)
+	case d.Jitter < 0 || d.Jitter >= 1:
+		return fmt.Errorf("deployment %s: jitter must be in [0, 1), got %g", d.Name, d.Jitter)
+	case d.TokensPerChunk < 0 || d.MaxConcurrency < 0 || d.LoadFactor < 0 || d.OutputMin < 0 || d.DefaultOutput < 0:
+		return fmt.Errorf("deployment %s: tokens_per_chunk, max_concurrency, load_factor, output_min and default_output must not be negative", d.Name)
+	}
+	for name, v := range map[string]float64{"fail_5xx": d.Fail5xx, "cut_stream": d.CutStream, "storm_429": d.Storm429, "slow_headers": d.SlowHeaders} {
+		if v < 0 || v > 1 {
+			return fmt.Errorf("deployment %s: %s must be a share between 0 and 1, got %g", d.Name, name, v)
+		}
+	}
+	return nil
+}
+
+// contextWindow is a model family's context window in tokens.
+func contextWindow(model string) int {
+	m := strings.ToLower(model)
+	switch {
+	case strings.HasPrefix(m, "gpt-35-turbo-16k"), strings.HasPrefix(m, "gpt-3.5-turbo-16k"):
+		return 16_384
+	case strings.HasPrefix(m, "gpt-35"), strings.HasPrefix(m, "gpt-3.5"):
+		return 16_385
+	case strings.HasPrefix(m, "gpt-4-32k"):
+		return 32_768
+	case strings.HasPrefix(m, "gpt-4.1"):
+		return 1_047_576
+	case strings.HasPrefix(m, "gpt-5"):
+		return 400_000
+	case strings.HasPrefix(m, "gpt-4o"), strings.HasPrefix(m, "gpt-4-turbo"):
+		return 128_000
+	case strings.HasPrefix(m, "gpt-4"):
+		return 8_192
+	}
+	return 200_000 // o-series
+}
+
+// tpmPerPTU is a rough input-tokens-per-minute per PTU of a model family.
+func tpmPerPTU(model string) int {
+	m := strings.ToLower(model)
+	switch {
+	case strings.Contains(m, "mini"), strings.Contains(m, "nano"):
+		return 37_000
+	case strings.HasPrefix(m, "gpt-35"), strings.HasPrefix(m, "gpt-3.5"):
+		return 10_000
+	}
+	return 2_500
+}
+
+// LoadConfig reads a YAML or JSON configuration file.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("--config: %w", err)
+	}
+	var c Config
+	if err := yaml.UnmarshalStrict(b, &c); err != nil {
+		return Config{}, fmt.Errorf("--config %s: %w", path, err)
+	}
+	if len(c.Deployments) == 0 {
+		return Config{}, fmt.Errorf("--config %s: no deployments", path)
+	}
+	return c, nil
+}
+
+// Set applies "key=value,key=value" settings to d, with the JSON field
+// names (tpm=20000,ttft=200ms,itl=20ms,type=provisioned,ptu=50...).
+func (d *Deployment) Set(spec string) error {
+	if strings.TrimSpace(spec) == "" {
+		return nil
+	}
+	m := map[string]any{}
+	for _, kv := range strings.Split(spec, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--sim: %q is not key=value", kv)
+		}
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			m[k] = f
+		} else {
+			m[k] = v
+		}
+	}
+	b, _ := json.Marshal(m)
+	cur, _ := json.Marshal(d)
+	merged := map[string]any{}
+	_ = json.Unmarshal(cur, &merged)
+	for k, v := range m {
+		merged[k] = v
+	}
+	b, _ = json.Marshal(merged)
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	var nd Deployment
+	if err := dec.Decode(&nd); err != nil {
+		return fmt.Errorf("--sim %s: %w", spec, err)
+	}
+	*d = nd
+	return nil
+}

@@ -1,0 +1,504 @@
+package sim
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	mrand "math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aoaibench/aoaibench/internal/tokenizer"
+)
+
+// MaxBody is the largest request body the simulator reads.
+const MaxBody = 8 << 20
+
+// Server is a simulated Azure OpenAI resource with one or more deployments.
+type Server struct {
+	deps  map[string]*deployment
+	names []string
+	key   string
+	clock *clock
+	start time.Time
+	words tokenizer.Words // output text is made of these single-token words
+}
+
+type deployment struct {
+	cfg   Deployment
+	tok   *tokenizer.Tokenizer
+	slots chan struct{} // nil: no concurrency limit
+	run   atomic.Int64  // streams running (holding a slot or not queued)
+
+	mu    sync.Mutex // guards everything below
+	std   *standard
+	ptu   *provisioned
+	rng   *mrand.Rand
+	stats depStats
+}
+
+// New returns a simulator serving cfg's deployments.
+func New(cfg Config) (*Server, error) {
+	if len(cfg.Deployments) == 0 {
+		cfg.Deployments = []Deployment{DefaultDeployment()}
+	}
+	s := &Server{deps: map[string]*deployment{}, key: cfg.APIKey, clock: newClock(), start: time.Now(), words: tokenizer.NewWords()}
+	for _, dc := range cfg.Deployments {
+		if err := dc.fill(); err != nil {
+			s.clock.close()
+			return nil, err
+		}
+		if _, dup := s.deps[dc.Name]; dup {
+			s.clock.close()
+			return nil, fmt.Errorf("deployment %s: defined twice", dc.Name)
+		}
+		tok, _ := tokenizer.ForModel(dc.Model) // fill checked the model
+		d := &deployment{cfg: dc, tok: tok, rng: mrand.New(mrand.NewPCG(dc.Seed, 0xa0a1b2c3)), stats: newDepStats()}
+		if dc.MaxConcurrency > 0 {
+			d.slots = make(chan struct{}, dc.MaxConcurrency)
+		}
+		if dc.Type == "provisioned" {
+			d.ptu = newProvisioned(dc.PTU, dc.TPMPerPTU, s.start)
+		} else {
+			d.std = newStandard(dc.TPM, dc.RPMPer1K, s.start)
+		}
+		s.deps[dc.Name] = d
+		s.names = append(s.names, dc.Name)
+	}
+	return s, nil
+}
+
+// Close stops the simulator's clock; streams still running end.
+func (s *Server) Close() { s.clock.close() }
+
+// Deployments returns the configured deployments, defaults filled in.
+func (s *Server) Deployments() []Deployment {
+	var out []Deployment
+	for _, n := range s.names {
+		out = append(out, s.deps[n].cfg)
+	}
+	return out
+}
+
+// Handler returns the simulator's HTTP routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /openai/deployments/{name}/chat/completions", s.classic)
+	mux.HandleFunc("POST /openai/v1/chat/completions", s.v1)
+	mux.HandleFunc("POST /v1/chat/completions", s.v1)
+	mux.HandleFunc("GET /v1/models", s.models)
+	mux.HandleFunc("GET /openai/v1/models", s.models)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /sim/stats", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(s.Stats())
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, apiError{Code: "404", Message: "Resource not found"})
+	})
+	return s.auth(mux)
+}
+
+// apiError is the body of an OpenAI/Azure error.
+type apiError struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type,omitempty"`
+	Param   *string `json:"param"`
+	Code    any     `json:"code"`
+}
+
+func param(p string) *string { return &p }
+
+func writeError(w http.ResponseWriter, status int, e apiError) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]apiError{"error": e})
+}
+
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.key == "" || r.URL.Path == "/healthz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Header.Get("api-key") == s.key || r.Header.Get("Authorization") == "Bearer "+s.key {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/openai/deployments/") {
+			writeError(w, http.StatusUnauthorized, apiError{Code: "401", Message: "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource."})
+			return
+		}
+		writeError(w, http.StatusUnauthorized, apiError{Type: "invalid_request_error", Code: "invalid_api_key",
+			Message: "Incorrect API key provided. Give it in the api-key header or as Authorization: Bearer."})
+	})
+}
+
+func (s *Server) models(w http.ResponseWriter, r *http.Request) {
+	type model struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}
+	var data []model
+	for _, n := range s.names {
+		data = append(data, model{n, "model", s.start.Unix(), "aoaibench-sim"})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data})
+}
+
+func (s *Server) classic(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("api-version") == "" {
+		writeError(w, http.StatusNotFound, apiError{Code: "404", Message: "Resource not found"})
+		return
+	}
+	s.serve(w, r, r.PathValue("name"), nil)
+}
+
+func (s *Server) v1(w http.ResponseWriter, r *http.Request) {
+	s.serve(w, r, "", nil)
+}
+
+// chatRequest is the part of a chat-completions request the simulator uses.
+type chatRequest struct {
+	Messages            []message `json:"messages"`
+	Model               string    `json:"model"`
+	MaxTokens           *int      `json:"max_tokens"`
+	MaxCompletionTokens *int      `json:"max_completion_tokens"`
+	N                   *int      `json:"n"`
+	Stream              bool      `json:"stream"`
+	StreamOptions       *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	Temperature      *float64 `json:"temperature"`
+	TopP             *float64 `json:"top_p"`
+	FrequencyPenalty *float64 `json:"frequency_penalty"`
+	PresencePenalty  *float64 `json:"presence_penalty"`
+}
+
+type message struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+	Name    string          `json:"name"`
+}
+
+func invalid(w http.ResponseWriter, p, format string, a ...any) {
+	e := apiError{Type: "invalid_request_error", Message: fmt.Sprintf(format, a...)}
+	if p != "" {
+		e.Param = param(p)
+	}
+	writeError(w, http.StatusBadRequest, e)
+}
+
+// parse reads and validates a request; it writes the error and returns
+// false on bad input.
+func (s *Server) parse(w http.ResponseWriter, r *http.Request, d *deployment) (*chatRequest, []tokenizer.Message, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			invalid(w, "", "Request body too large: the limit is %d bytes.", MaxBody)
+		} else {
+			invalid(w, "", "Could not read the request body: %v", err)
+		}
+		return nil, nil, false
+	}
+	var req chatRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			invalid(w, te.Field, "Invalid type for '%s': expected %s, but got %s.", te.Field, jsonType(te.Type.String()), te.Value)
+		} else {
+			invalid(w, "", "We could not parse the JSON body of your request: %v", err)
+		}
+		return nil, nil, false
+	}
+	if len(req.Messages) == 0 {
+		invalid(w, "messages", "'messages' is a required property and must be a non-empty array.")
+		return nil, nil, false
+	}
+	msgs := make([]tokenizer.Message, len(req.Messages))
+	for i, m := range req.Messages {
+		switch m.Role {
+		case "system", "user", "assistant", "tool", "developer":
+		default:
+			invalid(w, fmt.Sprintf("messages[%d].role", i), "Invalid value for 'messages[%d].role': %q is not one of system, user, assistant, tool, developer.", i, m.Role)
+			return nil, nil, false
+		}
+		text, ok := contentText(m.Content)
+		if !ok {
+			invalid(w, fmt.Sprintf("messages[%d].content", i), "Invalid type for 'messages[%d].content': expected a string or an array of text parts.", i)
+			return nil, nil, false
+		}
+		msgs[i] = tokenizer.Message{Role: m.Role, Content: text, Name: m.Name}
+	}
+	reasoning := tokenizer.IsReasoning(d.cfg.Model)
+	if reasoning && req.MaxTokens != nil {
+		writeError(w, http.StatusBadRequest, apiError{Type: "invalid_request_error", Param: param("max_tokens"), Code: "unsupported_parameter",
+			Message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."})
+		return nil, nil, false
+	}
+	for name, v := range map[string]*int{"max_tokens": req.MaxTokens, "max_completion_tokens": req.MaxCompletionTokens} {
+		if v != nil && *v < 1 {
+			invalid(w, name, "Invalid '%s': integer below minimum value. Expected a value >= 1, but got %d instead.", name, *v)
+			return nil, nil, false
+		}
+	}
+	if req.N != nil && (*req.N < 1 || *req.N > 128) {
+		invalid(w, "n", "Invalid 'n': expected a value between 1 and 128, but got %d instead.", *req.N)
+		return nil, nil, false
+	}
+	for _, c := range []struct {
+		name   string
+		v      *float64
+		lo, hi float64
+	}{{"temperature", req.Temperature, 0, 2}, {"top_p", req.TopP, 0, 1}, {"frequency_penalty", req.FrequencyPenalty, -2, 2}, {"presence_penalty", req.PresencePenalty, -2, 2}} {
+		if c.v != nil && (*c.v < c.lo || *c.v > c.hi) {
+			invalid(w, c.name, "Invalid '%s': expected a value between %g and %g, but got %g instead.", c.name, c.lo, c.hi, *c.v)
+			return nil, nil, false
+		}
+	}
+	if req.StreamOptions != nil && !req.Stream {
+		invalid(w, "stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
+		return nil, nil, false
+	}
+	return &req, msgs, true
+}
+
+func jsonType(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	case strings.Contains(goType, "int"):
+		return "an integer"
+	case strings.Contains(goType, "float"):
+		return "a number"
+	case goType == "bool":
+		return "a boolean"
+	case goType == "string":
+		return "a string"
+	}
+	return "an object"
+}
+
+// contentText returns a message's text: a string, or text parts.
+func contentText(raw json.RawMessage) (string, bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s, true
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(raw, &parts) != nil {
+		return "", false
+	}
+	var b strings.Builder
+	for _, p := range parts {
+		b.WriteString(p.Text)
+	}
+	return b.String(), true
+}
+
+// newID returns n random hex digits.
+func newID(n int) string {
+	b := make([]byte, (n+1)/2)
+	rand.Read(b)
+	return hex.EncodeToString(b)[:n]
+}
+
+func requestID() string {
+	h := newID(32)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// serve runs one chat-completions request against a deployment.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, _ any) {
+	arrived := time.Now()
+	if name == "" {
+		// v1 routes: the deployment is the body's model; peek at it.
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+		if err != nil {
+			invalid(w, "", "Request body too large: the limit is %d bytes.", MaxBody)
+			return
+		}
+		var m struct {
+			Model string `json:"model"`
+		}
+		if json.Unmarshal(body, &m) != nil {
+			invalid(w, "", "We could not parse the JSON body of your request.")
+			return
+		}
+		if m.Model == "" {
+			invalid(w, "model", "'model' is a required property.")
+			return
+		}
+		name = m.Model
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+	}
+	d := s.deps[name]
+	if d == nil {
+		writeError(w, http.StatusNotFound, apiError{Code: "DeploymentNotFound",
+			Message: "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again."})
+		return
+	}
+	req, msgs, ok := s.parse(w, r, d)
+	if !ok {
+		d.count(func(st *depStats) { st.Invalid++ })
+		return
+	}
+	prompt := d.tok.CountMessages(msgs)
+	if prompt > d.cfg.ContextWindow {
+		writeError(w, http.StatusBadRequest, apiError{Type: "invalid_request_error", Param: param("messages"), Code: "context_length_exceeded",
+			Message: fmt.Sprintf("This model's maximum context length is %d tokens. However, your messages resulted in %d tokens. Please reduce the length of the messages.", d.cfg.ContextWindow, prompt)})
+		d.count(func(st *depStats) { st.Invalid++ })
+		return
+	}
+	n := 1
+	if req.N != nil {
+		n = *req.N
+	}
+	limit := d.cfg.DefaultOutput
+	if req.MaxTokens != nil {
+		limit = *req.MaxTokens
+	} else if req.MaxCompletionTokens != nil {
+		limit = *req.MaxCompletionTokens
+	}
+	limit = max(min(limit, d.cfg.ContextWindow-prompt), 1)
+	est := prompt + limit*n
+
+	h := w.Header()
+	rid := requestID()
+	h.Set("apim-request-id", rid)
+	h.Set("x-request-id", rid)
+	h.Set("x-ms-region", d.cfg.Region)
+	h.Set("x-ms-deployment-name", d.cfg.Name)
+
+	// Admission, then the fault dice, under the deployment's lock.
+	d.mu.Lock()
+	now := time.Now()
+	var v verdict
+	storm := d.cfg.Storm429 > 0 && d.rng.Float64() < d.cfg.Storm429
+	switch {
+	case storm:
+		v = verdict{reason: "storm", after: time.Duration(1+d.rng.IntN(5)) * time.Second}
+	case d.ptu != nil:
+		v = d.ptu.admit(now, est)
+	default:
+		v = d.std.admit(now, est)
+	}
+	fail := v.ok && d.cfg.Fail5xx > 0 && d.rng.Float64() < d.cfg.Fail5xx
+	cut := v.ok && !fail && d.cfg.CutStream > 0 && d.rng.Float64() < d.cfg.CutStream
+	slow := v.ok && !fail && d.cfg.SlowHeaders > 0 && d.rng.Float64() < d.cfg.SlowHeaders
+	output := limit
+	if d.cfg.OutputMin > 0 && d.cfg.OutputMin < limit {
+		output = d.cfg.OutputMin + d.rng.IntN(limit-d.cfg.OutputMin+1)
+	}
+	jit := func() float64 {
+		if d.cfg.Jitter == 0 {
+			return 1
+		}
+		return 1 + d.cfg.Jitter*(2*d.rng.Float64()-1)
+	}
+	ttft := time.Duration(float64(time.Duration(d.cfg.TTFT)+time.Duration(prompt)*time.Duration(d.cfg.Prefill)) * jit())
+	itlScale := jit()
+	seed := d.rng.Uint64()
+	s.rateHeaders(d, h, now)
+	if !v.ok {
+		d.stats.Throttled[v.reason]++
+	} else if fail {
+		d.stats.Failed++
+	} else {
+		d.stats.Accepted++
+	}
+	d.mu.Unlock()
+
+	if !v.ok {
+		s.throttle(w, d, req, v, r.URL.Query().Get("api-version"))
+		return
+	}
+	if fail {
+		status := http.StatusInternalServerError
+		if seed%2 == 1 {
+			status = http.StatusServiceUnavailable
+		}
+		writeError(w, status, apiError{Code: strconv.Itoa(status), Message: "The server had an error while processing your request. Sorry about that! (simulated fault)"})
+		return
+	}
+	if slow && d.cfg.HeaderDelay > 0 {
+		ch := make(chan struct{}, 1)
+		if !s.clock.sleepUntil(time.Now().Add(time.Duration(d.cfg.HeaderDelay)), ch, r.Context().Done()) {
+			return
+		}
+	}
+	st := &stream{
+		s: s, d: d, w: w, r: r, req: req, prompt: prompt, output: output, n: n,
+		ttft: ttft, itlScale: itlScale, seed: seed, cut: cut, arrived: arrived, est: est,
+	}
+	st.run()
+}
+
+// rateHeaders sets the quota headers: x-ratelimit-* on standard
+// deployments, utilization on provisioned ones. Called under d.mu.
+func (s *Server) rateHeaders(d *deployment, h http.Header, now time.Time) {
+	if d.ptu != nil {
+		h.Set("azure-openai-deployment-utilization", fmt.Sprintf("%.1f%%", d.ptu.utilization(now)))
+		return
+	}
+	if d.std.tpm <= 0 {
+		return
+	}
+	reqs, toks := d.std.remaining(now)
+	h.Set("x-ratelimit-limit-tokens", strconv.Itoa(d.std.tpm))
+	h.Set("x-ratelimit-remaining-tokens", strconv.Itoa(toks))
+	if reqs >= 0 {
+		h.Set("x-ratelimit-limit-requests", strconv.Itoa(d.std.rpm))
+		h.Set("x-ratelimit-remaining-requests", strconv.Itoa(reqs))
+	}
+}
+
+// throttle answers 429 with Azure's wording and retry headers.
+func (s *Server) throttle(w http.ResponseWriter, d *deployment, req *chatRequest, v verdict, apiVersion string) {
+	ms := max(int64(math.Ceil(float64(v.after)/float64(time.Millisecond))), 1)
+	secs := (ms + 999) / 1000
+	w.Header().Set("retry-after-ms", strconv.FormatInt(ms, 10))
+	w.Header().Set("retry-after", strconv.FormatInt(secs, 10))
+	what := map[string]string{
+		"tokens": "token rate limit", "requests": "call rate limit",
+		"utilization": "the provisioned throughput capacity", "storm": "token rate limit",
+	}[v.reason]
+	tier := "of your current OpenAI S0 pricing tier"
+	if d.ptu != nil {
+		tier = "of your provisioned deployment (100% utilization)"
+	}
+	if apiVersion == "" {
+		apiVersion = "v1"
+	}
+	unit := "seconds"
+	if secs == 1 {
+		unit = "second"
+	}
+	writeError(w, http.StatusTooManyRequests, apiError{Code: "429", Message: fmt.Sprintf(
+		"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version %s have exceeded %s %s. Please retry after %d %s. (aoaibench simulator)",
+		apiVersion, what, tier, secs, unit)})
+}
+
+func (d *deployment) count(f func(*depStats)) {
+	d.mu.Lock()
+	f(&d.stats)
+	d.mu.Unlock()
+}
