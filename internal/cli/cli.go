@@ -34,6 +34,7 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 // CLI is the command tree.
 type CLI struct {
 	Load     LoadCmd     `cmd:"" help:"Run a load test against an endpoint, or the built-in simulator when none is given."`
+	Serve    ServeCmd    `cmd:"" help:"Run the built-in Azure OpenAI simulator as a server."`
 	Tokenize TokenizeCmd `cmd:"" help:"Count the tokens of a text or of a JSON array of chat messages."`
 	Version  VersionCmd  `cmd:"" help:"Print the version."`
 }

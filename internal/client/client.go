@@ -80,6 +80,9 @@ func New(cfg Config) *Client {
 	return &Client{cfg: cfg, hc: &http.Client{Transport: tr}, now: cfg.Now}
 }
 
+// Close closes idle connections, ending their goroutines.
+func (c *Client) Close() { c.hc.CloseIdleConnections() }
+
 // Usage reports whether requests ask for a usage frame; it turns false once
 // the server has rejected stream_options.
 func (c *Client) Usage() bool { return !c.noUsage.Load() }
