@@ -144,6 +144,7 @@ func (r *run) body(i int64) client.Body {
 
 // launch sends request rec in its own goroutine.
 func (r *run) launch(reqCtx context.Context, rec *metrics.Record, release func()) {
+	rec.ClientPrompt = r.cfg.Builder.PromptTokens()
 	r.sent.Add(1)
 	r.inflight.Add(1)
 	r.wg.Go(func() {
