@@ -63,7 +63,6 @@ func Main(args []string, env Env) (code int) {
 		kong.Description("Load-test and benchmark Azure OpenAI deployments and OpenAI-compatible LLM endpoints."),
 		kong.Writers(env.Stdout, env.Stderr),
 		kong.Exit(func(c int) { panic(exit{c}) }),
-		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
 	)
 	if err != nil {

@@ -197,11 +197,11 @@ func (c *LoadCmd) Run(env *Env) error {
 		warn(t.note)
 	}
 
-	enc := c.Tokenizer
+	enc, encNote := c.Tokenizer, ""
 	if enc == "" {
 		if enc, err = tokenizer.EncodingFor(t.model); err != nil {
 			enc = tokenizer.O200k
-			warn(fmt.Sprintf("note: cannot tell the model from %q; client-side token counts use %s (set --model or --tokenizer)", t.model, enc))
+			encNote = fmt.Sprintf("note: cannot tell the model from %q; client-side token counts use %s (set --model or --tokenizer)", t.model, enc)
 		}
 	}
 	tok, _ := tokenizer.Get(enc)
@@ -248,6 +248,10 @@ func (c *LoadCmd) Run(env *Env) error {
 			return err
 		}
 	}
+	if encNote != "" {
+		warn(encNote)
+	}
+	tok.Load() // loaded in the background during the probe
 
 	cfg := load.Config{
 		Clients: c.Clients, Requests: c.Requests, Duration: seconds(c.Duration),

@@ -54,6 +54,10 @@ type Config struct {
 	// Started, if set, is called with the run's start time before the
 	// first request is dispatched.
 	Started func(time.Time)
+	// Sleep waits for each due time of an open-loop run: PreciseSleep when
+	// nil. Tests in synctest bubbles use TimerSleep, which follows virtual
+	// time.
+	Sleep Sleeper
 }
 
 // Tick is the live state of a run, once a second.
@@ -73,8 +77,9 @@ type Result struct {
 	Start    time.Time
 	Summary  *metrics.Summary
 	Sent     int64
-	HeldBack int64  // due requests the clients cap delayed
-	Stopped  string // why dispatch stopped
+	HeldBack int64         // due requests the clients cap delayed
+	Dispatch time.Duration // from the start until dispatch stopped
+	Stopped  string        // why dispatch stopped
 	Offered  float64
 }
 
@@ -118,6 +123,7 @@ func Run(ctx context.Context, cfg Config, stop <-chan struct{}) *Result {
 	} else {
 		res.Stopped = r.closedLoop(ctx, reqCtx, stop)
 	}
+	res.Dispatch = time.Since(r.start)
 	r.drain(ctx, cutoff)
 	r.wg.Wait()
 	close(r.done)
@@ -160,8 +166,9 @@ func (r *run) launch(reqCtx context.Context, rec *metrics.Record, release func()
 func (r *run) openLoop(ctx, reqCtx context.Context, stop <-chan struct{}) string {
 	slots := make(chan struct{}, r.cfg.Clients)
 	release := func() { <-slots }
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	if r.cfg.Sleep == nil {
+		r.cfg.Sleep = PreciseSleep
+	}
 	warned := false
 	for i := int64(0); ; i++ {
 		if r.cfg.Requests > 0 && i >= r.cfg.Requests {
@@ -171,12 +178,12 @@ func (r *run) openLoop(ctx, reqCtx context.Context, stop <-chan struct{}) string
 		if r.cfg.Duration > 0 && due >= r.cfg.Duration {
 			// Wait out the duration so that a slow schedule still runs
 			// for as long as asked.
-			if !r.sleepUntil(ctx, stop, timer, r.cfg.Duration) {
+			if !r.sleepUntil(ctx, stop, r.cfg.Duration) {
 				return "signal"
 			}
 			return "duration"
 		}
-		if !r.sleepUntil(ctx, stop, timer, due) {
+		if !r.sleepUntil(ctx, stop, due) {
 			return "signal"
 		}
 		sched := r.start.Add(due)
@@ -203,27 +210,8 @@ func (r *run) openLoop(ctx, reqCtx context.Context, stop <-chan struct{}) string
 }
 
 // sleepUntil waits until offset d from the start; false if stopped first.
-func (r *run) sleepUntil(ctx context.Context, stop <-chan struct{}, timer *time.Timer, d time.Duration) bool {
-	wait := time.Until(r.start.Add(d))
-	if wait <= 0 {
-		select {
-		case <-stop:
-			return false
-		case <-ctx.Done():
-			return false
-		default:
-			return true
-		}
-	}
-	timer.Reset(wait)
-	select {
-	case <-timer.C:
-		return true
-	case <-stop:
-		return false
-	case <-ctx.Done():
-		return false
-	}
+func (r *run) sleepUntil(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
+	return r.cfg.Sleep(ctx, stop, r.start.Add(d))
 }
 
 // closedLoop keeps exactly Clients requests in flight: a new request goes
@@ -308,6 +296,11 @@ func (r *run) aggregate(sum *metrics.Summary) {
 		select {
 		case rec, ok := <-r.done:
 			if !ok {
+				// A last line with the final figures, so that even a run
+				// shorter than a second prints one.
+				now := time.Now()
+				sec = int(now.Sub(r.start).Round(time.Second) / time.Second)
+				emit(now)
 				return
 			}
 			sum.Add(rec)

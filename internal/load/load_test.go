@@ -98,7 +98,7 @@ func (b *countedBody) Close() error {
 }
 
 func (st *stack) config(c Config) Config {
-	c.Client, c.Builder = st.client, st.builder
+	c.Client, c.Builder, c.Sleep = st.client, st.builder, TimerSleep
 	if c.Window == 0 {
 		c.Window = time.Minute
 	}

@@ -34,7 +34,9 @@ func golden(t *testing.T, name string, got []byte) {
 var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 
 func tick() load.Tick {
-	d := func(avg, p50, p95, p99, mx float64) metrics.Dist { return metrics.Dist{Avg: avg, P50: p50, P95: p95, P99: p99, Max: mx} }
+	d := func(avg, p50, p95, p99, mx float64) metrics.Dist {
+		return metrics.Dist{Avg: avg, P50: p50, P95: p95, P99: p99, Max: mx}
+	}
 	return load.Tick{
 		RunSeconds: 61, Time: t0.Add(61 * time.Second), Processing: 3, Requests: 64, Completed: 55, Failures: 1, Throttled: 5,
 		Window: metrics.WindowStats{

@@ -49,13 +49,12 @@ func statsJSON(st metrics.Stats, cdf []metrics.Point) map[string]any {
 	return m
 }
 
-// sendRPM is the achieved send rate over the dispatch span.
+// sendRPM is the achieved send rate over the time dispatch ran.
 func sendRPM(res *load.Result) float64 {
-	d := res.Summary.Duration()
-	if d <= 0 {
+	if res.Dispatch <= 0 {
 		return nan
 	}
-	return float64(res.Sent) / d.Minutes()
+	return float64(res.Sent) / res.Dispatch.Minutes()
 }
 
 // SummaryJSON returns summary.json: every whole-run figure, with each

@@ -87,9 +87,13 @@ func ForModel(model string) (*Tokenizer, error) {
 // Name returns the encoding name, e.g. "o200k_base".
 func (t *Tokenizer) Name() string { return t.name }
 
-// Preload loads the vocabulary in the background so that the first Count
-// does not pay for it.
+// Preload starts loading the vocabulary in the background; Load waits for
+// it. A run loads it before its first request, so that no request's
+// measurements pay for it.
 func (t *Tokenizer) Preload() { go t.codec() }
+
+// Load loads the vocabulary, if it is not loaded yet, and waits for it.
+func (t *Tokenizer) Load() { t.codec() }
 
 // Count returns the number of tokens in s.
 func (t *Tokenizer) Count(s string) int {
