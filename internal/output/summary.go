@@ -140,7 +140,13 @@ func Table(w io.Writer, res *load.Result) {
 	}
 	fmt.Fprintln(w)
 	ctx, gen, total := s.TPM()
-	fmt.Fprintf(w, "tokens    %s context + %s gen = %s TPM", f1(ctx), f1(gen), f1(total))
+	f0 := func(v float64) string {
+		if math.IsNaN(v) {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.0f", v)
+	}
+	fmt.Fprintf(w, "tokens    %s context + %s gen = %s TPM", f0(ctx), f0(gen), f0(total))
 	if s.Compared > 0 {
 		fmt.Fprintf(w, "; server and client output counts differ on %.1f%% of %d requests", 100*s.MismatchShare(), s.Compared)
 	}

@@ -138,3 +138,22 @@ func TestProvisionedBucket(t *testing.T) {
 		t.Fatal("refused after retry-after")
 	}
 }
+
+func TestExampleConfig(t *testing.T) {
+	c, err := LoadConfig("../../docs/sim-example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d := s.Deployments()
+	if len(d) != 2 || d[0].TPM != 20000 || d[1].PTU != 50 || time.Duration(d[0].Prefill) != 20*time.Microsecond {
+		t.Fatalf("deployments %+v", d)
+	}
+	if _, err := LoadConfig("testdata/nonexistent.yaml"); err == nil {
+		t.Error("missing file: no error")
+	}
+}
