@@ -36,6 +36,8 @@ type CLI struct {
 	Load     LoadCmd     `cmd:"" help:"Run a load test against an endpoint, or the built-in simulator when none is given."`
 	Serve    ServeCmd    `cmd:"" help:"Run the built-in Azure OpenAI simulator as a server."`
 	Tokenize TokenizeCmd `cmd:"" help:"Count the tokens of a text or of a JSON array of chat messages."`
+	Bench    BenchCmd    `cmd:"" help:"Measure aoaibench's own overhead against the simulator and a minimal client (loopback only)."`
+	Floor    FloorCmd    `cmd:"" name:"bench-floor" hidden:"" help:"The bench's minimal client."`
 	Version  VersionCmd  `cmd:"" help:"Print the version."`
 }
 

@@ -30,6 +30,7 @@ type Server struct {
 	clock *clock
 	start time.Time
 	words tokenizer.Words // output text is made of these single-token words
+	first atomic.Int64    // wall-clock arrival of the first request, Unix ns
 }
 
 type deployment struct {
@@ -329,6 +330,7 @@ func requestID() string {
 // serve runs one chat-completions request against a deployment.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, _ any) {
 	arrived := time.Now()
+	s.first.CompareAndSwap(0, arrived.UnixNano())
 	if name == "" {
 		// v1 routes: the deployment is the body's model; peek at it.
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))

@@ -46,8 +46,10 @@ func (c *classStats) add(st *stream, ttft, queued time.Duration, first, last tim
 
 // Stats is the simulator's ground truth, served at GET /sim/stats.
 type Stats struct {
-	UptimeSeconds float64                    `json:"uptime_s"`
-	Deployments   map[string]DeploymentStats `json:"deployments"`
+	UptimeSeconds float64 `json:"uptime_s"`
+	// FirstRequest is the wall-clock arrival of the first request, if any.
+	FirstRequest *time.Time                 `json:"first_request,omitempty"`
+	Deployments  map[string]DeploymentStats `json:"deployments"`
 }
 
 // DeploymentStats is one deployment's ground truth.
@@ -107,6 +109,10 @@ type ClassFigures struct {
 // Stats returns a snapshot of the ground truth.
 func (s *Server) Stats() Stats {
 	out := Stats{UptimeSeconds: time.Since(s.start).Seconds(), Deployments: map[string]DeploymentStats{}}
+	if ns := s.first.Load(); ns != 0 {
+		t := time.Unix(0, ns)
+		out.FirstRequest = &t
+	}
 	for _, name := range s.names {
 		d := s.deps[name]
 		d.mu.Lock()

@@ -1,0 +1,357 @@
+// Package bench measures aoaibench against the floor of what the machine
+// allows: it runs the simulator and the load generator as separate
+// processes on loopback, at a ladder of rates, and compares aoaibench with a
+// minimal streaming client run the same way.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aoaibench/aoaibench/internal/sim"
+)
+
+// Options configure a benchmark run.
+type Options struct {
+	Exe      string        // the aoaibench binary
+	Rates    []float64     // requests per minute, one step each
+	Step     time.Duration // how long each step sends
+	TTFT     time.Duration // the simulator's TTFT
+	ITL      time.Duration // the simulator's time per token
+	Tokens   int           // output tokens per request
+	Soak     int64         // requests of the memory soak run; 0 skips it
+	SoakRate float64
+	Dir      string // scratch directory
+}
+
+// Step is one rung of the ladder.
+type Step struct {
+	Rate          float64
+	SendRPM       float64 // achieved send rate
+	DoneRPM       float64 // completions per minute
+	LagP50        float64 // seconds
+	LagP99        float64
+	LagMax        float64
+	TTFTErr       float64 // client TTFT p50 minus the simulator's, seconds
+	TPOTErr       float64
+	CPUPer1K      float64 // CPU seconds per 1,000 requests
+	PeakRSSMB     float64
+	FirstReq      float64 // seconds from process start to its first request
+	FloorCPUPer1K float64
+	FloorLagP99   float64
+	FloorSendRPM  float64
+	FloorTTFTErr  float64
+}
+
+// Holds reports whether a step meets the sustainability bar: schedule lag
+// p99 under 5 ms and the send rate within 0.5% of target.
+func (s Step) Holds() bool {
+	return s.LagP99 < 0.005 && math.Abs(s.SendRPM-s.Rate) <= 0.005*s.Rate
+}
+
+// FloorHolds is Holds for the floor client.
+func (s Step) FloorHolds() bool {
+	return s.FloorLagP99 < 0.005 && math.Abs(s.FloorSendRPM-s.Rate) <= 0.005*s.Rate
+}
+
+// freePort returns a loopback address that was free a moment ago.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// simProc is a simulator running as its own process.
+type simProc struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func startSim(o Options) (*simProc, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	spec := fmt.Sprintf("tpm=0,ttft=%s,itl=%s,jitter=0,prefill_per_token=0,max_concurrency=0,default_output=%d", o.TTFT, o.ITL, o.Tokens)
+	cmd := exec.Command(o.Exe, "serve", "--listen", addr, "-e", "bench", "--model", "gpt-4o-mini", "--sim", spec, "--stats", "0")
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("bench: starting the simulator: %w", err)
+	}
+	p := &simProc{cmd: cmd, addr: addr}
+	for range 200 {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			return p, nil
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	p.stop()
+	return nil, fmt.Errorf("bench: the simulator did not come up on %s", addr)
+}
+
+func (p *simProc) stop() {
+	p.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func (p *simProc) stats() (sim.Stats, error) {
+	var st sim.Stats
+	resp, err := http.Get("http://" + p.addr + "/sim/stats")
+	if err != nil {
+		return st, fmt.Errorf("bench: %w", err)
+	}
+	defer resp.Body.Close()
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// usage returns a finished process's CPU seconds and peak RSS in MB.
+func usage(ps *os.ProcessState) (cpu, rssMB float64) {
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return nan, nan
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime), float64(ru.Maxrss) / 1024
+}
+
+var nan = math.NaN()
+
+// summary is the part of aoaibench's summary.json the bench reads.
+type summary struct {
+	Requests map[string]int64 `json:"requests"`
+	RPM      struct {
+		Sent     *float64 `json:"sent"`
+		Achieved *float64 `json:"achieved"`
+	} `json:"rpm"`
+	Latency map[string]struct {
+		P50 *float64 `json:"p50"`
+		P99 *float64 `json:"p99"`
+		Max *float64 `json:"max"`
+	} `json:"latency"`
+}
+
+func val(p *float64) float64 {
+	if p == nil {
+		return nan
+	}
+	return *p
+}
+
+// truth returns the simulator's measured TTFT and TPOT p50.
+func truth(st sim.Stats) (ttft, tpot float64) {
+	for _, d := range st.Deployments {
+		var n int64
+		for _, c := range d.Classes {
+			if c.Count > n && c.TTFT.P50 != nil && c.TPOT.P50 != nil {
+				n, ttft, tpot = c.Count, *c.TTFT.P50, *c.TPOT.P50
+			}
+		}
+	}
+	return ttft, tpot
+}
+
+// loadStep runs aoaibench load against a fresh simulator.
+func loadStep(ctx context.Context, o Options, rate float64, s *Step) error {
+	sp, err := startSim(o)
+	if err != nil {
+		return err
+	}
+	defer sp.stop()
+	dir := filepath.Join(o.Dir, fmt.Sprintf("load-%g", rate))
+	args := []string{"load", "http://" + sp.addr, "--api", "azure", "-e", "bench", "--model", "gpt-4o-mini",
+		"-r", strconv.FormatFloat(rate, 'f', -1, 64), "-d", strconv.FormatFloat(o.Step.Seconds(), 'f', -1, 64),
+		"-c", "100000", "-p", "100", "-m", strconv.Itoa(o.Tokens), "-f", "jsonl", "--output-dir", dir, "--no-probe"}
+	cmd := exec.CommandContext(ctx, o.Exe, args...)
+	cmd.Stdout = io.Discard
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	t0 := time.Now()
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("bench: aoaibench load at %g RPM: %w: %s", rate, err, lastLine(stderr.String()))
+	}
+	s.CPUPer1K, s.PeakRSSMB = usage(cmd.ProcessState)
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	var sum summary
+	if err := json.Unmarshal(b, &sum); err != nil {
+		return fmt.Errorf("bench: summary.json: %w", err)
+	}
+	sent := float64(sum.Requests["sent"])
+	s.CPUPer1K = s.CPUPer1K / sent * 1000
+	s.SendRPM, s.DoneRPM = val(sum.RPM.Sent), val(sum.RPM.Achieved)
+	lag := sum.Latency["lag"]
+	s.LagP50, s.LagP99, s.LagMax = val(lag.P50), val(lag.P99), val(lag.Max)
+	st, err := sp.stats()
+	if err != nil {
+		return err
+	}
+	ttft, tpot := truth(st)
+	s.TTFTErr = val(sum.Latency["ttft"].P50) - ttft
+	s.TPOTErr = val(sum.Latency["tpot"].P50) - tpot
+	if st.FirstRequest != nil {
+		s.FirstReq = st.FirstRequest.Sub(t0).Seconds()
+	}
+	return nil
+}
+
+// floorStep runs the floor client, as its own process, against a fresh
+// simulator.
+func floorStep(ctx context.Context, o Options, rate float64, s *Step) error {
+	sp, err := startSim(o)
+	if err != nil {
+		return err
+	}
+	defer sp.stop()
+	url := "http://" + sp.addr + "/openai/deployments/bench/chat/completions?api-version=2024-10-21"
+	cmd := exec.CommandContext(ctx, o.Exe, "bench-floor", "--url", url, "--rate", strconv.FormatFloat(rate, 'f', -1, 64),
+		"--duration", o.Step.String())
+	var out, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("bench: floor client at %g RPM: %w: %s", rate, err, lastLine(stderr.String()))
+	}
+	var fr FloorResult
+	if err := json.Unmarshal([]byte(out.String()), &fr); err != nil {
+		return fmt.Errorf("bench: floor client output: %w", err)
+	}
+	cpu, _ := usage(cmd.ProcessState)
+	s.FloorCPUPer1K = cpu / float64(fr.Sent) * 1000
+	s.FloorLagP99 = fr.LagP99
+	s.FloorSendRPM = float64(fr.Sent) / o.Step.Minutes()
+	st, err := sp.stats()
+	if err != nil {
+		return err
+	}
+	ttft, _ := truth(st)
+	s.FloorTTFTErr = fr.TTFTP50 - ttft
+	return nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// Run runs the ladder and prints a table to w, one line per step, then the
+// highest sustainable rates and, with Soak, the memory soak.
+func Run(ctx context.Context, o Options, w io.Writer) ([]Step, error) {
+	fmt.Fprintf(w, "simulator: TTFT %v, %v per token, %d output tokens, no quota, no jitter; %v per step\n", o.TTFT, o.ITL, o.Tokens, o.Step)
+	fmt.Fprintf(w, "%9s %9s %9s %8s %8s %8s %9s %9s %9s %7s %9s %9s %7s %9s\n",
+		"target", "sent", "done", "lag50ms", "lag99ms", "lagmax", "ttfterrms", "tpoterrms", "cpu/1k s", "rssMB", "floor/1k", "floorlag99", "ratio", "firstreq")
+	var steps []Step
+	for _, rate := range o.Rates {
+		s := Step{Rate: rate}
+		if err := loadStep(ctx, o, rate, &s); err != nil {
+			return steps, err
+		}
+		if err := floorStep(ctx, o, rate, &s); err != nil {
+			return steps, err
+		}
+		steps = append(steps, s)
+		fmt.Fprintf(w, "%9.0f %9.1f %9.1f %8.3f %8.3f %8.3f %9.3f %9.3f %9.3f %7.1f %9.3f %9.3f %7.2f %8.0fms\n",
+			s.Rate, s.SendRPM, s.DoneRPM, s.LagP50*1e3, s.LagP99*1e3, s.LagMax*1e3, s.TTFTErr*1e3, s.TPOTErr*1e3,
+			s.CPUPer1K, s.PeakRSSMB, s.FloorCPUPer1K, s.FloorLagP99*1e3, s.CPUPer1K/s.FloorCPUPer1K, s.FirstReq*1e3)
+	}
+	best, floorBest := 0.0, 0.0
+	for _, s := range steps {
+		if s.Holds() {
+			best = max(best, s.Rate)
+		}
+		if s.FloorHolds() {
+			floorBest = max(floorBest, s.Rate)
+		}
+	}
+	fmt.Fprintf(w, "highest sustainable rate (lag p99 < 5 ms, send rate within 0.5%%): aoaibench %.0f RPM, floor client %.0f RPM\n", best, floorBest)
+	if o.Soak > 0 {
+		if err := soak(ctx, o, w); err != nil {
+			return steps, err
+		}
+	}
+	return steps, nil
+}
+
+// soak runs one long load and reads the load process's RSS when it has sent
+// 10,000 requests and when it has sent o.Soak.
+func soak(ctx context.Context, o Options, w io.Writer) error {
+	sp, err := startSim(o)
+	if err != nil {
+		return err
+	}
+	defer sp.stop()
+	d := float64(o.Soak)/o.SoakRate*60 + 1
+	cmd := exec.CommandContext(ctx, o.Exe, "load", "http://"+sp.addr, "--api", "azure", "-e", "bench", "--model", "gpt-4o-mini",
+		"-r", strconv.FormatFloat(o.SoakRate, 'f', -1, 64), "-n", strconv.FormatInt(o.Soak, 10), "-d", strconv.FormatFloat(d, 'f', 0, 64),
+		"-c", "100000", "-p", "100", "-m", strconv.Itoa(o.Tokens), "-f", "jsonl", "--output-dir", filepath.Join(o.Dir, "soak"), "--no-probe")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	var at10k, atEnd float64
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		var line struct {
+			Requests int64 `json:"requests"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil {
+			continue
+		}
+		rss := rssMB(cmd.Process.Pid)
+		if at10k == 0 && line.Requests >= 10_000 {
+			at10k = rss
+		}
+		if line.Requests >= o.Soak && rss > 0 {
+			atEnd = rss
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("bench: soak: %w", err)
+	}
+	fmt.Fprintf(w, "memory: RSS %.1f MB after 10,000 requests, %.1f MB after %d (ratio %.2f) at %.0f RPM\n",
+		at10k, atEnd, o.Soak, atEnd/at10k, o.SoakRate)
+	return nil
+}
+
+// rssMB reads a live process's resident set from /proc.
+func rssMB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aoaibench/aoaibench/internal/bench"
+)
+
+// BenchCmd is `aoaibench bench`: aoaibench's own overhead, measured.
+type BenchCmd struct {
+	Quick    bool          `help:"One short step, to check the command works (CI)."`
+	Rates    string        `default:"600,6000,30000,60000,120000" help:"Comma-separated requests per minute, one step each."`
+	Step     time.Duration `default:"20s" help:"How long each step sends."`
+	Soak     int64         `default:"0" help:"Also run a memory soak of this many requests (e.g. 200000) and compare RSS with that at 10,000."`
+	SoakRate float64       `default:"60000" help:"Requests per minute of the soak."`
+}
+
+// Run runs the benchmark.
+func (c *BenchCmd) Run(env *Env) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	var rates []float64
+	for _, f := range strings.Split(c.Rates, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || r <= 0 {
+			return usagef("--rates: %q is not a positive number", f)
+		}
+		rates = append(rates, r)
+	}
+	if c.Quick {
+		rates, c.Step, c.Soak = []float64{600}, 3*time.Second, 0
+	}
+	dir, err := os.MkdirTemp("", "aoaibench-bench-")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	_, err = bench.Run(context.Background(), bench.Options{
+		Exe: exe, Rates: rates, Step: c.Step, TTFT: 200 * time.Millisecond, ITL: 20 * time.Millisecond, Tokens: 50,
+		Soak: c.Soak, SoakRate: c.SoakRate, Dir: dir,
+	}, env.Stdout)
+	return err
+}
+
+// FloorCmd runs the bench's floor client (used by bench, hidden).
+type FloorCmd struct {
+	URL      string        `required:""`
+	Rate     float64       `required:""`
+	Duration time.Duration `required:""`
+}
+
+// Run runs the floor client and prints its result as JSON.
+func (c *FloorCmd) Run(env *Env) error {
+	r, err := bench.Floor(c.URL, c.Rate, c.Duration)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(env.Stdout).Encode(r)
+}
