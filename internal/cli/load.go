@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -55,6 +56,8 @@ type LoadCmd struct {
 	DrainTimeout   float64 `default:"60" help:"Seconds to wait for requests in flight when dispatch stops; the rest count as incomplete." json:"drain_timeout"`
 	OutputDir      string  `aliases:"log-save-dir" type:"path" help:"Directory for requests.jsonl, run.json and summary.json." json:"output_dir,omitempty"`
 	NoProbe        bool    `help:"Skip the first probe request that checks the endpoint answers." json:"no_probe,omitempty"`
+	CPUProfile     string  `name:"cpu-profile" type:"path" help:"Write a pprof CPU profile of the run to this file." json:"-"`
+	MemProfile     string  `name:"mem-profile" type:"path" help:"Write a pprof allocation profile at the end of the run to this file." json:"-"`
 
 	SLOTTFT float64 `name:"slo-ttft" help:"Goodput objective: TTFT at most this many seconds." json:"slo_ttft,omitempty"`
 	SLOTPOT float64 `name:"slo-tpot" help:"Goodput objective: TPOT at most this many seconds." json:"slo_tpot,omitempty"`
@@ -311,7 +314,23 @@ func (c *LoadCmd) Run(env *Env) error {
 			rw.Write(r)
 		}
 	}
+	if c.CPUProfile != "" {
+		f, err := os.Create(c.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("--cpu-profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpu-profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res := load.Run(ctx, cfg, stop)
+	if c.MemProfile != "" {
+		if err := writeHeapProfile(c.MemProfile); err != nil {
+			warn(err.Error())
+		}
+	}
 	output.Table(env.Stderr, res)
 	if t.sim != nil {
 		simReport(env, t.sim)
@@ -328,6 +347,18 @@ func (c *LoadCmd) Run(env *Env) error {
 			return err
 		}
 		warn("results in " + c.OutputDir)
+	}
+	return nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--mem-profile: %w", err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		return fmt.Errorf("--mem-profile: %w", err)
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ type Client struct {
 	hc      *http.Client
 	now     func() time.Time
 	noUsage atomic.Bool // the server rejected stream_options
-	readers sync.Pool
+	states  sync.Pool   // *streamState
 }
 
 // New returns a client for cfg.
@@ -242,29 +242,6 @@ func (c *Client) errClass(ctx, actx context.Context, other metrics.Class) metric
 	return other
 }
 
-// chunk holds the fields of a streamed chat.completion.chunk that matter.
-type chunk struct {
-	Choices []struct {
-		Delta *struct {
-			Content          string `json:"content"`
-			Refusal          string `json:"refusal"`
-			ReasoningContent string `json:"reasoning_content"`
-			ToolCalls        []struct {
-				Function struct {
-					Name      string `json:"name"`
-					Arguments string `json:"arguments"`
-				} `json:"function"`
-			} `json:"tool_calls"`
-		} `json:"delta"`
-		FinishReason *string `json:"finish_reason"`
-	} `json:"choices"`
-	Usage *struct {
-		PromptTokens     int `json:"prompt_tokens"`
-		CompletionTokens int `json:"completion_tokens"`
-	} `json:"usage"`
-	Error *apiError `json:"error"`
-}
-
 type apiError struct {
 	Message string `json:"message"`
 	Code    any    `json:"code"`
@@ -272,20 +249,37 @@ type apiError struct {
 
 var done = []byte("[DONE]")
 
-// stream reads an SSE body, stamping output-bearing events.
+// event is one output-bearing event: when it arrived, where its text ends
+// in the request's text, and the usage it reported (-1 if none).
+type event struct {
+	at    time.Time
+	end   int
+	usage int
+}
+
+// streamState is the per-stream scratch space, pooled with the reader.
+type streamState struct {
+	sr     *sse.Reader
+	ck     chunk
+	text   []byte
+	events []event
+}
+
+// stream reads an SSE body, stamping output-bearing events. Nothing but
+// reading, stamping and parsing happens until the stream ends: tokens per
+// event are counted afterwards, so the tokenizer never delays a read.
 func (c *Client) stream(ctx, actx context.Context, rec *metrics.Record, body io.Reader) {
-	sr, _ := c.readers.Get().(*sse.Reader)
-	if sr == nil {
-		sr = sse.NewReader(body, c.now)
+	st, _ := c.states.Get().(*streamState)
+	if st == nil {
+		st = &streamState{sr: sse.NewReader(body, c.now)}
 	} else {
-		sr.Reset(body)
+		st.sr.Reset(body)
 	}
-	defer c.readers.Put(sr)
-	var text strings.Builder
-	var ck chunk
-	lastUsage := -1 // completion_tokens of the previous event, for continuous usage
+	defer c.states.Put(st)
+	st.text, st.events = st.text[:0], st.events[:0]
+	ck := &st.ck
 	for {
-		ev, err := sr.Next()
+		ev, err := st.sr.Next()
 		if err != nil {
 			if err == io.EOF {
 				if rec.Finish != "" {
@@ -303,66 +297,61 @@ func (c *Client) stream(ctx, actx context.Context, rec *metrics.Record, body io.
 		if len(ev.Data) == 0 {
 			continue
 		}
-		ck = chunk{}
-		if err := json.Unmarshal(ev.Data, &ck); err != nil {
+		if err := parseChunk(ev.Data, ck); err != nil {
 			c.fail(rec, metrics.Stream, "malformed event: "+truncate(string(ev.Data), 120))
 			return
 		}
-		if ck.Error != nil || ev.Name == "error" {
+		if ck.hasError || ev.Name == "error" {
 			msg := "error event"
-			if ck.Error != nil {
-				msg = "error event: " + ck.Error.Message
+			if ck.errMessage != "" {
+				msg = "error event: " + ck.errMessage
 			}
 			c.fail(rec, metrics.Stream, truncate(msg, 200))
 			return
 		}
-		var evText string
-		output := false
-		for i := range ck.Choices {
-			ch := &ck.Choices[i]
-			if d := ch.Delta; d != nil {
-				if d.Content != "" || d.Refusal != "" || d.ReasoningContent != "" || len(d.ToolCalls) > 0 {
-					output = true
-					evText += d.ReasoningContent + d.Content + d.Refusal
-					for _, tc := range d.ToolCalls {
-						evText += tc.Function.Name + tc.Function.Arguments
-					}
-				}
-			}
-			if ch.FinishReason != nil && *ch.FinishReason != "" {
-				rec.Finish = *ch.FinishReason
-			}
+		if ck.finish != "" {
+			rec.Finish = ck.finish
 		}
-		if ck.Usage != nil {
-			rec.ServerPrompt, rec.ServerOutput = ck.Usage.PromptTokens, ck.Usage.CompletionTokens
+		usage := -1
+		if ck.hasUsage {
+			rec.ServerPrompt, rec.ServerOutput = ck.prompt, ck.completion
+			usage = ck.completion
 		}
-		if !output {
+		if !ck.output {
 			continue
 		}
-		// Tokens this event carries: from continuous usage when the server
-		// sends it, else the tokenizer's count of the event's text.
-		k := 0
-		if ck.Usage != nil && lastUsage >= 0 {
-			k = ck.Usage.CompletionTokens - lastUsage
-		} else if c.cfg.Tokenizer != nil {
-			k = c.cfg.Tokenizer.Count(evText)
-		}
-		if ck.Usage != nil {
-			lastUsage = ck.Usage.CompletionTokens
-		}
-		if rec.First.IsZero() {
-			rec.First = ev.At
-		} else {
-			rec.Gaps = append(rec.Gaps, metrics.Gap{D: ev.At.Sub(rec.Last), Tokens: max(k, 1)})
-		}
-		rec.Last = ev.At
-		rec.Events++
-		text.WriteString(evText)
+		st.text = append(st.text, ck.text...)
+		st.events = append(st.events, event{at: ev.At, end: len(st.text), usage: usage})
 	}
 	rec.End = c.now()
 	rec.Class = metrics.OK
+	c.count(rec, st)
+}
+
+// count derives, after the stream, the events' timing and token counts:
+// tokens per event from continuous usage when the server sends it, else the
+// tokenizer's count of the event's text.
+func (c *Client) count(rec *metrics.Record, st *streamState) {
+	rec.Events = len(st.events)
+	if len(st.events) == 0 {
+		if c.cfg.Tokenizer != nil {
+			rec.ClientOutput = 0
+		}
+		return
+	}
+	rec.First, rec.Last = st.events[0].at, st.events[len(st.events)-1].at
+	for i := 1; i < len(st.events); i++ {
+		e, prev := st.events[i], st.events[i-1]
+		k := 0
+		if e.usage >= 0 && prev.usage >= 0 {
+			k = e.usage - prev.usage
+		} else if c.cfg.Tokenizer != nil {
+			k = c.cfg.Tokenizer.Count(string(st.text[prev.end:e.end]))
+		}
+		rec.Gaps = append(rec.Gaps, metrics.Gap{D: e.at.Sub(prev.at), Tokens: max(k, 1)})
+	}
 	if c.cfg.Tokenizer != nil {
-		rec.ClientOutput = c.cfg.Tokenizer.Count(text.String())
+		rec.ClientOutput = c.cfg.Tokenizer.Count(string(st.text))
 	}
 }
 
