@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kong"
 )
@@ -35,6 +36,8 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 type CLI struct {
 	Load     LoadCmd     `cmd:"" help:"Run a load test against an endpoint, or the built-in simulator when none is given."`
 	Serve    ServeCmd    `cmd:"" help:"Run the built-in Azure OpenAI simulator as a server."`
+	Report   ReportCmd   `cmd:"" help:"Report on runs: a self-contained HTML page with charts, or the summary table as md, csv or json."`
+	Lab      LabCmd      `cmd:"" help:"Run the workshop lab: 4 RPM at 20K TPM, then 50 RPM at 200K TPM, and the report."`
 	Tokenize TokenizeCmd `cmd:"" help:"Count the tokens of a text or of a JSON array of chat messages."`
 	Bench    BenchCmd    `cmd:"" help:"Measure aoaibench's own overhead against the simulator and a minimal client (loopback only)."`
 	Floor    FloorCmd    `cmd:"" name:"bench-floor" hidden:"" help:"The bench's minimal client."`
@@ -52,6 +55,9 @@ func Version() string {
 	}
 	return "devel"
 }
+
+// timeNow is the report's generation time.
+func timeNow() time.Time { return time.Now() }
 
 // Main runs the command line args (without the program name) and returns
 // the exit status: 0 success, 1 failure, 2 bad input.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alecthomas/kong"
+
 	"github.com/aoaibench/aoaibench/internal/client"
 	"github.com/aoaibench/aoaibench/internal/load"
 	"github.com/aoaibench/aoaibench/internal/metrics"
@@ -56,6 +58,8 @@ type LoadCmd struct {
 	DrainTimeout   float64 `default:"60" help:"Seconds to wait for requests in flight when dispatch stops; the rest count as incomplete." json:"drain_timeout"`
 	OutputDir      string  `aliases:"log-save-dir" type:"path" help:"Directory for requests.jsonl, run.json and summary.json." json:"output_dir,omitempty"`
 	NoProbe        bool    `help:"Skip the first probe request that checks the endpoint answers." json:"no_probe,omitempty"`
+	Params         string  `type:"existingfile" help:"Read the lab's benchmark.parameters file (AOAI_ENDPOINT, AOAI_DEPLOYMENT, TEST_NAME, RATE, DURATION...); flags win over it." json:"params,omitempty"`
+	LogFile        string  `type:"path" help:"Also write the JSONL live lines to this file (TEST_NAME.log with --params)." json:"log_file,omitempty"`
 	CPUProfile     string  `name:"cpu-profile" type:"path" help:"Write a pprof CPU profile of the run to this file." json:"-"`
 	MemProfile     string  `name:"mem-profile" type:"path" help:"Write a pprof allocation profile at the end of the run to this file." json:"-"`
 
@@ -64,6 +68,9 @@ type LoadCmd struct {
 	SLOE2E  float64 `name:"slo-e2e" help:"Goodput objective: E2E at most this many seconds." json:"slo_e2e,omitempty"`
 
 	SimFlags `embed:"" group:"Simulator (when no ENDPOINT is given)"`
+
+	testName string // TEST_NAME from --params
+	fileKey  string // OPENAI_API_KEY from --params; never printed
 }
 
 // shape resolves the shape profile into context and max tokens.
@@ -169,6 +176,9 @@ func (c *LoadCmd) resolve(env *Env) (*target, error) {
 		return nil, usageError{err.Error()}
 	}
 	key := env.Getenv(c.APIKeyEnv)
+	if c.fileKey != "" {
+		key = c.fileKey
+	}
 	if key == "" && !ep.Loopback {
 		return nil, usagef("--api-key-env: environment variable %s is empty or not set (a key is needed for %s)", c.APIKeyEnv, ep.Target())
 	}
@@ -185,7 +195,25 @@ func firstNonEmpty(s ...string) string {
 }
 
 // Run runs the load test.
-func (c *LoadCmd) Run(env *Env) error {
+func (c *LoadCmd) Run(env *Env, kctx *kong.Context) error {
+	if c.Params != "" {
+		key, notes, err := c.applyParams(kctx)
+		if err != nil {
+			return err
+		}
+		c.fileKey = key
+		for _, n := range notes {
+			fmt.Fprintln(env.Stderr, n)
+		}
+		if c.testName != "" {
+			if c.OutputDir == "" {
+				c.OutputDir = c.testName
+			}
+			if c.LogFile == "" {
+				c.LogFile = c.testName + ".log"
+			}
+		}
+	}
 	if err := c.validate(); err != nil {
 		return err
 	}
@@ -273,9 +301,20 @@ func (c *LoadCmd) Run(env *Env) error {
 			return usagef("--rate: %v", err)
 		}
 	}
+	var logFile *os.File
+	if c.LogFile != "" {
+		if logFile, err = os.Create(c.LogFile); err != nil {
+			return fmt.Errorf("--log-file: %w", err)
+		}
+		defer logFile.Close()
+	}
 	cfg.Tick = func(tk load.Tick) {
+		line := output.JSONLine(tk, cfg.Offered)
+		if logFile != nil {
+			logFile.Write(line)
+		}
 		if c.OutputFormat == "jsonl" {
-			env.Stdout.Write(output.JSONLine(tk, cfg.Offered))
+			env.Stdout.Write(line)
 		} else {
 			fmt.Fprintln(env.Stdout, output.HumanLine(tk))
 		}
@@ -304,7 +343,7 @@ func (c *LoadCmd) Run(env *Env) error {
 			rw = output.NewRecordWriter(recFile, start)
 		}
 		if c.OutputDir != "" {
-			if err := c.writeRunJSON(start, seed, enc, desc); err != nil {
+			if err := c.writeRunJSON(start, seed, enc, desc, ctxTokens, maxTokens); err != nil {
 				warn(err.Error())
 			}
 		}
@@ -346,7 +385,11 @@ func (c *LoadCmd) Run(env *Env) error {
 		if err := output.WriteFileAtomic(filepath.Join(c.OutputDir, "summary.json"), js); err != nil {
 			return err
 		}
-		warn("results in " + c.OutputDir)
+		if c.LogFile != "" {
+			warn("results in " + c.OutputDir + " and " + c.LogFile)
+		} else {
+			warn("results in " + c.OutputDir)
+		}
 	}
 	return nil
 }
@@ -365,10 +408,11 @@ func writeHeapProfile(path string) error {
 
 // writeRunJSON records what was run: never the key, only the name of the
 // variable that holds it.
-func (c *LoadCmd) writeRunJSON(start time.Time, seed uint64, enc, desc string) error {
+func (c *LoadCmd) writeRunJSON(start time.Time, seed uint64, enc, desc string, ctxTokens, maxTokens int) error {
 	info := map[string]any{
 		"tool": "aoaibench", "version": Version(), "command": os.Args,
 		"settings": c, "seed": seed, "tokenizer": enc, "target": desc,
+		"context_tokens": ctxTokens, "max_tokens": maxTokens,
 		"start": start.UTC().Format(time.RFC3339Nano),
 	}
 	js, err := json.MarshalIndent(info, "", "  ")

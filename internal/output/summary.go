@@ -100,6 +100,9 @@ func WriteFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644) // CreateTemp makes files 0600
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/alecthomas/kong"
+)
+
+// paramFlag maps a key of the lab's benchmark.parameters to the load flag
+// it sets ("" for keys that set no flag), and reports whether it is known.
+func paramFlag(key string) (string, bool) {
+	switch key {
+	case "AOAI_ENDPOINT":
+		return "endpoint", true
+	case "AOAI_DEPLOYMENT":
+		return "deployment", true
+	case "CONTEXT_TOKENS":
+		return "context-tokens", true
+	case "MAX_TOKENS":
+		return "max-tokens", true
+	case "RETRY", "RATE", "DURATION":
+		return strings.ToLower(key), true
+	case "OPENAI_API_KEY", "TEST_NAME", "ERROR_FILE":
+		return "", true
+	}
+	return "", false
+}
+
+// readParams reads a shell-style parameters file: KEY=VALUE lines, with an
+// optional "export ", quotes, blank lines and # comments.
+func readParams(path string) (map[string]string, []string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, usagef("--params: %v", err)
+	}
+	defer f.Close()
+	vals := map[string]string{}
+	var order []string
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimSpace(strings.TrimPrefix(line, "export "))
+		k, v, ok := strings.Cut(line, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return nil, nil, usagef("--params %s:%d: want KEY=VALUE, got %q", path, n, sc.Text())
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+			v = v[1 : len(v)-1]
+		} else if i := strings.Index(v, " #"); i >= 0 {
+			v = strings.TrimSpace(v[:i])
+		}
+		if _, seen := vals[k]; !seen {
+			order = append(order, k)
+		}
+		vals[k] = v
+	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, usagef("--params: %v", err)
+	}
+	return vals, order, nil
+}
+
+// flagSet reports whether the named flag was given on the command line.
+func flagSet(kctx *kong.Context, name string) bool {
+	if kctx == nil {
+		return false
+	}
+	for _, f := range kctx.Flags() {
+		if f.Name == name {
+			return f.Set
+		}
+	}
+	return false
+}
+
+// applyParams fills the load command from a parameters file; flags given on
+// the command line win. It returns the file's API key (never printed) and
+// notes for stderr.
+func (c *LoadCmd) applyParams(kctx *kong.Context) (key string, notes []string, err error) {
+	vals, order, err := readParams(c.Params)
+	if err != nil {
+		return "", nil, err
+	}
+	bad := func(k, want string) error {
+		return usagef("--params %s: %s=%q is not %s", c.Params, k, vals[k], want)
+	}
+	for _, k := range order {
+		v := vals[k]
+		flag, known := paramFlag(k)
+		if !known {
+			notes = append(notes, fmt.Sprintf("warning: --params %s: unknown key %s ignored", c.Params, k))
+			continue
+		}
+		if strings.Contains(v, "[replace") || (strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]")) {
+			return "", nil, usagef("--params %s: %s still holds the template's placeholder %q", c.Params, k, v)
+		}
+		if flag != "" && (flagSet(kctx, flag) || (flag == "endpoint" && c.Endpoint != "")) {
+			continue // the command line wins
+		}
+		switch k {
+		case "OPENAI_API_KEY":
+			if !flagSet(kctx, "api-key-env") {
+				key = v
+			}
+		case "TEST_NAME":
+			c.testName = v
+		case "ERROR_FILE":
+			notes = append(notes, fmt.Sprintf("note: --params %s: ERROR_FILE is ignored: failures are in the run's requests.jsonl", c.Params))
+		case "AOAI_ENDPOINT":
+			c.Endpoint = v
+		case "AOAI_DEPLOYMENT":
+			c.Deployment = v
+		case "CONTEXT_TOKENS":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return "", nil, bad(k, "a whole number")
+			}
+			c.ContextTokens = n
+			if !flagSet(kctx, "shape-profile") {
+				c.ShapeProfile = "custom"
+			}
+		case "MAX_TOKENS":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return "", nil, bad(k, "a whole number")
+			}
+			c.MaxTokens = &n
+			if !flagSet(kctx, "shape-profile") {
+				c.ShapeProfile = "custom"
+			}
+		case "RETRY":
+			if v != "none" && v != "exponential" {
+				return "", nil, bad(k, "none or exponential")
+			}
+			c.Retry = v
+		case "RATE":
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return "", nil, bad(k, "a number of requests per minute")
+			}
+			c.Rate = &f
+		case "DURATION":
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return "", nil, bad(k, "a number of seconds")
+			}
+			c.Duration = f
+		}
+	}
+	return key, notes, nil
+}

@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/aoaibench/aoaibench/internal/report"
+)
+
+// ReportCmd is `aoaibench report`.
+type ReportCmd struct {
+	Runs    []string `arg:"" name:"run" help:"aoaibench --output-dir directories, or JSONL logs (aoaibench's or the original tool's)."`
+	Output  string   `short:"o" type:"path" help:"File to write (default report.html for html; stdout for md, csv and json)."`
+	Format  string   `enum:"html,md,csv,json" default:"html" help:"html (self-contained page with charts), md or csv (summary table), json (all summary figures)."`
+	Compare bool     `help:"With two runs A B: each figure of A and B and its change (Markdown)."`
+}
+
+// Run writes the report.
+func (c *ReportCmd) Run(env *Env) error {
+	if c.Compare && len(c.Runs) != 2 {
+		return usagef("--compare takes exactly two runs, got %d", len(c.Runs))
+	}
+	var runs []*report.Run
+	for _, p := range c.Runs {
+		r, err := report.Read(p)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		runs = append(runs, r)
+	}
+	w := env.Stdout
+	path := c.Output
+	if path == "" && c.Format == "html" && !c.Compare {
+		path = "report.html"
+	}
+	var f *os.File
+	if path != "" {
+		var err error
+		if f, err = os.Create(path); err != nil {
+			return fmt.Errorf("-o: %w", err)
+		}
+		defer f.Close()
+		w = f
+	}
+	var rows []report.Row
+	for _, r := range runs {
+		rows = append(rows, r.Row())
+	}
+	var err error
+	start := time.Now()
+	switch {
+	case c.Compare:
+		report.Compare(w, rows[0], rows[1])
+	case c.Format == "md":
+		report.Markdown(w, rows)
+	case c.Format == "csv":
+		err = report.CSV(w, rows)
+	case c.Format == "json":
+		err = report.JSON(w, rows)
+	default:
+		err = report.HTML(w, runs, Version(), time.Now())
+	}
+	if err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	if f != nil {
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("-o: %w", err)
+		}
+		fi, _ := os.Stat(path)
+		fmt.Fprintf(env.Stderr, "report: %s (%.0f KB, %d runs, %v)\n", path, float64(fi.Size())/1024, len(runs), time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}

@@ -1,0 +1,286 @@
+// Package report reads what runs left behind (aoaibench output directories,
+// and JSONL logs of aoaibench or of the original Python tool) and renders
+// them: a self-contained HTML page with inline SVG charts, or the summary
+// table as Markdown, CSV or JSON.
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Num is a number read leniently: JSON numbers, null, and the original
+// tool's strings ("n/a", "89.3%", "12.5"). NaN means no value.
+type Num float64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *Num) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "null" {
+		*n = Num(math.NaN())
+		return nil
+	}
+	if strings.HasPrefix(s, `"`) {
+		var str string
+		if err := json.Unmarshal(b, &str); err != nil {
+			return err
+		}
+		s = strings.TrimSuffix(strings.TrimSpace(str), "%")
+		if s == "" || strings.EqualFold(s, "n/a") || strings.EqualFold(s, "nan") || s == "-" {
+			*n = Num(math.NaN())
+			return nil
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("not a number: %s", b)
+	}
+	*n = Num(f)
+	return nil
+}
+
+// F returns the value as a float64 (NaN when absent).
+func (n Num) F() float64 { return float64(n) }
+
+// pair is the original's {"avg":..,"95th":..} object.
+type pair struct {
+	Avg Num `json:"avg"`
+	P95 Num `json:"95th"`
+}
+
+// Line is one live line of a JSONL log.
+type Line struct {
+	RunSeconds Num    `json:"run_seconds"`
+	Timestamp  string `json:"timestamp"`
+	RPM        Num    `json:"rpm"`
+	Processing Num    `json:"processing"`
+	Completed  Num    `json:"completed"`
+	Failures   Num    `json:"failures"`
+	Throttled  Num    `json:"throttled"`
+	Requests   Num    `json:"requests"`
+	TPM        struct {
+		Context Num `json:"context"`
+		Gen     Num `json:"gen"`
+		Total   Num `json:"total"`
+	} `json:"tpm"`
+	E2E  pair `json:"e2e"`
+	TTFT pair `json:"ttft"`
+	TBT  pair `json:"tbt"`
+	Util pair `json:"util"`
+	// aoaibench's extra keys.
+	OfferedRPM Num `json:"offered_rpm"`
+	SendRPM    Num `json:"send_rpm"`
+	TTFTP50    Num `json:"ttft_p50"`
+	TTFTP99    Num `json:"ttft_p99"`
+	TBTP50     Num `json:"tbt_p50"`
+	TBTP99     Num `json:"tbt_p99"`
+	E2EP50     Num `json:"e2e_p50"`
+	E2EP99     Num `json:"e2e_p99"`
+	Lag        struct {
+		P99 Num `json:"p99"`
+	} `json:"lag"`
+}
+
+const extrasNull = `{"offered_rpm":null,"send_rpm":null,"ttft_p50":null,"ttft_p99":null,"tbt_p50":null,"tbt_p99":null,"e2e_p50":null,"e2e_p99":null,"lag":{"p99":null}}`
+
+// Record is one request of requests.jsonl.
+type Record struct {
+	ID           int64  `json:"id"`
+	Class        string `json:"class"`
+	Status       int    `json:"status"`
+	Send         Num    `json:"send"`
+	End          Num    `json:"end"`
+	Lag          Num    `json:"lag"`
+	TTFT         Num    `json:"ttft"`
+	TPOT         Num    `json:"tpot"`
+	E2E          Num    `json:"e2e"`
+	PromptTokens int    `json:"prompt_tokens"`
+	OutputTokens int    `json:"output_tokens"`
+	Util         Num    `json:"util"`
+}
+
+// Stats are one distribution of summary.json, in seconds.
+type Stats struct {
+	Count int64 `json:"count"`
+	Mean  Num   `json:"mean"`
+	P50   Num   `json:"p50"`
+	P90   Num   `json:"p90"`
+	P95   Num   `json:"p95"`
+	P99   Num   `json:"p99"`
+	Max   Num   `json:"max"`
+	CDF   []struct {
+		V float64 `json:"v"`
+		P float64 `json:"p"`
+	} `json:"cdf"`
+}
+
+// Summary is summary.json.
+type Summary struct {
+	Duration Num              `json:"duration_s"`
+	Stopped  string           `json:"stopped"`
+	Requests map[string]int64 `json:"requests"`
+	RPM      struct {
+		Offered  Num `json:"offered"`
+		Sent     Num `json:"sent"`
+		Achieved Num `json:"achieved"`
+		Goodput  Num `json:"goodput"`
+	} `json:"rpm"`
+	TPM struct {
+		Context Num `json:"context"`
+		Gen     Num `json:"gen"`
+		Total   Num `json:"total"`
+	} `json:"tpm"`
+	Tokens struct {
+		Compared      int64 `json:"compared"`
+		MismatchShare Num   `json:"mismatch_share"`
+	} `json:"tokens"`
+	Latency    map[string]Stats `json:"latency"`
+	TokensPerS Stats            `json:"tokens_per_s"`
+	Util       Stats            `json:"util"`
+}
+
+// Settings are the parts of run.json a report shows.
+type Settings struct {
+	Rate          Num    `json:"rate"`
+	Clients       int    `json:"clients"`
+	ContextTokens int    `json:"context_tokens"`
+	MaxTokens     int    `json:"max_tokens"`
+	Duration      Num    `json:"duration"`
+	ShapeProfile  string `json:"shape_profile"`
+	Retry         string `json:"retry"`
+}
+
+// Run is one run's data: an output directory has a summary and records,
+// a log has lines.
+type Run struct {
+	Name     string
+	Path     string
+	Target   string
+	Settings Settings
+	Summary  *Summary
+	Records  []Record
+	Lines    []Line
+}
+
+// Read reads a run from an aoaibench output directory or a JSONL log.
+func Read(path string) (*Run, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", path, err)
+	}
+	name := filepath.Base(filepath.Clean(path))
+	r := &Run{Name: name, Path: path, Settings: Settings{Rate: Num(math.NaN()), Duration: Num(math.NaN())}}
+	if !fi.IsDir() {
+		if err := r.readLog(path); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	if b, err := os.ReadFile(filepath.Join(path, "run.json")); err == nil {
+		var rj struct {
+			Target        string   `json:"target"`
+			Settings      Settings `json:"settings"`
+			ContextTokens int      `json:"context_tokens"`
+			MaxTokens     int      `json:"max_tokens"`
+		}
+		rj.Settings = r.Settings
+		if err := json.Unmarshal(b, &rj); err != nil {
+			return nil, fmt.Errorf("run %s: run.json: %w", path, err)
+		}
+		r.Target, r.Settings = rj.Target, rj.Settings
+		// The effective shape, which the settings leave out for a named
+		// profile.
+		if rj.ContextTokens > 0 {
+			r.Settings.ContextTokens, r.Settings.MaxTokens = rj.ContextTokens, rj.MaxTokens
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(path, "summary.json"))
+	if err != nil {
+		return nil, fmt.Errorf("run %s: not an aoaibench output directory (no summary.json): %w", path, err)
+	}
+	r.Summary = &Summary{}
+	if err := json.Unmarshal(b, r.Summary); err != nil {
+		return nil, fmt.Errorf("run %s: summary.json: %w", path, err)
+	}
+	if err := r.readRecords(filepath.Join(path, "requests.jsonl")); err != nil {
+		return nil, err
+	}
+	// A log written beside the directory (the lab's TEST_NAME.log) adds
+	// the live lines.
+	if log := filepath.Clean(path) + ".log"; fileExists(log) {
+		_ = r.readLog(log)
+	}
+	return r, nil
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
+}
+
+func (r *Run) readRecords(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("run %s: %w", r.Path, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var rec Record
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			// A crash can leave the last line half-written: skip it.
+			continue
+		}
+		r.Records = append(r.Records, rec)
+	}
+	return sc.Err()
+}
+
+// readLog reads live lines; each line's JSON object may follow a logging
+// prefix, and lines that are not live lines are skipped.
+func (r *Run) readLog(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", path, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		b := sc.Bytes()
+		i := bytes.IndexByte(b, '{')
+		if i < 0 || !bytes.Contains(b, []byte(`"run_seconds"`)) {
+			continue
+		}
+		var l Line
+		// aoaibench's extra keys are absent from the original's lines:
+		// absent is no value, not zero.
+		json.Unmarshal([]byte(extrasNull), &l)
+		if err := json.Unmarshal(b[i:], &l); err != nil {
+			continue
+		}
+		r.Lines = append(r.Lines, l)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("run %s: %w", path, err)
+	}
+	if len(r.Lines) == 0 && r.Summary == nil {
+		return fmt.Errorf("run %s: no JSONL live lines in it (want an aoaibench --output-dir or a log of -f jsonl output)", path)
+	}
+	return nil
+}
