@@ -355,3 +355,122 @@ func rssMB(pid int) float64 {
 	}
 	return 0
 }
+
+// ScaleOptions configure the simulator scale check.
+type ScaleOptions struct {
+	Exe      string
+	Streams  int           // concurrent streams
+	ITL      time.Duration // per token
+	Chunk    int           // tokens per chunk
+	Tokens   int           // output tokens per request
+	Duration time.Duration
+	Dir      string
+}
+
+// Scale runs the simulator as its own process and holds opts.Streams
+// concurrent streams against it with aoaibench load (closed loop), then
+// prints the streams it held, the tokens per second it streamed, and how
+// late its chunk writes were against their schedule.
+func Scale(ctx context.Context, o ScaleOptions, w io.Writer) error {
+	spec := fmt.Sprintf("tpm=0,ttft=100ms,itl=%s,jitter=0,prefill_per_token=0,max_concurrency=0,tokens_per_chunk=%d", o.ITL, o.Chunk)
+	addr, err := freePort()
+	if err != nil {
+		return err
+	}
+	simCmd := exec.Command(o.Exe, "serve", "--listen", addr, "-e", "bench", "--model", "gpt-4o-mini", "--sim", spec, "--stats", "0")
+	simCmd.Stderr = io.Discard
+	if err := simCmd.Start(); err != nil {
+		return fmt.Errorf("bench: starting the simulator: %w", err)
+	}
+	sp := &simProc{cmd: simCmd, addr: addr}
+	defer sp.stop()
+	for i := 0; ; i++ {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i == 200 {
+			return fmt.Errorf("bench: the simulator did not come up on %s", addr)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	cmd := exec.CommandContext(ctx, o.Exe, "load", "http://"+addr, "--api", "azure", "-e", "bench", "--model", "gpt-4o-mini",
+		"-c", strconv.Itoa(o.Streams), "-d", strconv.FormatFloat(o.Duration.Seconds(), 'f', -1, 64), "-p", "20",
+		"-m", strconv.Itoa(o.Tokens), "--no-probe", "--output-dir", filepath.Join(o.Dir, "scale"), "--drain-timeout", "1")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var peak, tok0, tokN int64
+	var cpu0, cpuN float64
+	var t1, tN time.Time
+	pid := simCmd.Process.Pid
+	t0 := time.Now()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				return fmt.Errorf("bench: load: %w", err)
+			}
+			running = false
+		case <-tick.C:
+			st, err := sp.stats()
+			if err != nil {
+				continue
+			}
+			peak = max(peak, st.Deployments["bench"].Active)
+			// Measure the steady part: from 5 s in to the end of dispatch.
+			switch el := time.Since(t0); {
+			case tok0 == 0 && el >= 5*time.Second:
+				tok0, cpu0, t1 = streamedTokens(st), cpuOf(pid), time.Now()
+			case tok0 > 0 && el <= o.Duration:
+				tokN, cpuN, tN = streamedTokens(st), cpuOf(pid), time.Now()
+			}
+		}
+	}
+	st, err := sp.stats()
+	if err != nil {
+		return err
+	}
+	if tN.IsZero() {
+		return fmt.Errorf("bench: the scale run was too short to measure (give at least 10 s)")
+	}
+	span := tN.Sub(t1).Seconds()
+	te := st.Deployments["bench"].TimingError
+	fmt.Fprintf(w, "simulator scale: %d streams asked, %d active at peak; %.0f tokens/s streamed (%d per chunk, %v per token); chunk writes late by p50 %.3f ms, p99 %.3f ms, max %.3f ms over %d chunks; simulator CPU %.2f cores\n",
+		o.Streams, peak, float64(tokN-tok0)/span, o.Chunk, o.ITL, val(te.P50)*1e3, val(te.P99)*1e3, val(te.Max)*1e3, te.Count, (cpuN-cpu0)/span)
+	return nil
+}
+
+// streamedTokens is the tokens the simulator has written so far.
+func streamedTokens(st sim.Stats) int64 {
+	var n int64
+	for _, d := range st.Deployments {
+		n += d.StreamedTokens
+	}
+	return n
+}
+
+// cpuOf reads a live process's CPU seconds from /proc.
+func cpuOf(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // clock ticks; 100 per second on Linux
+}

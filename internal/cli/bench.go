@@ -19,6 +19,12 @@ type BenchCmd struct {
 	Step     time.Duration `default:"20s" help:"How long each step sends."`
 	Soak     int64         `default:"0" help:"Also run a memory soak of this many requests (e.g. 200000) and compare RSS with that at 10,000."`
 	SoakRate float64       `default:"60000" help:"Requests per minute of the soak."`
+
+	SimScale  bool          `help:"Instead of the ladder, check the simulator's scale: hold --streams concurrent streams against it."`
+	Streams   int           `default:"5000" help:"Concurrent streams of --sim-scale."`
+	ScaleITL  time.Duration `default:"50ms" help:"Time per token of --sim-scale."`
+	ScaleTPC  int           `default:"1" help:"Tokens per chunk of --sim-scale."`
+	ScaleTime time.Duration `default:"30s" help:"Duration of --sim-scale."`
 }
 
 // Run runs the benchmark.
@@ -43,6 +49,11 @@ func (c *BenchCmd) Run(env *Env) error {
 		return fmt.Errorf("bench: %w", err)
 	}
 	defer os.RemoveAll(dir)
+	if c.SimScale {
+		return bench.Scale(context.Background(), bench.ScaleOptions{
+			Exe: exe, Streams: c.Streams, ITL: c.ScaleITL, Chunk: c.ScaleTPC, Tokens: 100000, Duration: c.ScaleTime, Dir: dir,
+		}, env.Stdout)
+	}
 	_, err = bench.Run(context.Background(), bench.Options{
 		Exe: exe, Rates: rates, Step: c.Step, TTFT: 200 * time.Millisecond, ITL: 20 * time.Millisecond, Tokens: 50,
 		Soak: c.Soak, SoakRate: c.SoakRate, Dir: dir,

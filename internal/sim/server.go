@@ -38,6 +38,9 @@ type deployment struct {
 	tok   *tokenizer.Tokenizer
 	slots chan struct{} // nil: no concurrency limit
 	run   atomic.Int64  // streams running (holding a slot or not queued)
+	// streamed counts output tokens as they are written, for throughput
+	// while streams are still running.
+	streamed atomic.Int64
 
 	mu    sync.Mutex // guards everything below
 	std   *standard

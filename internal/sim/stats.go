@@ -65,6 +65,8 @@ type DeploymentStats struct {
 	Active           int64            `json:"active"`
 	PromptTokens     int64            `json:"prompt_tokens"`
 	CompletionTokens int64            `json:"completion_tokens"`
+	// StreamedTokens counts output tokens as they are written.
+	StreamedTokens int64 `json:"streamed_tokens"`
 	// TimingError is how late each chunk was written after its due time,
 	// in seconds.
 	TimingError Figures                 `json:"timing_error"`
@@ -120,7 +122,7 @@ func (s *Server) Stats() Stats {
 		ds := DeploymentStats{
 			Model: d.cfg.Model, Type: d.cfg.Type, Accepted: x.Accepted, Throttled: map[string]int64{},
 			Failed: x.Failed, Invalid: x.Invalid, Completed: x.Completed, Cut: x.Cut, Active: d.run.Load(),
-			PromptTokens: x.PromptTokens, CompletionTokens: x.CompletionTokens,
+			PromptTokens: x.PromptTokens, CompletionTokens: x.CompletionTokens, StreamedTokens: d.streamed.Load(),
 			TimingError: figures(x.timing), Classes: map[string]ClassFigures{},
 		}
 		for k, v := range x.Throttled {

@@ -87,7 +87,6 @@ func (st *stream) run() {
 	start := time.Now()
 	due := start.Add(st.ttft)
 	var first, last time.Time
-	var lateSum time.Duration
 	lates := make([]time.Duration, 0, chunks)
 	sent := 0
 	for c := range chunks {
@@ -118,10 +117,10 @@ func (st *stream) run() {
 		if err := rc.Flush(); err != nil {
 			return
 		}
+		d.streamed.Add(int64(nt * st.n))
 		now := time.Now()
 		late := now.Sub(due)
 		lates = append(lates, late)
-		lateSum += late
 		if first.IsZero() {
 			first = now
 		}
