@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -135,7 +136,7 @@ func Table(w io.Writer, res *load.Result) {
 		strings.Join(failed, ", "), s.Attempts)
 	offered := "closed loop"
 	if res.Offered > 0 {
-		offered = fmt.Sprintf("%.3g RPM offered", res.Offered)
+		offered = strconv.FormatFloat(res.Offered, 'f', -1, 64) + " RPM offered"
 	}
 	fmt.Fprintf(w, "rate      %s, %s RPM sent, %s RPM achieved", offered, f1(sendRPM(res)), f1(s.RPM()))
 	if g, ok := s.Goodput(); ok {
