@@ -394,55 +394,55 @@ func Scale(ctx context.Context, o ScaleOptions, w io.Writer) error {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+	// Streams start evenly over a ramp, as independent users would (all at
+	// once, every stream's tokens would fall due at the same instants);
+	// the clients cap then holds them at opts.Streams, since none ends.
+	// After the ramp the simulator's figures are reset and measured.
+	ramp := 10 * time.Second
+	total := ramp + 2*time.Second + o.Duration
 	cmd := exec.CommandContext(ctx, o.Exe, "load", "http://"+addr, "--api", "azure", "-e", "bench", "--model", "gpt-4o-mini",
-		"-c", strconv.Itoa(o.Streams), "-d", strconv.FormatFloat(o.Duration.Seconds(), 'f', -1, 64), "-p", "20",
-		"-m", strconv.Itoa(o.Tokens), "--no-probe", "--output-dir", filepath.Join(o.Dir, "scale"), "--drain-timeout", "1")
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		"-c", strconv.Itoa(o.Streams), "-r", strconv.Itoa(o.Streams*6),
+		"-d", strconv.FormatFloat(total.Seconds(), 'f', -1, 64), "-p", "20", "-m", strconv.Itoa(o.Tokens),
+		"--no-probe", "--output-dir", filepath.Join(o.Dir, "scale"), "--drain-timeout", "1")
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var peak, tok0, tokN int64
-	var cpu0, cpuN float64
-	var t1, tN time.Time
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Kill()
+		<-exited
+	}()
 	pid := simCmd.Process.Pid
-	t0 := time.Now()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for running := true; running; {
-		select {
-		case err := <-done:
-			if err != nil {
-				return fmt.Errorf("bench: load: %w", err)
-			}
-			running = false
-		case <-tick.C:
-			st, err := sp.stats()
-			if err != nil {
-				continue
-			}
+	select {
+	case err := <-exited:
+		exited <- err
+		return fmt.Errorf("bench: load ended during the ramp: %v: %s", err, lastLine(stderr.String()))
+	case <-time.After(ramp + 2*time.Second):
+	}
+	resp, err := http.Post("http://"+addr+"/sim/reset", "", nil)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	resp.Body.Close()
+	t1, cpu0 := time.Now(), cpuOf(pid)
+	var peak int64
+	for time.Since(t1) < o.Duration {
+		time.Sleep(time.Second)
+		if st, err := sp.stats(); err == nil {
 			peak = max(peak, st.Deployments["bench"].Active)
-			// Measure the steady part: from 5 s in to the end of dispatch.
-			switch el := time.Since(t0); {
-			case tok0 == 0 && el >= 5*time.Second:
-				tok0, cpu0, t1 = streamedTokens(st), cpuOf(pid), time.Now()
-			case tok0 > 0 && el <= o.Duration:
-				tokN, cpuN, tN = streamedTokens(st), cpuOf(pid), time.Now()
-			}
 		}
 	}
 	st, err := sp.stats()
 	if err != nil {
 		return err
 	}
-	if tN.IsZero() {
-		return fmt.Errorf("bench: the scale run was too short to measure (give at least 10 s)")
-	}
-	span := tN.Sub(t1).Seconds()
+	span, cpuN := time.Since(t1).Seconds(), cpuOf(pid)
 	te := st.Deployments["bench"].TimingError
 	fmt.Fprintf(w, "simulator scale: %d streams asked, %d active at peak; %.0f tokens/s streamed (%d per chunk, %v per token); chunk writes late by p50 %.3f ms, p99 %.3f ms, max %.3f ms over %d chunks; simulator CPU %.2f cores\n",
-		o.Streams, peak, float64(tokN-tok0)/span, o.Chunk, o.ITL, val(te.P50)*1e3, val(te.P99)*1e3, val(te.Max)*1e3, te.Count, (cpuN-cpu0)/span)
+		o.Streams, peak, float64(streamedTokens(st))/span, o.Chunk, o.ITL, val(te.P50)*1e3, val(te.P99)*1e3, val(te.Max)*1e3, te.Count, (cpuN-cpu0)/span)
 	return nil
 }
 

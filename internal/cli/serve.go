@@ -26,7 +26,7 @@ func (c *ServeCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	cfg := sim.Config{Deployments: all, APIKey: env.Getenv(c.APIKeyEnv)}
+	cfg := sim.Config{Deployments: all, APIKey: env.Getenv(c.APIKeyEnv), Precise: true}
 	ss, err := startSim(cfg, c.Listen)
 	if err != nil {
 		return err

@@ -133,7 +133,7 @@ func (c *LoadCmd) simTarget(env *Env) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	ss, err := startSim(sim.Config{Deployments: all}, "127.0.0.1:0")
+	ss, err := startSim(sim.Config{Deployments: all, Precise: true}, "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}

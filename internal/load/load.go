@@ -10,6 +10,7 @@ package load
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -206,6 +207,10 @@ func (r *run) openLoop(ctx, reqCtx context.Context, stop <-chan struct{}) string
 			}
 		}
 		r.launch(reqCtx, metrics.NewRecord(i, sched), release)
+		// Let the request's goroutine start on this P now: the next nap
+		// blocks the thread, and the goroutine would wait for the runtime
+		// to take the P back.
+		runtime.Gosched()
 	}
 }
 

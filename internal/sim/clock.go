@@ -2,8 +2,11 @@ package sim
 
 import (
 	"container/heap"
+	"runtime"
 	"sync"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/nap"
 )
 
 // clock wakes sleeping streams at their due times. One goroutine and one
@@ -12,11 +15,12 @@ import (
 // of streams with a token every few milliseconds would otherwise keep
 // thousands of runtime timers churning.
 type clock struct {
-	mu     sync.Mutex
-	h      waiters
-	kick   chan struct{} // a waiter earlier than the current earliest arrived
-	done   chan struct{}
-	closed bool
+	mu      sync.Mutex
+	h       waiters
+	kick    chan struct{} // a waiter earlier than the current earliest arrived
+	done    chan struct{}
+	closed  bool
+	precise bool // nap in the kernel for the last 2 ms of a wait
 }
 
 type waiter struct {
@@ -37,8 +41,11 @@ func (h *waiters) Pop() any {
 	return w
 }
 
-func newClock() *clock {
-	c := &clock{kick: make(chan struct{}, 1), done: make(chan struct{})}
+// precise waits end with kernel naps (package nap): Go's timers can be a
+// millisecond late. Tests in synctest bubbles need timers, which follow
+// virtual time.
+func newClock(precise bool) *clock {
+	c := &clock{kick: make(chan struct{}, 1), done: make(chan struct{}), precise: precise}
 	go c.loop()
 	return c
 }
@@ -79,18 +86,38 @@ func (c *clock) loop() {
 		c.mu.Lock()
 		now := time.Now()
 		// Release every waiter due now, as one batch.
+		released := 0
 		for len(c.h) > 0 && !c.h[0].due.After(now) {
 			w := heap.Pop(&c.h).(waiter)
 			select {
 			case w.ch <- struct{}{}:
 			default:
 			}
+			released++
 		}
 		wait := time.Hour
 		if len(c.h) > 0 {
 			wait = c.h[0].due.Sub(now)
 		}
 		c.mu.Unlock()
+		if released > 0 && c.precise {
+			// The woken streams sit in this P's run queue: let them run
+			// before a nap blocks the thread, or they would wait for the
+			// runtime to take the P back (up to 10 ms).
+			runtime.Gosched()
+			continue
+		}
+		if c.precise && wait <= 2*time.Millisecond {
+			// Short naps, so that a new earlier waiter is seen within
+			// 200 µs without a kick.
+			nap.Sleep(min(wait, 200*time.Microsecond))
+			select {
+			case <-c.done:
+				return
+			default:
+				continue
+			}
+		}
 		t.Reset(wait)
 		select {
 		case <-t.C:

@@ -97,6 +97,9 @@ type Deployment struct {
 type Config struct {
 	Deployments []Deployment `json:"deployments"`
 	APIKey      string       `json:"-"`
+	// Precise times writes with kernel naps instead of Go's timers alone:
+	// set it when serving for real; tests in synctest bubbles leave it off.
+	Precise bool `json:"-"`
 }
 
 // DefaultDeployment is the documented default: gpt-4o-mini, standard,

@@ -54,7 +54,7 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Deployments) == 0 {
 		cfg.Deployments = []Deployment{DefaultDeployment()}
 	}
-	s := &Server{deps: map[string]*deployment{}, key: cfg.APIKey, clock: newClock(), start: time.Now(), words: tokenizer.NewWords()}
+	s := &Server{deps: map[string]*deployment{}, key: cfg.APIKey, clock: newClock(cfg.Precise), start: time.Now(), words: tokenizer.NewWords()}
 	for _, dc := range cfg.Deployments {
 		if err := dc.fill(); err != nil {
 			s.clock.close()
@@ -104,6 +104,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /sim/stats", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(s.Stats())
+	})
+	mux.HandleFunc("POST /sim/reset", func(w http.ResponseWriter, r *http.Request) {
+		s.Reset()
+		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, apiError{Code: "404", Message: "Resource not found"})

@@ -108,6 +108,17 @@ type ClassFigures struct {
 	TPOT           Figures `json:"tpot_actual"`
 }
 
+// Reset zeroes the ground truth (counters, tokens, timings), so that a
+// measurement can leave out a ramp-up. Quota state is kept.
+func (s *Server) Reset() {
+	for _, d := range s.deps {
+		d.mu.Lock()
+		d.stats = newDepStats()
+		d.streamed.Store(0)
+		d.mu.Unlock()
+	}
+}
+
 // Stats returns a snapshot of the ground truth.
 func (s *Server) Stats() Stats {
 	out := Stats{UptimeSeconds: time.Since(s.start).Seconds(), Deployments: map[string]DeploymentStats{}}

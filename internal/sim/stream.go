@@ -87,7 +87,22 @@ func (st *stream) run() {
 	start := time.Now()
 	due := start.Add(st.ttft)
 	var first, last time.Time
-	lates := make([]time.Duration, 0, chunks)
+	// Lateness of each write against its schedule, booked in batches (and
+	// when the stream ends, even cut off) to keep the lock off the
+	// per-chunk path.
+	lates := make([]time.Duration, 0, 64)
+	book := func() {
+		if len(lates) == 0 {
+			return
+		}
+		d.mu.Lock()
+		for _, l := range lates {
+			d.stats.timing.Add(max(l, 0))
+		}
+		d.mu.Unlock()
+		lates = lates[:0]
+	}
+	defer book()
 	sent := 0
 	for c := range chunks {
 		if !s.clock.sleepUntil(due, wake, ctx.Done()) {
@@ -120,7 +135,9 @@ func (st *stream) run() {
 		d.streamed.Add(int64(nt * st.n))
 		now := time.Now()
 		late := now.Sub(due)
-		lates = append(lates, late)
+		if lates = append(lates, late); len(lates) == cap(lates) {
+			book()
+		}
 		if first.IsZero() {
 			first = now
 		}
@@ -147,7 +164,7 @@ func (st *stream) run() {
 	buf = append(buf, "data: [DONE]\n\n"...)
 	st.w.Write(buf)
 	rc.Flush()
-	st.done(first.Sub(st.arrived), queued, first, last, lates)
+	st.done(first.Sub(st.arrived), queued, first, last)
 }
 
 // limit is the request's max tokens, or the default.
@@ -196,12 +213,12 @@ func (st *stream) plain(ctx interface{ Done() <-chan struct{} }, id, created str
 		"id": id, "object": "chat.completion", "created": c, "model": d.cfg.Model, "choices": choices,
 		"usage": map[string]int{"prompt_tokens": st.prompt, "completion_tokens": st.output * st.n, "total_tokens": st.prompt + st.output*st.n},
 	})
-	st.done(total, 0, time.Time{}, time.Time{}, nil)
+	st.done(total, 0, time.Time{}, time.Time{})
 }
 
 // done books a completed request: tokens, ground-truth timings, and the
 // provisioned bucket's correction from estimate to real tokens.
-func (st *stream) done(ttft, queued time.Duration, first, last time.Time, lates []time.Duration) {
+func (st *stream) done(ttft, queued time.Duration, first, last time.Time) {
 	d := st.d
 	actual := st.prompt + st.output*st.n
 	d.mu.Lock()
@@ -213,9 +230,6 @@ func (st *stream) done(ttft, queued time.Duration, first, last time.Time, lates 
 	x.Completed++
 	x.PromptTokens += int64(st.prompt)
 	x.CompletionTokens += int64(st.output * st.n)
-	for _, l := range lates {
-		x.timing.Add(max(l, 0))
-	}
 	key := fmt.Sprintf("p%d_o%d", st.prompt, st.output)
 	c := x.classes[key]
 	if c == nil {
