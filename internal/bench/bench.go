@@ -262,8 +262,8 @@ func lastLine(s string) string {
 // highest sustainable rates and, with Soak, the memory soak.
 func Run(ctx context.Context, o Options, w io.Writer) ([]Step, error) {
 	fmt.Fprintf(w, "simulator: TTFT %v, %v per token, %d output tokens, no quota, no jitter; %v per step\n", o.TTFT, o.ITL, o.Tokens, o.Step)
-	fmt.Fprintf(w, "%9s %9s %9s %8s %8s %8s %9s %9s %9s %7s %9s %9s %7s %9s\n",
-		"target", "sent", "done", "lag50ms", "lag99ms", "lagmax", "ttfterrms", "tpoterrms", "cpu/1k s", "rssMB", "floor/1k", "floorlag99", "ratio", "firstreq")
+	fmt.Fprintf(w, "%9s %9s %9s %8s %8s %8s %9s %9s %9s %7s %9s %10s %9s %7s %9s\n",
+		"target", "sent", "done", "lag50ms", "lag99ms", "lagmax", "ttfterrms", "tpoterrms", "cpu/1k s", "rssMB", "floor/1k", "floorlag99", "floorttft", "ratio", "firstreq")
 	var steps []Step
 	for _, rate := range o.Rates {
 		s := Step{Rate: rate}
@@ -274,9 +274,9 @@ func Run(ctx context.Context, o Options, w io.Writer) ([]Step, error) {
 			return steps, err
 		}
 		steps = append(steps, s)
-		fmt.Fprintf(w, "%9.0f %9.1f %9.1f %8.3f %8.3f %8.3f %9.3f %9.3f %9.3f %7.1f %9.3f %9.3f %7.2f %8.0fms\n",
+		fmt.Fprintf(w, "%9.0f %9.1f %9.1f %8.3f %8.3f %8.3f %9.3f %9.3f %9.3f %7.1f %9.3f %10.3f %9.3f %7.2f %8.0fms\n",
 			s.Rate, s.SendRPM, s.DoneRPM, s.LagP50*1e3, s.LagP99*1e3, s.LagMax*1e3, s.TTFTErr*1e3, s.TPOTErr*1e3,
-			s.CPUPer1K, s.PeakRSSMB, s.FloorCPUPer1K, s.FloorLagP99*1e3, s.CPUPer1K/s.FloorCPUPer1K, s.FirstReq*1e3)
+			s.CPUPer1K, s.PeakRSSMB, s.FloorCPUPer1K, s.FloorLagP99*1e3, s.FloorTTFTErr*1e3, s.CPUPer1K/s.FloorCPUPer1K, s.FirstReq*1e3)
 	}
 	best, floorBest := 0.0, 0.0
 	for _, s := range steps {
