@@ -84,12 +84,17 @@ type simProc struct {
 }
 
 func startSim(o Options) (*simProc, error) {
+	return startSimSpec(o.Exe, fmt.Sprintf("tpm=0,ttft=%s,itl=%s,jitter=0,prefill_per_token=0,max_concurrency=0,default_output=%d", o.TTFT, o.ITL, o.Tokens))
+}
+
+// startSimSpec starts `aoaibench serve` with a --sim spec on a free port
+// and waits until it answers.
+func startSimSpec(exe, spec string) (*simProc, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	spec := fmt.Sprintf("tpm=0,ttft=%s,itl=%s,jitter=0,prefill_per_token=0,max_concurrency=0,default_output=%d", o.TTFT, o.ITL, o.Tokens)
-	cmd := exec.Command(o.Exe, "serve", "--listen", addr, "-e", "bench", "--model", "gpt-4o-mini", "--sim", spec, "--stats", "0")
+	cmd := exec.Command(exe, "serve", "--listen", addr, "-e", "bench", "--model", "gpt-4o-mini", "--sim", spec, "--stats", "0")
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bench: starting the simulator: %w", err)
@@ -372,28 +377,12 @@ type ScaleOptions struct {
 // prints the streams it held, the tokens per second it streamed, and how
 // late its chunk writes were against their schedule.
 func Scale(ctx context.Context, o ScaleOptions, w io.Writer) error {
-	spec := fmt.Sprintf("tpm=0,ttft=100ms,itl=%s,jitter=0,prefill_per_token=0,max_concurrency=0,tokens_per_chunk=%d", o.ITL, o.Chunk)
-	addr, err := freePort()
+	sp, err := startSimSpec(o.Exe, fmt.Sprintf("tpm=0,ttft=100ms,itl=%s,jitter=0,prefill_per_token=0,max_concurrency=0,tokens_per_chunk=%d", o.ITL, o.Chunk))
 	if err != nil {
 		return err
 	}
-	simCmd := exec.Command(o.Exe, "serve", "--listen", addr, "-e", "bench", "--model", "gpt-4o-mini", "--sim", spec, "--stats", "0")
-	simCmd.Stderr = io.Discard
-	if err := simCmd.Start(); err != nil {
-		return fmt.Errorf("bench: starting the simulator: %w", err)
-	}
-	sp := &simProc{cmd: simCmd, addr: addr}
 	defer sp.stop()
-	for i := 0; ; i++ {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if i == 200 {
-			return fmt.Errorf("bench: the simulator did not come up on %s", addr)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	addr := sp.addr
 	// Streams start evenly over a ramp, as independent users would (all at
 	// once, every stream's tokens would fall due at the same instants);
 	// the clients cap then holds them at opts.Streams, since none ends.
@@ -415,7 +404,7 @@ func Scale(ctx context.Context, o ScaleOptions, w io.Writer) error {
 		cmd.Process.Kill()
 		<-exited
 	}()
-	pid := simCmd.Process.Pid
+	pid := sp.cmd.Process.Pid
 	select {
 	case err := <-exited:
 		exited <- err
