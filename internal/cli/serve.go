@@ -17,6 +17,7 @@ type ServeCmd struct {
 	Model      string        `help:"Model of the deployment (without --config)."`
 	Sim        string        `help:"Deployment settings as key=value,... (same keys as --config)."`
 	Stats      time.Duration `default:"1m" help:"How often to log totals (0: never)."`
+	MemProfile string        `name:"mem-profile" type:"path" help:"Write a pprof allocation profile to this file when stopping."`
 }
 
 // Run serves until interrupted.
@@ -56,6 +57,9 @@ func (c *ServeCmd) Run(env *Env) error {
 			}
 			fmt.Fprintln(env.Stderr, "stopping")
 			logTotals(env, ss.srv)
+			if c.MemProfile != "" {
+				return writeHeapProfile(c.MemProfile)
+			}
 			return nil
 		}
 	}

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"container/heap"
 	"runtime"
 	"sync"
 	"time"
@@ -28,17 +27,45 @@ type waiter struct {
 	ch  chan struct{}
 }
 
+// waiters is a min-heap on due time. It is typed rather than built on
+// container/heap, whose interface boxing would allocate twice per token.
 type waiters []waiter
 
-func (h waiters) Len() int           { return len(h) }
-func (h waiters) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h waiters) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *waiters) Push(x any)        { *h = append(*h, x.(waiter)) }
-func (h *waiters) Pop() any {
-	old := *h
-	w := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return w
+func (h *waiters) push(w waiter) {
+	*h = append(*h, w)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !a[i].due.Before(a[p].due) {
+			break
+		}
+		a[i], a[p] = a[p], a[i]
+		i = p
+	}
+}
+
+func (h *waiters) pop() waiter {
+	a := *h
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	for i := 0; ; {
+		l, small := 2*i+1, i
+		if l < n && a[l].due.Before(a[small].due) {
+			small = l
+		}
+		if r := l + 1; r < n && a[r].due.Before(a[small].due) {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		a[i], a[small] = a[small], a[i]
+		i = small
+	}
+	*h = a
+	return top
 }
 
 // precise waits end with kernel naps (package nap): Go's timers can be a
@@ -60,7 +87,7 @@ func (c *clock) sleepUntil(due time.Time, ch chan struct{}, abort <-chan struct{
 		c.mu.Unlock()
 		return false
 	}
-	heap.Push(&c.h, waiter{due, ch})
+	c.h.push(waiter{due, ch})
 	first := c.h[0].ch == ch
 	c.mu.Unlock()
 	if first {
@@ -88,7 +115,7 @@ func (c *clock) loop() {
 		// Release every waiter due now, as one batch.
 		released := 0
 		for len(c.h) > 0 && !c.h[0].due.After(now) {
-			w := heap.Pop(&c.h).(waiter)
+			w := c.h.pop()
 			select {
 			case w.ch <- struct{}{}:
 			default:

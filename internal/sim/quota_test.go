@@ -157,3 +157,20 @@ func TestExampleConfig(t *testing.T) {
 		t.Error("missing file: no error")
 	}
 }
+
+func TestWaitersHeap(t *testing.T) {
+	var h waiters
+	t0 := time.Unix(0, 0)
+	order := []int{5, 3, 9, 1, 7, 1, 8, 2, 6, 4, 0}
+	for _, o := range order {
+		h.push(waiter{due: t0.Add(time.Duration(o))})
+	}
+	prev := time.Duration(-1)
+	for len(h) > 0 {
+		d := h.pop().due.Sub(t0)
+		if d < prev {
+			t.Fatalf("popped %v after %v", d, prev)
+		}
+		prev = d
+	}
+}

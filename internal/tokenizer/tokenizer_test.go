@@ -38,6 +38,16 @@ func TestWordsAreSingleTokens(t *testing.T) {
 	}
 }
 
+func TestWordsUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for _, w := range NewWords() {
+		if seen[w] {
+			t.Errorf("%q is listed twice: requests' unique words would collide", w)
+		}
+		seen[w] = true
+	}
+}
+
 func TestCountMatchesCodec(t *testing.T) {
 	cases := []string{
 		"hello world", "time year people", " time year", "time  year", "time year ",

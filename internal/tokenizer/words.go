@@ -25,7 +25,7 @@ purple yellow orange green blue red black white gray brown quiet bright dark war
 fast slow early late simple strong happy little large small great young old new good high long
 short open final clear free full real true sure best better public private social human local
 major national natural please write a very essay that uses all of these words and
-do not stop the about keep going`
+do not stop the about keep going user assistant tool developer`
 
 // Words is the list of single-token words, in a fixed order.
 type Words []string
