@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -102,15 +101,8 @@ func (c *LabCmd) Run(env *Env) error {
 	}
 	a, b := reps[0].Row(), reps[1].Row()
 	fmt.Fprintf(env.Stdout, "Latency barely moves with the quota (TTFT p50 %s s vs %s s, TPOT p50 %s vs %s ms): quota caps how many requests a minute get in, not how fast each runs.\n",
-		cell(a.TTFT50, 3), cell(b.TTFT50, 3), cell(a.TPOT50*1e3, 1), cell(b.TPOT50*1e3, 1))
+		report.Cell(a.TTFT50, 3), report.Cell(b.TTFT50, 3), report.Cell(a.TPOT50*1e3, 1), report.Cell(b.TPOT50*1e3, 1))
 	return nil
-}
-
-func cell(v float64, prec int) string {
-	if math.IsNaN(v) {
-		return "-"
-	}
-	return strconv.FormatFloat(v, 'f', prec, 64)
 }
 
 func thousands(v float64) string {

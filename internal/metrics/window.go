@@ -124,15 +124,17 @@ func (w *Window) Snapshot(now time.Time) WindowStats {
 		st.RPM = float64(st.OK) / m
 		st.TPMContext, st.TPMGen = float64(prompt)/m, float64(output)/m
 		st.TPMTotal = float64(prompt+output) / m
-		st.SendRPM = w.sendRate(now, from)
+		st.SendRPM = w.sendRate(from)
 	}
 	st.E2E, st.TTFT, st.TBT, st.Util, st.Lag = dist(e2e), dist(ttft), dist(tbt), dist(util), dist(lag)
 	w.scratch = [5][]float64{e2e, ttft, tbt, util, lag}
 	return st
 }
 
-func (w *Window) sendRate(now, from time.Time) float64 {
-	// Drop marks older than the first one at or before from.
+// sendRate is the requests sent per minute between the newest mark and
+// the last mark at or before from (the start of the run if none).
+func (w *Window) sendRate(from time.Time) float64 {
+	// Keep one mark at or before from, as the window's base.
 	k := 0
 	for k+1 < len(w.sent) && !w.sent[k+1].t.After(from) {
 		k++
@@ -141,16 +143,15 @@ func (w *Window) sendRate(now, from time.Time) float64 {
 	if len(w.sent) == 0 {
 		return nan
 	}
-	base, t0 := int64(0), w.start
-	if !w.sent[0].t.After(from) && w.sent[0].t.After(w.start) {
-		base, t0 = w.sent[0].n, w.sent[0].t
+	base := mark{t: w.start}
+	if !w.sent[0].t.After(from) {
+		base = w.sent[0]
 	}
 	last := w.sent[len(w.sent)-1]
-	if !last.t.After(t0) {
+	if !last.t.After(base.t) {
 		return nan
 	}
-	_ = now
-	return float64(last.n-base) / last.t.Sub(t0).Minutes()
+	return float64(last.n-base.n) / last.t.Sub(base.t).Minutes()
 }
 
 func appendNum(s []float64, v float32) []float64 {

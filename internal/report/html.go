@@ -46,7 +46,7 @@ func HTML(w io.Writer, runs []*Run, version string, now time.Time) error {
 	for _, r := range rows {
 		fmt.Fprintf(&b, "<tr><td>%s</td>", html.EscapeString(r.Name))
 		for _, c := range columns {
-			fmt.Fprintf(&b, "<td>%s</td>", cell(c.get(r), c.prec))
+			fmt.Fprintf(&b, "<td>%s</td>", Cell(c.get(r), c.prec))
 		}
 		b.WriteString("</tr>\n")
 	}

@@ -132,7 +132,8 @@ func known(n int) float64 {
 	return float64(n)
 }
 
-func cell(v float64, prec int) string {
+// Cell formats a figure with prec decimals, "-" when it is absent.
+func Cell(v float64, prec int) string {
 	if math.IsNaN(v) {
 		return "-"
 	}
@@ -149,7 +150,7 @@ func Markdown(w io.Writer, rows []Row) {
 	for _, r := range rows {
 		cells := []string{r.Name}
 		for _, c := range columns {
-			cells = append(cells, cell(c.get(r), c.prec))
+			cells = append(cells, Cell(c.get(r), c.prec))
 		}
 		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
 	}
@@ -231,6 +232,6 @@ func Compare(w io.Writer, a, b Row) {
 				pct = fmt.Sprintf("%+.1f%%", 100*(vb-va)/math.Abs(va))
 			}
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", c.name, cell(va, c.prec), cell(vb, c.prec), d, pct)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", c.name, Cell(va, c.prec), Cell(vb, c.prec), d, pct)
 	}
 }

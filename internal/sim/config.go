@@ -5,6 +5,7 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -236,17 +237,11 @@ func (d *Deployment) Set(spec string) error {
 			m[k] = v
 		}
 	}
-	b, _ := json.Marshal(m)
-	cur, _ := json.Marshal(d)
-	merged := map[string]any{}
-	_ = json.Unmarshal(cur, &merged)
-	for k, v := range m {
-		merged[k] = v
-	}
-	b, _ = json.Marshal(merged)
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	// Decoding onto a copy of d changes only the keys given.
+	b, _ := json.Marshal(m) // strings and floats always encode
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	var nd Deployment
+	nd := *d
 	if err := dec.Decode(&nd); err != nil {
 		return fmt.Errorf("--sim %s: %w", spec, err)
 	}

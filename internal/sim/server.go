@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -170,11 +171,11 @@ func (s *Server) classic(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, apiError{Code: "404", Message: "Resource not found"})
 		return
 	}
-	s.serve(w, r, r.PathValue("name"), nil)
+	s.serve(w, r, r.PathValue("name"))
 }
 
 func (s *Server) v1(w http.ResponseWriter, r *http.Request) {
-	s.serve(w, r, "", nil)
+	s.serve(w, r, "")
 }
 
 // chatRequest is the part of a chat-completions request the simulator uses.
@@ -335,7 +336,7 @@ func requestID() string {
 }
 
 // serve runs one chat-completions request against a deployment.
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, _ any) {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string) {
 	arrived := time.Now()
 	s.first.CompareAndSwap(0, arrived.UnixNano())
 	if name == "" {
@@ -357,7 +358,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, _ an
 			return
 		}
 		name = m.Model
-		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	d := s.deps[name]
 	if d == nil {
