@@ -89,12 +89,13 @@ func startSim(o Options) (*simProc, error) {
 
 // startSimSpec starts `aoaibench serve` with a --sim spec on a free port
 // and waits until it answers.
-func startSimSpec(exe, spec string) (*simProc, error) {
+func startSimSpec(exe, spec string, pin ...string) (*simProc, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	cmd := exec.Command(exe, "serve", "--listen", addr, "-e", "bench", "--model", "gpt-4o-mini", "--sim", spec, "--stats", "0")
+	args := append(pin, exe, "serve", "--listen", addr, "-e", "bench", "--model", "gpt-4o-mini", "--sim", spec, "--stats", "0")
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bench: starting the simulator: %w", err)
@@ -370,6 +371,21 @@ type ScaleOptions struct {
 	Tokens   int           // output tokens per request
 	Duration time.Duration
 	Dir      string
+	// Pin runs the simulator on CPU 0 and the load generator on CPU 1
+	// (with taskset), so that they do not compete for a core.
+	Pin bool
+}
+
+// taskset returns the command prefix that pins a process to cpu.
+func taskset(pin bool, cpu string) ([]string, error) {
+	if !pin {
+		return nil, nil
+	}
+	p, err := exec.LookPath("taskset")
+	if err != nil {
+		return nil, fmt.Errorf("bench: --pin needs taskset (util-linux): %w", err)
+	}
+	return []string{p, "-c", cpu}, nil
 }
 
 // Scale runs the simulator as its own process and holds opts.Streams
@@ -377,7 +393,12 @@ type ScaleOptions struct {
 // prints the streams it held, the tokens per second it streamed, and how
 // late its chunk writes were against their schedule.
 func Scale(ctx context.Context, o ScaleOptions, w io.Writer) error {
-	sp, err := startSimSpec(o.Exe, fmt.Sprintf("tpm=0,ttft=100ms,itl=%s,jitter=0,prefill_per_token=0,max_concurrency=0,tokens_per_chunk=%d", o.ITL, o.Chunk))
+	simPin, err := taskset(o.Pin, "0")
+	if err != nil {
+		return err
+	}
+	loadPin, _ := taskset(o.Pin, "1")
+	sp, err := startSimSpec(o.Exe, fmt.Sprintf("tpm=0,ttft=100ms,itl=%s,jitter=0,prefill_per_token=0,max_concurrency=0,tokens_per_chunk=%d", o.ITL, o.Chunk), simPin...)
 	if err != nil {
 		return err
 	}
@@ -389,10 +410,11 @@ func Scale(ctx context.Context, o ScaleOptions, w io.Writer) error {
 	// After the ramp the simulator's figures are reset and measured.
 	ramp := 10 * time.Second
 	total := ramp + 2*time.Second + o.Duration
-	cmd := exec.CommandContext(ctx, o.Exe, "load", "http://"+addr, "--api", "azure", "-e", "bench", "--model", "gpt-4o-mini",
+	args := append(loadPin, o.Exe, "load", "http://"+addr, "--api", "azure", "-e", "bench", "--model", "gpt-4o-mini",
 		"-c", strconv.Itoa(o.Streams), "-r", strconv.Itoa(o.Streams*6),
 		"-d", strconv.FormatFloat(total.Seconds(), 'f', -1, 64), "-p", "20", "-m", strconv.Itoa(o.Tokens),
 		"--no-probe", "--output-dir", filepath.Join(o.Dir, "scale"), "--drain-timeout", "1")
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	var stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	if err := cmd.Start(); err != nil {
@@ -430,8 +452,12 @@ func Scale(ctx context.Context, o ScaleOptions, w io.Writer) error {
 	}
 	span, cpuN := time.Since(t1).Seconds(), cpuOf(pid)
 	te := st.Deployments["bench"].TimingError
-	fmt.Fprintf(w, "simulator scale: %d streams asked, %d active at peak; %.0f tokens/s streamed (%d per chunk, %v per token); chunk writes late by p50 %.3f ms, p99 %.3f ms, max %.3f ms over %d chunks; simulator CPU %.2f cores\n",
-		o.Streams, peak, float64(streamedTokens(st))/span, o.Chunk, o.ITL, val(te.P50)*1e3, val(te.P99)*1e3, val(te.Max)*1e3, te.Count, (cpuN-cpu0)/span)
+	pinned := ""
+	if o.Pin {
+		pinned = " (simulator pinned to CPU 0, load generator to CPU 1)"
+	}
+	fmt.Fprintf(w, "simulator scale%s: %d streams asked, %d active at peak; %.0f tokens/s streamed (%d per chunk, %v per token); chunk writes late by p50 %.3f ms, p99 %.3f ms, max %.3f ms over %d chunks; simulator CPU %.2f cores\n",
+		pinned, o.Streams, peak, float64(streamedTokens(st))/span, o.Chunk, o.ITL, val(te.P50)*1e3, val(te.P99)*1e3, val(te.Max)*1e3, te.Count, (cpuN-cpu0)/span)
 	return nil
 }
 

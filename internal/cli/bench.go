@@ -25,6 +25,7 @@ type BenchCmd struct {
 	ScaleITL  time.Duration `default:"50ms" help:"Time per token of --sim-scale."`
 	ScaleTPC  int           `default:"1" help:"Tokens per chunk of --sim-scale."`
 	ScaleTime time.Duration `default:"30s" help:"Duration of --sim-scale."`
+	Pin       bool          `help:"With --sim-scale, pin the simulator and the load generator to separate CPUs (taskset)."`
 }
 
 // Run runs the benchmark.
@@ -51,7 +52,7 @@ func (c *BenchCmd) Run(env *Env) error {
 	defer os.RemoveAll(dir)
 	if c.SimScale {
 		return bench.Scale(context.Background(), bench.ScaleOptions{
-			Exe: exe, Streams: c.Streams, ITL: c.ScaleITL, Chunk: c.ScaleTPC, Tokens: 100000, Duration: c.ScaleTime, Dir: dir,
+			Exe: exe, Streams: c.Streams, ITL: c.ScaleITL, Chunk: c.ScaleTPC, Tokens: 100000, Duration: c.ScaleTime, Dir: dir, Pin: c.Pin,
 		}, env.Stdout)
 	}
 	_, err = bench.Run(context.Background(), bench.Options{
