@@ -235,8 +235,10 @@ func (c *LoadCmd) Run(env *Env, kctx *kong.Context) error {
 			encNote = fmt.Sprintf("note: cannot tell the model from %q; client-side token counts use %s (set --model or --tokenizer)", t.model, enc)
 		}
 	}
+	// The vocabulary loads on the first count of text outside the word
+	// list, after that request's stream has ended: prompts and simulated
+	// output never need it, and no measurement waits for it.
 	tok, _ := tokenizer.Get(enc)
-	tok.Preload()
 
 	seed := rand.Uint64()
 	if c.Seed != nil {
@@ -282,7 +284,6 @@ func (c *LoadCmd) Run(env *Env, kctx *kong.Context) error {
 	if encNote != "" {
 		warn(encNote)
 	}
-	tok.Load() // loaded in the background during the probe
 
 	cfg := load.Config{
 		Clients: c.Clients, Requests: c.Requests, Duration: seconds(c.Duration),

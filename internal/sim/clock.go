@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/nap"
 )
 
 // clock wakes sleeping streams at their due times. One goroutine and one
@@ -17,11 +19,8 @@ type clock struct {
 	kick    chan struct{} // a waiter earlier than the current earliest arrived
 	done    chan struct{}
 	closed  bool
-	precise bool // yield instead of sleeping for the last spinFor of a wait
+	precise bool // nap in the kernel for the last 2 ms of a wait
 }
-
-// spinFor is how early a precise clock wakes before the next due time.
-const spinFor = time.Millisecond
 
 type waiter struct {
 	due time.Time
@@ -69,9 +68,9 @@ func (h *waiters) pop() waiter {
 	return top
 }
 
-// A precise clock ends its waits by yielding the processor until due: Go's
-// timers can be a millisecond late. Tests in synctest bubbles need plain
-// timers, which follow virtual time.
+// precise waits end with kernel naps (package nap): Go's timers can be a
+// millisecond late. Tests in synctest bubbles need timers, which follow
+// virtual time.
 func newClock(precise bool) *clock {
 	c := &clock{kick: make(chan struct{}, 1), done: make(chan struct{}), precise: precise}
 	go c.loop()
@@ -114,32 +113,37 @@ func (c *clock) loop() {
 		c.mu.Lock()
 		now := time.Now()
 		// Release every waiter due now, as one batch.
+		released := 0
 		for len(c.h) > 0 && !c.h[0].due.After(now) {
 			w := c.h.pop()
 			select {
 			case w.ch <- struct{}{}:
 			default:
 			}
+			released++
 		}
 		wait := time.Hour
 		if len(c.h) > 0 {
 			wait = c.h[0].due.Sub(now)
 		}
 		c.mu.Unlock()
-		if c.precise {
-			// Go's timers can fire a millisecond late: wake a millisecond
-			// early and yield until due. Yielding, not a blocking nap,
-			// keeps this P running the streams it has just woken.
-			if wait <= spinFor {
-				runtime.Gosched()
-				select {
-				case <-c.done:
-					return
-				default:
-					continue
-				}
+		if released > 0 && c.precise {
+			// The woken streams sit in this P's run queue: let them run
+			// before a nap blocks the thread, or they would wait for the
+			// runtime to take the P back (up to 10 ms).
+			runtime.Gosched()
+			continue
+		}
+		if c.precise && wait <= 2*time.Millisecond {
+			// Short naps, so that a new earlier waiter is seen within
+			// 200 µs without a kick.
+			nap.Sleep(min(wait, 200*time.Microsecond))
+			select {
+			case <-c.done:
+				return
+			default:
+				continue
 			}
-			wait -= spinFor
 		}
 		t.Reset(wait)
 		select {

@@ -2,7 +2,8 @@
 // tiktoken vocabularies embedded in github.com/tiktoken-go/tokenizer.
 //
 // Vocabularies take tens of milliseconds to load, so a Tokenizer loads its
-// vocabulary on first use, and Preload starts that work in the background.
+// vocabulary on first use, and text made only of the single-token word
+// list (see words.go) is counted without it.
 package tokenizer
 
 import (
@@ -86,14 +87,6 @@ func ForModel(model string) (*Tokenizer, error) {
 
 // Name returns the encoding name, e.g. "o200k_base".
 func (t *Tokenizer) Name() string { return t.name }
-
-// Preload starts loading the vocabulary in the background; Load waits for
-// it. A run loads it before its first request, so that no request's
-// measurements pay for it.
-func (t *Tokenizer) Preload() { go t.codec() }
-
-// Load loads the vocabulary, if it is not loaded yet, and waits for it.
-func (t *Tokenizer) Load() { t.codec() }
 
 // Count returns the number of tokens in s.
 func (t *Tokenizer) Count(s string) int {
