@@ -322,7 +322,10 @@ func soak(ctx context.Context, o Options, w io.Writer) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	var at10k, atEnd float64
+	// RSS after 10,000 requests, after one full live window (60 s, when
+	// memory should stop growing), and at the end.
+	var at10k, atWin, atEnd float64
+	winReqs := int64(o.SoakRate) + 10_000
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		var line struct {
@@ -335,6 +338,9 @@ func soak(ctx context.Context, o Options, w io.Writer) error {
 		if at10k == 0 && line.Requests >= 10_000 {
 			at10k = rss
 		}
+		if atWin == 0 && line.Requests >= winReqs {
+			atWin = rss
+		}
 		if line.Requests >= o.Soak && rss > 0 {
 			atEnd = rss
 		}
@@ -342,8 +348,8 @@ func soak(ctx context.Context, o Options, w io.Writer) error {
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("bench: soak: %w", err)
 	}
-	fmt.Fprintf(w, "memory: RSS %.1f MB after 10,000 requests, %.1f MB after %d (ratio %.2f) at %.0f RPM\n",
-		at10k, atEnd, o.Soak, atEnd/at10k, o.SoakRate)
+	fmt.Fprintf(w, "memory: RSS %.1f MB after 10,000 requests, %.1f MB after %d (one live window full), %.1f MB after %d (ratio to 10,000: %.2f; to the full window: %.2f) at %.0f RPM\n",
+		at10k, atWin, winReqs, atEnd, o.Soak, atEnd/at10k, atEnd/atWin, o.SoakRate)
 	return nil
 }
 
