@@ -156,7 +156,11 @@ func simReport(env *Env, s *sim.Server) {
 			th = append(th, fmt.Sprintf("%s %d", k, v))
 		}
 		sort.Strings(th)
-		fmt.Fprintf(env.Stderr, "simulator %s: accepted %d, throttled %d (%s), completed %d, %d prompt + %d completion tokens\n",
-			name, d.Accepted, d.ThrottledTotal(), strings.Join(th, ", "), d.Completed, d.PromptTokens, d.CompletionTokens)
+		reasons := ""
+		if len(th) > 0 {
+			reasons = " (" + strings.Join(th, ", ") + ")"
+		}
+		fmt.Fprintf(env.Stderr, "simulator %s: accepted %d, throttled %d%s, completed %d, %d prompt + %d completion tokens\n",
+			name, d.Accepted, d.ThrottledTotal(), reasons, d.Completed, d.PromptTokens, d.CompletionTokens)
 	}
 }

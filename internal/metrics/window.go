@@ -17,7 +17,7 @@ type Window struct {
 	q       []entry // completion order; q[head:] is live
 	head    int
 	sent    []mark
-	scratch [5][]float64 // reused by Snapshot for sorting
+	scratch []float64 // reused by Snapshot, one figure at a time, for sorting
 }
 
 // entry is one finished request, packed small: a window at 60,000 RPM
@@ -97,10 +97,6 @@ func (w *Window) Snapshot(now time.Time) WindowStats {
 	}
 	st := WindowStats{Span: span.Seconds()}
 	live := w.q[w.head:]
-	for i := range w.scratch {
-		w.scratch[i] = w.scratch[i][:0]
-	}
-	e2e, ttft, tbt, util, lag := w.scratch[0], w.scratch[1], w.scratch[2], w.scratch[3], w.scratch[4]
 	var prompt, output int
 	for _, e := range live {
 		switch e.class {
@@ -113,11 +109,6 @@ func (w *Window) Snapshot(now time.Time) WindowStats {
 		default:
 			st.Failed++
 		}
-		e2e = appendNum(e2e, e.e2e)
-		ttft = appendNum(ttft, e.ttft)
-		tbt = appendNum(tbt, e.tbt)
-		util = appendNum(util, e.util)
-		lag = appendNum(lag, e.lag)
 	}
 	if span > 0 {
 		m := span.Minutes()
@@ -126,8 +117,21 @@ func (w *Window) Snapshot(now time.Time) WindowStats {
 		st.TPMTotal = float64(prompt+output) / m
 		st.SendRPM = w.sendRate(from)
 	}
-	st.E2E, st.TTFT, st.TBT, st.Util, st.Lag = dist(e2e), dist(ttft), dist(tbt), dist(util), dist(lag)
-	w.scratch = [5][]float64{e2e, ttft, tbt, util, lag}
+	// One scratch buffer serves every figure in turn: at 60,000 RPM a
+	// window holds 60,000 entries, and five copies would be most of the
+	// memory a run needs.
+	figure := func(get func(*entry) float32) Dist {
+		w.scratch = w.scratch[:0]
+		for i := range live {
+			w.scratch = appendNum(w.scratch, get(&live[i]))
+		}
+		return dist(w.scratch)
+	}
+	st.E2E = figure(func(e *entry) float32 { return e.e2e })
+	st.TTFT = figure(func(e *entry) float32 { return e.ttft })
+	st.TBT = figure(func(e *entry) float32 { return e.tbt })
+	st.Util = figure(func(e *entry) float32 { return e.util })
+	st.Lag = figure(func(e *entry) float32 { return e.lag })
 	return st
 }
 
