@@ -91,14 +91,6 @@ func (c *Client) Usage() bool { return !c.noUsage.Load() }
 // frame.
 type Body func(usage bool) []byte
 
-// ProbeError is a first request's answer that makes a test pointless.
-type ProbeError struct {
-	Status int
-	Msg    string
-}
-
-func (e *ProbeError) Error() string { return e.Msg }
-
 // Probe sends one tiny request and returns an error if the endpoint does not
 // answer, or answers 401, 403 or 404, so that a run stops at once instead of
 // producing thousands of failures. Any other answer, 429 included, passes.
@@ -109,12 +101,12 @@ func (c *Client) Probe(ctx context.Context, body Body) error {
 	c.attempt(ctx, rec, body)
 	switch {
 	case rec.Status == 0:
-		return &ProbeError{0, fmt.Sprintf("endpoint %s did not answer: %s", c.cfg.Endpoint.Target(), rec.Err)}
+		return fmt.Errorf("endpoint %s did not answer: %s", c.cfg.Endpoint.Target(), rec.Err)
 	case rec.Status == http.StatusUnauthorized || rec.Status == http.StatusForbidden:
-		return &ProbeError{rec.Status, fmt.Sprintf("endpoint answered %d %s: %s (check the API key in --api-key-env)",
-			rec.Status, http.StatusText(rec.Status), rec.Err)}
+		return fmt.Errorf("endpoint answered %d %s: %s (check the API key in --api-key-env)",
+			rec.Status, http.StatusText(rec.Status), rec.Err)
 	case rec.Status == http.StatusNotFound:
-		return &ProbeError{rec.Status, fmt.Sprintf("endpoint answered 404 Not Found: %s (check the URL, --deployment or --model, --api and --api-version)", rec.Err)}
+		return fmt.Errorf("endpoint answered 404 Not Found: %s (check the URL, --deployment or --model, --api and --api-version)", rec.Err)
 	}
 	return nil
 }

@@ -42,8 +42,12 @@ func (h *Hist) AddValue(v float64) {
 	_ = h.h.RecordValue(min(int64(v*h.scale), h.h.HighestTrackableValue()))
 }
 
-// Merge adds all of o's values.
-func (h *Hist) Merge(o *Hist) { h.h.Merge(o.h) }
+// addOK records d when ok, the form the Record's metrics come in.
+func (h *Hist) addOK(d time.Duration, ok bool) {
+	if ok {
+		h.Add(d)
+	}
+}
 
 // Count returns how many values were recorded.
 func (h *Hist) Count() int64 { return h.h.TotalCount() }

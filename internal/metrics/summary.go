@@ -78,38 +78,22 @@ func (s *Summary) Add(r *Record) {
 	if r.End.After(s.lastEnd) {
 		s.lastEnd = r.End
 	}
-	if d, ok := r.Lag(); ok {
-		s.Lag.Add(d)
-	}
-	if d, ok := r.Headers(); ok {
-		s.Headers.Add(d)
-	}
+	s.Lag.addOK(r.Lag())
+	s.Headers.addOK(r.Headers())
 	if !math.IsNaN(r.Util) {
 		s.Util.AddValue(r.Util)
 	}
 	if r.Class != OK {
-		if d, ok := r.E2E(); ok {
-			s.Failed.Add(d)
-		}
+		s.Failed.addOK(r.E2E()) // time to failure
 		return
 	}
 	s.PromptTokens += int64(r.PromptTokens())
 	s.OutputTokens += int64(r.OutputTokens())
-	if d, ok := r.TTFT(); ok {
-		s.TTFT.Add(d)
-	}
-	if d, ok := r.TTFTSched(); ok {
-		s.TTFTSched.Add(d)
-	}
-	if d, ok := r.E2E(); ok {
-		s.E2E.Add(d)
-	}
-	if d, ok := r.E2ESched(); ok {
-		s.E2ESched.Add(d)
-	}
-	if d, ok := r.TPOT(); ok {
-		s.TPOT.Add(d)
-	}
+	s.TTFT.addOK(r.TTFT())
+	s.TTFTSched.addOK(r.TTFTSched())
+	s.E2E.addOK(r.E2E())
+	s.E2ESched.addOK(r.E2ESched())
+	s.TPOT.addOK(r.TPOT())
 	if v, ok := r.TokensPerSec(); ok {
 		s.TokensPerSec.AddValue(v)
 	}

@@ -31,7 +31,6 @@ const (
 
 // Tokenizer counts tokens for one encoding. It is safe for concurrent use.
 type Tokenizer struct {
-	name  string
 	codec func() (tk.Codec, error)
 }
 
@@ -43,7 +42,6 @@ func Get(encoding string) (*Tokenizer, error) {
 		return nil, fmt.Errorf("unknown tokenizer %q (want %s or %s)", encoding, O200k, Cl100k)
 	}
 	return &Tokenizer{
-		name:  encoding,
 		codec: sync.OnceValues(func() (tk.Codec, error) { return tk.Get(tk.Encoding(encoding)) }),
 	}, nil
 }
@@ -84,9 +82,6 @@ func ForModel(model string) (*Tokenizer, error) {
 	}
 	return Get(enc)
 }
-
-// Name returns the encoding name, e.g. "o200k_base".
-func (t *Tokenizer) Name() string { return t.name }
 
 // Count returns the number of tokens in s.
 func (t *Tokenizer) Count(s string) int {

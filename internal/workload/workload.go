@@ -156,6 +156,10 @@ func (b *Builder) Body(dst []byte, i int64, usage bool) []byte {
 	if usage {
 		k = 1
 	}
+	if dst == nil {
+		// One allocation of the right size, not a series of growths.
+		dst = make([]byte, 0, len(b.head[k])+len(b.tail[k])+b.nwords*16)
+	}
 	dst = append(dst, b.head[k]...)
 	// The unique words are the digits of (i + seed) in base len(words).
 	n := uint64(i) + b.spec.Seed
