@@ -112,7 +112,7 @@ func startSim(cfg sim.Config, addr string) (*simServer, error) {
 		srv.Close()
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	hs := &http.Server{Handler: srv.Handler(), ConnContext: srv.ConnContext, ReadHeaderTimeout: 30 * time.Second}
 	go hs.Serve(ln)
 	return &simServer{srv: srv, hs: hs, url: "http://" + ln.Addr().String()}, nil
 }

@@ -3,28 +3,40 @@ package sim
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aoaibench/aoaibench/internal/nap"
 )
 
-// clock wakes sleeping streams at their due times. One goroutine and one
-// timer serve every stream: waiters sit in a heap ordered by due time, and
-// each wake-up releases, as one batch, every waiter due by then. Thousands
-// of streams with a token every few milliseconds would otherwise keep
-// thousands of runtime timers churning.
+// clock acts at due times for every stream of the simulator: it wakes
+// sleeping goroutines, and it writes the next chunk of streams whose
+// connection it can write to directly (see stream.tick). One goroutine and
+// one timer serve every stream: entries sit in a heap ordered by due time,
+// and each wake-up handles, as one batch, every entry due by then.
+// Thousands of streams with a token every few milliseconds would otherwise
+// keep thousands of runtime timers churning, and each token would take two
+// hops through the scheduler (the clock's thread waking, then the stream's
+// goroutine), each of which can be late by milliseconds on a busy machine.
 type clock struct {
 	mu      sync.Mutex
 	h       waiters
 	kick    chan struct{} // a waiter earlier than the current earliest arrived
 	done    chan struct{}
 	closed  bool
-	precise bool // nap in the kernel for the last 2 ms of a wait
+	precise bool    // nap in the kernel for the last 2 ms of a wait
+	batch   waiters // entries due now; loop's alone
+	// load is the chunks per second of the streams this clock writes,
+	// which picks a clock for a new stream (Server.writer).
+	load atomic.Int64
 }
 
+// waiter is one entry of the clock: at due, either wake the goroutine
+// waiting on ch, or write st's next chunk.
 type waiter struct {
 	due time.Time
 	ch  chan struct{}
+	st  *stream
 }
 
 // waiters is a min-heap on due time. It is typed rather than built on
@@ -82,19 +94,8 @@ func (c *clock) sleepUntil(due time.Time, ch chan struct{}, abort <-chan struct{
 	if !time.Now().Before(due) {
 		return true
 	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	if !c.add(waiter{due: due, ch: ch}) {
 		return false
-	}
-	c.h.push(waiter{due, ch})
-	first := c.h[0].ch == ch
-	c.mu.Unlock()
-	if first {
-		select {
-		case c.kick <- struct{}{}:
-		default:
-		}
 	}
 	select {
 	case <-ch:
@@ -106,44 +107,106 @@ func (c *clock) sleepUntil(due time.Time, ch chan struct{}, abort <-chan struct{
 	}
 }
 
+// write queues st's next chunk, due at st.due; false if the clock is
+// closed.
+func (c *clock) write(st *stream) bool {
+	c.load.Add(st.rate)
+	if !c.add(waiter{due: st.due, st: st}) {
+		c.load.Add(-st.rate)
+		return false
+	}
+	return true
+}
+
+// add queues w; false if the clock is closed.
+func (c *clock) add(w waiter) bool {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return false
+	}
+	c.h.push(w)
+	first := c.h[0] == w
+	c.mu.Unlock()
+	if first {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
 func (c *clock) loop() {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
 		c.mu.Lock()
 		now := time.Now()
-		// Release every waiter due now, as one batch.
-		released := 0
+		batch := c.batch[:0]
 		for len(c.h) > 0 && !c.h[0].due.After(now) {
-			w := c.h.pop()
-			select {
-			case w.ch <- struct{}{}:
-			default:
+			batch = append(batch, c.h.pop())
+		}
+		c.mu.Unlock()
+		// Act on every due entry, in due order, outside the lock: writes
+		// take microseconds each and must not hold up new streams.
+		woke := false
+		for i := range batch {
+			w := &batch[i]
+			if w.st == nil {
+				select {
+				case w.ch <- struct{}{}:
+				default:
+				}
+				woke = true
+				continue
 			}
-			released++
+			next, more := w.st.tick()
+			if !more {
+				c.load.Add(-w.st.rate)
+				w.st = nil
+				continue
+			}
+			w.due = next
+		}
+		c.mu.Lock()
+		for _, w := range batch {
+			if w.st != nil {
+				c.h.push(w)
+			}
 		}
 		wait := time.Hour
 		if len(c.h) > 0 {
-			wait = c.h[0].due.Sub(now)
+			wait = c.h[0].due.Sub(time.Now())
 		}
 		c.mu.Unlock()
-		if released > 0 && c.precise {
-			// The woken streams sit in this P's run queue: let them run
+		clear(batch) // drop the streams for the collector
+		c.batch = batch[:0]
+		if woke && c.precise {
+			// The woken goroutines sit in this P's run queue: let them run
 			// before a nap blocks the thread, or they would wait for the
 			// runtime to take the P back (up to 10 ms).
 			runtime.Gosched()
 			continue
 		}
+		if wait <= 0 {
+			continue
+		}
 		if c.precise && wait <= 2*time.Millisecond {
 			// Short naps, so that a new earlier waiter is seen within
 			// 200 µs without a kick.
-			nap.Sleep(min(wait, 200*time.Microsecond))
+			nap.Hold(min(wait, 200*time.Microsecond))
 			select {
 			case <-c.done:
 				return
 			default:
 				continue
 			}
+		}
+		if c.precise {
+			// Go's timers can be a millisecond late: wake 2 ms early and
+			// nap the rest.
+			wait -= 2 * time.Millisecond
 		}
 		t.Reset(wait)
 		select {

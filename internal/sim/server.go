@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -10,7 +11,9 @@ import (
 	"io"
 	"math"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,10 +31,14 @@ type Server struct {
 	deps  map[string]*deployment
 	names []string
 	key   string
-	clock *clock
-	start time.Time
-	words tokenizer.Words // output text is made of these single-token words
-	first atomic.Int64    // wall-clock arrival of the first request, Unix ns
+	// clock wakes goroutines and writes streams; in precise mode more
+	// clocks write streams once it is busy (writer).
+	clock   *clock
+	clocks  []*clock
+	directs atomic.Int64 // streams the clocks wrote to their sockets
+	start   time.Time
+	words   tokenizer.Words // output text is made of these single-token words
+	first   atomic.Int64    // wall-clock arrival of the first request, Unix ns
 }
 
 type deployment struct {
@@ -55,14 +62,22 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Deployments) == 0 {
 		cfg.Deployments = []Deployment{DefaultDeployment()}
 	}
-	s := &Server{deps: map[string]*deployment{}, key: cfg.APIKey, clock: newClock(cfg.Precise), start: time.Now(), words: tokenizer.NewWords()}
+	s := &Server{deps: map[string]*deployment{}, key: cfg.APIKey, start: time.Now(), words: tokenizer.NewWords()}
+	n := 1
+	if cfg.Precise {
+		n = runtime.GOMAXPROCS(0)
+	}
+	for range n {
+		s.clocks = append(s.clocks, newClock(cfg.Precise))
+	}
+	s.clock = s.clocks[0]
 	for _, dc := range cfg.Deployments {
 		if err := dc.fill(); err != nil {
-			s.clock.close()
+			s.Close()
 			return nil, err
 		}
 		if _, dup := s.deps[dc.Name]; dup {
-			s.clock.close()
+			s.Close()
 			return nil, fmt.Errorf("deployment %s: defined twice", dc.Name)
 		}
 		tok, _ := tokenizer.ForModel(dc.Model) // fill checked the model
@@ -81,8 +96,45 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the simulator's clock; streams still running end.
-func (s *Server) Close() { s.clock.close() }
+// connKey is the request context's key to its connection (ConnContext).
+type connKey struct{}
+
+// ConnContext is for http.Server.ConnContext: it lets the simulator write
+// streams straight to their connections, which is how its timing stays
+// exact with thousands of streams. Without it, each stream is written by
+// its own goroutine.
+func (s *Server) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// Close stops the simulator's clocks; streams still running end.
+func (s *Server) Close() {
+	for _, c := range s.clocks {
+		c.close()
+	}
+}
+
+// clockLoad is the chunks per second one clock writes before streams go
+// to the next: about a third of a core here. Each clock is a thread that
+// wakes for its own due times, so a second one costs wake-ups that one
+// clock saves; past this load, one clock would fall behind.
+const clockLoad = 25000
+
+// writer picks the clock for a stream of rate chunks per second: the
+// first with room for it, else the least loaded.
+func (s *Server) writer(rate int64) *clock {
+	best := s.clocks[0]
+	for _, c := range s.clocks {
+		l := c.load.Load()
+		if l+rate <= clockLoad {
+			return c
+		}
+		if l < best.load.Load() {
+			best = c
+		}
+	}
+	return best
+}
 
 // Deployments returns the configured deployments, defaults filled in.
 func (s *Server) Deployments() []Deployment {

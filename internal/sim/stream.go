@@ -1,10 +1,14 @@
 package sim
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -24,7 +28,51 @@ type stream struct {
 	seed     uint64
 	cut      bool
 	arrived  time.Time
+
+	// The content chunks' schedule and output, shared by the two ways of
+	// writing them: the clock writes a stream straight to its socket
+	// (tick); a stream whose socket it cannot write to without blocking,
+	// or one it cannot reach, is written by its own goroutine (pace).
+	id, created string
+	tails       []string // end of a content event, per choice
+	chunks      int
+	c           int // next chunk
+	sent        int // tokens per choice written
+	due         time.Time
+	gap         time.Duration // between chunks, before the load factor
+	buf         []byte
+	first, last time.Time
+	lates       []time.Duration // write lateness not yet booked
+
+	// Direct writes, by the clock: mu guards the stream from the clock's
+	// tick to the goroutine's hand-back, or its leaving.
+	mu   sync.Mutex
+	clk  *clock // the clock that writes it
+	rate int64  // its chunks per second, in the clock's load
+	raw  syscall.RawConn
+	conn net.Conn
+	gone bool         // the handler is leaving: never write again
+	back chan backWhy // the clock hands the stream back to its goroutine
+	out  []byte       // the chunk being written
+	rest []byte       // what the socket did not take of it
+	wfn  func(uintptr) bool
+	wn   int
+	werr error
 }
+
+// backWhy is why the clock hands a stream back to its goroutine.
+type backWhy int
+
+const (
+	backEnded  backWhy = iota // every chunk written
+	backCut                   // the cut fault's turn
+	backSlow                  // the socket took part of a chunk: rest
+	backFailed                // the connection is gone
+)
+
+// hdrRoom is the room kept before a chunk's payload for the HTTP chunk
+// header (hex size and CRLF).
+const hdrRoom = 18
 
 const contentFilter = `{"hate":{"filtered":false,"severity":"safe"},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}`
 
@@ -48,18 +96,15 @@ func (st *stream) run() {
 	d.run.Add(1)
 	defer d.run.Add(-1)
 
-	id := "chatcmpl-" + newID(29)
-	model := d.cfg.Model
-	created := strconv.FormatInt(time.Now().Unix(), 10)
-	tail := func(i int) string {
-		return `,"finish_reason":null,"index":` + strconv.Itoa(i) + `,"logprobs":null}],"created":` + created +
-			`,"id":"` + id + `","model":"` + model + `","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}` + "\n\n"
+	st.id = "chatcmpl-" + newID(29)
+	st.created = strconv.FormatInt(time.Now().Unix(), 10)
+	st.tails = make([]string, st.n)
+	for i := range st.tails {
+		st.tails[i] = `,"finish_reason":null,"index":` + strconv.Itoa(i) + `,"logprobs":null}],"created":` + st.created +
+			`,"id":"` + st.id + `","model":"` + d.cfg.Model + `","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}` + "\n\n"
 	}
-	words := s.words
-	text := func(tok int) string { return words[(st.seed+uint64(tok))%uint64(len(words))] }
-
 	if !st.req.Stream {
-		st.plain(ctx, id, created, text)
+		st.plain(ctx)
 		return
 	}
 	h := st.w.Header()
@@ -67,104 +112,259 @@ func (st *stream) run() {
 	h.Set("Cache-Control", "no-cache")
 	st.w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(st.w)
-	var buf []byte
-	buf = append(buf, promptFilterFrame...)
+	buf := append([]byte(nil), promptFilterFrame...)
 	for i := range st.n {
 		buf = append(buf, `data: {"choices":[{"content_filter_results":{},"delta":{"content":"","refusal":null,"role":"assistant"}`...)
-		buf = append(buf, tail(i)...)
+		buf = append(buf, st.tails[i]...)
+	}
+	k := d.cfg.TokensPerChunk
+	st.chunks = (st.output + k - 1) / k
+	if st.chunks == 0 {
+		buf = st.end(buf)
 	}
 	st.w.Write(buf)
-	rc.Flush()
+	if rc.Flush() != nil || st.chunks == 0 {
+		return
+	}
+	st.gap = time.Duration(float64(time.Duration(d.cfg.ITL)*time.Duration(k)) * st.itlScale)
+	st.due = time.Now().Add(st.ttft)
+	st.lates = make([]time.Duration, 0, 64)
+	st.buf = make([]byte, hdrRoom, 512)
+	defer st.book()
 
-	k := d.cfg.TokensPerChunk
-	chunks := (st.output + k - 1) / k
-	tails := make([]string, st.n)
-	for i := range tails {
-		tails[i] = tail(i)
+	write := func(p []byte) error {
+		if _, err := st.w.Write(p[hdrRoom:]); err != nil {
+			return err
+		}
+		return rc.Flush()
 	}
-	gap := time.Duration(float64(time.Duration(d.cfg.ITL)*time.Duration(k)) * st.itlScale)
-	wake := make(chan struct{}, 1)
-	start := time.Now()
-	due := start.Add(st.ttft)
-	var first, last time.Time
-	// Lateness of each write against its schedule, booked in batches (and
-	// when the stream ends, even cut off) to keep the lock off the
-	// per-chunk path.
-	lates := make([]time.Duration, 0, 64)
-	book := func() {
-		if len(lates) == 0 {
+	// A plain HTTP/1.1 TCP connection is written by the clock itself:
+	// net/http has sent the headers and flushed, and the chunks we write
+	// to the socket follow its own in the same chunked body, which it
+	// ends when the handler returns. Connections stay reusable.
+	if st.direct() {
+		s.directs.Add(1)
+		st.rate = int64(time.Second / max(st.gap, time.Microsecond))
+		st.clk = s.writer(st.rate)
+		if !st.clk.write(st) {
 			return
 		}
-		d.mu.Lock()
-		for _, l := range lates {
-			d.stats.timing.Add(max(l, 0))
-		}
-		d.mu.Unlock()
-		lates = lates[:0]
-	}
-	defer book()
-	sent := 0
-	for c := range chunks {
-		if !s.clock.sleepUntil(due, wake, ctx.Done()) {
+		var why backWhy
+		select {
+		case why = <-st.back:
+		case <-ctx.Done():
+			st.leave()
+			return
+		case <-st.clk.done:
+			st.leave()
 			return
 		}
-		if st.cut && c == chunks/2 {
+		switch why {
+		case backFailed:
+			return
+		case backCut:
 			d.count(func(x *depStats) { x.Cut++ })
 			panic(http.ErrAbortHandler) // drop the connection mid-stream
-		}
-		buf = buf[:0]
-		nt := min(k, st.output-sent)
-		for i := range st.n {
-			buf = append(buf, `data: {"choices":[{"content_filter_results":`...)
-			buf = append(buf, contentFilter...)
-			buf = append(buf, `,"delta":{"content":"`...)
-			for t := range nt {
-				buf = append(buf, ' ')
-				buf = append(buf, text(sent+t+i*st.output)...)
+		case backSlow:
+			// A reader that does not keep up: the rest waits for it here,
+			// and so do the following chunks.
+			if _, err := st.conn.Write(st.rest); err != nil {
+				return
 			}
-			buf = append(buf, `"}`...)
-			buf = append(buf, tails[i]...)
+			st.wrote(time.Now(), false)
 		}
-		sent += nt
-		if _, err := st.w.Write(buf); err != nil {
-			return
+		write = func(p []byte) error {
+			var out []byte
+			st.buf, out = frame(p)
+			_, err := st.conn.Write(out)
+			return err
 		}
-		if err := rc.Flush(); err != nil {
-			return
-		}
-		d.streamed.Add(int64(nt * st.n))
-		now := time.Now()
-		late := now.Sub(due)
-		if lates = append(lates, late); len(lates) == cap(lates) {
-			book()
-		}
-		if first.IsZero() {
-			first = now
-		}
-		last = now
-		g := gap
-		if d.cfg.MaxConcurrency > 0 && d.cfg.LoadFactor > 0 {
-			// Decoding slows as the deployment fills up.
-			g = time.Duration(float64(g) * (1 + d.cfg.LoadFactor*float64(d.run.Load())/float64(d.cfg.MaxConcurrency)))
-		}
-		due = due.Add(g)
 	}
-	buf = buf[:0]
+	if st.c < st.chunks && !st.pace(ctx, write) {
+		return
+	}
+	st.done(st.first.Sub(st.arrived), queued, st.first, st.last)
+}
+
+// direct reports whether the clock can write this stream to its socket,
+// and readies it to: an HTTP/1.1 response (chunked) on a connection that
+// gives its file descriptor.
+func (st *stream) direct() bool {
+	if !canDirect || st.r.ProtoMajor != 1 || st.r.ProtoMinor != 1 {
+		return false
+	}
+	conn, _ := st.r.Context().Value(connKey{}).(net.Conn)
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	st.conn, st.raw = conn, raw
+	st.back = make(chan backWhy, 1)
+	st.wfn = st.writeFD
+	return true
+}
+
+// tick writes the stream's next chunk to its socket without blocking. It
+// runs on the clock's goroutine and returns when the chunk after is due,
+// or false when the stream goes back to its goroutine.
+func (st *stream) tick() (time.Time, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.gone {
+		return time.Time{}, false
+	}
+	if st.cut && st.c == st.chunks/2 {
+		st.back <- backCut
+		return time.Time{}, false
+	}
+	st.buf, st.out = frame(st.emit(st.buf[:hdrRoom]))
+	st.wn, st.werr = 0, nil
+	if err := st.raw.Write(st.wfn); err != nil || st.werr != nil {
+		st.back <- backFailed
+		return time.Time{}, false
+	}
+	if st.wn < len(st.out) {
+		st.rest = append(st.rest[:0], st.out[st.wn:]...)
+		st.back <- backSlow
+		return time.Time{}, false
+	}
+	st.wrote(time.Now(), true)
+	if st.c == st.chunks {
+		st.back <- backEnded
+		return time.Time{}, false
+	}
+	return st.due, true
+}
+
+// leave stops the clock from writing the stream again: its handler is
+// returning and net/http will use the connection.
+func (st *stream) leave() {
+	st.mu.Lock()
+	st.gone = true
+	st.mu.Unlock()
+}
+
+// pace writes the remaining chunks from the stream's own goroutine.
+func (st *stream) pace(ctx context.Context, write func([]byte) error) bool {
+	wake := make(chan struct{}, 1)
+	for st.c < st.chunks {
+		if !st.s.clock.sleepUntil(st.due, wake, ctx.Done()) {
+			return false
+		}
+		if st.cut && st.c == st.chunks/2 {
+			st.d.count(func(x *depStats) { x.Cut++ })
+			panic(http.ErrAbortHandler) // drop the connection mid-stream
+		}
+		st.buf = st.emit(st.buf[:hdrRoom])
+		if err := write(st.buf); err != nil {
+			return false
+		}
+		st.wrote(time.Now(), true)
+	}
+	return true
+}
+
+// emit appends the events of the next chunk to buf: one content event per
+// choice, and after the last chunk the finish, usage and [DONE] events.
+func (st *stream) emit(buf []byte) []byte {
+	nt := min(st.d.cfg.TokensPerChunk, st.output-st.sent)
+	for i := range st.n {
+		buf = append(buf, `data: {"choices":[{"content_filter_results":`...)
+		buf = append(buf, contentFilter...)
+		buf = append(buf, `,"delta":{"content":"`...)
+		for t := range nt {
+			buf = append(buf, ' ')
+			buf = append(buf, st.word(st.sent+t+i*st.output)...)
+		}
+		buf = append(buf, `"}`...)
+		buf = append(buf, st.tails[i]...)
+	}
+	if st.c == st.chunks-1 {
+		buf = st.end(buf)
+	}
+	return buf
+}
+
+// word is the output's token number tok (counted across choices).
+func (st *stream) word(tok int) string {
+	w := st.s.words
+	return w[(st.seed+uint64(tok))%uint64(len(w))]
+}
+
+// end appends the events after the content: finish, usage, [DONE].
+func (st *stream) end(buf []byte) []byte {
 	finish := "length"
 	if st.output < st.limit() {
 		finish = "stop"
 	}
+	model := st.d.cfg.Model
 	for i := range st.n {
-		buf = append(buf, `data: {"choices":[{"content_filter_results":{},"delta":{},"finish_reason":"`+finish+`","index":`+strconv.Itoa(i)+`,"logprobs":null}],"created":`+created+`,"id":"`+id+`","model":"`+model+`","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}`+"\n\n"...)
+		buf = append(buf, `data: {"choices":[{"content_filter_results":{},"delta":{},"finish_reason":"`+finish+`","index":`+strconv.Itoa(i)+`,"logprobs":null}],"created":`+st.created+`,"id":"`+st.id+`","model":"`+model+`","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}`+"\n\n"...)
 	}
 	if st.req.StreamOptions != nil && st.req.StreamOptions.IncludeUsage {
 		buf = fmt.Appendf(buf, `data: {"choices":[],"created":%s,"id":"%s","model":"%s","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench","usage":{"completion_tokens":%d,"prompt_tokens":%d,"total_tokens":%d}}`+"\n\n",
-			created, id, model, st.output*st.n, st.prompt, st.prompt+st.output*st.n)
+			st.created, st.id, model, st.output*st.n, st.prompt, st.prompt+st.output*st.n)
 	}
-	buf = append(buf, "data: [DONE]\n\n"...)
-	st.w.Write(buf)
-	rc.Flush()
-	st.done(first.Sub(st.arrived), queued, first, last)
+	return append(buf, "data: [DONE]\n\n"...)
+}
+
+// wrote books the chunk just written at now and moves to the next. A
+// chunk whose write completed later than the clock's attempt (a slow
+// reader) is not a timing figure of the simulator's.
+func (st *stream) wrote(now time.Time, timed bool) {
+	d := st.d
+	nt := min(d.cfg.TokensPerChunk, st.output-st.sent)
+	st.sent += nt
+	d.streamed.Add(int64(nt * st.n))
+	if timed {
+		if st.lates = append(st.lates, now.Sub(st.due)); len(st.lates) == cap(st.lates) {
+			st.book()
+		}
+	}
+	if st.first.IsZero() {
+		st.first = now
+	}
+	st.last = now
+	st.c++
+	g := st.gap
+	if d.cfg.MaxConcurrency > 0 && d.cfg.LoadFactor > 0 {
+		// Decoding slows as the deployment fills up.
+		g = time.Duration(float64(g) * (1 + d.cfg.LoadFactor*float64(d.run.Load())/float64(d.cfg.MaxConcurrency)))
+	}
+	st.due = st.due.Add(g)
+}
+
+// book adds the pending write lateness to the deployment's figures, in
+// batches to keep its lock off the per-chunk path.
+func (st *stream) book() {
+	if len(st.lates) == 0 {
+		return
+	}
+	d := st.d
+	d.mu.Lock()
+	for _, l := range st.lates {
+		d.stats.timing.Add(max(l, 0))
+	}
+	d.mu.Unlock()
+	st.lates = st.lates[:0]
+}
+
+// frame makes buf, whose payload follows hdrRoom reserved bytes, one HTTP
+// chunk: its hex size before, CRLF after. It returns buf, grown, and the
+// chunk within it.
+func frame(buf []byte) (grown, chunk []byte) {
+	n := len(buf) - hdrRoom
+	buf = append(buf, '\r', '\n')
+	var hex [16]byte
+	h := strconv.AppendInt(hex[:0], int64(n), 16)
+	start := hdrRoom - len(h) - 2
+	copy(buf[start:], h)
+	buf[hdrRoom-2], buf[hdrRoom-1] = '\r', '\n'
+	return buf, buf[start:]
 }
 
 // limit is the request's max tokens, or the default.
@@ -180,7 +380,7 @@ func (st *stream) limit() int {
 
 // plain answers a non-streaming request once the whole output would have
 // been generated.
-func (st *stream) plain(ctx interface{ Done() <-chan struct{} }, id, created string, text func(int) string) {
+func (st *stream) plain(ctx context.Context) {
 	d := st.d
 	total := st.ttft + time.Duration(float64(time.Duration(d.cfg.ITL)*time.Duration(max(st.output-1, 0)))*st.itlScale)
 	wake := make(chan struct{}, 1)
@@ -199,7 +399,7 @@ func (st *stream) plain(ctx interface{ Done() <-chan struct{} }, id, created str
 			if t > 0 {
 				b = append(b, ' ')
 			}
-			b = append(b, text(t+i*st.output)...)
+			b = append(b, st.word(t+i*st.output)...)
 		}
 		finish := "length"
 		if st.output < st.limit() {
@@ -207,10 +407,10 @@ func (st *stream) plain(ctx interface{ Done() <-chan struct{} }, id, created str
 		}
 		choices = append(choices, choice{i, map[string]any{"role": "assistant", "content": string(b)}, finish})
 	}
-	c, _ := strconv.ParseInt(created, 10, 64)
+	c, _ := strconv.ParseInt(st.created, 10, 64)
 	st.w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(st.w).Encode(map[string]any{
-		"id": id, "object": "chat.completion", "created": c, "model": d.cfg.Model, "choices": choices,
+		"id": st.id, "object": "chat.completion", "created": c, "model": d.cfg.Model, "choices": choices,
 		"usage": map[string]int{"prompt_tokens": st.prompt, "completion_tokens": st.output * st.n, "total_tokens": st.prompt + st.output*st.n},
 	})
 	st.done(total, 0, time.Time{}, time.Time{})
