@@ -16,11 +16,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/aoaibench/aoaibench/internal/metrics"
+	"github.com/aoaibench/aoaibench/internal/nap"
 	"github.com/aoaibench/aoaibench/internal/sim"
 )
 
@@ -136,12 +138,7 @@ func (p *simProc) stats() (sim.Stats, error) {
 
 // usage returns a finished process's CPU seconds and peak RSS in MB.
 func usage(ps *os.ProcessState) (cpu, rssMB float64) {
-	ru, ok := ps.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return nan, nan
-	}
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime), float64(ru.Maxrss) / 1024
+	return (ps.UserTime() + ps.SystemTime()).Seconds(), maxRSS(ps)
 }
 
 var nan = math.NaN()
@@ -445,6 +442,11 @@ func Scale(ctx context.Context, o ScaleOptions, w io.Writer) error {
 	}
 	resp.Body.Close()
 	t1, cpu0 := time.Now(), cpuOf(pid)
+	// The machine's own floor, in the same window: a thread that only
+	// naps to due times as dense as the simulator's chunks.
+	every := o.ITL * time.Duration(o.Chunk) / time.Duration(o.Streams)
+	floor := make(chan metrics.Stats, 1)
+	go func() { floor <- bareClock(every, o.Duration) }()
 	var peak int64
 	for time.Since(t1) < o.Duration {
 		time.Sleep(time.Second)
@@ -458,13 +460,36 @@ func Scale(ctx context.Context, o ScaleOptions, w io.Writer) error {
 	}
 	span, cpuN := time.Since(t1).Seconds(), cpuOf(pid)
 	te := st.Deployments["bench"].TimingError
+	fl := <-floor
 	pinned := ""
 	if o.Pin {
 		pinned = " (simulator pinned to CPU 0, load generator to CPU 1)"
 	}
-	fmt.Fprintf(w, "simulator scale%s: %d streams asked, %d active at peak; %.0f tokens/s streamed (%d per chunk, %v per token); chunk writes late by p50 %.3f ms, p99 %.3f ms, max %.3f ms over %d chunks; simulator CPU %.2f cores\n",
-		pinned, o.Streams, peak, float64(streamedTokens(st))/span, o.Chunk, o.ITL, val(te.P50)*1e3, val(te.P99)*1e3, val(te.Max)*1e3, te.Count, (cpuN-cpu0)/span)
+	fmt.Fprintf(w, "simulator scale%s: %d streams asked, %d active at peak; %.0f tokens/s streamed (%d per chunk, %v per token); chunk writes late by p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms over %d chunks; simulator CPU %.2f cores\n",
+		pinned, o.Streams, peak, float64(streamedTokens(st))/span, o.Chunk, o.ITL, val(te.P50)*1e3, val(te.P90)*1e3, val(te.P99)*1e3, val(te.Max)*1e3, te.Count, (cpuN-cpu0)/span)
+	fmt.Fprintf(w, "machine floor, same window: a bare thread napping to a due time every %v (no writes) wakes late by p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+		every, fl.P50*1e3, fl.P90*1e3, fl.P99*1e3, fl.Max*1e3)
 	return nil
+}
+
+// bareClock is the simulator's clock with nothing to do: for d, it naps
+// to due times every apart, as the clock does (naps of at most 200 µs),
+// and returns how late it woke for each. No design of the simulator on
+// this machine, under the same load, can beat it.
+func bareClock(every, d time.Duration) metrics.Stats {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	h := metrics.NewDurations()
+	start := time.Now()
+	due, end := start, start.Add(d)
+	for now := start; now.Before(end); now = time.Now() {
+		for !due.After(now) {
+			h.Add(now.Sub(due))
+			due = due.Add(every)
+		}
+		nap.Sleep(min(due.Sub(now), 200*time.Microsecond))
+	}
+	return h.Stats()
 }
 
 // streamedTokens is the tokens the simulator has written so far.

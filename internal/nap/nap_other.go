@@ -6,6 +6,3 @@ import "time"
 
 // Sleep sleeps for d.
 func Sleep(d time.Duration) { time.Sleep(d) }
-
-// Hold sleeps for d.
-func Hold(d time.Duration) { time.Sleep(d) }

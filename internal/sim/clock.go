@@ -182,10 +182,12 @@ func (c *clock) loop() {
 		c.mu.Unlock()
 		clear(batch) // drop the streams for the collector
 		c.batch = batch[:0]
-		if woke && c.precise {
-			// The woken goroutines sit in this P's run queue: let them run
-			// before a nap blocks the thread, or they would wait for the
-			// runtime to take the P back (up to 10 ms).
+		if c.precise && (woke || time.Since(now) > 100*time.Microsecond) {
+			// The woken goroutines sit in this P's run queue, and so may
+			// request handlers that became ready while the clock wrote
+			// (its writes are raw system calls, which keep the P): let
+			// them run before a nap blocks the thread, or they would wait
+			// for the runtime to take the P back (up to 10 ms).
 			runtime.Gosched()
 			continue
 		}
@@ -195,7 +197,7 @@ func (c *clock) loop() {
 		if c.precise && wait <= 2*time.Millisecond {
 			// Short naps, so that a new earlier waiter is seen within
 			// 200 µs without a kick.
-			nap.Hold(min(wait, 200*time.Microsecond))
+			nap.Sleep(min(wait, 200*time.Microsecond))
 			select {
 			case <-c.done:
 				return

@@ -79,6 +79,7 @@ type Figures struct {
 	Count int64    `json:"count"`
 	Mean  *float64 `json:"mean"`
 	P50   *float64 `json:"p50"`
+	P90   *float64 `json:"p90"`
 	P99   *float64 `json:"p99"`
 	Max   *float64 `json:"max"`
 }
@@ -91,7 +92,7 @@ func figures(h *metrics.Hist) Figures {
 		}
 		return &v
 	}
-	return Figures{Count: st.Count, Mean: p(st.Mean), P50: p(st.P50), P99: p(st.P99), Max: p(st.Max)}
+	return Figures{Count: st.Count, Mean: p(st.Mean), P50: p(st.P50), P90: p(st.P90), P99: p(st.P99), Max: p(st.Max)}
 }
 
 // ClassFigures compare configured and produced timings for requests of one
