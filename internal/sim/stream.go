@@ -117,15 +117,12 @@ func (st *stream) run() {
 		buf = append(buf, `data: {"choices":[{"content_filter_results":{},"delta":{"content":"","refusal":null,"role":"assistant"}`...)
 		buf = append(buf, st.tails[i]...)
 	}
-	k := d.cfg.TokensPerChunk
-	st.chunks = (st.output + k - 1) / k
-	if st.chunks == 0 {
-		buf = st.end(buf)
-	}
 	st.w.Write(buf)
-	if rc.Flush() != nil || st.chunks == 0 {
+	if rc.Flush() != nil {
 		return
 	}
+	k := d.cfg.TokensPerChunk
+	st.chunks = (st.output + k - 1) / k // output is at least 1 (serve)
 	st.gap = time.Duration(float64(time.Duration(d.cfg.ITL)*time.Duration(k)) * st.itlScale)
 	st.due = time.Now().Add(st.ttft)
 	st.lates = make([]time.Duration, 0, 64)
