@@ -401,6 +401,15 @@ func Scale(ctx context.Context, o ScaleOptions, w io.Writer) error {
 		return err
 	}
 	loadPin, _ := taskset(o.Pin, "1")
+	// The load generator only holds the streams open and reads them; run
+	// it at the lowest priority, as if it were on other machines. At equal
+	// priority, the reader each write wakes takes the simulator's core
+	// for milliseconds (p99 11 ms against 4 ms niced, floor 2 to 3.5 ms).
+	niced := ""
+	if p, err := exec.LookPath("nice"); err == nil {
+		loadPin = append([]string{p, "-n", "19"}, loadPin...)
+		niced = "; load generator at nice 19"
+	}
 	sp, err := startSimSpec(o.Exe, fmt.Sprintf("tpm=0,ttft=100ms,itl=%s,jitter=0,prefill_per_token=0,max_concurrency=0,tokens_per_chunk=%d", o.ITL, o.Chunk), simPin...)
 	if err != nil {
 		return err
@@ -463,7 +472,10 @@ func Scale(ctx context.Context, o ScaleOptions, w io.Writer) error {
 	fl := <-floor
 	pinned := ""
 	if o.Pin {
-		pinned = " (simulator pinned to CPU 0, load generator to CPU 1)"
+		pinned = "simulator pinned to CPU 0, load generator to CPU 1"
+	}
+	if pinned += niced; pinned != "" {
+		pinned = " (" + strings.TrimPrefix(pinned, "; ") + ")"
 	}
 	fmt.Fprintf(w, "simulator scale%s: %d streams asked, %d active at peak; %.0f tokens/s streamed (%d per chunk, %v per token); chunk writes late by p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms over %d chunks; simulator CPU %.2f cores\n",
 		pinned, o.Streams, peak, float64(streamedTokens(st))/span, o.Chunk, o.ITL, val(te.P50)*1e3, val(te.P90)*1e3, val(te.P99)*1e3, val(te.Max)*1e3, te.Count, (cpuN-cpu0)/span)
