@@ -11,9 +11,9 @@ const canDirect = true
 // writeFD is tick's single non-blocking write of st.out (RawConn.Write's
 // callback, made once per stream so that a write allocates nothing). It
 // is a raw system call: the socket never blocks and the call takes
-// microseconds, and an ordinary one lets the runtime's monitor take the
-// clock's processor away during it, which at tens of thousands of writes
-// a second costs a third of the clock's time in hand-offs.
+// microseconds, while an ordinary one lets the runtime's monitor wake up
+// to take the clock's processor at every write (its naps were 9% of the
+// simulator's CPU samples at 75,000 writes a second).
 func (st *stream) writeFD(fd uintptr) bool {
 	for {
 		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(st.out))), uintptr(len(st.out)))

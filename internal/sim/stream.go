@@ -160,8 +160,7 @@ func (st *stream) run() {
 		case backFailed:
 			return
 		case backCut:
-			d.count(func(x *depStats) { x.Cut++ })
-			panic(http.ErrAbortHandler) // drop the connection mid-stream
+			st.drop()
 		case backSlow:
 			// A reader that does not keep up: the rest waits for it here,
 			// and so do the following chunks.
@@ -214,7 +213,7 @@ func (st *stream) tick() (time.Time, bool) {
 	if st.gone {
 		return time.Time{}, false
 	}
-	if st.cut && st.c == st.chunks/2 {
+	if st.cutNow() {
 		st.back <- backCut
 		return time.Time{}, false
 	}
@@ -252,9 +251,8 @@ func (st *stream) pace(ctx context.Context, write func([]byte) error) bool {
 		if !st.s.clock.sleepUntil(st.due, wake, ctx.Done()) {
 			return false
 		}
-		if st.cut && st.c == st.chunks/2 {
-			st.d.count(func(x *depStats) { x.Cut++ })
-			panic(http.ErrAbortHandler) // drop the connection mid-stream
+		if st.cutNow() {
+			st.drop()
 		}
 		st.buf = st.emit(st.buf[:hdrRoom])
 		if err := write(st.buf); err != nil {
@@ -263,6 +261,17 @@ func (st *stream) pace(ctx context.Context, write func([]byte) error) bool {
 		st.wrote(time.Now(), true)
 	}
 	return true
+}
+
+// cutNow reports whether the cut fault drops the stream before the next
+// chunk: half-way through.
+func (st *stream) cutNow() bool { return st.cut && st.c == st.chunks/2 }
+
+// drop counts the cut and drops the connection mid-stream; it runs on the
+// stream's goroutine and does not return.
+func (st *stream) drop() {
+	st.d.count(func(x *depStats) { x.Cut++ })
+	panic(http.ErrAbortHandler)
 }
 
 // emit appends the events of the next chunk to buf: one content event per
