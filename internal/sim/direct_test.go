@@ -256,3 +256,47 @@ func TestWriterPick(t *testing.T) {
 		t.Error("with every clock full, the stream goes to another clock than the least loaded")
 	}
 }
+
+// TestCompletedCountedOnce checks the ground truth when clients hang up
+// the moment they have read [DONE], before the HTTP chunked terminator:
+// the way most SSE clients end a stream. Every accepted stream that was
+// written whole must count as completed exactly once, on both write paths.
+func TestCompletedCountedOnce(t *testing.T) {
+	for _, direct := range []bool{true, false} {
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) {
+			d := fast()
+			s, ts := tcpSimOpt(t, d, nil, direct)
+			addr := strings.TrimPrefix(ts.URL, "http://")
+			body := `{"messages":[{"role":"user","content":"hi"}],"max_tokens":3,"stream":true}`
+			const n = 40
+			for range n {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", classic, len(body), body)
+				br := bufio.NewReader(c)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						t.Fatalf("stream ended before [DONE]: %v", err)
+					}
+					if strings.HasPrefix(line, "data: [DONE]") {
+						break
+					}
+				}
+				c.Close() // at once, as a client that stops at [DONE] does
+			}
+			// The handlers see the hang-ups; give them until every stream
+			// has ended (a deadline, not a fixed sleep).
+			deadline := time.Now().Add(5 * time.Second)
+			for s.Stats().Deployments[d.Name].Active > 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			st := s.Stats().Deployments[d.Name]
+			if st.Accepted != n || st.Completed != n {
+				t.Errorf("accepted %d, completed %d, want %d and %d", st.Accepted, st.Completed, n, n)
+			}
+		})
+	}
+}

@@ -150,10 +150,10 @@ func (st *stream) run() {
 		select {
 		case why = <-st.back:
 		case <-ctx.Done():
-			st.leave()
+			st.leaveDone(queued)
 			return
 		case <-st.clk.done:
-			st.leave()
+			st.leaveDone(queued)
 			return
 		}
 		switch why {
@@ -242,6 +242,19 @@ func (st *stream) leave() {
 	st.mu.Lock()
 	st.gone = true
 	st.mu.Unlock()
+}
+
+// leaveDone is leave for a handler whose client went away (or whose
+// server is closing) before the clock handed the stream back. A client
+// that hangs up the moment it reads [DONE] leaves before the hand-back
+// is seen: once the clock can no longer write, every chunk written means
+// the stream was served whole, and it is counted as completed, exactly
+// once, here.
+func (st *stream) leaveDone(queued time.Duration) {
+	st.leave()
+	if st.c == st.chunks {
+		st.done(st.first.Sub(st.arrived), queued, st.first, st.last)
+	}
 }
 
 // pace writes the remaining chunks from the stream's own goroutine.
