@@ -17,6 +17,7 @@ import (
 	"github.com/aoaibench/aoaibench/internal/client"
 	"github.com/aoaibench/aoaibench/internal/load"
 	"github.com/aoaibench/aoaibench/internal/metrics"
+	"github.com/aoaibench/aoaibench/internal/models"
 	"github.com/aoaibench/aoaibench/internal/output"
 	"github.com/aoaibench/aoaibench/internal/schedule"
 	"github.com/aoaibench/aoaibench/internal/sim"
@@ -230,7 +231,9 @@ func (c *LoadCmd) Run(env *Env, kctx *kong.Context) error {
 
 	enc, encNote := c.Tokenizer, ""
 	if enc == "" {
-		if enc, err = tokenizer.EncodingFor(t.model); err != nil {
+		if m, ok := models.Lookup(t.model); ok {
+			enc = m.Encoding
+		} else {
 			enc = tokenizer.O200k
 			encNote = fmt.Sprintf("note: cannot tell the model from %q; client-side token counts use %s (set --model or --tokenizer)", t.model, enc)
 		}
@@ -245,7 +248,7 @@ func (c *LoadCmd) Run(env *Env, kctx *kong.Context) error {
 		seed = *c.Seed
 	}
 	b, err := workload.New(workload.Spec{
-		Model: t.ep.Model, Context: ctxTokens, MaxTokens: maxTokens, Reasoning: tokenizer.IsReasoning(t.model),
+		Model: t.ep.Model, Context: ctxTokens, MaxTokens: maxTokens, Reasoning: isReasoning(t.model),
 		Completions: c.Completions, FrequencyPenalty: c.FrequencyPenalty, PresencePenalty: c.PresencePenalty,
 		Temperature: c.Temperature, TopP: c.TopP, Seed: seed,
 	})
@@ -421,4 +424,9 @@ func (c *LoadCmd) writeRunJSON(start time.Time, seed uint64, enc, desc string, c
 		return fmt.Errorf("run.json: %w", err)
 	}
 	return output.WriteFileAtomic(filepath.Join(c.OutputDir, "run.json"), js)
+}
+
+func isReasoning(model string) bool {
+	m, _ := models.Lookup(model)
+	return m.Reasoning
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/aoaibench/aoaibench/internal/models"
 	"github.com/aoaibench/aoaibench/internal/tokenizer"
 )
 
@@ -20,10 +21,11 @@ type TokenizeCmd struct {
 func (c *TokenizeCmd) Run(env *Env) error {
 	enc := c.Tokenizer
 	if enc == "" {
-		var err error
-		if enc, err = tokenizer.EncodingFor(c.Model); err != nil {
-			return usagef("--model: %v", err)
+		m, ok := models.Lookup(c.Model)
+		if !ok {
+			return usagef("--model: unknown model %q (known: %s)", c.Model, models.Known)
 		}
+		enc = m.Encoding
 	}
 	tok, err := tokenizer.Get(enc)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/aoaibench/aoaibench/internal/tokenizer"
+	"github.com/aoaibench/aoaibench/internal/models"
 )
 
 // Duration is a time.Duration written as "200ms" in configuration files.
@@ -123,8 +123,9 @@ func (d *Deployment) fill() error {
 	if d.Model == "" {
 		d.Model = d.Name
 	}
-	if _, err := tokenizer.EncodingFor(d.Model); err != nil {
-		return fmt.Errorf("deployment %s: model: %w", d.Name, err)
+	m, ok := models.Lookup(d.Model)
+	if !ok {
+		return fmt.Errorf("deployment %s: model: unknown model %q (known: %s)", d.Name, d.Model, models.Known)
 	}
 	if d.Type == "" {
 		d.Type = "standard"
@@ -139,13 +140,13 @@ func (d *Deployment) fill() error {
 		d.DefaultOutput = 256
 	}
 	if d.ContextWindow == 0 {
-		d.ContextWindow = contextWindow(d.Model)
+		d.ContextWindow = m.ContextWindow
 	}
 	if d.Region == "" {
 		d.Region = "East US"
 	}
 	if d.Type == "provisioned" && d.TPMPerPTU == 0 {
-		d.TPMPerPTU = tpmPerPTU(d.Model)
+		d.TPMPerPTU = m.TPMPerPTU
 	}
 	switch {
 	case d.Type != "standard" && d.Type != "provisioned":
@@ -167,40 +168,6 @@ func (d *Deployment) fill() error {
 		}
 	}
 	return nil
-}
-
-// contextWindow is a model family's context window in tokens.
-func contextWindow(model string) int {
-	m := strings.ToLower(model)
-	switch {
-	case strings.HasPrefix(m, "gpt-35-turbo-16k"), strings.HasPrefix(m, "gpt-3.5-turbo-16k"):
-		return 16_384
-	case strings.HasPrefix(m, "gpt-35"), strings.HasPrefix(m, "gpt-3.5"):
-		return 16_385
-	case strings.HasPrefix(m, "gpt-4-32k"):
-		return 32_768
-	case strings.HasPrefix(m, "gpt-4.1"):
-		return 1_047_576
-	case strings.HasPrefix(m, "gpt-5"):
-		return 400_000
-	case strings.HasPrefix(m, "gpt-4o"), strings.HasPrefix(m, "gpt-4-turbo"):
-		return 128_000
-	case strings.HasPrefix(m, "gpt-4"):
-		return 8_192
-	}
-	return 200_000 // o-series
-}
-
-// tpmPerPTU is a rough input-tokens-per-minute per PTU of a model family.
-func tpmPerPTU(model string) int {
-	m := strings.ToLower(model)
-	switch {
-	case strings.Contains(m, "mini"), strings.Contains(m, "nano"):
-		return 37_000
-	case strings.HasPrefix(m, "gpt-35"), strings.HasPrefix(m, "gpt-3.5"):
-		return 10_000
-	}
-	return 2_500
 }
 
 // LoadConfig reads a YAML or JSON configuration file.

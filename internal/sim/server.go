@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aoaibench/aoaibench/internal/models"
 	"github.com/aoaibench/aoaibench/internal/tokenizer"
 )
 
@@ -42,10 +43,11 @@ type Server struct {
 }
 
 type deployment struct {
-	cfg   Deployment
-	tok   *tokenizer.Tokenizer
-	slots chan struct{} // nil: no concurrency limit
-	run   atomic.Int64  // streams running (holding a slot or not queued)
+	cfg       Deployment
+	tok       *tokenizer.Tokenizer
+	reasoning bool          // takes max_completion_tokens, not max_tokens
+	slots     chan struct{} // nil: no concurrency limit
+	run       atomic.Int64  // streams running (holding a slot or not queued)
 	// streamed counts output tokens as they are written, for throughput
 	// while streams are still running.
 	streamed atomic.Int64
@@ -80,8 +82,9 @@ func New(cfg Config) (*Server, error) {
 			s.Close()
 			return nil, fmt.Errorf("deployment %s: defined twice", dc.Name)
 		}
-		tok, _ := tokenizer.ForModel(dc.Model) // fill checked the model
-		d := &deployment{cfg: dc, tok: tok, rng: mrand.New(mrand.NewPCG(dc.Seed, 0xa0a1b2c3)), stats: newDepStats()}
+		m, _ := models.Lookup(dc.Model) // fill checked the model
+		tok, _ := tokenizer.Get(m.Encoding)
+		d := &deployment{cfg: dc, tok: tok, reasoning: m.Reasoning, rng: mrand.New(mrand.NewPCG(dc.Seed, 0xa0a1b2c3)), stats: newDepStats()}
 		if dc.MaxConcurrency > 0 {
 			d.slots = make(chan struct{}, dc.MaxConcurrency)
 		}
@@ -303,7 +306,7 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request, d *deployment) (*
 		}
 		msgs[i] = tokenizer.Message{Role: m.Role, Content: text, Name: m.Name}
 	}
-	reasoning := tokenizer.IsReasoning(d.cfg.Model)
+	reasoning := d.reasoning
 	if reasoning && req.MaxTokens != nil {
 		writeError(w, http.StatusBadRequest, apiError{Type: "invalid_request_error", Param: param("max_tokens"), Code: "unsupported_parameter",
 			Message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."})

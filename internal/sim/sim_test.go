@@ -20,7 +20,7 @@ import (
 	tk "github.com/tiktoken-go/tokenizer"
 
 	"github.com/aoaibench/aoaibench/internal/memnet"
-	"github.com/aoaibench/aoaibench/internal/tokenizer"
+	"github.com/aoaibench/aoaibench/internal/models"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -305,8 +305,8 @@ func TestUsageMatchesTokenizer(t *testing.T) {
 						usage.PromptTokens, usage.CompletionTokens = c.Usage.PromptTokens, c.Usage.CompletionTokens
 					}
 				}
-				enc, _ := tokenizer.EncodingFor(model)
-				codec, _ := tk.Get(tk.Encoding(enc))
+				m, _ := models.Lookup(model)
+				codec, _ := tk.Get(tk.Encoding(m.Encoding))
 				n, _ := codec.Count(text.String())
 				sys, _ := codec.Count("be brief")
 				usr, _ := codec.Count(prompt)

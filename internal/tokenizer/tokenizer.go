@@ -8,7 +8,6 @@ package tokenizer
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 
 	tk "github.com/tiktoken-go/tokenizer"
@@ -46,43 +45,6 @@ func Get(encoding string) (*Tokenizer, error) {
 	}, nil
 }
 
-// EncodingFor returns the encoding a model family uses: o200k_base for
-// gpt-4o, gpt-4.1, gpt-5 and the o-series; cl100k_base for gpt-35-turbo,
-// gpt-3.5-turbo and gpt-4. Azure deployment-style names (gpt-35-turbo-16k,
-// gpt-4o-mini-2024-07-18) are matched by prefix.
-func EncodingFor(model string) (string, error) {
-	m := strings.ToLower(strings.TrimSpace(model))
-	switch {
-	case strings.HasPrefix(m, "gpt-4o"), strings.HasPrefix(m, "gpt-4.1"), strings.HasPrefix(m, "gpt-5"),
-		strings.HasPrefix(m, "chatgpt-4o"), IsReasoning(m):
-		return O200k, nil
-	case strings.HasPrefix(m, "gpt-35"), strings.HasPrefix(m, "gpt-3.5"), strings.HasPrefix(m, "gpt-4"):
-		return Cl100k, nil
-	}
-	return "", fmt.Errorf("unknown model %q (known: gpt-35-turbo, gpt-4, gpt-4o, gpt-4.1, gpt-5, o1, o3, o4-mini families)", model)
-}
-
-// IsReasoning reports whether model is an o-series reasoning model, which
-// takes max_completion_tokens instead of max_tokens.
-func IsReasoning(model string) bool {
-	m := strings.ToLower(model)
-	for _, p := range []string{"o1", "o3", "o4"} {
-		if m == p || strings.HasPrefix(m, p+"-") {
-			return true
-		}
-	}
-	return false
-}
-
-// ForModel returns the tokenizer of a model family (see EncodingFor).
-func ForModel(model string) (*Tokenizer, error) {
-	enc, err := EncodingFor(model)
-	if err != nil {
-		return nil, err
-	}
-	return Get(enc)
-}
-
 // Count returns the number of tokens in s.
 func (t *Tokenizer) Count(s string) int {
 	if s == "" {
@@ -99,6 +61,29 @@ func (t *Tokenizer) Count(s string) int {
 	}
 	n, _ := c.Count(s)
 	return n
+}
+
+// Offsets appends to dst the end byte offset of each token of s, in
+// order, and returns it: token i is s[offsets[i-1]:offsets[i]]. s must be
+// valid UTF-8 (the codec would replace invalid bytes and shift offsets).
+func (t *Tokenizer) Offsets(dst []int, s string) []int {
+	if s == "" {
+		return dst
+	}
+	if out, ok := appendWordOffsets(dst, s); ok {
+		return out
+	}
+	c, err := t.codec()
+	if err != nil {
+		return dst // as in Count: cannot happen for embedded encodings
+	}
+	_, toks, _ := c.Encode(s)
+	end := 0
+	for _, tok := range toks {
+		end += len(tok)
+		dst = append(dst, end)
+	}
+	return dst
 }
 
 // Message is one chat message.

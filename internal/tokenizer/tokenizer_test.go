@@ -82,24 +82,31 @@ func FuzzCount(f *testing.F) {
 	})
 }
 
-func TestEncodingFor(t *testing.T) {
-	for model, want := range map[string]string{
-		"gpt-35-turbo": Cl100k, "gpt-35-turbo-16k": Cl100k, "gpt-3.5-turbo": Cl100k, "gpt-4": Cl100k,
-		"gpt-4-32k": Cl100k, "gpt-4o": O200k, "gpt-4o-mini": O200k, "gpt-4.1-nano": O200k,
-		"gpt-5": O200k, "o1": O200k, "o3-mini": O200k, "o4-mini": O200k, "GPT-4o": O200k,
-	} {
-		got, err := EncodingFor(model)
-		if err != nil || got != want {
-			t.Errorf("EncodingFor(%q) = %q, %v; want %q", model, got, err, want)
-		}
-	}
-	for _, m := range []string{"llama-3", "", "o2"} {
-		if _, err := EncodingFor(m); err == nil {
-			t.Errorf("EncodingFor(%q): want error", m)
-		}
-	}
+func TestGetUnknown(t *testing.T) {
 	if _, err := Get("p50k_base"); err == nil {
 		t.Error("Get(p50k_base): want error")
+	}
+}
+
+// TestOffsets checks that token end offsets cut a text into exactly the
+// codec's tokens, on the word list's fast path and off it.
+func TestOffsets(t *testing.T) {
+	for name, c := range codecs(t) {
+		tok, _ := Get(name)
+		for _, s := range []string{"time year people", " time year", "The quick brown fox, jumped!", "naïve café — 東京 😀 ok", "hello\n\nworld  two"} {
+			_, want, _ := c.Encode(s)
+			off := tok.Offsets(nil, s)
+			if len(off) != len(want) {
+				t.Fatalf("%s: Offsets(%q) has %d tokens, codec %d", name, s, len(off), len(want))
+			}
+			prev := 0
+			for i, end := range off {
+				if s[prev:end] != want[i] {
+					t.Errorf("%s: token %d of %q is %q, codec %q", name, i, s, s[prev:end], want[i])
+				}
+				prev = end
+			}
+		}
 	}
 }
 
@@ -108,13 +115,5 @@ func TestCountMessages(t *testing.T) {
 	// role "user" is one token: 3 + 1 + 2 + 3.
 	if got := tok.CountMessages([]Message{{Role: "user", Content: "hello world"}}); got != 9 {
 		t.Errorf("CountMessages = %d, want 9", got)
-	}
-}
-
-func TestIsReasoning(t *testing.T) {
-	for m, want := range map[string]bool{"o1": true, "o3-mini": true, "o4-mini": true, "gpt-4o": false, "o1x": false} {
-		if IsReasoning(m) != want {
-			t.Errorf("IsReasoning(%q) != %v", m, want)
-		}
 	}
 }

@@ -70,3 +70,17 @@ func countWords(s string) (int, bool) {
 	}
 	return n, true
 }
+
+// appendWordOffsets is Offsets for text that countWords counts: each word,
+// with the space before it, is one token.
+func appendWordOffsets(dst []int, s string) ([]int, bool) {
+	if _, ok := countWords(s); !ok {
+		return dst, false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] == ' ' {
+			dst = append(dst, i)
+		}
+	}
+	return append(dst, len(s)), true
+}
