@@ -10,10 +10,13 @@ import (
 	"github.com/aoaibench/aoaibench/internal/cli"
 )
 
+// version is stamped by release builds: -ldflags "-X main.version=v1.2.3".
+var version string
+
 func main() {
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	os.Exit(cli.Main(os.Args[1:], cli.Env{
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Signals: sig,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Release: version,
+		Notify: func(c chan<- os.Signal) { signal.Notify(c, os.Interrupt, syscall.SIGTERM) },
+		Stop:   func(c chan<- os.Signal) { signal.Stop(c) },
 	}))
 }

@@ -143,20 +143,6 @@ func usage(ps *os.ProcessState) (cpu, rssMB float64) {
 
 var nan = math.NaN()
 
-// summary is the part of aoaibench's summary.json the bench reads.
-type summary struct {
-	Requests map[string]int64 `json:"requests"`
-	RPM      struct {
-		Sent     *float64 `json:"sent"`
-		Achieved *float64 `json:"achieved"`
-	} `json:"rpm"`
-	Latency map[string]struct {
-		P50 *float64 `json:"p50"`
-		P99 *float64 `json:"p99"`
-		Max *float64 `json:"max"`
-	} `json:"latency"`
-}
-
 func val(p *float64) float64 {
 	if p == nil {
 		return nan
@@ -201,22 +187,22 @@ func loadStep(ctx context.Context, o Options, rate float64, s *Step) error {
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	var sum summary
-	if err := json.Unmarshal(b, &sum); err != nil {
+	sum, err := metrics.ReadResults(b)
+	if err != nil {
 		return fmt.Errorf("bench: summary.json: %w", err)
 	}
-	sent := float64(sum.Requests["sent"])
+	sent := float64(sum.Requests.Sent)
 	s.CPUPer1K = s.CPUPer1K / sent * 1000
-	s.SendRPM, s.DoneRPM = val(sum.RPM.Sent), val(sum.RPM.Achieved)
+	s.SendRPM, s.DoneRPM = sum.RPM.Sent.F(), sum.RPM.Achieved.F()
 	lag := sum.Latency["lag"]
-	s.LagP50, s.LagP99, s.LagMax = val(lag.P50), val(lag.P99), val(lag.Max)
+	s.LagP50, s.LagP99, s.LagMax = lag.P50.F(), lag.P99.F(), lag.Max.F()
 	st, err := sp.stats()
 	if err != nil {
 		return err
 	}
 	ttft, tpot := truth(st)
-	s.TTFTErr = val(sum.Latency["ttft"].P50) - ttft
-	s.TPOTErr = val(sum.Latency["tpot"].P50) - tpot
+	s.TTFTErr = sum.Latency["ttft"].P50.F() - ttft
+	s.TPOTErr = sum.Latency["tpot"].P50.F() - tpot
 	if st.FirstRequest != nil {
 		s.FirstReq = st.FirstRequest.Sub(t0).Seconds()
 	}
@@ -454,7 +440,7 @@ func Scale(ctx context.Context, o ScaleOptions, w io.Writer) error {
 	// The machine's own floor, in the same window: a thread that only
 	// naps to due times as dense as the simulator's chunks.
 	every := o.ITL * time.Duration(o.Chunk) / time.Duration(o.Streams)
-	floor := make(chan metrics.Stats, 1)
+	floor := make(chan metrics.Dist, 1)
 	go func() { floor <- bareClock(every, o.Duration) }()
 	var peak int64
 	for time.Since(t1) < o.Duration {
@@ -480,7 +466,7 @@ func Scale(ctx context.Context, o ScaleOptions, w io.Writer) error {
 	fmt.Fprintf(w, "simulator scale%s: %d streams asked, %d active at peak; %.0f tokens/s streamed (%d per chunk, %v per token); chunk writes late by p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms over %d chunks; simulator CPU %.2f cores\n",
 		pinned, o.Streams, peak, float64(streamedTokens(st))/span, o.Chunk, o.ITL, val(te.P50)*1e3, val(te.P90)*1e3, val(te.P99)*1e3, val(te.Max)*1e3, te.Count, (cpuN-cpu0)/span)
 	fmt.Fprintf(w, "machine floor, same window: a bare thread napping to a due time every %v (no writes) wakes late by p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms\n",
-		every, fl.P50*1e3, fl.P90*1e3, fl.P99*1e3, fl.Max*1e3)
+		every, fl.P50.F()*1e3, fl.P90.F()*1e3, fl.P99.F()*1e3, fl.Max.F()*1e3)
 	return nil
 }
 
@@ -488,7 +474,7 @@ func Scale(ctx context.Context, o ScaleOptions, w io.Writer) error {
 // to due times every apart, as the clock does (naps of at most 200 µs),
 // and returns how late it woke for each. No design of the simulator on
 // this machine, under the same load, can beat it.
-func bareClock(every, d time.Duration) metrics.Stats {
+func bareClock(every, d time.Duration) metrics.Dist {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	h := metrics.NewDurations()

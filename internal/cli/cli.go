@@ -1,6 +1,8 @@
-// Package cli is aoaibench's command line: flag parsing with kong, and the
-// wiring of the internal packages for each command. cmd/aoaibench only
-// calls Main, so the whole command line is testable in-process.
+// Package cli is aoaibench's command line: flag parsing with kong, turning
+// flags into the library's plans and options, and printing. It runs
+// nothing itself: internal/run executes plans, internal/sim serves, and
+// internal/report reports. cmd/aoaibench only calls Main, so the whole
+// command line is testable in-process.
 package cli
 
 import (
@@ -10,9 +12,18 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/aoaibench/aoaibench/internal/plan"
+)
+
+// Exit statuses, documented in the README.
+const (
+	ExitOK     = 0  // the run worked
+	ExitFailed = 1  // the endpoint or the run failed
+	ExitUsage  = 2  // bad input: nothing was sent
+	ExitSLO    = 99 // the run worked but missed an --slo objective (k6's threshold code)
 )
 
 // Env is what a command sees of the process.
@@ -20,9 +31,13 @@ type Env struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
-	// Signals delivers SIGINT/SIGTERM: the first stops dispatch and drains,
-	// the second cuts off requests in flight.
-	Signals <-chan os.Signal
+	// Notify relays SIGINT and SIGTERM to c until Stop(c); nil: no
+	// signals (in-process tests). Each run registers its own channel, so
+	// that a signal always reaches the run in progress.
+	Notify, Stop func(c chan<- os.Signal)
+	// Release is the release a build was stamped with (scripts/dist), if
+	// any.
+	Release string
 }
 
 // usageError is bad input: exit status 2.
@@ -32,8 +47,18 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
+// exitError ends a command with a status other than 1 after its output.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+
 // CLI is the command tree.
 type CLI struct {
+	Version kong.VersionFlag `help:"Print the version and exit."`
+
 	Load     LoadCmd     `cmd:"" help:"Run a load test against an endpoint, or the built-in simulator when none is given."`
 	Serve    ServeCmd    `cmd:"" help:"Run the built-in Azure OpenAI simulator as a server."`
 	Report   ReportCmd   `cmd:"" help:"Report on runs: a self-contained HTML page with charts, or the summary table as md, csv or json."`
@@ -41,26 +66,57 @@ type CLI struct {
 	Tokenize TokenizeCmd `cmd:"" help:"Count the tokens of a text or of a JSON array of chat messages."`
 	Bench    BenchCmd    `cmd:"" help:"Measure aoaibench's own overhead against the simulator and a minimal client (loopback only)."`
 	Floor    FloorCmd    `cmd:"" name:"bench-floor" hidden:"" help:"The bench's minimal client."`
-	Version  VersionCmd  `cmd:"" help:"Print the version."`
+	Ver      VersionCmd  `cmd:"" name:"version" help:"Print the version."`
 }
 
 // exit is panicked by kong's Exit hook so that Main can return a status
 // instead of the process exiting (help and --version exit 0).
 type exit struct{ code int }
 
-// Version returns the module version the binary was built from.
+// Version returns the release and commit the binary was built from: the
+// module version when installed with go install, else the VCS revision
+// stamped by go build (with "-dirty" for uncommitted changes), else devel.
+// A release build stamps main.version through -ldflags (scripts/dist).
 func Version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
 	}
-	return "devel"
+	v := bi.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "devel"
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" && !strings.Contains(v, rev) {
+		v += " (" + rev + dirty + ")"
+	}
+	return v
 }
 
-// timeNow is the report's generation time.
-func timeNow() time.Time { return time.Now() }
+// versionString is the release, when the build was stamped with one, and
+// what the build info says.
+func (env *Env) versionString() string {
+	if env.Release != "" {
+		return env.Release + " " + strings.TrimPrefix(Version(), "devel ")
+	}
+	return Version()
+}
 
 // Main runs the command line args (without the program name) and returns
-// the exit status: 0 success, 1 failure, 2 bad input.
+// the exit status (see the Exit constants).
 func Main(args []string, env Env) (code int) {
 	if env.Getenv == nil {
 		env.Getenv = os.Getenv
@@ -68,14 +124,17 @@ func Main(args []string, env Env) (code int) {
 	var cli CLI
 	parser, err := kong.New(&cli,
 		kong.Name("aoaibench"),
-		kong.Description("Load-test and benchmark Azure OpenAI deployments and OpenAI-compatible LLM endpoints."),
+		kong.Description("Load-test and benchmark Azure OpenAI deployments and OpenAI-compatible LLM endpoints.\n\n"+
+			"  aoaibench load --duration 20s --rate 120       # against the built-in simulator\n"+
+			"  aoaibench load -e DEPLOYMENT -r 60 -d 3m https://RESOURCE.openai.azure.com"),
 		kong.Writers(env.Stdout, env.Stderr),
 		kong.Exit(func(c int) { panic(exit{c}) }),
+		kong.Vars{"version": "aoaibench " + env.versionString()},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
 	)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "aoaibench: internal error: %v\n", err)
-		return 1
+		return ExitFailed
 	}
 	defer func() {
 		switch e := recover().(type) {
@@ -86,20 +145,32 @@ func Main(args []string, env Env) (code int) {
 			panic(e)
 		}
 	}()
+	if len(args) == 0 {
+		// Bare aoaibench: the help, and success.
+		args = []string{"--help"}
+	}
 	ctx, err := parser.Parse(args)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "aoaibench: error: %s\n", oneLine(err.Error()))
-		return 2
+		return ExitUsage
 	}
 	if err := ctx.Run(&env); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			if ee.msg != "" {
+				fmt.Fprintf(env.Stderr, "aoaibench: %s\n", oneLine(ee.msg))
+			}
+			return ee.code
+		}
 		fmt.Fprintf(env.Stderr, "aoaibench: error: %s\n", oneLine(err.Error()))
 		var ue usageError
-		if errors.As(err, &ue) {
-			return 2
+		var pe *plan.Error
+		if errors.As(err, &ue) || errors.As(err, &pe) {
+			return ExitUsage
 		}
-		return 1
+		return ExitFailed
 	}
-	return 0
+	return ExitOK
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
@@ -109,6 +180,6 @@ type VersionCmd struct{}
 
 // Run prints the version.
 func (VersionCmd) Run(env *Env) error {
-	fmt.Fprintln(env.Stdout, "aoaibench", Version())
+	fmt.Fprintln(env.Stdout, "aoaibench", env.versionString())
 	return nil
 }

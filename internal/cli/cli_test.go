@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,9 +17,10 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"aoaibench": func() {
-			sig := make(chan os.Signal, 2)
-			notify(sig)
-			os.Exit(Main(os.Args[1:], Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Signals: sig}))
+			os.Exit(Main(os.Args[1:], Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+				Notify: func(c chan<- os.Signal) { signal.Notify(c, os.Interrupt, syscall.SIGTERM) },
+				Stop:   func(c chan<- os.Signal) { signal.Stop(c) },
+			}))
 		},
 	})
 }
@@ -33,7 +36,7 @@ func TestScripts(t *testing.T) {
 }
 
 // run calls Main in-process with the given environment.
-func run(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var o, e bytes.Buffer
 	code = Main(args, Env{
@@ -61,11 +64,11 @@ func TestBadInput(t *testing.T) {
 		{[]string{"load", "--top-p", "1.5"}, "--top-p must be between 0 and 1"},
 		{[]string{"load", "--clients", "0"}, "--clients must be at least 1"},
 		{[]string{"load", "--requests=-1"}, "--requests must not be negative"},
-		{[]string{"load", "--duration=-5"}, "--duration must not be negative"},
+		{[]string{"load", "--duration=-5"}, `--duration: "-5" is negative`},
 		{[]string{"load", "--aggregation-window", "0"}, "--aggregation-window"},
 		{[]string{"load", "-p", "3"}, "--context-tokens must be at least"},
 		{[]string{"load", "-m", "0"}, "--max-tokens must be at least 1"},
-		{[]string{"load", "--completions", "0"}, "--completions must be at least 1"},
+		{[]string{"load", "--completions", "0"}, "--completions must be between 1 and 128"},
 		{[]string{"load", "-f", "xml"}, "--output-format"},
 		{[]string{"load", "--retry", "always"}, "--retry"},
 		{[]string{"load", "--bogus"}, "unknown flag --bogus"},
@@ -85,7 +88,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"tokenize", "hi"}, "--model"},
 	}
 	for _, c := range cases {
-		code, out, errOut := run(t, nil, c.args...)
+		code, out, errOut := runCLI(t, nil, c.args...)
 		lines := strings.Split(strings.TrimSpace(errOut), "\n")
 		if code != 2 || len(lines) != 1 || !strings.HasPrefix(lines[0], "aoaibench: error: ") || !strings.Contains(errOut, c.want) || out != "" {
 			t.Errorf("%q: exit %d, stderr %q, stdout %q; want exit 2 and one line with %q", c.args, code, errOut, out, c.want)
@@ -93,7 +96,9 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-func TestProbeStopsAtOnce(t *testing.T) {
+// TestFirstRequestStopsAtOnce: no probe request; the run's first request
+// checks the endpoint, and a 401 stops the run after that one request.
+func TestFirstRequestStopsAtOnce(t *testing.T) {
 	var hits int
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits++
@@ -102,14 +107,15 @@ func TestProbeStopsAtOnce(t *testing.T) {
 	}))
 	defer srv.Close()
 	env := map[string]string{"OPENAI_API_KEY": "sk-very-secret-value"}
-	code, out, errOut := run(t, env, "load", "--api", "azure", "-e", "dep", "-r", "6000", "-d", "5", srv.URL)
-	if code != 1 || hits != 1 || !strings.Contains(errOut, "401 Unauthorized") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+	code, out, errOut := runCLI(t, env, "load", "--api", "azure", "-e", "dep", "-r", "6000", "-d", "5", srv.URL)
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if code != 1 || hits != 1 || !strings.Contains(lines[len(lines)-1], "401 Unauthorized") || strings.Contains(errOut, "Summary") {
 		t.Fatalf("exit %d after %d requests: %q", code, hits, errOut)
 	}
 	if strings.Contains(out+errOut, "sk-very-secret-value") {
 		t.Fatal("the API key was printed")
 	}
-	code, _, errOut = run(t, nil, "load", "--model", "m", "http://127.0.0.1:1")
+	code, _, errOut = runCLI(t, nil, "load", "--model", "m", "http://127.0.0.1:1")
 	if code != 1 || !strings.Contains(errOut, "did not answer") {
 		t.Fatalf("dead endpoint: exit %d %q", code, errOut)
 	}
@@ -127,7 +133,7 @@ func TestKeyNeverWritten(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	env := map[string]string{"OPENAI_API_KEY": "sk-very-secret-value"}
-	code, out, errOut := run(t, env, "load", "--model", "gpt-4o", "-n", "3", "--output-dir", dir, "-f", "jsonl", srv.URL)
+	code, out, errOut := runCLI(t, env, "load", "--model", "gpt-4o", "-n", "3", "--output-dir", dir, "-f", "jsonl", srv.URL)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}

@@ -3,24 +3,35 @@ package cli
 import (
 	"bufio"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"golang.org/x/term"
 
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/report"
 )
 
 // LabCmd is `aoaibench lab`: the seed workshop's whole scenario in one
 // command.
 type LabCmd struct {
-	Duration   float64 `default:"180" help:"Seconds of each run (the lab's is 180)."`
-	Dir        string  `default:"lab" type:"path" help:"Directory for the logs, run directories and report."`
-	Endpoint   string  `help:"Run against this real Azure OpenAI endpoint instead of the simulator."`
-	Deployment string  `short:"e" default:"gpt-35-turbo-16k" help:"Deployment name."`
-	APIKeyEnv  string  `short:"k" default:"OPENAI_API_KEY" help:"Environment variable that holds the API key (real endpoint)."`
-	APIVersion string  `short:"a" default:"2024-10-21" help:"Azure OpenAI API version."`
+	Duration   plan.Duration `default:"180" placeholder:"TIME" help:"Length of each run (the lab's is 180 s)."`
+	Dir        string        `default:"lab" type:"path" placeholder:"DIR" help:"Directory for the logs, run directories and report."`
+	Endpoint   string        `placeholder:"URL" help:"Run against this real Azure OpenAI endpoint instead of the simulator."`
+	Deployment string        `short:"e" default:"gpt-35-turbo-16k" placeholder:"NAME" help:"Deployment name."`
+	Model      string        `default:"gpt-35-turbo-16k" placeholder:"MODEL" help:"Model behind the deployment (sets the tokenizer)."`
+	APIKeyEnv  string        `short:"k" default:"OPENAI_API_KEY" placeholder:"VAR" help:"Environment variable that holds the API key (real endpoint)."`
+	APIVersion string        `short:"a" default:"2024-10-21" placeholder:"VERSION" help:"Azure OpenAI API version."`
+}
+
+// Help is the command's example.
+func (c *LabCmd) Help() string {
+	return `Examples:
+  aoaibench lab --duration 60s                 # against the simulator
+  aoaibench lab --endpoint https://NAME.openai.azure.com -e my-gpt35   # your deployment, key in $OPENAI_API_KEY`
 }
 
 // labRun is one of the lab's two runs.
@@ -30,39 +41,63 @@ type labRun struct {
 	tpm  int
 }
 
+// plan is one lab run's plan: 4,500 context tokens, 500 max tokens, no
+// retries, the lab's simulated deployment when there is no endpoint.
+func (c *LabCmd) plan(r labRun) (*plan.Plan, error) {
+	rate := r.rate
+	p := &plan.Plan{
+		Schema:   plan.Version,
+		Target:   plan.Target{URL: c.Endpoint, Deployment: c.Deployment, Model: c.Model, APIVersion: c.APIVersion, KeyEnv: c.APIKeyEnv},
+		Workload: plan.Workload{Shape: "custom", ContextTokens: 4500, MaxTokens: 500, Completions: 1, Seed: mrand.Uint64()},
+		Load: plan.Load{Rate: &rate, Arrival: "constant", Clients: 20, Duration: c.Duration,
+			RequestTimeout: plan.Duration(10 * time.Minute), DrainTimeout: plan.Duration(time.Minute), Retry: "none"},
+		Output: plan.Output{Dir: filepath.Join(c.Dir, r.name), LogFile: filepath.Join(c.Dir, r.name+".log"), Format: "human", Window: plan.Duration(time.Minute)},
+	}
+	if c.Endpoint == "" {
+		f := SimFlags{Sim: fmt.Sprintf("tpm=%d,ttft=250ms,prefill_per_token=20us,itl=12ms,jitter=0.1", r.tpm)}
+		var err error
+		if p.Target.Sim, err = f.deployments(c.Deployment, c.Model); err != nil {
+			return nil, err
+		}
+		p.Target.KeyEnv = ""
+	}
+	return p, nil
+}
+
 // Run runs both lab runs and the report.
 func (c *LabCmd) Run(env *Env) error {
-	if !(c.Duration > 0) {
-		return usagef("--duration must be a positive number of seconds, got %g", c.Duration)
-	}
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
-		return fmt.Errorf("--dir: %w", err)
+	if c.Duration <= 0 {
+		return usagef("--duration must be positive, got %s", c.Duration)
 	}
 	runs := []labRun{{"paygo-gpt35-eastus-4RPM", 4, 20_000}, {"paygo-gpt35-eastus-50RPM", 50, 200_000}}
+	var plans []*plan.Plan
+	for _, r := range runs {
+		p, err := c.plan(r)
+		if err != nil {
+			return err
+		}
+		plans = append(plans, p)
+	}
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return usagef("--dir: %v", err)
+	}
 	if c.Endpoint != "" {
 		fmt.Fprintf(env.Stderr, "lab: against %s: the quota steps are yours to make in the Azure portal: set deployment %s to 20K TPM before the first run, and to 200K TPM before the second.\n", c.Endpoint, c.Deployment)
 	} else {
-		fmt.Fprintf(env.Stderr, "lab: a simulated gpt-35-turbo-16k standard deployment at 20K TPM, then at 200K TPM; %g s per run\n", c.Duration)
+		fmt.Fprintf(env.Stderr, "lab: a simulated standard deployment %s (model %s) at 20K TPM, then at 200K TPM; %s per run\n", c.Deployment, c.Model, c.Duration)
 	}
 	for i, r := range runs {
 		if i == 1 && c.Endpoint != "" {
 			waitEnter(env, "raise the quota of "+c.Deployment+" to 200K TPM now, then press Enter to start the 50 RPM run")
 		}
-		args := []string{"load", "-e", c.Deployment, "--model", "gpt-35-turbo-16k", "-r", strconv.FormatFloat(r.rate, 'f', -1, 64),
-			"--shape-profile", "custom", "-p", "4500", "-m", "500", "--retry", "none",
-			"-d", strconv.FormatFloat(c.Duration, 'f', -1, 64), "-a", c.APIVersion,
-			"--output-dir", filepath.Join(c.Dir, r.name), "--log-file", filepath.Join(c.Dir, r.name+".log"),
-			// The first run sits exactly at its quota: the probe's few
-			// tokens would tip the fourth request over it.
-			"--no-probe"}
-		if c.Endpoint != "" {
-			args = append(args, "-k", c.APIKeyEnv, c.Endpoint)
-		} else {
-			args = append(args, "--sim", fmt.Sprintf("tpm=%d,ttft=250ms,prefill_per_token=20us,itl=12ms,jitter=0.1", r.tpm))
-		}
 		fmt.Fprintf(env.Stderr, "\nlab: run %s (%g RPM, 4,500 context tokens, 500 max tokens, no retries)\n", r.name, r.rate)
-		if code := Main(args, *env); code != 0 {
-			return fmt.Errorf("lab: run %s failed (exit status %d)", r.name, code)
+		code, err := execute(env, plans[i], "")
+		if err != nil {
+			return err
+		}
+		if code != ExitOK {
+			// No reading from a run whose requests failed.
+			return exitError{code: code, msg: fmt.Sprintf("lab: run %s failed (exit status %d): no reading", r.name, code)}
 		}
 	}
 	var reps []*report.Run
@@ -78,7 +113,7 @@ func (c *LabCmd) Run(env *Env) error {
 	if err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
-	if err := report.HTML(f, reps, Version(), timeNow()); err != nil {
+	if err := report.HTML(f, reps, Version(), time.Now()); err != nil {
 		f.Close()
 		return fmt.Errorf("lab: %w", err)
 	}

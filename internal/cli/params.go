@@ -3,11 +3,12 @@ package cli
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
 
-	"github.com/alecthomas/kong"
+	"github.com/aoaibench/aoaibench/internal/plan"
 )
 
 // paramFlag maps a key of the lab's benchmark.parameters to the load flag
@@ -69,30 +70,19 @@ func readParams(path string) (map[string]string, []string, error) {
 	return vals, order, nil
 }
 
-// flagSet reports whether the named flag was given on the command line.
-func flagSet(kctx *kong.Context, name string) bool {
-	if kctx == nil {
-		return false
-	}
-	for _, f := range kctx.Flags() {
-		if f.Name == name {
-			return f.Set
-		}
-	}
-	return false
-}
-
-// applyParams fills the load command from a parameters file; flags given on
-// the command line win. It returns the file's API key (never printed) and
-// notes for stderr.
-func (c *LoadCmd) applyParams(kctx *kong.Context) (key string, notes []string, err error) {
+// applyParams fills the load command from a parameters file; flags typed
+// on the command line win (kong marks defaulted flags as set too, so the
+// typed set comes from the parsed path). It keeps the file's API key,
+// never printed, and returns notes for stderr.
+func (c *LoadCmd) applyParams(typed map[string]bool) (notes []string, err error) {
 	vals, order, err := readParams(c.Params)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	bad := func(k, want string) error {
 		return usagef("--params %s: %s=%q is not %s", c.Params, k, vals[k], want)
 	}
+	testName := ""
 	for _, k := range order {
 		v := vals[k]
 		flag, known := paramFlag(k)
@@ -101,60 +91,63 @@ func (c *LoadCmd) applyParams(kctx *kong.Context) (key string, notes []string, e
 			continue
 		}
 		if strings.Contains(v, "[replace") || (strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]")) {
-			return "", nil, usagef("--params %s: %s still holds the template's placeholder %q", c.Params, k, v)
+			return nil, usagef("--params %s: %s still holds the template's placeholder %q", c.Params, k, v)
 		}
-		if flag != "" && (flagSet(kctx, flag) || (flag == "endpoint" && c.Endpoint != "")) {
+		if flag != "" && (typed[flag] || (flag == "endpoint" && c.Endpoint != "")) {
 			continue // the command line wins
 		}
 		switch k {
 		case "OPENAI_API_KEY":
-			if !flagSet(kctx, "api-key-env") {
-				key = v
+			if !typed["api-key-env"] {
+				c.fileKey = v
 			}
 		case "TEST_NAME":
-			c.testName = v
+			testName = v
 		case "ERROR_FILE":
 			notes = append(notes, fmt.Sprintf("note: --params %s: ERROR_FILE is ignored: failures are in the run's requests.jsonl", c.Params))
 		case "AOAI_ENDPOINT":
 			c.Endpoint = v
 		case "AOAI_DEPLOYMENT":
 			c.Deployment = v
-		case "CONTEXT_TOKENS":
+		case "CONTEXT_TOKENS", "MAX_TOKENS":
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return "", nil, bad(k, "a whole number")
+				return nil, bad(k, "a whole number")
 			}
-			c.ContextTokens = n
-			if !flagSet(kctx, "shape-profile") {
-				c.ShapeProfile = "custom"
+			if k == "CONTEXT_TOKENS" {
+				c.ContextTokens = &n
+			} else {
+				c.MaxTokens = &n
 			}
-		case "MAX_TOKENS":
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return "", nil, bad(k, "a whole number")
-			}
-			c.MaxTokens = &n
-			if !flagSet(kctx, "shape-profile") {
+			if !typed["shape-profile"] {
 				c.ShapeProfile = "custom"
 			}
 		case "RETRY":
 			if v != "none" && v != "exponential" {
-				return "", nil, bad(k, "none or exponential")
+				return nil, bad(k, "none or exponential")
 			}
 			c.Retry = v
 		case "RATE":
 			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return "", nil, bad(k, "a number of requests per minute")
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				return nil, bad(k, "a number of requests per minute")
 			}
 			c.Rate = &f
 		case "DURATION":
-			f, err := strconv.ParseFloat(v, 64)
+			d, err := plan.ParseDuration(v)
 			if err != nil {
-				return "", nil, bad(k, "a number of seconds")
+				return nil, bad(k, "a duration (seconds, or e.g. 3m)")
 			}
-			c.Duration = f
+			c.Duration = d
 		}
 	}
-	return key, notes, nil
+	if testName != "" {
+		if !typed["output-dir"] {
+			c.OutputDir = testName
+		}
+		if !typed["log-file"] {
+			c.LogFile = testName + ".log"
+		}
+	}
+	return notes, nil
 }

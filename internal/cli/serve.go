@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -10,53 +12,62 @@ import (
 
 // ServeCmd is `aoaibench serve`: the simulator as a standalone server.
 type ServeCmd struct {
-	Listen     string        `default:"127.0.0.1:8080" help:"Address to listen on."`
-	Config     string        `type:"existingfile" help:"YAML or JSON file of deployments (see docs/simulator.md)."`
-	APIKeyEnv  string        `default:"AOAIBENCH_SIM_KEY" help:"Environment variable with the API key clients must send; when it is empty, every request is accepted."`
-	Deployment string        `short:"e" help:"Name of the deployment (without --config)."`
-	Model      string        `help:"Model of the deployment (without --config)."`
-	Sim        string        `help:"Deployment settings as key=value,... (same keys as --config)."`
-	Stats      time.Duration `default:"1m" help:"How often to log totals (0: never)."`
-	MemProfile string        `name:"mem-profile" type:"path" help:"Write a pprof allocation profile to this file when stopping."`
+	Listen     string        `default:"127.0.0.1:8080" placeholder:"ADDR" help:"Address to listen on."`
+	Config     string        `type:"existingfile" placeholder:"FILE" help:"YAML or JSON file of deployments (see docs/simulator.md)."`
+	APIKeyEnv  string        `default:"AOAIBENCH_SIM_KEY" placeholder:"VAR" help:"Environment variable with the API key clients must send; when it is empty, every request is accepted."`
+	Deployment string        `short:"e" placeholder:"NAME" help:"Name of the deployment (without --config)."`
+	Model      string        `placeholder:"MODEL" help:"Model of the deployment (without --config)."`
+	Sim        string        `placeholder:"KEY=VALUE,..." help:"Deployment settings as key=value,... (same keys as --config)."`
+	Stats      time.Duration `default:"1m" placeholder:"TIME" help:"How often to log totals (0: never)."`
+	MemProfile string        `name:"mem-profile" type:"path" placeholder:"FILE" help:"Write a pprof allocation profile to this file when stopping."`
+}
+
+// Help is the command's example.
+func (c *ServeCmd) Help() string {
+	return `Examples:
+  aoaibench serve --sim tpm=20000 -e gpt-35-turbo-16k --model gpt-35-turbo-16k
+  aoaibench serve --config docs/sim-example.yaml --listen 127.0.0.1:9000`
 }
 
 // Run serves until interrupted.
 func (c *ServeCmd) Run(env *Env) error {
 	f := SimFlags{Sim: c.Sim, SimConfig: c.Config}
-	_, all, err := f.deployment(c.Deployment, c.Model)
+	all, err := f.deployments(c.Deployment, c.Model)
 	if err != nil {
 		return err
 	}
 	cfg := sim.Config{Deployments: all, APIKey: env.Getenv(c.APIKeyEnv), Precise: true}
-	ss, err := startSim(cfg, c.Listen)
+	s, err := sim.Start(cfg, c.Listen)
 	if err != nil {
 		return err
 	}
-	defer ss.close()
-	for _, d := range ss.srv.Deployments() {
-		fmt.Fprintf(env.Stderr, "serving %s\n", describe(d))
+	defer s.Stop()
+	for _, d := range s.Deployments() {
+		fmt.Fprintf(env.Stderr, "serving %s\n", d.Describe())
 	}
 	auth := "no API key required"
 	if cfg.APIKey != "" {
 		auth = "API key from $" + c.APIKeyEnv + " required"
 	}
-	fmt.Fprintf(env.Stderr, "simulator listening on %s (%s); routes: /openai/deployments/{name}/chat/completions?api-version=..., /openai/v1/chat/completions, /v1/chat/completions, /v1/models, /healthz, /sim/stats\n", ss.url, auth)
+	fmt.Fprintf(env.Stderr, "simulator listening on %s (%s); routes: /openai/deployments/{name}/chat/completions?api-version=..., /openai/v1/chat/completions, /v1/chat/completions, /v1/models, /healthz, /sim/stats\n", s.URL(), auth)
 	var tick <-chan time.Time
 	if c.Stats > 0 {
 		t := time.NewTicker(c.Stats)
 		defer t.Stop()
 		tick = t.C
 	}
+	sig := make(chan os.Signal, 1)
+	if env.Notify != nil {
+		env.Notify(sig)
+		defer env.Stop(sig)
+	}
 	for {
 		select {
 		case <-tick:
-			logTotals(env, ss.srv)
-		case _, ok := <-env.Signals:
-			if !ok {
-				return nil
-			}
+			logTotals(env, s.Stats())
+		case <-sig:
 			fmt.Fprintln(env.Stderr, "stopping")
-			logTotals(env, ss.srv)
+			logTotals(env, s.Stats())
 			if c.MemProfile != "" {
 				return writeHeapProfile(c.MemProfile)
 			}
@@ -65,13 +76,13 @@ func (c *ServeCmd) Run(env *Env) error {
 	}
 }
 
-func logTotals(env *Env, s *sim.Server) {
-	st := s.Stats()
+func logTotals(env *Env, st sim.Stats) {
 	var parts []string
 	for name, d := range st.Deployments {
 		parts = append(parts, fmt.Sprintf("%s: accepted %d, throttled %d, failed %d, completed %d, active %d, tokens %d+%d",
 			name, d.Accepted, d.ThrottledTotal(), d.Failed, d.Completed, d.Active, d.PromptTokens, d.CompletionTokens))
 	}
+	sort.Strings(parts)
 	fmt.Fprintf(env.Stderr, "%s %s\n", time.Now().Format(timeLayout), strings.Join(parts, "; "))
 }
 

@@ -1,16 +1,9 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"sort"
 	"strings"
-	"time"
 
-	"github.com/aoaibench/aoaibench/internal/client"
 	"github.com/aoaibench/aoaibench/internal/sim"
 )
 
@@ -23,8 +16,29 @@ type SimFlags struct {
 	SimConfig string  `name:"sim-config" type:"existingfile" help:"YAML or JSON file of simulated deployments (the first is tested)." json:"sim_config,omitempty"`
 }
 
-// deployment builds the simulated deployment from the flags. name and model
-// override the default's when not empty.
+// deployments builds the simulated deployments from the flags, the one to
+// test first. name and model override the default's when not empty.
+func (f *SimFlags) deployments(name, model string) ([]sim.Deployment, error) {
+	d, all, err := f.deployment(name, model)
+	if err != nil {
+		return nil, err
+	}
+	out := []sim.Deployment{d}
+	for _, x := range all {
+		if x.Name != d.Name {
+			out = append(out, x)
+		}
+	}
+	for i := range out {
+		if err := out[i].Fill(); err != nil {
+			return nil, usagef("--sim: %v", err)
+		}
+	}
+	return out, nil
+}
+
+// deployment builds the simulated deployment to test from the flags, and
+// all of them.
 func (f *SimFlags) deployment(name, model string) (sim.Deployment, []sim.Deployment, error) {
 	d := sim.DefaultDeployment()
 	var all []sim.Deployment
@@ -80,87 +94,4 @@ func (f *SimFlags) deployment(name, model string) (sim.Deployment, []sim.Deploym
 		}
 	}
 	return d, all, nil
-}
-
-// describe says what a simulated deployment is, in one line.
-func describe(d sim.Deployment) string {
-	q := "unlimited quota"
-	switch {
-	case d.Type == "provisioned":
-		q = fmt.Sprintf("provisioned, %d PTU", d.PTU)
-	case d.TPM > 0:
-		q = fmt.Sprintf("standard, %d TPM", d.TPM)
-	}
-	return fmt.Sprintf("%s (model %s, %s, TTFT %v + %v/prompt token, %v/output token)", d.Name, d.Model, q,
-		time.Duration(d.TTFT), time.Duration(d.Prefill), time.Duration(d.ITL))
-}
-
-// simServer runs a simulator on a free loopback port.
-type simServer struct {
-	srv *sim.Server
-	hs  *http.Server
-	url string
-}
-
-func startSim(cfg sim.Config, addr string) (*simServer, error) {
-	srv, err := sim.New(cfg)
-	if err != nil {
-		return nil, usageError{err.Error()}
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		srv.Close()
-		return nil, fmt.Errorf("simulator: %w", err)
-	}
-	hs := &http.Server{Handler: srv.Handler(), ConnContext: srv.ConnContext, ReadHeaderTimeout: 30 * time.Second}
-	go hs.Serve(ln)
-	return &simServer{srv: srv, hs: hs, url: "http://" + ln.Addr().String()}, nil
-}
-
-func (s *simServer) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := s.hs.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		s.hs.Close()
-	}
-	s.hs.Close()
-	s.srv.Close()
-}
-
-// simTarget starts the built-in simulator and targets it.
-func (c *LoadCmd) simTarget(env *Env) (*target, error) {
-	d, all, err := c.SimFlags.deployment(c.Deployment, c.Model)
-	if err != nil {
-		return nil, err
-	}
-	ss, err := startSim(sim.Config{Deployments: all, Precise: true}, "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	ep, err := client.Resolve(ss.url, client.Azure, d.Name, "", c.APIVersion)
-	if err != nil {
-		ss.close()
-		return nil, usageError{err.Error()}
-	}
-	note := fmt.Sprintf("no endpoint given: testing the built-in simulator, deployment %s at %s\n"+
-		"  to test a real deployment: aoaibench load -e DEPLOYMENT https://RESOURCE.openai.azure.com (API key in $%s)",
-		describe(d), ss.url, c.APIKeyEnv)
-	return &target{ep: ep, model: d.Model, note: note, close: ss.close, sim: ss.srv}, nil
-}
-
-// simReport prints the simulator's own count of what it served.
-func simReport(env *Env, s *sim.Server) {
-	for name, d := range s.Stats().Deployments {
-		var th []string
-		for k, v := range d.Throttled {
-			th = append(th, fmt.Sprintf("%s %d", k, v))
-		}
-		sort.Strings(th)
-		reasons := ""
-		if len(th) > 0 {
-			reasons = " (" + strings.Join(th, ", ") + ")"
-		}
-		fmt.Fprintf(env.Stderr, "simulator %s: accepted %d, throttled %d%s, completed %d, %d prompt + %d completion tokens\n",
-			name, d.Accepted, d.ThrottledTotal(), reasons, d.Completed, d.PromptTokens, d.CompletionTokens)
-	}
 }

@@ -1,24 +1,36 @@
+// Package client sends streaming requests to one endpoint and reports what
+// happened on the wire (metrics.Wire): when each output event arrived, of
+// which choice, with what text, and the status, headers and usage. It is
+// net/http plus the sse package: no SDK, so no hidden retries and no
+// per-chunk overhead beyond what is measured. Deriving the metrics is
+// metrics.Record.Derive's job.
 package client
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
+	"golang.org/x/net/http2"
+
+	"github.com/aoaibench/aoaibench/internal/api"
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/sse"
-	"github.com/aoaibench/aoaibench/internal/tokenizer"
 )
 
 // Retry policies.
@@ -29,13 +41,25 @@ const (
 
 // Config configures a Client.
 type Config struct {
-	Endpoint  Endpoint
-	Key       string        // API key; never logged
-	Retry     string        // RetryNone or RetryExponential
-	RetryFor  time.Duration // give up retrying this long after the first attempt (default 60 s)
-	Timeout   time.Duration // per attempt, headers to end of stream (default 10 min)
-	MaxConns  int           // idle connections kept per host
-	Tokenizer *tokenizer.Tokenizer
+	Endpoint api.Endpoint
+	// Header is added to every request: the API key's header, gateway
+	// headers. Its values are secrets: never logged.
+	Header   http.Header
+	Retry    string        // RetryNone or RetryExponential
+	RetryFor time.Duration // give up retrying this long after the first attempt (default 60 s)
+	Timeout  time.Duration // per attempt, headers to end of stream (default 10 min)
+	MaxConns int           // idle connections kept per host
+	// HTTP2 negotiates HTTP/2 over TLS when the server offers it; the
+	// default is HTTP/1.1, one connection per stream in flight, as the
+	// OpenAI SDKs do. Connections spreads HTTP/2 streams over that many
+	// connections (default 1).
+	HTTP2       bool
+	Connections int
+	// TLS configures TLS (tests: the test server's root).
+	TLS *tls.Config
+	// Redact removes secrets from every error text the client makes:
+	// servers may echo request headers, keys included.
+	Redact func(string) string
 	// Transport overrides the HTTP transport (tests).
 	Transport http.RoundTripper
 	// Now is the clock (default time.Now).
@@ -45,7 +69,8 @@ type Config struct {
 // Client sends requests to one endpoint. It is safe for concurrent use.
 type Client struct {
 	cfg     Config
-	hc      *http.Client
+	hcs     []*http.Client // one per HTTP/2 connection group; one for HTTP/1.1
+	next    atomic.Uint64
 	now     func() time.Time
 	noUsage atomic.Bool // the server rejected stream_options
 	states  sync.Pool   // *streamState
@@ -62,164 +87,223 @@ func New(cfg Config) *Client {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	tr := cfg.Transport
-	if tr == nil {
-		tr = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          0,
-			MaxIdleConnsPerHost:   max(cfg.MaxConns, 256),
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-			// Compression would hide when bytes really arrive.
-			DisableCompression: true,
-		}
+	if cfg.Redact == nil {
+		cfg.Redact = func(s string) string { return s }
 	}
-	return &Client{cfg: cfg, hc: &http.Client{Transport: tr}, now: cfg.Now}
+	c := &Client{cfg: cfg, now: cfg.Now}
+	groups := 1
+	if cfg.HTTP2 && cfg.Connections > 1 {
+		groups = cfg.Connections
+	}
+	for range groups {
+		tr := cfg.Transport
+		if tr == nil {
+			tr = transport(cfg)
+		}
+		c.hcs = append(c.hcs, &http.Client{Transport: tr})
+	}
+	return c
+}
+
+// transport is the HTTP transport for cfg: compression off (it would hide
+// when bytes really arrive), idle connections kept for every client.
+// HTTP/2 uses x/net's transport directly: it dials one connection for
+// concurrent first requests, where net/http's upgrade path dials one per
+// request until the first connection is up, so that --connections N means
+// N connections. It needs a server that offers HTTP/2 over TLS.
+func transport(cfg Config) http.RoundTripper {
+	if cfg.HTTP2 {
+		return &http2.Transport{TLSClientConfig: cfg.TLS.Clone(), DisableCompression: true, ReadIdleTimeout: 30 * time.Second}
+	}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   max(cfg.MaxConns, 256),
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+		TLSClientConfig:       cfg.TLS.Clone(),
+		// A non-nil, empty map turns HTTP/2 off.
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
 }
 
 // Close closes idle connections, ending their goroutines.
-func (c *Client) Close() { c.hc.CloseIdleConnections() }
+func (c *Client) Close() {
+	for _, hc := range c.hcs {
+		hc.CloseIdleConnections()
+	}
+}
 
 // Usage reports whether requests ask for a usage frame; it turns false once
 // the server has rejected stream_options.
 func (c *Client) Usage() bool { return !c.noUsage.Load() }
 
-// Body builds the body of a request; usage says whether to ask for a usage
-// frame.
-type Body func(usage bool) []byte
-
-// Probe sends one tiny request and returns an error if the endpoint does not
-// answer, or answers 401, 403 or 404, so that a run stops at once instead of
-// producing thousands of failures. Any other answer, 429 included, passes.
-func (c *Client) Probe(ctx context.Context, body Body) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	rec := metrics.NewRecord(-1, c.now())
-	c.attempt(ctx, rec, body)
-	switch {
-	case rec.Status == 0:
-		return fmt.Errorf("endpoint %s did not answer: %s", c.cfg.Endpoint.Target(), rec.Err)
-	case rec.Status == http.StatusUnauthorized || rec.Status == http.StatusForbidden:
-		return fmt.Errorf("endpoint answered %d %s: %s (check the API key in --api-key-env)",
-			rec.Status, http.StatusText(rec.Status), rec.Err)
-	case rec.Status == http.StatusNotFound:
-		return fmt.Errorf("endpoint answered 404 Not Found: %s (check the URL, --deployment or --model, --api and --api-version)", rec.Err)
-	}
-	return nil
+// Request is one request to send.
+type Request struct {
+	// Body builds the body; usage says whether to ask for a usage frame.
+	Body func(usage bool) []byte
+	// Choices is the n asked for (0 is 1).
+	Choices int
+	// NoRetry sends one attempt whatever the retry policy: the run's
+	// first request, whose answer checks the endpoint.
+	NoRetry bool
 }
 
 // Do runs one request to completion, with retries as configured, filling
-// rec. Latencies run from the first attempt. ctx cancelled means the run
-// was cut off: the request is then classed incomplete.
-func (c *Client) Do(ctx context.Context, rec *metrics.Record, body Body) {
+// w (which it resets first). Latencies run from the first attempt. ctx
+// cancelled means the run was cut off: the request is then classed
+// incomplete.
+func (c *Client) Do(ctx context.Context, req Request, w *metrics.Wire) {
+	w.Reset()
 	for {
-		c.attempt(ctx, rec, body)
-		if rec.Class == metrics.OK || c.cfg.Retry != RetryExponential || !retryable(rec) {
+		c.attempt(ctx, req, w)
+		if w.Class == metrics.OK || req.NoRetry || c.cfg.Retry != RetryExponential || !retryable(w) {
 			return
 		}
-		wait := retryWait(rec.Attempts, rec.RetryAfter)
-		if c.now().Add(wait).Sub(rec.Send) > c.cfg.RetryFor {
+		wait := retryWait(w.Attempts, w.RetryAfter)
+		if c.now().Add(wait).Sub(w.Send) > c.cfg.RetryFor {
 			return
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			rec.Class, rec.Err, rec.End = metrics.Incomplete, "run ended while waiting to retry", c.now()
+			w.Class, w.Err, w.End = metrics.Incomplete, "run ended while waiting to retry", c.now()
 			return
 		case <-t.C:
 		}
 	}
 }
 
-func retryable(r *metrics.Record) bool {
-	switch r.Class {
+// Fatal returns why a request's answer means the endpoint itself is wrong
+// (nothing answers, or it answers 401, 403 or 404), so that a run stops at
+// once instead of producing thousands of failures; nil for any other
+// answer, 429 included.
+func Fatal(w *metrics.Wire, target string) error {
+	answered := func() string {
+		msg := strings.TrimPrefix(w.Err, strconv.Itoa(w.Status)+" ")
+		return fmt.Sprintf("endpoint answered %d %s: %s", w.Status, http.StatusText(w.Status), msg)
+	}
+	switch {
+	case w.Class == metrics.Connection || w.Class == metrics.Timeout && w.Status == 0:
+		return fmt.Errorf("endpoint %s did not answer: %s", target, w.Err)
+	case w.Status == http.StatusUnauthorized || w.Status == http.StatusForbidden:
+		return fmt.Errorf("%s (check the API key or credentials)", answered())
+	case w.Status == http.StatusNotFound:
+		return fmt.Errorf("%s (check the URL, --deployment or --model, --api and --api-version)", answered())
+	}
+	return nil
+}
+
+func retryable(w *metrics.Wire) bool {
+	switch w.Class {
 	case metrics.Throttled, metrics.Connection:
 		return true
 	case metrics.HTTPStatus:
-		return r.Status >= 500
+		return w.Status >= 500
 	}
 	return false
 }
+
+// maxWait bounds any wait a server asks for: a retry-after of 1e20 must
+// not overflow into a negative duration and a hot loop.
+const maxWait = time.Hour
 
 // retryWait is the server's retry-after when given, else exponential
 // backoff with full jitter: uniform in [0, min(30 s, 0.5 s * 2^attempt)).
 func retryWait(attempt int, after time.Duration) time.Duration {
 	if after > 0 {
-		return after
+		return min(after, maxWait)
 	}
 	ceil := min(500*time.Millisecond<<min(attempt, 10), 30*time.Second)
 	return time.Duration(rand.Int64N(int64(ceil)))
 }
 
-// attempt sends one attempt and fills rec with its outcome.
-func (c *Client) attempt(ctx context.Context, rec *metrics.Record, body Body) {
+// drainWait and drainMax bound the read after a stream's end: the HTTP
+// chunked terminator (or HTTP/2 END_STREAM) usually follows [DONE] at
+// once, in a write of its own. Reading it lets the transport reuse the
+// connection; closing before it would drop the connection, and the next
+// request would pay a new TCP (and TLS) handshake inside its TTFT.
+const (
+	drainWait = time.Second
+	drainMax  = 64 << 10
+)
+
+// attempt sends one attempt and fills w with its outcome.
+func (c *Client) attempt(ctx context.Context, req Request, w *metrics.Wire) {
 	usage := c.Usage()
-	b := body(usage)
-	rec.Attempts++
-	c.reset(rec)
+	b := req.Body(usage)
+	w.Attempts++
+	w.ResetAttempt()
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, c.cfg.Endpoint.URL, bytes.NewReader(b))
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		if !info.Reused {
+			w.NewConns++
+		}
+	}}
+	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, trace), http.MethodPost, c.cfg.Endpoint.URL, bytes.NewReader(b))
 	if err != nil {
-		c.fail(rec, metrics.Connection, err.Error())
+		c.fail(w, metrics.Connection, err.Error())
 		return
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "text/event-stream")
-	if c.cfg.Key != "" {
-		if c.cfg.Endpoint.API == OpenAI {
-			req.Header.Set("Authorization", "Bearer "+c.cfg.Key)
-		} else {
-			req.Header.Set("api-key", c.cfg.Key)
-		}
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Accept", "text/event-stream")
+	for k, v := range c.cfg.Header {
+		hreq.Header[k] = v
 	}
-	if rec.Send.IsZero() {
-		rec.Send = c.now()
+	if w.Send.IsZero() {
+		w.Send = c.now()
 	}
-	resp, err := c.hc.Do(req)
+	hc := c.hcs[0]
+	if len(c.hcs) > 1 {
+		hc = c.hcs[c.next.Add(1)%uint64(len(c.hcs))]
+	}
+	resp, err := hc.Do(hreq)
 	if err != nil {
-		c.fail(rec, c.errClass(ctx, actx, metrics.Connection), errText(err))
+		c.fail(w, c.errClass(ctx, actx, metrics.Connection), errText(err))
 		return
 	}
 	defer resp.Body.Close()
-	rec.Hdr = c.now()
-	rec.Status = resp.StatusCode
-	readHeaders(rec, resp.Header)
+	w.Hdr = c.now()
+	w.Status, w.Proto = resp.StatusCode, resp.Proto
+	readHeaders(&w.Headers, resp.Header, c.now())
 	if resp.StatusCode != http.StatusOK {
 		msg := errorBody(resp.Body)
 		if resp.StatusCode == http.StatusBadRequest && usage && strings.Contains(msg, "stream_options") {
 			// Older API versions and some servers reject stream_options:
 			// remember, and send this request again without it.
 			c.noUsage.Store(true)
-			rec.Attempts--
-			c.attempt(ctx, rec, body)
+			w.Attempts--
+			c.attempt(ctx, req, w)
 			return
 		}
 		class := metrics.HTTPStatus
 		if resp.StatusCode == http.StatusTooManyRequests {
 			class = metrics.Throttled
-			rec.Throttles++
+			w.Throttles++
 		}
-		c.fail(rec, class, fmt.Sprintf("%d %s", resp.StatusCode, msg))
+		c.fail(w, class, fmt.Sprintf("%d %s", resp.StatusCode, msg))
 		return
 	}
-	c.stream(ctx, actx, rec, resp.Body)
+	if c.stream(ctx, actx, req, w, resp.Body) {
+		t := time.AfterFunc(drainWait, cancel)
+		io.CopyN(io.Discard, resp.Body, drainMax)
+		t.Stop()
+	}
 }
 
-// reset clears what one attempt measures, keeping Send and counters.
-func (c *Client) reset(r *metrics.Record) {
-	r.Hdr, r.First, r.Last, r.End = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-	r.Status, r.Class, r.Err, r.Events, r.Gaps, r.Finish = 0, "", "", 0, r.Gaps[:0], ""
-	r.ServerPrompt, r.ServerOutput, r.ClientOutput = -1, -1, -1
-	r.RetryAfter = 0
-}
-
-func (c *Client) fail(r *metrics.Record, class metrics.Class, msg string) {
-	r.Class, r.Err, r.End = class, msg, c.now()
+// fail ends the attempt as class, with msg as its error text: on one
+// line, secrets redacted before it is cut to length (a cut could leave
+// half a key the redactor no longer recognises).
+func (c *Client) fail(w *metrics.Wire, class metrics.Class, msg string) {
+	if len(msg) > 16<<10 {
+		msg = msg[:16<<10]
+	}
+	w.Class, w.Err, w.End = class, truncate(c.cfg.Redact(msg), 300), c.now()
 }
 
 // errClass tells a run cut-off (ctx) from a request timeout (actx) from
@@ -234,33 +318,24 @@ func (c *Client) errClass(ctx, actx context.Context, other metrics.Class) metric
 	return other
 }
 
-type apiError struct {
-	Message string `json:"message"`
-	Code    any    `json:"code"`
-}
-
 var done = []byte("[DONE]")
 
-// event is one output-bearing event: when it arrived, where its text ends
-// in the request's text, and the usage it reported (-1 if none).
-type event struct {
-	at    time.Time
-	end   int
-	usage int
-}
+// maxChoices is the most choices a stream may carry (the API's limit on
+// n): an index past it is a broken stream, not a reason to allocate.
+const maxChoices = 128
 
 // streamState is the per-stream scratch space, pooled with the reader.
 type streamState struct {
-	sr     *sse.Reader
-	ck     chunk
-	text   []byte
-	events []event
+	sr    *sse.Reader
+	ck    api.Chunk
+	bytes []int // output bytes of each choice, kept or not
 }
 
-// stream reads an SSE body, stamping output-bearing events. Nothing but
-// reading, stamping and parsing happens until the stream ends: tokens per
-// event are counted afterwards, so the tokenizer never delays a read.
-func (c *Client) stream(ctx, actx context.Context, rec *metrics.Record, body io.Reader) {
+// stream reads an SSE body, stamping output-bearing events, and reports
+// whether it ended cleanly. Nothing but reading, stamping and parsing
+// happens until the stream ends: tokens per event are counted afterwards
+// (metrics.Record.Derive), so the tokenizer never delays a read.
+func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire, body io.Reader) bool {
 	st, _ := c.states.Get().(*streamState)
 	if st == nil {
 		st = &streamState{sr: sse.NewReader(body, c.now)}
@@ -268,123 +343,173 @@ func (c *Client) stream(ctx, actx context.Context, rec *metrics.Record, body io.
 		st.sr.Reset(body)
 	}
 	defer c.states.Put(st)
-	st.text, st.events = st.text[:0], st.events[:0]
+	st.bytes = st.bytes[:0]
 	ck := &st.ck
-	for {
+	want := max(req.Choices, 1)
+	w.Grow(want - 1)
+	sawDone := false
+	for !sawDone {
 		ev, err := st.sr.Next()
+		if err == io.EOF {
+			break
+		}
 		if err != nil {
-			if err == io.EOF {
-				if rec.Finish != "" {
-					break // a missing [DONE] after finish_reason is a clean end
-				}
-				c.fail(rec, metrics.Stream, "stream ended before finish_reason")
-				return
-			}
-			c.fail(rec, c.errClass(ctx, actx, metrics.Stream), errText(err))
-			return
+			c.fail(w, c.errClass(ctx, actx, metrics.Stream), errText(err))
+			return false
 		}
 		if bytes.Equal(ev.Data, done) {
+			sawDone = true
 			break
 		}
 		if len(ev.Data) == 0 {
 			continue
 		}
-		if err := parseChunk(ev.Data, ck); err != nil {
-			c.fail(rec, metrics.Stream, "malformed event: "+truncate(string(ev.Data), 120))
-			return
+		if err := api.ParseChunk(ev.Data, ck); err != nil {
+			c.fail(w, metrics.Stream, "malformed event: "+string(ev.Data[:min(len(ev.Data), 16<<10)]))
+			return false
 		}
-		if ck.hasError || ev.Name == "error" {
+		if ck.HasError || ev.Name == "error" {
 			msg := "error event"
-			if ck.errMessage != "" {
-				msg = "error event: " + ck.errMessage
+			if ck.ErrMessage != "" {
+				msg = "error event: " + ck.ErrMessage
 			}
-			c.fail(rec, metrics.Stream, truncate(msg, 200))
-			return
+			c.fail(w, metrics.Stream, msg)
+			return false
 		}
-		if ck.finish != "" {
-			rec.Finish = ck.finish
+		for _, f := range ck.Finish {
+			if f.Index >= maxChoices {
+				c.fail(w, metrics.Stream, fmt.Sprintf("choice index %d out of range", f.Index))
+				return false
+			}
+			w.Grow(f.Index)
+			w.Finish[f.Index] = f.Reason
 		}
-		usage := -1
-		if ck.hasUsage {
-			rec.ServerPrompt, rec.ServerOutput = ck.prompt, ck.completion
-			usage = ck.completion
+		usage := int32(-1)
+		if ck.HasUsage {
+			mergeUsage(&w.Usage, ck.Usage)
+			if ck.Usage.Completion >= 0 {
+				usage = int32(ck.Usage.Completion)
+			}
 		}
-		if !ck.output {
-			continue
+		start := 0
+		for _, d := range ck.Deltas {
+			if d.Index >= maxChoices {
+				c.fail(w, metrics.Stream, fmt.Sprintf("choice index %d out of range", d.Index))
+				return false
+			}
+			w.Grow(d.Index)
+			for len(st.bytes) <= d.Index {
+				st.bytes = append(st.bytes, 0)
+			}
+			text := ck.Text[start:d.End]
+			start = d.End
+			if room := metrics.MaxText - len(w.Text[d.Index]); room > 0 {
+				w.Text[d.Index] = append(w.Text[d.Index], text[:min(len(text), room)]...)
+			}
+			st.bytes[d.Index] += len(text)
+			if st.bytes[d.Index] > math.MaxInt32 {
+				c.fail(w, metrics.Stream, "output of one choice passed 2 GB")
+				return false
+			}
+			w.Events = append(w.Events, metrics.Event{At: ev.At, Choice: int32(d.Index), Kind: d.Kind, End: int32(st.bytes[d.Index]), Usage: usage})
 		}
-		st.text = append(st.text, ck.text...)
-		st.events = append(st.events, event{at: ev.At, end: len(st.text), usage: usage})
 	}
-	rec.End = c.now()
-	rec.Class = metrics.OK
-	c.count(rec, st)
+	// A clean end: [DONE], or the end of the body once every choice has
+	// its finish_reason; with [DONE], every choice that has one means all
+	// of them must (a server that sends none at all is let be).
+	finished := 0
+	for _, f := range w.Finish {
+		if f != "" {
+			finished++
+		}
+	}
+	if (!sawDone && finished < len(w.Finish)) || (sawDone && finished > 0 && finished < len(w.Finish)) {
+		missing := 0
+		for i, f := range w.Finish {
+			if f == "" {
+				missing = i
+				break
+			}
+		}
+		msg := "stream ended before finish_reason"
+		if len(w.Finish) > 1 {
+			msg = fmt.Sprintf("stream ended before choice %d's finish_reason", missing)
+		}
+		c.fail(w, metrics.Stream, msg)
+		return false
+	}
+	w.End = c.now()
+	w.Class = metrics.OK
+	return true
 }
 
-// count derives, after the stream, the events' timing and token counts:
-// tokens per event from continuous usage when the server sends it, else the
-// tokenizer's count of the event's text.
-func (c *Client) count(rec *metrics.Record, st *streamState) {
-	rec.Events = len(st.events)
-	if len(st.events) == 0 {
-		if c.cfg.Tokenizer != nil {
-			rec.ClientOutput = 0
+// mergeUsage keeps every count a usage report gives.
+func mergeUsage(u *metrics.Usage, v metrics.Usage) {
+	for _, f := range []struct {
+		dst *int
+		src int
+	}{{&u.Prompt, v.Prompt}, {&u.Completion, v.Completion}, {&u.Reasoning, v.Reasoning}, {&u.Cached, v.Cached}} {
+		if f.src >= 0 {
+			*f.dst = f.src
 		}
-		return
-	}
-	rec.First, rec.Last = st.events[0].at, st.events[len(st.events)-1].at
-	for i := 1; i < len(st.events); i++ {
-		e, prev := st.events[i], st.events[i-1]
-		k := 0
-		if e.usage >= 0 && prev.usage >= 0 {
-			k = e.usage - prev.usage
-		} else if c.cfg.Tokenizer != nil {
-			k = c.cfg.Tokenizer.Count(string(st.text[prev.end:e.end]))
-		}
-		rec.Gaps = append(rec.Gaps, metrics.Gap{D: e.at.Sub(prev.at), Tokens: max(k, 1)})
-	}
-	if c.cfg.Tokenizer != nil {
-		rec.ClientOutput = c.cfg.Tokenizer.Count(string(st.text))
 	}
 }
 
-// readHeaders keeps the Azure headers a test cares about.
-func readHeaders(r *metrics.Record, h http.Header) {
-	if v := h.Get("apim-request-id"); v != "" {
-		r.RequestID = v
-	} else if v := h.Get("x-request-id"); v != "" {
-		r.RequestID = v
+// readHeaders keeps the headers a capacity test reads.
+func readHeaders(h *metrics.Headers, hd http.Header, now time.Time) {
+	if v := hd.Get("apim-request-id"); v != "" {
+		h.RequestID = truncate(v, 80)
+	} else if v := hd.Get("x-request-id"); v != "" {
+		h.RequestID = truncate(v, 80)
 	}
-	if v := h.Get("azure-openai-deployment-utilization"); v != "" {
-		if f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "%")), 64); err == nil {
-			r.Util = f
+	if v := hd.Get("azure-openai-deployment-utilization"); v != "" {
+		if f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "%")), 64); err == nil && f >= 0 && f <= 1e6 {
+			h.Util = f
 		}
 	}
-	if v, err := strconv.Atoi(h.Get("x-ratelimit-remaining-requests")); err == nil {
-		r.RemainingRequests = v
+	for _, f := range []struct {
+		dst  *int
+		name string
+	}{{&h.RemainingRequests, "x-ratelimit-remaining-requests"}, {&h.RemainingTokens, "x-ratelimit-remaining-tokens"},
+		{&h.LimitRequests, "x-ratelimit-limit-requests"}, {&h.LimitTokens, "x-ratelimit-limit-tokens"}} {
+		if v, err := strconv.Atoi(hd.Get(f.name)); err == nil && v >= 0 {
+			*f.dst = v
+		}
 	}
-	if v, err := strconv.Atoi(h.Get("x-ratelimit-remaining-tokens")); err == nil {
-		r.RemainingTokens = v
-	}
-	r.RetryAfter = retryAfter(h)
+	h.Region = truncate(hd.Get("x-ms-region"), 80)
+	h.Deployment = truncate(hd.Get("x-ms-deployment-name"), 120)
+	h.RetryAfter = retryAfter(hd, now)
 }
 
-// retryAfter reads retry-after-ms (milliseconds, possibly fractional), else
-// retry-after (seconds or an HTTP date).
-func retryAfter(h http.Header) time.Duration {
+// retryAfter reads retry-after-ms (milliseconds, possibly fractional),
+// else retry-after (seconds or an HTTP date), bounded by maxWait.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	dur := func(v, unit float64) time.Duration {
+		if !(v > 0) {
+			return 0
+		}
+		return time.Duration(min(v*unit, float64(maxWait)))
+	}
 	if v := h.Get("retry-after-ms"); v != "" {
-		if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 {
-			return time.Duration(f * float64(time.Millisecond))
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			if d := dur(f, float64(time.Millisecond)); d > 0 {
+				return d
+			}
 		}
 	}
 	if v := h.Get("retry-after"); v != "" {
-		if n, err := strconv.ParseFloat(v, 64); err == nil && n > 0 {
-			return time.Duration(n * float64(time.Second))
+		if n, err := strconv.ParseFloat(v, 64); err == nil {
+			return dur(n, float64(time.Second))
 		}
 		if t, err := http.ParseTime(v); err == nil {
-			return max(time.Until(t), 0)
+			return min(max(t.Sub(now), 0), maxWait)
 		}
 	}
 	return 0
+}
+
+type apiError struct {
+	Message string `json:"message"`
 }
 
 // errorBody reads an error response and returns its message on one line.
@@ -394,9 +519,9 @@ func errorBody(r io.Reader) string {
 		Error apiError `json:"error"`
 	}
 	if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
-		return truncate(e.Error.Message, 300)
+		return e.Error.Message
 	}
-	return truncate(strings.TrimSpace(string(b)), 300)
+	return string(b)
 }
 
 func errText(err error) string {
@@ -406,13 +531,18 @@ func errText(err error) string {
 			err = inner
 		}
 	}
-	return truncate(err.Error(), 200)
+	return err.Error()
 }
 
+// truncate puts s on one line and cuts it to at most n bytes, at a rune
+// boundary.
 func truncate(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		return s[:n] + "…"
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

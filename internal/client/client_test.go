@@ -13,6 +13,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/aoaibench/aoaibench/internal/api"
+	"github.com/aoaibench/aoaibench/internal/auth"
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/tokenizer"
 )
@@ -113,12 +115,21 @@ func azureStream(hdr, ttft, itl time.Duration, words []string, withUsage bool) [
 
 func newClient(t *testing.T, s *script, retry string) *Client {
 	t.Helper()
-	ep, err := Resolve("https://x.openai.azure.com", "", "gpt-4o", "", "2024-10-21")
+	ep, err := api.Resolve("https://x.openai.azure.com", "", "gpt-4o", "", "2024-10-21")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return New(Config{Endpoint: ep, Header: http.Header{"Api-Key": {"secret"}}, Retry: retry, Transport: s})
+}
+
+// do sends one request with c and derives its record.
+func do(c *Client, ctx context.Context) *metrics.Record {
+	var w metrics.Wire
+	c.Do(ctx, Request{Body: body}, &w)
 	tok, _ := tokenizer.Get(tokenizer.O200k)
-	return New(Config{Endpoint: ep, Key: "secret", Retry: retry, Tokenizer: tok, Transport: s})
+	rec := metrics.NewRecord(0, w.Send)
+	rec.Derive(&w, tok, false)
+	return rec
 }
 
 func body(usage bool) []byte {
@@ -140,8 +151,7 @@ func TestAzureStreamMetrics(t *testing.T) {
 			"x-ratelimit-remaining-requests": "99", "x-ratelimit-remaining-tokens": "1234",
 		}, steps: azureStream(50*time.Millisecond, 200*time.Millisecond, 20*time.Millisecond, words(50), true)}}}
 		c := newClient(t, s, RetryNone)
-		rec := metrics.NewRecord(0, time.Now())
-		c.Do(context.Background(), rec, body)
+		rec := do(c, context.Background())
 		if rec.Class != metrics.OK {
 			t.Fatalf("class %s: %s", rec.Class, rec.Err)
 		}
@@ -155,7 +165,7 @@ func TestAzureStreamMetrics(t *testing.T) {
 		// From the first content token: the prompt-filter and role frames
 		// arrived 150 ms earlier and must not count.
 		check("TTFT", d, ok, 200*time.Millisecond)
-		d, ok = rec.Headers()
+		d, ok = rec.HeadersTime()
 		check("time to headers", d, ok, 50*time.Millisecond)
 		d, ok = rec.TPOT()
 		check("TPOT", d, ok, 20*time.Millisecond)
@@ -184,8 +194,7 @@ func TestMultiTokenChunks(t *testing.T) {
 			{0, finishFrame + doneFrame}}
 		s := &script{replies: []reply{{status: 200, steps: st}}}
 		c := newClient(t, s, RetryNone)
-		rec := metrics.NewRecord(0, time.Now())
-		c.Do(context.Background(), rec, body)
+		rec := do(c, context.Background())
 		if rec.ClientOutput != 6 || rec.ServerOutput != -1 || rec.OutputTokens() != 6 {
 			t.Fatalf("tokens client %d server %d", rec.ClientOutput, rec.ServerOutput)
 		}
@@ -199,10 +208,10 @@ func TestMultiTokenChunks(t *testing.T) {
 		sum := metrics.NewSummary(metrics.SLO{})
 		sum.Add(rec)
 		// ITL is per token: 3 samples of 10 ms and 2 of 15 ms.
-		if n := sum.ITL.Count(); n != 5 {
+		if n := sum.Hist("itl").Count(); n != 5 {
 			t.Errorf("ITL samples %d, want 5", n)
 		}
-		if p := sum.ITL.Quantile(50); math.Abs(p-0.010) > 1e-5 {
+		if p := sum.Hist("itl").Quantile(50); math.Abs(p-0.010) > 1e-5 {
 			t.Errorf("ITL p50 %v, want 0.010", p)
 		}
 	})
@@ -213,8 +222,7 @@ func TestThrottledNoRetry(t *testing.T) {
 		s := &script{replies: []reply{{status: 429, header: map[string]string{"retry-after-ms": "1500"},
 			steps: []step{{0, `{"error":{"code":"429","message":"Requests to the ChatCompletions_Create Operation have exceeded token rate limit. Please retry after 2 seconds."}}`}}}}}
 		c := newClient(t, s, RetryNone)
-		rec := metrics.NewRecord(0, time.Now())
-		c.Do(context.Background(), rec, body)
+		rec := do(c, context.Background())
 		if rec.Class != metrics.Throttled || rec.Attempts != 1 || rec.Throttles != 1 || !strings.Contains(rec.Err, "token rate limit") {
 			t.Fatalf("class %s attempts %d err %q", rec.Class, rec.Attempts, rec.Err)
 		}
@@ -231,8 +239,7 @@ func TestRetryExponential(t *testing.T) {
 		s := &script{replies: []reply{throttle, throttle,
 			{status: 200, steps: azureStream(0, 100*time.Millisecond, 10*time.Millisecond, words(5), true)}}}
 		c := newClient(t, s, RetryExponential)
-		rec := metrics.NewRecord(0, time.Now())
-		c.Do(context.Background(), rec, body)
+		rec := do(c, context.Background())
 		if rec.Class != metrics.OK || rec.Attempts != 3 || rec.Throttles != 2 {
 			t.Fatalf("class %s attempts %d throttles %d", rec.Class, rec.Attempts, rec.Throttles)
 		}
@@ -251,9 +258,8 @@ func TestRetryGivesUpAfterRetryFor(t *testing.T) {
 		}
 		s := &script{replies: replies}
 		c := newClient(t, s, RetryExponential)
-		rec := metrics.NewRecord(0, time.Now())
 		start := time.Now()
-		c.Do(context.Background(), rec, body)
+		rec := do(c, context.Background())
 		// Attempts at 0, 10, ..., 60 s: seven, then the next wait would pass 60 s.
 		if rec.Class != metrics.Throttled || rec.Attempts != 7 || time.Since(start) != 60*time.Second {
 			t.Fatalf("class %s attempts %d after %v", rec.Class, rec.Attempts, time.Since(start))
@@ -265,16 +271,14 @@ func TestRetryOn5xxAndConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &script{replies: []reply{{status: 503, steps: []step{{0, "busy"}}}}}
 		c := newClient(t, s, RetryExponential)
-		rec := metrics.NewRecord(0, time.Now())
-		c.Do(context.Background(), rec, body)
+		rec := do(c, context.Background())
 		// 503, then the script has no replies: connection errors until 60 s.
 		if rec.Class != metrics.Connection || rec.Attempts < 3 {
 			t.Fatalf("class %s attempts %d", rec.Class, rec.Attempts)
 		}
 		s = &script{replies: []reply{{status: 400, steps: []step{{0, `{"error":{"message":"bad"}}`}}}}}
 		c = newClient(t, s, RetryExponential)
-		rec = metrics.NewRecord(0, time.Now())
-		c.Do(context.Background(), rec, body)
+		rec = do(c, context.Background())
 		if rec.Class != metrics.HTTPStatus || rec.Attempts != 1 || rec.Err != "400 bad" {
 			t.Fatalf("400: class %s attempts %d err %q", rec.Class, rec.Attempts, rec.Err)
 		}
@@ -287,16 +291,14 @@ func TestStreamOptionsRejected(t *testing.T) {
 		ok := reply{status: 200, steps: azureStream(0, 10*time.Millisecond, time.Millisecond, words(3), false)}
 		s := &script{replies: []reply{reject, ok, ok}}
 		c := newClient(t, s, RetryNone)
-		rec := metrics.NewRecord(0, time.Now())
-		c.Do(context.Background(), rec, body)
+		rec := do(c, context.Background())
 		if rec.Class != metrics.OK || rec.Attempts != 1 || c.Usage() {
 			t.Fatalf("class %s attempts %d usage %v", rec.Class, rec.Attempts, c.Usage())
 		}
 		if rec.OutputTokens() != 3 || rec.ServerOutput != -1 {
 			t.Errorf("output tokens %d", rec.OutputTokens())
 		}
-		rec = metrics.NewRecord(1, time.Now())
-		c.Do(context.Background(), rec, body)
+		rec = do(c, context.Background())
 		if strings.Contains(s.bodies[2], "stream_options") {
 			t.Error("stream_options sent again after the server rejected it")
 		}
@@ -321,8 +323,7 @@ func TestBrokenStreams(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				s := &script{replies: []reply{{status: 200, steps: tc.steps}}}
-				rec := metrics.NewRecord(0, time.Now())
-				newClient(t, s, RetryNone).Do(context.Background(), rec, body)
+				rec := do(newClient(t, s, RetryNone), context.Background())
 				if rec.Class != tc.class || !strings.Contains(rec.Err, tc.err) {
 					t.Fatalf("class %s err %q, want %s %q", rec.Class, rec.Err, tc.class, tc.err)
 				}
@@ -339,8 +340,7 @@ func TestTimeoutAndCancel(t *testing.T) {
 		s := &script{replies: []reply{{status: 200, steps: []step{{0, content("hi")}}, hang: true}}}
 		c := newClient(t, s, RetryNone)
 		c.cfg.Timeout = 5 * time.Second
-		rec := metrics.NewRecord(0, time.Now())
-		c.Do(context.Background(), rec, body)
+		rec := do(c, context.Background())
 		if rec.Class != metrics.Timeout {
 			t.Fatalf("class %s err %q, want timeout", rec.Class, rec.Err)
 		}
@@ -351,30 +351,37 @@ func TestTimeoutAndCancel(t *testing.T) {
 		c = newClient(t, s, RetryNone)
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(time.Second, cancel)
-		rec = metrics.NewRecord(0, time.Now())
-		c.Do(ctx, rec, body)
+		rec = do(c, ctx)
 		if rec.Class != metrics.Incomplete {
 			t.Fatalf("class %s, want incomplete", rec.Class)
 		}
 	})
 }
 
-func TestProbe(t *testing.T) {
+func TestFatal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		wire := func(c *Client) *metrics.Wire {
+			var w metrics.Wire
+			c.Do(context.Background(), Request{Body: body, NoRetry: true}, &w)
+			return &w
+		}
 		for status, want := range map[int]string{401: "401 Unauthorized", 403: "403 Forbidden", 404: "404 Not Found"} {
 			s := &script{replies: []reply{{status: status, steps: []step{{0, `{"error":{"code":"DeploymentNotFound","message":"nope"}}`}}}}}
-			err := newClient(t, s, RetryNone).Probe(context.Background(), body)
-			if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "secret") {
-				t.Errorf("probe %d: %v", status, err)
+			err := Fatal(wire(newClient(t, s, RetryExponential)), "x")
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "nope") || strings.Contains(err.Error(), "secret") {
+				t.Errorf("answer %d: %v", status, err)
 			}
 		}
-		err := newClient(t, &script{}, RetryNone).Probe(context.Background(), body)
-		if err == nil || !strings.Contains(err.Error(), "did not answer") {
-			t.Errorf("probe of a dead endpoint: %v", err)
+		// A dead endpoint, and NoRetry sends one attempt whatever the policy.
+		w := wire(newClient(t, &script{}, RetryExponential))
+		if err := Fatal(w, "x"); err == nil || !strings.Contains(err.Error(), "did not answer") || w.Attempts != 1 {
+			t.Errorf("dead endpoint: %v after %d attempts", err, w.Attempts)
 		}
-		s := &script{replies: []reply{{status: 429, steps: []step{{0, "{}"}}}}}
-		if err := newClient(t, s, RetryNone).Probe(context.Background(), body); err != nil {
-			t.Errorf("probe answered 429: %v", err)
+		for _, status := range []int{429, 500, 400} {
+			s := &script{replies: []reply{{status: status, steps: []step{{0, "{}"}}}}}
+			if err := Fatal(wire(newClient(t, s, RetryNone)), "x"); err != nil {
+				t.Errorf("answer %d is not fatal: %v", status, err)
+			}
 		}
 	})
 }
@@ -389,24 +396,22 @@ func TestLoopback(t *testing.T) {
 		io.WriteString(w, promptFilter+roleFrame+content("hello")+content(" world")+finishFrame+usage(9, 2)+doneFrame)
 	}))
 	defer srv.Close()
-	tok, _ := tokenizer.Get(tokenizer.O200k)
-	for _, api := range []API{Azure, OpenAI} {
-		ep, err := Resolve(srv.URL, api, "dep", "gpt-4o", "2024-10-21")
+	for _, dialect := range []api.API{api.Azure, api.OpenAI} {
+		ep, err := api.Resolve(srv.URL, dialect, "dep", "gpt-4o", "2024-10-21")
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := New(Config{Endpoint: ep, Key: "k", Tokenizer: tok})
-		rec := metrics.NewRecord(0, time.Now())
-		c.Do(context.Background(), rec, body)
+		c := New(Config{Endpoint: ep, Header: auth.KeyHeader(dialect, "k")})
+		rec := do(c, context.Background())
 		if rec.Class != metrics.OK || rec.OutputTokens() != 2 || rec.ClientOutput != 2 {
-			t.Fatalf("%s: class %s %s tokens %d", api, rec.Class, rec.Err, rec.OutputTokens())
+			t.Fatalf("%s: class %s %s tokens %d", dialect, rec.Class, rec.Err, rec.OutputTokens())
 		}
-		switch api {
-		case Azure:
+		switch dialect {
+		case api.Azure:
 			if gotKey != "k" || gotAuth != "" || gotPath != "/openai/deployments/dep/chat/completions?api-version=2024-10-21" {
 				t.Errorf("azure: key %q auth %q path %q", gotKey, gotAuth, gotPath)
 			}
-		case OpenAI:
+		case api.OpenAI:
 			if gotAuth != "Bearer k" || gotKey != "" || gotPath != "/v1/chat/completions" {
 				t.Errorf("openai: key %q auth %q path %q", gotKey, gotAuth, gotPath)
 			}

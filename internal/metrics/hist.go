@@ -61,41 +61,29 @@ func (h *Hist) Quantile(p float64) float64 {
 	return float64(h.h.ValueAtPercentile(p)) / h.scale
 }
 
-// Stats are the summary figures of a distribution, in reported units (seconds
-// for durations). Fields are NaN when there is no data.
-type Stats struct {
-	Count int64   `json:"count"`
-	Mean  float64 `json:"mean"`
-	Min   float64 `json:"min"`
-	P50   float64 `json:"p50"`
-	P90   float64 `json:"p90"`
-	P95   float64 `json:"p95"`
-	P99   float64 `json:"p99"`
-	P999  float64 `json:"p99_9"`
-	Max   float64 `json:"max"`
-}
+// Stats returns the summary figures, in reported units (seconds for
+// durations); NaN when there is no data.
+func (h *Hist) Stats() Dist { return h.Dist(0) }
 
-// Stats returns the summary figures.
-func (h *Hist) Stats() Stats {
+// Dist returns the summary figures and a CDF of at most cdf points.
+func (h *Hist) Dist(cdf int) Dist {
 	n := h.h.TotalCount()
 	if n == 0 {
-		return Stats{Mean: nan, Min: nan, P50: nan, P90: nan, P95: nan, P99: nan, P999: nan, Max: nan}
+		x := Num(nan)
+		return Dist{Mean: x, Min: x, P50: x, P90: x, P95: x, P99: x, P999: x, Max: x}
 	}
 	v := h.h.ValueAtPercentilesSlice([]float64{50, 90, 95, 99, 99.9})
 	s := h.scale
-	return Stats{
-		Count: n, Mean: h.h.Mean() / s,
-		Min: float64(h.h.Min()) / s, Max: float64(h.h.Max()) / s,
-		P50: float64(v[0]) / s, P90: float64(v[1]) / s, P95: float64(v[2]) / s,
-		P99: float64(v[3]) / s, P999: float64(v[4]) / s,
+	d := Dist{
+		Count: n, Mean: Num(h.h.Mean() / s),
+		Min: Num(float64(h.h.Min()) / s), Max: Num(float64(h.h.Max()) / s),
+		P50: Num(float64(v[0]) / s), P90: Num(float64(v[1]) / s), P95: Num(float64(v[2]) / s),
+		P99: Num(float64(v[3]) / s), P999: Num(float64(v[4]) / s),
 	}
-}
-
-// Point is one point of a cumulative distribution: the share of values at
-// or below V (0..1).
-type Point struct {
-	V float64 `json:"v"`
-	P float64 `json:"p"`
+	if cdf > 0 {
+		d.CDF = h.CDF(cdf)
+	}
+	return d
 }
 
 // CDF returns the cumulative distribution at the histogram's distinct

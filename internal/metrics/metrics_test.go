@@ -91,20 +91,21 @@ func TestSummaryCounts(t *testing.T) {
 	f := NewRecord(1, t0)
 	f.Send, f.End, f.Class = t0.Add(time.Second), t0.Add(4*time.Second), Timeout
 	s.Add(f)
-	if s.Total() != 2 || s.Failures() != 1 || s.Duration() != 4*time.Second || s.Failed.Count() != 1 {
-		t.Fatalf("total %d failures %d duration %v", s.Total(), s.Failures(), s.Duration())
+	if s.Total() != 2 || s.Failures() != 1 || s.Wall() != 4*time.Second || s.Hist("failed").Count() != 1 {
+		t.Fatalf("total %d failures %d wall %v", s.Total(), s.Failures(), s.Wall())
 	}
 	// A failed request keeps its real time to failure (3 s), never 0.
-	if p := s.Failed.Quantile(50); math.Abs(p-3) > 0.01 {
+	if p := s.Hist("failed").Quantile(50); math.Abs(p-3) > 0.01 {
 		t.Errorf("time to failure %v", p)
 	}
-	if _, ok := s.Goodput(); ok {
+	res := s.Results(Info{Start: t0, Window: time.Minute, Sent: 2})
+	if !math.IsNaN(res.RPM.Goodput.F()) {
 		t.Error("goodput without an SLO")
 	}
 	m := okRecord(0, time.Second, 2*time.Second, 3*time.Second, 11)
 	m.ClientOutput = 12
 	s.Add(m)
-	if s.Compared != 1 || s.Mismatched != 1 || s.MismatchShare() != 1 {
+	if s.Compared != 1 || s.Mismatched != 1 {
 		t.Errorf("mismatch %d/%d", s.Mismatched, s.Compared)
 	}
 }
@@ -115,13 +116,13 @@ func TestHistStats(t *testing.T) {
 		h.Add(time.Duration(i) * time.Millisecond)
 	}
 	st := h.Stats()
-	if st.Count != 1000 || math.Abs(st.P50-0.5) > 0.001 || math.Abs(st.P99-0.99) > 0.001 || math.Abs(st.Max-1) > 0.001 {
+	if st.Count != 1000 || math.Abs(st.P50.F()-0.5) > 0.001 || math.Abs(st.P99.F()-0.99) > 0.001 || math.Abs(st.Max.F()-1) > 0.001 {
 		t.Fatalf("stats %+v", st)
 	}
 	if c := h.CDF(50); len(c) != 50 || c[len(c)-1].P != 1 {
 		t.Fatalf("cdf %d points, last %v", len(c), c[len(c)-1])
 	}
-	if !math.IsNaN(NewDurations().Stats().P50) {
+	if !math.IsNaN(NewDurations().Stats().P50.F()) {
 		t.Error("empty histogram percentile not NaN")
 	}
 }

@@ -1,10 +1,15 @@
-// Package metrics turns per-request records into the figures defined in
-// shared/spec/metrics.md: per-request latencies, windowed throughput, and
-// whole-run distributions kept in HDR histograms.
+// Package metrics turns what happened on the wire into the figures defined
+// in docs/metrics.md: per-request records, windowed throughput, whole-run
+// distributions kept in HDR histograms, and the results files.
 package metrics
 
 import (
+	"math"
+	"sort"
 	"time"
+	"unicode/utf8"
+
+	"github.com/aoaibench/aoaibench/internal/tokenizer"
 )
 
 // Class says how a request ended.
@@ -24,11 +29,19 @@ const (
 // Classes lists every failure class in report order.
 var Classes = []Class{Throttled, HTTPStatus, Timeout, Connection, Stream, Incomplete}
 
-// Gap is the time between two output-bearing events and the tokens the
-// later event carried.
+// Gap is the time between two output-bearing events of one choice and the
+// tokens the later event completed (an event that completes no token
+// passes its gap on to the next).
 type Gap struct {
 	D      time.Duration
 	Tokens int
+}
+
+// Choice is one choice's timing: its first and last output events and its
+// visible output tokens.
+type Choice struct {
+	First, Last time.Time
+	Tokens      int
 }
 
 // Record is everything measured about one request. Times carry Go's
@@ -38,38 +51,49 @@ type Record struct {
 	Sched time.Time // when the schedule intended the request to go
 	Send  time.Time // first attempt handed to the transport
 	Hdr   time.Time // status line and headers of the last attempt
-	First time.Time // first output-bearing event
+	First time.Time // first output-bearing event, of any choice
 	Last  time.Time // last output-bearing event
 	End   time.Time // stream over, or the request failed
+	// FirstContent is the first visible output (content, refusal, tool
+	// call); FirstReasoning the first streamed reasoning.
+	FirstContent, FirstReasoning time.Time
 
 	Status    int // HTTP status of the last attempt, 0 if none
 	Attempts  int
 	Throttles int // attempts answered 429
 	Class     Class
 	Err       string // short reason for a failure
+	Proto     string // protocol of the last attempt
+	NewConns  int    // connections opened (0: a kept-alive one was reused)
 
-	ServerPrompt int // usage.prompt_tokens, -1 if not reported
-	ServerOutput int // usage.completion_tokens, -1 if not reported
-	ClientPrompt int // the tokenizer's count of the prompt
-	ClientOutput int // the tokenizer's count of the output text, -1 if no text was counted
-	Events       int // output-bearing events
-	Gaps         []Gap
-	Finish       string // finish_reason
+	ServerPrompt    int // usage.prompt_tokens, -1 if not reported
+	ServerOutput    int // usage.completion_tokens (hidden reasoning included), -1 if not reported
+	ServerReasoning int // completion_tokens_details.reasoning_tokens, -1 if not reported
+	ServerCached    int // prompt_tokens_details.cached_tokens, -1 if not reported
+	ClientPrompt    int // the tokenizer's count of the prompt
+	ClientOutput    int // the tokenizer's count of the output text, -1 if none was counted
+	// ClientEstimated says ClientOutput was extrapolated from the first
+	// MaxText bytes of a longer output.
+	ClientEstimated bool
+	// Visible is the output tokens that were streamed: the server's count
+	// less hidden reasoning, else the client's; -1 until derived.
+	Visible int
+	Events  int // output-bearing events
+	// MaxTokens is the output the request asked for at most, over all its
+	// choices (max_tokens x n); 0 when it set no limit.
+	MaxTokens int
+	Choices   []Choice
+	Gaps      []Gap  // of every choice
+	Finish    string // choice 0's finish_reason
 
-	RequestID         string  // apim-request-id (or x-request-id)
-	Util              float64 // azure-openai-deployment-utilization, percent; NaN if absent
-	RemainingRequests int     // x-ratelimit-remaining-requests, -1 if absent
-	RemainingTokens   int     // x-ratelimit-remaining-tokens, -1 if absent
-	// RetryAfter is the last attempt's retry-after-ms or retry-after.
-	RetryAfter time.Duration
+	Headers
 }
 
 // NewRecord returns a record with every optional figure marked absent.
 func NewRecord(id int64, sched time.Time) *Record {
 	return &Record{
-		ID: id, Sched: sched,
-		ServerPrompt: -1, ServerOutput: -1, ClientOutput: -1,
-		Util: nan, RemainingRequests: -1, RemainingTokens: -1,
+		ID: id, Sched: sched, Headers: NoHeaders,
+		ServerPrompt: -1, ServerOutput: -1, ServerReasoning: -1, ServerCached: -1, ClientOutput: -1, Visible: -1,
 	}
 }
 
@@ -81,13 +105,33 @@ func (r *Record) PromptTokens() int {
 	return r.ClientPrompt
 }
 
-// OutputTokens is the server's count when reported, else the client's count
-// of the output text.
+// OutputTokens is the server's count (hidden reasoning included, as
+// quotas and bills count it) when reported, else the client's count of
+// the output text.
 func (r *Record) OutputTokens() int {
 	if r.ServerOutput >= 0 {
 		return r.ServerOutput
 	}
 	return max(r.ClientOutput, 0)
+}
+
+// QuotaTokens is what Azure counts against a standard deployment's quota
+// when it admits the request: prompt plus max_tokens of every choice (the
+// output when no limit was set).
+func (r *Record) QuotaTokens() int {
+	if r.MaxTokens > 0 {
+		return r.PromptTokens() + r.MaxTokens
+	}
+	return r.PromptTokens() + r.OutputTokens()
+}
+
+// VisibleTokens is the output tokens that were streamed, which TPOT and
+// tokens per second are computed over.
+func (r *Record) VisibleTokens() int {
+	if r.Visible >= 0 {
+		return r.Visible
+	}
+	return r.OutputTokens()
 }
 
 // TTFT is t_first - t_send.
@@ -96,8 +140,14 @@ func (r *Record) TTFT() (time.Duration, bool) { return since(r.First, r.Send) }
 // TTFTSched is t_first - t_sched.
 func (r *Record) TTFTSched() (time.Duration, bool) { return since(r.First, r.Sched) }
 
-// Headers is t_hdr - t_send.
-func (r *Record) Headers() (time.Duration, bool) { return since(r.Hdr, r.Send) }
+// TTFTContent is the time to the first visible output, t_send based.
+func (r *Record) TTFTContent() (time.Duration, bool) { return since(r.FirstContent, r.Send) }
+
+// TTFTReasoning is the time to the first streamed reasoning.
+func (r *Record) TTFTReasoning() (time.Duration, bool) { return since(r.FirstReasoning, r.Send) }
+
+// HeadersTime is t_hdr - t_send.
+func (r *Record) HeadersTime() (time.Duration, bool) { return since(r.Hdr, r.Send) }
 
 // E2E is t_end - t_send.
 func (r *Record) E2E() (time.Duration, bool) { return since(r.End, r.Send) }
@@ -108,31 +158,67 @@ func (r *Record) E2ESched() (time.Duration, bool) { return since(r.End, r.Sched)
 // Lag is the schedule lag t_send - t_sched.
 func (r *Record) Lag() (time.Duration, bool) { return since(r.Send, r.Sched) }
 
-// TPOT is (t_last - t_first) / (output_tokens - 1), for two or more tokens.
+// choices returns the per-choice timings; a record made by hand, without
+// Derive, is one choice.
+func (r *Record) choices() []Choice {
+	if len(r.Choices) > 0 {
+		return r.Choices
+	}
+	return []Choice{{r.First, r.Last, r.VisibleTokens()}}
+}
+
+// TPOT is (t_last - t_first) / (tokens - 1) of each choice with two or
+// more tokens, pooled: the sum of the choices' spans over the sum of their
+// gaps. One choice gives the definition's figure.
 func (r *Record) TPOT() (time.Duration, bool) {
-	n := r.OutputTokens()
-	if n < 2 || r.First.IsZero() || r.Last.IsZero() {
+	var span time.Duration
+	var n int
+	for _, c := range r.choices() {
+		if c.Tokens >= 2 && !c.First.IsZero() && !c.Last.IsZero() {
+			span += c.Last.Sub(c.First)
+			n += c.Tokens - 1
+		}
+	}
+	if n == 0 {
 		return 0, false
 	}
-	return r.Last.Sub(r.First) / time.Duration(n-1), true
+	return span / time.Duration(n), true
 }
 
-// TokensPerSec is (output_tokens - 1) / (t_last - t_first).
+// ChoiceTPOTs calls f with the TPOT of each choice that has one.
+func (r *Record) ChoiceTPOTs(f func(time.Duration)) {
+	for _, c := range r.choices() {
+		if c.Tokens >= 2 && !c.First.IsZero() && !c.Last.IsZero() {
+			f(c.Last.Sub(c.First) / time.Duration(c.Tokens-1))
+		}
+	}
+}
+
+// TokensPerSec is (tokens - 1) / (t_last - t_first), pooled over choices
+// as TPOT is.
 func (r *Record) TokensPerSec() (float64, bool) {
-	n := r.OutputTokens()
-	if n < 2 || r.First.IsZero() || !r.Last.After(r.First) {
+	var span time.Duration
+	var n int
+	for _, c := range r.choices() {
+		if c.Tokens >= 2 && c.Last.After(c.First) && !c.First.IsZero() {
+			span += c.Last.Sub(c.First)
+			n += c.Tokens - 1
+		}
+	}
+	if n == 0 {
 		return 0, false
 	}
-	return float64(n-1) / r.Last.Sub(r.First).Seconds(), true
+	return float64(n) / span.Seconds(), true
 }
 
-// TokenMismatch reports whether server and client output counts both exist
-// and differ, and by how much.
+// TokenMismatch reports whether the server's and the client's counts of
+// the streamed output both exist and differ, and by how much. Hidden
+// reasoning tokens are not a mismatch, nor is an extrapolated count.
 func (r *Record) TokenMismatch() (diff int, both bool) {
-	if r.ServerOutput < 0 || r.ClientOutput < 0 {
+	if r.ServerOutput < 0 || r.ClientOutput < 0 || r.ClientEstimated {
 		return 0, false
 	}
-	return r.ServerOutput - r.ClientOutput, true
+	return r.VisibleTokens() - r.ClientOutput, true
 }
 
 func since(a, b time.Time) (time.Duration, bool) {
@@ -140,4 +226,276 @@ func since(a, b time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	return a.Sub(b), true
+}
+
+// Derive fills r from what happened on the wire, per docs/metrics.md.
+//
+// Tokens per event come from the tokenization of each choice's whole
+// output: an event completes the tokens that end within its text (token
+// boundaries by byte offset), so a server that streams one token per event
+// gets one token per event, however the tokenizer would count each
+// event's text alone. An event that completes no token passes its gap on
+// to the next. The client's counts are scaled to the server's visible
+// total when it reports usage; continuous usage (a count on every event of
+// a single choice) is used as it is. tok may be nil: each event is then
+// one unit. With quick set (a run being cut off), output longer than 4 KB
+// is not tokenized when the server reported usage: it is divided by bytes.
+func (r *Record) Derive(w *Wire, tok *tokenizer.Tokenizer, quick bool) {
+	r.Send, r.Hdr, r.End = w.Send, w.Hdr, w.End
+	r.Status, r.Attempts, r.Throttles, r.Class, r.Err = w.Status, w.Attempts, w.Throttles, w.Class, w.Err
+	r.Proto, r.NewConns, r.Headers = w.Proto, w.NewConns, w.Headers
+	r.ServerPrompt, r.ServerOutput, r.ServerReasoning, r.ServerCached = w.Usage.Prompt, w.Usage.Completion, w.Usage.Reasoning, w.Usage.Cached
+	r.Events = len(w.Events)
+	r.Finish = ""
+	if len(w.Finish) > 0 {
+		r.Finish = w.Finish[0]
+	}
+	r.Choices, r.Gaps = r.Choices[:0], r.Gaps[:0]
+	r.ClientOutput, r.ClientEstimated = -1, false
+	if tok != nil {
+		r.ClientOutput = 0
+	}
+	r.First, r.Last, r.FirstContent, r.FirstReasoning = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	streamedReasoning := false
+	continuous := len(w.Text) == 1 && len(w.Events) > 0
+	for _, e := range w.Events {
+		if e.Kind == Reasoning {
+			streamedReasoning = true
+			if r.FirstReasoning.IsZero() {
+				r.FirstReasoning = e.At
+			}
+		} else if r.FirstContent.IsZero() {
+			r.FirstContent = e.At
+		}
+		if e.Usage < 0 {
+			continuous = false
+		}
+	}
+	// The streamed (visible) total, when the server says: its count less
+	// the reasoning it did not stream.
+	visible := -1
+	if r.ServerOutput >= 0 {
+		hidden := 0
+		if r.ServerReasoning > 0 && !streamedReasoning {
+			hidden = r.ServerReasoning
+		}
+		visible = max(r.ServerOutput-hidden, 0)
+	}
+	if len(w.Events) == 0 {
+		r.Visible = max(visible, 0)
+		return
+	}
+	r.First, r.Last = w.Events[0].At, w.Events[len(w.Events)-1].At
+
+	// Each choice's units: tokens by the tokenizer, or bytes (not
+	// tokenized), or events (no tokenizer); and the units completed by
+	// each of its events.
+	n := len(w.Text)
+	cs := w.choiceScratch(n)
+	for _, e := range w.Events {
+		c := &cs[e.Choice]
+		c.events++
+		c.bytes = int(e.End)
+	}
+	w.offs = w.offs[:0]
+	units, client := 0, 0
+	for i := range cs {
+		c := &cs[i]
+		text := w.Text[i]
+		switch {
+		case tok == nil:
+			c.mode, c.units = byEvents, c.events
+		case quick && visible >= 0 && len(text) > 4096:
+			c.mode, c.units = byBytes, c.bytes
+			r.ClientOutput = -1
+		default:
+			c.mode, c.from = byTokens, len(w.offs)
+			w.offs = tok.Offsets(w.offs, validPrefix(text))
+			c.to, c.kept = len(w.offs), len(text)
+			c.units = c.to - c.from
+			if c.bytes > c.kept {
+				c.units = c.extrapolate(c.units, c.bytes)
+				r.ClientEstimated = true
+			}
+			client += c.units
+		}
+		units += c.units
+	}
+	if r.ClientOutput >= 0 {
+		r.ClientOutput = client
+	}
+	if visible < 0 {
+		visible = units // the client's count (or events) is all there is
+	}
+	r.Visible = visible
+	// Each event's units, then its share of the visible tokens.
+	w.units = w.units[:0]
+	for _, e := range w.Events {
+		c := &cs[e.Choice]
+		var done int // units of the choice completed by this event
+		switch c.mode {
+		case byEvents:
+			c.walked++
+			done = c.walked
+		case byBytes:
+			done = int(e.End)
+		default:
+			done = c.completed(w.offs, int(e.End))
+		}
+		w.units = append(w.units, max(done-c.done, 0))
+		c.done = max(done, c.done)
+	}
+	if continuous {
+		prev, rest := 0, 0
+		for i, e := range w.Events {
+			w.units[i], prev = max(int(e.Usage)-prev, 0), max(int(e.Usage), prev)
+			if i > 0 {
+				rest += w.units[i]
+			}
+		}
+		// The first event's count may include hidden reasoning; it times
+		// no gap, and the choice's tokens are the visible ones.
+		w.units[0] = max(visible-rest, 0)
+	} else {
+		w.share(visible)
+	}
+
+	r.Choices = append(r.Choices, make([]Choice, n)...)
+	for i, e := range w.Events {
+		c := &cs[e.Choice]
+		k := w.units[i]
+		ch := &r.Choices[e.Choice]
+		ch.Tokens += k
+		if ch.First.IsZero() {
+			ch.First = e.At
+		} else {
+			d := e.At.Sub(ch.Last) + c.pending
+			if k > 0 {
+				r.Gaps = append(r.Gaps, Gap{D: d, Tokens: k})
+				c.lastGap, c.pending = len(r.Gaps)-1, 0
+			} else {
+				c.pending = d
+			}
+		}
+		ch.Last = e.At
+	}
+	for i := range cs {
+		if c := &cs[i]; c.pending > 0 && c.lastGap >= 0 {
+			// The last events completed no token of their own: their time
+			// belongs to the last token's gap.
+			r.Gaps[c.lastGap].D += c.pending
+		}
+	}
+}
+
+// share turns the units of each event (w.units) into its share of total
+// tokens, in whole tokens that sum to total: each event gets the floor of
+// its proportional share, and the tokens left go to the largest
+// remainders (the largest-remainder method). Rounding a running sum
+// instead would give an event of one unit zero tokens and its neighbour
+// two, wherever the tokenizer and the server differ by a token.
+func (w *Wire) share(total int) {
+	units := 0
+	for _, u := range w.units {
+		units += u
+	}
+	if units == 0 {
+		// No text to weigh by (tool calls without arguments): each event
+		// weighs the same.
+		for i := range w.units {
+			w.units[i] = 1
+		}
+		units = len(w.units)
+	}
+	if units == total {
+		return
+	}
+	w.rest = w.rest[:0]
+	given := 0
+	for i, u := range w.units {
+		exact := float64(u) * float64(total) / float64(units)
+		fl := math.Floor(exact)
+		w.units[i] = int(fl)
+		given += int(fl)
+		w.rest = append(w.rest, remainder{exact - fl, i})
+	}
+	sort.Slice(w.rest, func(a, b int) bool {
+		if w.rest[a].frac != w.rest[b].frac {
+			return w.rest[a].frac > w.rest[b].frac
+		}
+		return w.rest[a].i < w.rest[b].i
+	})
+	for j := 0; given < total && j < len(w.rest); j++ {
+		w.units[w.rest[j].i]++
+		given++
+	}
+}
+
+// remainder is an event's fractional share of a token, for Wire.share.
+type remainder struct {
+	frac float64
+	i    int
+}
+
+// Units a choice's output is divided in.
+const (
+	byTokens = iota
+	byBytes
+	byEvents
+)
+
+// choiceState is Derive's per-choice scratch.
+type choiceState struct {
+	mode           int
+	events, bytes  int // output events, and bytes of output (kept or not)
+	from, to, kept int // token ends in Wire.offs[from:to], over the first kept bytes
+	units          int
+	// The walk over the events.
+	walked, done int
+	pending      time.Duration
+	lastGap      int
+}
+
+// choiceScratch returns n zeroed choice states.
+func (w *Wire) choiceScratch(n int) []choiceState {
+	if cap(w.choices) < n {
+		w.choices = make([]choiceState, n)
+	}
+	cs := w.choices[:n]
+	for i := range cs {
+		cs[i] = choiceState{lastGap: -1}
+	}
+	return cs
+}
+
+// extrapolate scales the tokens of the kept text to the whole output.
+func (c *choiceState) extrapolate(tokens, bytes int) int {
+	if c.kept == 0 {
+		return 0
+	}
+	return int(math.Round(float64(tokens) * float64(bytes) / float64(c.kept)))
+}
+
+// completed returns the tokens of the choice that end within its first
+// end bytes.
+func (c *choiceState) completed(offs []int, end int) int {
+	own := offs[c.from:c.to]
+	if end <= c.kept {
+		return sort.SearchInts(own, end+1)
+	}
+	return c.extrapolate(len(own), end)
+}
+
+// validPrefix returns the kept text cut after its last whole rune:
+// MaxText may have cut one in two.
+func validPrefix(b []byte) string {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if utf8.FullRune(b[i:]) {
+				return string(b)
+			}
+			return string(b[:i])
+		}
+	}
+	return string(b)
 }

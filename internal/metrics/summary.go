@@ -10,16 +10,21 @@ import (
 type Summary struct {
 	Counts map[Class]int64 // requests by outcome
 
-	TTFT, TTFTSched, Headers, E2E, E2ESched, TPOT, ITL, Gap, Lag *Hist
-	Failed                                                       *Hist // time to failure
-	TokensPerSec                                                 *Hist
+	// Hists are the latency distributions, by the names of Dists.
+	Hists        map[string]*Hist
+	TokensPerSec *Hist
+	Util         *Hist // utilization percent
 
 	PromptTokens, OutputTokens int64 // of successful requests
+	VisibleTokens              int64
+	ReasoningTokens            int64
+	CachedTokens               int64
+	QuotaTokens                int64 // prompt + max_tokens x n: Azure's admission count
 	Attempts, Throttles        int64
 	Compared, Mismatched       int64 // requests with both output counts; those that differ
 	MismatchAbs                int64 // sum of |server - client|
-
-	Util *Hist // utilization percent x 1000 (rates histogram)
+	NewConns                   int64
+	Protocols                  map[string]int64
 
 	firstSend, lastEnd time.Time
 
@@ -27,7 +32,8 @@ type Summary struct {
 	goodput int64
 }
 
-// SLO is a set of service-level objectives; a zero field is not checked.
+// SLO is a set of per-request objectives that goodput counts; a zero field
+// is not checked.
 type SLO struct {
 	TTFT, TPOT, E2E time.Duration
 }
@@ -57,52 +63,72 @@ func (s SLO) Set() bool { return s.TTFT > 0 || s.TPOT > 0 || s.E2E > 0 }
 
 // NewSummary returns an empty summary that counts goodput against slo.
 func NewSummary(slo SLO) *Summary {
-	return &Summary{
-		Counts: map[Class]int64{},
-		TTFT:   NewDurations(), TTFTSched: NewDurations(), Headers: NewDurations(),
-		E2E: NewDurations(), E2ESched: NewDurations(), TPOT: NewDurations(),
-		ITL: NewDurations(), Gap: NewDurations(), Lag: NewDurations(),
-		Failed: NewDurations(), TokensPerSec: NewRates(), Util: NewRates(),
-		slo: slo,
+	s := &Summary{
+		Counts: map[Class]int64{}, Hists: map[string]*Hist{}, Protocols: map[string]int64{},
+		TokensPerSec: NewRates(), Util: NewRates(), slo: slo,
 	}
+	for _, name := range Dists {
+		s.Hists[name] = NewDurations()
+	}
+	return s
 }
+
+// Hist returns the named latency distribution.
+func (s *Summary) Hist(name string) *Hist { return s.Hists[name] }
 
 // Add folds one finished request into the summary.
 func (s *Summary) Add(r *Record) {
 	s.Counts[r.Class]++
 	s.Attempts += int64(r.Attempts)
 	s.Throttles += int64(r.Throttles)
+	s.NewConns += int64(r.NewConns)
+	if r.Proto != "" {
+		s.Protocols[r.Proto]++
+	}
 	if !r.Send.IsZero() && (s.firstSend.IsZero() || r.Send.Before(s.firstSend)) {
 		s.firstSend = r.Send
 	}
 	if r.End.After(s.lastEnd) {
 		s.lastEnd = r.End
 	}
-	s.Lag.addOK(r.Lag())
-	s.Headers.addOK(r.Headers())
+	h := s.Hists
+	h["lag"].addOK(r.Lag())
+	h["headers"].addOK(r.HeadersTime())
 	if !math.IsNaN(r.Util) {
 		s.Util.AddValue(r.Util)
 	}
 	if r.Class != OK {
-		s.Failed.addOK(r.E2E()) // time to failure
+		h["failed"].addOK(r.E2E()) // time to failure
 		return
 	}
 	s.PromptTokens += int64(r.PromptTokens())
 	s.OutputTokens += int64(r.OutputTokens())
-	s.TTFT.addOK(r.TTFT())
-	s.TTFTSched.addOK(r.TTFTSched())
-	s.E2E.addOK(r.E2E())
-	s.E2ESched.addOK(r.E2ESched())
-	s.TPOT.addOK(r.TPOT())
-	if v, ok := r.TokensPerSec(); ok {
-		s.TokensPerSec.AddValue(v)
+	s.VisibleTokens += int64(r.VisibleTokens())
+	s.ReasoningTokens += int64(max(r.ServerReasoning, 0))
+	s.CachedTokens += int64(max(r.ServerCached, 0))
+	s.QuotaTokens += int64(r.QuotaTokens())
+	h["ttft"].addOK(r.TTFT())
+	h["ttft_sched"].addOK(r.TTFTSched())
+	if !r.FirstReasoning.IsZero() {
+		// Only a stream that reasons has two first moments to tell apart.
+		h["ttft_content"].addOK(r.TTFTContent())
+		h["ttft_reasoning"].addOK(r.TTFTReasoning())
 	}
+	h["e2e"].addOK(r.E2E())
+	h["e2e_sched"].addOK(r.E2ESched())
+	// Each choice is its own token stream: one TPOT sample each.
+	r.ChoiceTPOTs(func(d time.Duration) {
+		h["tpot"].Add(d)
+		if d > 0 {
+			s.TokensPerSec.AddValue(float64(time.Second) / float64(d))
+		}
+	})
 	for _, g := range r.Gaps {
-		s.Gap.Add(g.D)
-		// A gap before an event carrying k tokens is k per-token samples
+		h["chunk_gap"].Add(g.D)
+		// A gap before an event completing k tokens is k per-token samples
 		// of gap/k.
 		k := max(g.Tokens, 1)
-		s.ITL.AddN(g.D/time.Duration(k), int64(k))
+		h["itl"].AddN(g.D/time.Duration(k), int64(k))
 	}
 	if diff, both := r.TokenMismatch(); both {
 		s.Compared++
@@ -115,6 +141,10 @@ func (s *Summary) Add(r *Record) {
 		s.goodput++
 	}
 }
+
+// NotSent records a due request that never left, with the lag it had
+// when the run ended.
+func (s *Summary) NotSent(lag time.Duration) { s.Hists["not_sent_lag"].Add(lag) }
 
 func abs(x int) int {
 	if x < 0 {
@@ -135,45 +165,70 @@ func (s *Summary) Total() int64 {
 // Failures returns the requests that did not succeed.
 func (s *Summary) Failures() int64 { return s.Total() - s.Counts[OK] }
 
-// Duration is from the first t_send to the last t_end.
-func (s *Summary) Duration() time.Duration {
+// Wall is from the first t_send to the last t_end.
+func (s *Summary) Wall() time.Duration {
 	if s.firstSend.IsZero() || !s.lastEnd.After(s.firstSend) {
 		return 0
 	}
 	return s.lastEnd.Sub(s.firstSend)
 }
 
-// perMinute divides n by the run's duration in minutes (NaN if none).
-func (s *Summary) perMinute(n int64) float64 {
-	d := s.Duration()
-	if d <= 0 {
-		return nan
-	}
-	return float64(n) / d.Minutes()
+// Info is what a run knows of itself that its records do not say.
+type Info struct {
+	Start    time.Time
+	Window   time.Duration // the dispatch window rates are over
+	Stopped  string
+	Offered  float64 // requests per minute; NaN for a closed loop
+	Sent     int64
+	HeldBack int64
+	NotSent  int64
+	Invalid  []string // why the figures do not describe the offered rate
 }
 
-// RPM is successful requests per minute over the whole run.
-func (s *Summary) RPM() float64 { return s.perMinute(s.Counts[OK]) }
-
-// TPM returns context, generated and total tokens per minute.
-func (s *Summary) TPM() (context, gen, total float64) {
-	return s.perMinute(s.PromptTokens), s.perMinute(s.OutputTokens), s.perMinute(s.PromptTokens + s.OutputTokens)
-}
-
-// Goodput returns successful requests per minute meeting the SLO, and false
-// when no SLO was given.
-func (s *Summary) Goodput() (float64, bool) {
-	if !s.slo.Set() {
-		return nan, false
+// Results returns summary.json's figures.
+func (s *Summary) Results(in Info) *Results {
+	perMin := func(n int64) Num {
+		if in.Window <= 0 {
+			return Num(math.NaN())
+		}
+		return Num(float64(n) / in.Window.Minutes())
 	}
-	return s.perMinute(s.goodput), true
-}
-
-// MismatchShare is the share of compared requests whose server and client
-// output counts differ (NaN if none were compared).
-func (s *Summary) MismatchShare() float64 {
-	if s.Compared == 0 {
-		return nan
+	r := &Results{
+		Schema: Schema, Start: in.Start.UTC().Format(time.RFC3339Nano),
+		Duration: seconds(s.Wall()), Window: seconds(in.Window), Stopped: in.Stopped,
+		Valid: len(in.Invalid) == 0, Invalid: in.Invalid,
+		Requests: Requests{
+			Sent: in.Sent, OK: s.Counts[OK], HeldBack: in.HeldBack, NotSent: in.NotSent,
+			Attempts: s.Attempts, ThrottledAttempts: s.Throttles,
+			Throttled: s.Counts[Throttled], HTTP: s.Counts[HTTPStatus], Timeout: s.Counts[Timeout],
+			Connection: s.Counts[Connection], Stream: s.Counts[Stream], Incomplete: s.Counts[Incomplete],
+		},
+		RPM: Rates{Offered: Num(in.Offered), Sent: perMin(in.Sent), Achieved: perMin(s.Counts[OK]), Goodput: Num(math.NaN())},
+		TPM: TPM{Context: perMin(s.PromptTokens), Gen: perMin(s.OutputTokens), Total: perMin(s.PromptTokens + s.OutputTokens), Quota: perMin(s.QuotaTokens)},
+		Tokens: Tokens{
+			Prompt: s.PromptTokens, Output: s.OutputTokens, Visible: s.VisibleTokens, Reasoning: s.ReasoningTokens,
+			Cached: s.CachedTokens, Compared: s.Compared, Mismatched: s.Mismatched,
+			MismatchShare: Num(math.NaN()), MismatchMeanAbs: Num(math.NaN()),
+		},
+		Latency:     map[string]Dist{},
+		TokensPerS:  s.TokensPerSec.Dist(200),
+		Util:        s.Util.Dist(0),
+		Connections: Connections{New: s.NewConns, Protocols: s.Protocols},
 	}
-	return float64(s.Mismatched) / float64(s.Compared)
+	if in.Offered == 0 {
+		r.RPM.Offered = Num(math.NaN())
+	}
+	if s.slo.Set() {
+		r.RPM.Goodput = perMin(s.goodput)
+	}
+	if s.Compared > 0 {
+		r.Tokens.MismatchShare = Num(float64(s.Mismatched) / float64(s.Compared))
+	}
+	if s.Mismatched > 0 {
+		r.Tokens.MismatchMeanAbs = Num(float64(s.MismatchAbs) / float64(s.Mismatched))
+	}
+	for _, name := range Dists {
+		r.Latency[name] = s.Hists[name].Dist(200)
+	}
+	return r
 }

@@ -62,8 +62,9 @@ func (w *Window) MarkSent(now time.Time, total int64) {
 	w.sent = append(w.sent, mark{now, total})
 }
 
-// Dist is a windowed distribution: average and percentiles, NaN when empty.
-type Dist struct {
+// Spread is a windowed distribution: average and percentiles, NaN when
+// empty.
+type Spread struct {
 	Avg, P50, P95, P99, Max float64
 }
 
@@ -76,7 +77,7 @@ type WindowStats struct {
 	RPM                          float64
 	SendRPM                      float64 // requests sent per minute
 	TPMContext, TPMGen, TPMTotal float64
-	E2E, TTFT, TBT, Util, Lag    Dist
+	E2E, TTFT, TBT, Util, Lag    Spread
 }
 
 // Snapshot evicts what fell out of the window and returns its figures at now.
@@ -120,7 +121,7 @@ func (w *Window) Snapshot(now time.Time) WindowStats {
 	// One scratch buffer serves every figure in turn: at 60,000 RPM a
 	// window holds 60,000 entries, and five copies would be most of the
 	// memory a run needs.
-	figure := func(get func(*entry) float32) Dist {
+	figure := func(get func(*entry) float32) Spread {
 		w.scratch = w.scratch[:0]
 		for i := range live {
 			w.scratch = appendNum(w.scratch, get(&live[i]))
@@ -167,16 +168,16 @@ func appendNum(s []float64, v float32) []float64 {
 
 // dist sorts v in place and returns its figures; percentiles are nearest
 // rank, exact for the window's samples.
-func dist(v []float64) Dist {
+func dist(v []float64) Spread {
 	if len(v) == 0 {
-		return Dist{nan, nan, nan, nan, nan}
+		return Spread{nan, nan, nan, nan, nan}
 	}
 	slices.Sort(v)
 	sum := 0.0
 	for _, x := range v {
 		sum += x
 	}
-	return Dist{Avg: sum / float64(len(v)), P50: rank(v, 50), P95: rank(v, 95), P99: rank(v, 99), Max: v[len(v)-1]}
+	return Spread{Avg: sum / float64(len(v)), P50: rank(v, 50), P95: rank(v, 95), P99: rank(v, 99), Max: v[len(v)-1]}
 }
 
 // rank returns the nearest-rank p-th percentile of sorted v.

@@ -13,42 +13,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
+
+	"github.com/aoaibench/aoaibench/internal/metrics"
+	"github.com/aoaibench/aoaibench/internal/plan"
 )
 
 // Num is a number read leniently: JSON numbers, null, and the original
 // tool's strings ("n/a", "89.3%", "12.5"). NaN means no value.
-type Num float64
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (n *Num) UnmarshalJSON(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if s == "null" {
-		*n = Num(math.NaN())
-		return nil
-	}
-	if strings.HasPrefix(s, `"`) {
-		var str string
-		if err := json.Unmarshal(b, &str); err != nil {
-			return err
-		}
-		s = strings.TrimSuffix(strings.TrimSpace(str), "%")
-		if s == "" || strings.EqualFold(s, "n/a") || strings.EqualFold(s, "nan") || s == "-" {
-			*n = Num(math.NaN())
-			return nil
-		}
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return fmt.Errorf("not a number: %s", b)
-	}
-	*n = Num(f)
-	return nil
-}
-
-// F returns the value as a float64 (NaN when absent).
-func (n Num) F() float64 { return float64(n) }
+type Num = metrics.Num
 
 // pair is the original's {"avg":..,"95th":..} object.
 type pair struct {
@@ -107,46 +79,6 @@ type Record struct {
 	Util         Num    `json:"util"`
 }
 
-// Stats are one distribution of summary.json, in seconds.
-type Stats struct {
-	Count int64 `json:"count"`
-	Mean  Num   `json:"mean"`
-	P50   Num   `json:"p50"`
-	P90   Num   `json:"p90"`
-	P95   Num   `json:"p95"`
-	P99   Num   `json:"p99"`
-	Max   Num   `json:"max"`
-	CDF   []struct {
-		V float64 `json:"v"`
-		P float64 `json:"p"`
-	} `json:"cdf"`
-}
-
-// Summary is summary.json.
-type Summary struct {
-	Duration Num              `json:"duration_s"`
-	Stopped  string           `json:"stopped"`
-	Requests map[string]int64 `json:"requests"`
-	RPM      struct {
-		Offered  Num `json:"offered"`
-		Sent     Num `json:"sent"`
-		Achieved Num `json:"achieved"`
-		Goodput  Num `json:"goodput"`
-	} `json:"rpm"`
-	TPM struct {
-		Context Num `json:"context"`
-		Gen     Num `json:"gen"`
-		Total   Num `json:"total"`
-	} `json:"tpm"`
-	Tokens struct {
-		Compared      int64 `json:"compared"`
-		MismatchShare Num   `json:"mismatch_share"`
-	} `json:"tokens"`
-	Latency    map[string]Stats `json:"latency"`
-	TokensPerS Stats            `json:"tokens_per_s"`
-	Util       Stats            `json:"util"`
-}
-
 // Settings are the parts of run.json a report shows.
 type Settings struct {
 	Rate          Num    `json:"rate"`
@@ -165,7 +97,7 @@ type Run struct {
 	Path     string
 	Target   string
 	Settings Settings
-	Summary  *Summary
+	Summary  *metrics.Results
 	Records  []Record
 	Lines    []Line
 }
@@ -185,29 +117,15 @@ func Read(path string) (*Run, error) {
 		return r, nil
 	}
 	if b, err := os.ReadFile(filepath.Join(path, "run.json")); err == nil {
-		var rj struct {
-			Target        string   `json:"target"`
-			Settings      Settings `json:"settings"`
-			ContextTokens int      `json:"context_tokens"`
-			MaxTokens     int      `json:"max_tokens"`
-		}
-		rj.Settings = r.Settings
-		if err := json.Unmarshal(b, &rj); err != nil {
+		if err := r.readRunJSON(b); err != nil {
 			return nil, fmt.Errorf("run %s: run.json: %w", path, err)
-		}
-		r.Target, r.Settings = rj.Target, rj.Settings
-		// The effective shape, which the settings leave out for a named
-		// profile.
-		if rj.ContextTokens > 0 {
-			r.Settings.ContextTokens, r.Settings.MaxTokens = rj.ContextTokens, rj.MaxTokens
 		}
 	}
 	b, err := os.ReadFile(filepath.Join(path, "summary.json"))
 	if err != nil {
 		return nil, fmt.Errorf("run %s: not an aoaibench output directory (no summary.json): %w", path, err)
 	}
-	r.Summary = &Summary{}
-	if err := json.Unmarshal(b, r.Summary); err != nil {
+	if r.Summary, err = metrics.ReadResults(b); err != nil {
 		return nil, fmt.Errorf("run %s: summary.json: %w", path, err)
 	}
 	if err := r.readRecords(filepath.Join(path, "requests.jsonl")); err != nil {
@@ -219,6 +137,62 @@ func Read(path string) (*Run, error) {
 		_ = r.readLog(log)
 	}
 	return r, nil
+}
+
+// readRunJSON reads the settings a report shows from run.json: the plan
+// (schema 1) or the first release's settings (schema-less).
+func (r *Run) readRunJSON(b []byte) error {
+	var rj struct {
+		Schema   int `json:"schema"`
+		Target   any `json:"target"`
+		Settings struct {
+			Rate         Num    `json:"rate"`
+			Clients      int    `json:"clients"`
+			Duration     Num    `json:"duration"`
+			ShapeProfile string `json:"shape_profile"`
+			Retry        string `json:"retry"`
+		} `json:"settings"`
+		ContextTokens int `json:"context_tokens"`
+		MaxTokens     int `json:"max_tokens"`
+		plan.Plan
+	}
+	rj.Settings.Rate, rj.Settings.Duration = Num(math.NaN()), Num(math.NaN())
+	if err := json.Unmarshal(b, &rj); err != nil {
+		return err
+	}
+	if rj.Schema == 0 {
+		if s, ok := rj.Target.(string); ok {
+			r.Target = s
+		}
+		st := rj.Settings
+		r.Settings = Settings{Rate: st.Rate, Clients: st.Clients, Duration: st.Duration, ShapeProfile: st.ShapeProfile,
+			Retry: st.Retry, ContextTokens: rj.ContextTokens, MaxTokens: rj.MaxTokens}
+		return nil
+	}
+	var meta struct {
+		Target string `json:"target_description"`
+	}
+	json.Unmarshal(b, &meta)
+	p := rj.Plan
+	r.Target = meta.Target
+	if r.Target == "" {
+		r.Target = p.Target.URL
+	}
+	if r.Target == "" {
+		r.Target = "the built-in simulator"
+		if len(p.Target.Sim) > 0 {
+			r.Target += ", " + p.Target.Sim[0].Describe()
+		}
+	}
+	r.Settings = Settings{Rate: Num(math.NaN()), Clients: p.Load.Clients, Duration: Num(p.Load.Duration.Seconds()),
+		ShapeProfile: p.Workload.Shape, Retry: p.Load.Retry, ContextTokens: p.Workload.ContextTokens, MaxTokens: p.Workload.MaxTokens}
+	if p.Load.Rate != nil {
+		r.Settings.Rate = Num(*p.Load.Rate)
+	}
+	if p.Load.Duration == 0 {
+		r.Settings.Duration = Num(math.NaN())
+	}
+	return nil
 }
 
 func fileExists(p string) bool {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/metrics"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -95,8 +97,8 @@ func TestRowFromOutputDir(t *testing.T) {
 }
 
 func TestWarnings(t *testing.T) {
-	r := &Run{Name: "x", Summary: &Summary{Requests: map[string]int64{"sent": 100, "ok": 90, "incomplete": 10}}}
-	r.Summary.Latency = map[string]Stats{"lag": {P99: 0.02}}
+	r := &Run{Name: "x", Summary: &metrics.Results{Requests: metrics.Requests{Sent: 100, OK: 90, Incomplete: 10}}}
+	r.Summary.Latency = map[string]metrics.Dist{"lag": {P99: 0.02}}
 	r.Summary.Tokens.Compared, r.Summary.Tokens.MismatchShare = 90, 0.05
 	w := strings.Join(r.Row().Warnings, "\n")
 	for _, want := range []string{"schedule lag p99 is 20.0 ms", "10 of 100 requests were cut off", "disagree on 5.0%"} {

@@ -2,8 +2,10 @@ package report
 
 import (
 	"encoding/csv"
+
 	"encoding/json"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/metrics"
 	"io"
 	"math"
 	"strconv"
@@ -22,6 +24,7 @@ type Row struct {
 	Incomplete                   int64
 	RPM, SendRPM                 float64
 	TPMContext, TPMGen, TPMTotal float64
+	TPMQuota                     float64 // prompt + max_tokens: what a standard quota counts
 	TTFT50, TTFT95, TTFT99       float64
 	TPOT50, TPOT95, TPOT99       float64
 	E2E50, E2E95, E2E99          float64
@@ -37,20 +40,22 @@ var nan = math.NaN()
 // one, else from the last live line (the notebook's "last row").
 func (r *Run) Row() Row {
 	row := Row{Name: r.Name, OfferedRPM: r.Settings.Rate.F(), Clients: r.Settings.Clients, Context: r.Settings.ContextTokens,
-		MaxTokens: r.Settings.MaxTokens, Mismatch: nan, LagP99: nan}
+		MaxTokens: r.Settings.MaxTokens, Mismatch: nan, LagP99: nan, TPMQuota: nan}
 	if s := r.Summary; s != nil {
-		row.Duration = s.Duration.F()
-		row.Sent, row.OK, row.Throttled = s.Requests["sent"], s.Requests["ok"], s.Requests["throttled"]
-		for _, k := range []string{"http", "timeout", "connection", "stream", "incomplete"} {
-			row.Failed += s.Requests[k]
-		}
-		row.Incomplete = s.Requests["incomplete"]
+		row.Duration = s.Window.F()
+		q := s.Requests
+		row.Sent, row.OK, row.Throttled = q.Sent, q.OK, q.Throttled
+		row.Failed = q.Failed() - q.Throttled
+		row.Incomplete = q.Incomplete
 		if !math.IsNaN(s.RPM.Offered.F()) {
 			row.OfferedRPM = s.RPM.Offered.F()
 		}
 		row.RPM, row.SendRPM = s.RPM.Achieved.F(), s.RPM.Sent.F()
-		row.TPMContext, row.TPMGen, row.TPMTotal = s.TPM.Context.F(), s.TPM.Gen.F(), s.TPM.Total.F()
-		l := func(k string) Stats { return s.Latency[k] }
+		row.TPMContext, row.TPMGen, row.TPMTotal, row.TPMQuota = s.TPM.Context.F(), s.TPM.Gen.F(), s.TPM.Total.F(), s.TPM.Quota.F()
+		for _, why := range s.Invalid {
+			row.Warnings = append(row.Warnings, "not valid for the offered rate: "+why)
+		}
+		l := func(k string) metrics.Dist { return s.Latency[k] }
 		row.TTFT50, row.TTFT95, row.TTFT99 = l("ttft").P50.F(), l("ttft").P95.F(), l("ttft").P99.F()
 		row.TPOT50, row.TPOT95, row.TPOT99 = l("tpot").P50.F(), l("tpot").P95.F(), l("tpot").P99.F()
 		row.E2E50, row.E2E95, row.E2E99 = l("e2e").P50.F(), l("e2e").P95.F(), l("e2e").P99.F()
@@ -78,7 +83,7 @@ func (r *Run) Row() Row {
 		row.UtilAvg, row.UtilP95 = last.Util.Avg.F(), last.Util.P95.F()
 		row.LagP99 = last.Lag.P99.F()
 	}
-	if row.LagP99 > 0.010 {
+	if row.LagP99 > 0.010 && (r.Summary == nil || len(r.Summary.Invalid) == 0) {
 		row.Warnings = append(row.Warnings, fmt.Sprintf("schedule lag p99 is %.1f ms: the load generator fell behind its schedule", row.LagP99*1e3))
 	}
 	if row.Sent > 0 && float64(row.Incomplete) > 0.01*float64(row.Sent) {

@@ -215,3 +215,19 @@ func (d *Deployment) Set(spec string) error {
 	*d = nd
 	return nil
 }
+
+// Describe says what a deployment is, in one line.
+func (d Deployment) Describe() string {
+	q := "unlimited quota"
+	switch {
+	case d.Type == "provisioned":
+		q = fmt.Sprintf("provisioned, %d PTU", d.PTU)
+	case d.TPM > 0:
+		q = fmt.Sprintf("standard, %d TPM", d.TPM)
+	}
+	return fmt.Sprintf("%s (model %s, %s, TTFT %v + %v/prompt token, %v/output token)", d.Name, d.Model, q,
+		time.Duration(d.TTFT), time.Duration(d.Prefill), time.Duration(d.ITL))
+}
+
+// Fill sets a deployment's defaults and checks it, as the simulator does.
+func (d *Deployment) Fill() error { return d.fill() }

@@ -86,7 +86,8 @@ type Figures struct {
 
 func figures(h *metrics.Hist) Figures {
 	st := h.Stats()
-	p := func(v float64) *float64 {
+	p := func(n metrics.Num) *float64 {
+		v := n.F()
 		if math.IsNaN(v) {
 			return nil
 		}

@@ -1,0 +1,238 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"strings"
+	"testing"
+)
+
+// count is the reference's reading of a count: a whole number from 0 to
+// maxCount, else absent.
+func count(f *float64) int {
+	if f == nil {
+		return -1
+	}
+	if *f < 0 || *f > maxCount || *f != math.Trunc(*f) {
+		return -1
+	}
+	return int(*f)
+}
+
+// view is what a chunk says, in a form two parsers can be compared in:
+// the text of each choice and kind, tool calls counted.
+type view struct {
+	text    map[string]string
+	tools   map[int]int
+	finish  map[int]string
+	usage   Usage
+	hasUse  bool
+	hasErr  bool
+	errText string
+}
+
+func viewOf(c *Chunk) view {
+	v := view{text: map[string]string{}, tools: map[int]int{}, finish: map[int]string{}, usage: c.Usage, hasUse: c.HasUsage, hasErr: c.HasError, errText: c.ErrMessage}
+	start := 0
+	for _, d := range c.Deltas {
+		if d.Kind == Tool {
+			v.tools[d.Index]++
+		}
+		v.text[fmt.Sprintf("%d/%d", d.Index, d.Kind)] += string(c.Text[start:d.End])
+		start = d.End
+	}
+	for _, f := range c.Finish {
+		v.finish[f.Index] = f.Reason
+	}
+	return v
+}
+
+// reference parses a chunk with encoding/json, the way the fast parser
+// must agree with.
+func reference(data []byte) (view, bool) {
+	var v struct {
+		Choices []struct {
+			Index *float64 `json:"index"`
+			Delta *struct {
+				Content          *string `json:"content"`
+				Refusal          *string `json:"refusal"`
+				ReasoningContent *string `json:"reasoning_content"`
+				ToolCalls        []struct {
+					Function *struct {
+						Name      *string `json:"name"`
+						Arguments *string `json:"arguments"`
+					} `json:"function"`
+				} `json:"tool_calls"`
+			} `json:"delta"`
+			FinishReason *string `json:"finish_reason"`
+		} `json:"choices"`
+		Usage *struct {
+			PromptTokens     *float64 `json:"prompt_tokens"`
+			CompletionTokens *float64 `json:"completion_tokens"`
+			Details          *struct {
+				Reasoning *float64 `json:"reasoning_tokens"`
+			} `json:"completion_tokens_details"`
+			PromptDetails *struct {
+				Cached *float64 `json:"cached_tokens"`
+			} `json:"prompt_tokens_details"`
+		} `json:"usage"`
+		Error json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return view{}, false
+	}
+	out := view{text: map[string]string{}, tools: map[int]int{}, finish: map[int]string{}, usage: NoUsage}
+	str := func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return *s
+	}
+	for _, ch := range v.Choices {
+		idx := max(count(ch.Index), 0)
+		if d := ch.Delta; d != nil {
+			for kind, s := range map[Kind]*string{Content: d.Content, Refusal: d.Refusal, Reasoning: d.ReasoningContent} {
+				if str(s) != "" {
+					out.text[fmt.Sprintf("%d/%d", idx, kind)] += str(s)
+				}
+			}
+			for _, tc := range d.ToolCalls {
+				out.tools[idx]++
+				text := ""
+				if tc.Function != nil {
+					text = str(tc.Function.Name) + str(tc.Function.Arguments)
+				}
+				out.text[fmt.Sprintf("%d/%d", idx, Tool)] += text
+			}
+		}
+		if ch.FinishReason != nil {
+			out.finish[idx] = *ch.FinishReason
+		}
+	}
+	if u := v.Usage; u != nil {
+		out.hasUse = true
+		out.usage.Prompt, out.usage.Completion = count(u.PromptTokens), count(u.CompletionTokens)
+		if u.Details != nil {
+			out.usage.Reasoning = count(u.Details.Reasoning)
+		}
+		if u.PromptDetails != nil {
+			out.usage.Cached = count(u.PromptDetails.Cached)
+		}
+	}
+	if len(v.Error) > 0 && string(v.Error) != "null" {
+		out.hasErr = true
+		var e struct {
+			Message string `json:"message"`
+		}
+		var s string
+		if json.Unmarshal(v.Error, &e) == nil {
+			out.errText = e.Message
+		} else if json.Unmarshal(v.Error, &s) == nil {
+			out.errText = s
+		}
+	}
+	return out, true
+}
+
+func same(a, b view) bool {
+	return maps.Equal(a.text, b.text) && maps.Equal(a.tools, b.tools) && maps.Equal(a.finish, b.finish) &&
+		a.usage == b.usage && a.hasUse == b.hasUse && a.hasErr == b.hasErr && a.errText == b.errText
+}
+
+var chunkSeeds = []string{
+	`{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}}}]}`,
+	`{"choices":[{"content_filter_results":{},"delta":{"content":"","refusal":null,"role":"assistant"},"finish_reason":null,"index":0,"logprobs":null}],"created":1,"id":"x","model":"m","object":"chat.completion.chunk","system_fingerprint":"fp"}`,
+	`{"choices":[{"delta":{"content":" word"},"finish_reason":null,"index":0}]}`,
+	`{"choices":[{"delta":{"content":"a\"b\\c\/d\n\u00e9\ud83d\ude00"}}]}`,
+	`{"choices":[{"delta":{},"finish_reason":"length","index":0}]}`,
+	`{"choices":[],"usage":{"prompt_tokens":42,"completion_tokens":7,"total_tokens":49}}`,
+	`{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"f","arguments":"{\"x\":1}"}}]}}]}`,
+	`{"choices":[{"delta":{"reasoning_content":"thinking"}}]}`,
+	`{"choices":[{"delta":{"content":"b"},"index":1},{"index":0,"delta":{"content":"a"},"finish_reason":"stop"}]}`,
+	`{"choices":[{"index":2.5,"delta":{"content":"x"}},{"index":-1,"delta":{"refusal":"no"}}]}`,
+	`{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":300,"completion_tokens_details":{"reasoning_tokens":256},"prompt_tokens_details":{"cached_tokens":1024}}}`,
+	`{"choices":[],"usage":{"prompt_tokens":1e300,"completion_tokens":-5,"total_tokens":1.5}}`,
+	`{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function"}]}}]}`,
+	`{"error":{"message":"The server had an error","code":500}}`,
+	`{"error":"plain"}`,
+	` { "choices" : [ { "delta" : { "content" : "x" } } ] , "usage" : null } `,
+	`{"choices":[{"delta":{"content":"x"}}],"extra":[1,-2.5e3,true,false,null,{"a":[]}]}`,
+	`{"choices":[{"delta":{"content":"x"}}`, `{"choices":[{"delta":{"content":"x}]}`, `[1]`, `{}`, `{"a":tru}`,
+}
+
+func TestParseChunk(t *testing.T) {
+	var c Chunk
+	for _, s := range chunkSeeds {
+		want, ok := reference([]byte(s))
+		err := ParseChunk([]byte(s), &c)
+		if ok != (err == nil) {
+			t.Errorf("%s: parse error %v, reference ok %v", s, err, ok)
+			continue
+		}
+		if got := viewOf(&c); ok && !same(got, want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", s, got, want)
+		}
+	}
+	// Choices are told apart by index, wherever it comes in the object.
+	ParseChunk([]byte(`{"choices":[{"delta":{"content":"b"},"index":1},{"index":0,"delta":{"content":"a"}}]}`), &c)
+	if len(c.Deltas) != 2 || c.Deltas[0] != (Delta{1, Content, 1}) || c.Deltas[1] != (Delta{0, Content, 2}) {
+		t.Errorf("deltas %+v", c.Deltas)
+	}
+}
+
+func FuzzParseChunk(f *testing.F) {
+	for _, s := range chunkSeeds {
+		f.Add(s)
+	}
+	keys := []string{"choices", "delta", "content", "refusal", "reasoning_content", "tool_calls", "function", "name",
+		"arguments", "finish_reason", "usage", "prompt_tokens", "completion_tokens", "error", "message", "index",
+		"completion_tokens_details", "prompt_tokens_details", "reasoning_tokens", "cached_tokens"}
+	f.Fuzz(func(t *testing.T, s string) {
+		// encoding/json matches keys case-insensitively; servers send
+		// lowercase keys, and the fast parser matches them exactly.
+		low := strings.ToLower(s)
+		for _, k := range keys {
+			if strings.Count(low, `"`+k+`"`) != strings.Count(s, `"`+k+`"`) {
+				t.Skip()
+			}
+		}
+		// The Responses API's names are read too; encoding/json's
+		// reference reads only the chat API's.
+		for _, k := range []string{"input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details"} {
+			if strings.Contains(low, `"`+k+`"`) {
+				t.Skip()
+			}
+		}
+		var c Chunk
+		err := ParseChunk([]byte(s), &c)
+		want, ok := reference([]byte(s))
+		// The fast parser may accept a little more than encoding/json
+		// (it does not check every number form) but must never reject
+		// valid JSON, and must agree on everything it reads.
+		if ok && err != nil {
+			t.Fatalf("%q: rejected valid JSON: %v", s, err)
+		}
+		if got := viewOf(&c); ok && !same(got, want) {
+			t.Fatalf("%q:\n got %+v\nwant %+v", s, got, want)
+		}
+	})
+}
+
+func BenchmarkParseChunk(b *testing.B) {
+	data := []byte(`{"choices":[{"content_filter_results":{"hate":{"filtered":false,"severity":"safe"},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}},"delta":{"content":" word"},"finish_reason":null,"index":0,"logprobs":null}],"created":1795794179,"id":"chatcmpl-0613025e83445143eaca01b6ef8dd","model":"gpt-4o-mini","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}`)
+	b.Run("fast", func(b *testing.B) {
+		var c Chunk
+		b.ReportAllocs()
+		for range b.N {
+			ParseChunk(data, &c)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			reference(data)
+		}
+	})
+}

@@ -1,0 +1,267 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/term"
+
+	"github.com/aoaibench/aoaibench/internal/plan"
+	"github.com/aoaibench/aoaibench/internal/run"
+	"github.com/aoaibench/aoaibench/internal/sim"
+	"github.com/aoaibench/aoaibench/internal/sink"
+)
+
+// execute runs a plan with the command line's sinks (the live line on
+// stdout, the summary on stderr, --log-file, --output-dir) and signals
+// (the first stops dispatch and drains, the second cuts off), prints what
+// it did, and returns the exit status. fileKey is an API key read from a
+// parameters file, used in place of the key variable.
+func execute(env *Env, p *plan.Plan, fileKey string) (int, error) {
+	getenv := env.Getenv
+	if fileKey != "" {
+		getenv = func(k string) string {
+			if k == p.Target.KeyEnv {
+				return fileKey
+			}
+			return env.Getenv(k)
+		}
+	}
+	stderr := &lockedWriter{w: env.Stderr}
+	abort := make(chan struct{})
+	r, err := run.New(*p, run.Options{Getenv: getenv, Abort: abort, Log: func(s string) { fmt.Fprintln(stderr, s) }})
+	if err != nil {
+		return ExitUsage, err
+	}
+	defer r.Close()
+	// Everything printed goes through the run's redactor: a server's
+	// answer may echo the key.
+	out := &redactWriter{w: env.Stdout, redact: r.Redact}
+	errw := &redactWriter{w: stderr, redact: r.Redact}
+	sinks, err := outputs(env, p, r, out, errw)
+	if err != nil {
+		return ExitUsage, err
+	}
+	if s := r.Sim(); s != nil {
+		fmt.Fprintf(errw, "no endpoint given: testing the built-in simulator, deployment %s at %s\n"+
+			"  to test a real deployment: aoaibench load -e DEPLOYMENT https://RESOURCE.openai.azure.com (API key in $OPENAI_API_KEY)\n",
+			p.Target.Sim[0].Describe(), s.URL())
+	}
+	for _, n := range r.Notes() {
+		fmt.Fprintln(errw, n)
+	}
+	fmt.Fprintf(errw, "load: %s; %s\n", r.Target(), describeLoad(p))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	if env.Notify != nil {
+		sig := make(chan os.Signal, 2)
+		env.Notify(sig)
+		defer env.Stop(sig)
+		go func() {
+			for n := 1; ; n++ {
+				select {
+				case <-sig:
+				case <-done:
+					return
+				}
+				if n == 1 {
+					fmt.Fprintln(errw, "\ninterrupted: stopped dispatching, draining requests in flight (interrupt again to cut them off)")
+					cancel()
+					continue
+				}
+				fmt.Fprintln(errw, "interrupted again: cutting off requests in flight")
+				close(abort)
+				return
+			}
+		}()
+	}
+	res, err := r.Execute(ctx, sinks...)
+	if s := r.Sim(); s != nil {
+		simReport(errw, s.Stats())
+	}
+	if err != nil {
+		return ExitFailed, err
+	}
+	if p.Output.Dir != "" {
+		where := p.Output.Dir
+		if p.Output.LogFile != "" {
+			where += " and " + p.Output.LogFile
+		}
+		fmt.Fprintln(errw, "results in "+where)
+	}
+	code, why := verdict(res)
+	if why != "" {
+		fmt.Fprintf(errw, "aoaibench: %s\n", why)
+	}
+	return code, nil
+}
+
+// outputs makes the command line's sinks; a file that cannot be made is
+// bad input, reported before anything is sent.
+func outputs(env *Env, p *plan.Plan, r *run.Run, out, errw io.Writer) ([]sink.Sink, error) {
+	sinks := []sink.Sink{sink.Live(out, p.Output.Format, isTerminal(env.Stdout)), sink.TableSink(errw)}
+	if p.Output.LogFile != "" {
+		s, err := sink.JSONLog(p.Output.LogFile)
+		if err != nil {
+			return nil, usageError{err.Error()}
+		}
+		sinks = append(sinks, s)
+	}
+	if p.Output.Dir != "" {
+		var cmd []string
+		for _, a := range os.Args {
+			cmd = append(cmd, r.Redact(a))
+		}
+		s, err := sink.Dir(p.Output.Dir, Version(), cmd)
+		if err != nil {
+			return nil, usageError{err.Error()}
+		}
+		sinks = append(sinks, s)
+	}
+	return sinks, nil
+}
+
+// verdict is a finished run's exit status and, unless it is 0, why.
+func verdict(o *run.Outcome) (int, string) {
+	if o.Fatal != nil {
+		return ExitFailed, "error: " + o.Fatal.Error()
+	}
+	q := o.Results.Requests
+	switch {
+	case q.Sent > 0 && q.OK == 0:
+		return ExitFailed, fmt.Sprintf("error: the run failed: none of %d requests succeeded", q.Sent)
+	case q.Sent > 0 && 2*(q.Failed()-q.Throttled) > q.Sent:
+		return ExitFailed, fmt.Sprintf("error: the run failed: %d of %d requests failed (other than throttled)", q.Failed()-q.Throttled, q.Sent)
+	}
+	var missed []string
+	for _, c := range o.Results.SLO {
+		if !c.Passed {
+			missed = append(missed, c.Objective)
+		}
+	}
+	if len(missed) > 0 {
+		return ExitSLO, "missed --slo objectives: " + strings.Join(missed, ", ")
+	}
+	return ExitOK, ""
+}
+
+// describeLoad says what a plan sends, in one line.
+func describeLoad(p *plan.Plan) string {
+	rate := "closed loop"
+	if r := p.Load.Rate; r != nil {
+		rate = strconv.FormatFloat(*r, 'f', -1, 64) + " RPM " + p.Load.Arrival
+	}
+	w := p.Workload
+	return fmt.Sprintf("%s, %d clients, shape %s (%d context, %d max tokens)", rate, p.Load.Clients, w.Shape, w.ContextTokens, w.MaxTokens)
+}
+
+// simReport prints the simulator's own count of what it served.
+func simReport(w io.Writer, st sim.Stats) {
+	names := make([]string, 0, len(st.Deployments))
+	for name := range st.Deployments {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		d := st.Deployments[name]
+		var th []string
+		for k, v := range d.Throttled {
+			th = append(th, fmt.Sprintf("%s %d", k, v))
+		}
+		sort.Strings(th)
+		reasons := ""
+		if len(th) > 0 {
+			reasons = " (" + strings.Join(th, ", ") + ")"
+		}
+		fmt.Fprintf(w, "simulator %s: accepted %d, throttled %d%s, completed %d, %d prompt + %d completion tokens\n",
+			name, d.Accepted, d.ThrottledTotal(), reasons, d.Completed, d.PromptTokens, d.CompletionTokens)
+	}
+}
+
+// isTerminal reports whether w is a terminal: the live view then updates
+// one line in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// redactWriter removes secrets from everything written through it.
+type redactWriter struct {
+	w      io.Writer
+	redact func(string) string
+}
+
+func (r *redactWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, r.redact(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// lockedWriter serializes writes from the run's goroutines and the
+// signal handler.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// profiles are the --cpu-profile and --mem-profile of a run.
+type profiles struct {
+	cpu     *os.File
+	memPath string
+}
+
+func startProfiles(cpu, mem string) (*profiles, error) {
+	p := &profiles{memPath: mem}
+	if cpu != "" {
+		f, err := os.Create(cpu)
+		if err != nil {
+			return nil, usagef("--cpu-profile: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--cpu-profile: %w", err)
+		}
+		p.cpu = f
+	}
+	return p, nil
+}
+
+func (p *profiles) stop() error {
+	if p.cpu != nil {
+		pprof.StopCPUProfile()
+		p.cpu.Close()
+	}
+	if p.memPath != "" {
+		return writeHeapProfile(p.memPath)
+	}
+	return nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--mem-profile: %w", err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		return fmt.Errorf("--mem-profile: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"math/rand/v2"
+
+	"github.com/aoaibench/aoaibench/internal/plan"
+	"github.com/aoaibench/aoaibench/internal/traffic"
+)
+
+// outputFlags are the flags that may be added to --plan: where a re-run's
+// results go, not what it does.
+var outputFlags = map[string]bool{"plan": true, "output-dir": true, "log-file": true, "output-format": true,
+	"cpu-profile": true, "mem-profile": true}
+
+// toPlan turns the command line (and --params, or --plan) into a plan.
+// typed are the flags given on the command line. It returns notes for
+// stderr.
+func (c *LoadCmd) toPlan(env *Env, typed map[string]bool) (*plan.Plan, []string, error) {
+	if c.Plan != "" {
+		for name := range typed {
+			if !outputFlags[name] {
+				return nil, nil, usagef("--plan runs a plan as it is: --%s cannot change it (only --output-dir, --log-file and --output-format may be added)", name)
+			}
+		}
+		if c.Endpoint != "" {
+			return nil, nil, usagef("--plan runs a plan as it is: give no URL")
+		}
+		p, err := plan.Read(c.Plan)
+		if err != nil {
+			return nil, nil, err
+		}
+		p.Output.Dir, p.Output.LogFile = c.OutputDir, c.LogFile
+		if typed["output-format"] {
+			p.Output.Format = c.OutputFormat
+		}
+		return p, nil, nil
+	}
+	var notes []string
+	if c.Params != "" {
+		var err error
+		if notes, err = c.applyParams(typed); err != nil {
+			return nil, nil, err
+		}
+	}
+	if c.HTTP11 && c.HTTP2 {
+		return nil, nil, usagef("--http1.1 and --http2 are each other's opposite: give one")
+	}
+	ctx, maxTokens, err := c.shape()
+	if err != nil {
+		return nil, nil, err
+	}
+	seed := rand.Uint64()
+	if c.Seed != nil {
+		seed = *c.Seed
+	}
+	p := &plan.Plan{
+		Schema: plan.Version,
+		Target: plan.Target{
+			URL: c.Endpoint, API: c.API, Deployment: c.Deployment, Model: c.Model, APIVersion: c.APIVersion,
+			KeyEnv: c.APIKeyEnv, HTTP2: c.HTTP2, Connections: c.Connections,
+		},
+		Workload: plan.Workload{
+			Shape: c.ShapeProfile, ContextTokens: ctx, MaxTokens: maxTokens, Completions: c.Completions,
+			FrequencyPenalty: c.FrequencyPenalty, PresencePenalty: c.PresencePenalty, Temperature: c.Temperature, TopP: c.TopP,
+			Tokenizer: c.Tokenizer, Seed: seed,
+		},
+		Load: plan.Load{
+			Rate: c.Rate, Clients: c.Clients, Requests: c.Requests, Duration: c.Duration,
+			RequestTimeout: c.RequestTimeout, DrainTimeout: c.DrainTimeout, Retry: c.Retry, NoCheck: c.NoProbe,
+		},
+		SLO:    plan.SLO{TTFT: c.SLOTTFT, TPOT: c.SLOTPOT, E2E: c.SLOE2E},
+		Output: plan.Output{Dir: c.OutputDir, LogFile: c.LogFile, Format: c.OutputFormat, Window: c.AggregationWindow},
+	}
+	if c.Rate != nil {
+		p.Load.Arrival = c.Arrival
+	}
+	if c.SLO != "" {
+		if p.SLO.Thresholds, err = plan.ParseThresholds("--slo", c.SLO); err != nil {
+			return nil, nil, err
+		}
+	}
+	if c.Endpoint == "" {
+		if p.Target.Sim, err = c.SimFlags.deployments(c.Deployment, c.Model); err != nil {
+			return nil, nil, err
+		}
+		p.Target.KeyEnv = ""
+	}
+	return p, notes, nil
+}
+
+// shape resolves the shape profile into context and max tokens.
+func (c *LoadCmd) shape() (context, maxTokens int, err error) {
+	name := c.ShapeProfile
+	if name == "" {
+		name = "balanced"
+		if c.ContextTokens != nil || c.MaxTokens != nil {
+			name = "custom"
+		}
+	}
+	c.ShapeProfile = name
+	if c.MaxTokens != nil && *c.MaxTokens < 1 {
+		return 0, 0, usagef("--max-tokens must be at least 1, got %d", *c.MaxTokens)
+	}
+	if name != "custom" {
+		if c.ContextTokens != nil || c.MaxTokens != nil {
+			return 0, 0, usagef("--context-tokens and --max-tokens need --shape-profile custom, not %s", name)
+		}
+		s := traffic.Shapes[name]
+		return s.Context, s.MaxTokens, nil
+	}
+	if c.ContextTokens == nil {
+		return 0, 0, usagef("--shape-profile custom needs --context-tokens (-p)")
+	}
+	if *c.ContextTokens < traffic.MinContext {
+		return 0, 0, usagef("--context-tokens must be at least %d (chat overhead included), got %d", traffic.MinContext, *c.ContextTokens)
+	}
+	if c.MaxTokens != nil {
+		if *c.MaxTokens < 1 {
+			return 0, 0, usagef("--max-tokens must be at least 1, got %d", *c.MaxTokens)
+		}
+		maxTokens = *c.MaxTokens
+	}
+	return *c.ContextTokens, maxTokens, nil
+}

@@ -1,0 +1,309 @@
+package metrics
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Schema is the version of summary.json this package writes. Files
+// without a schema field are version 0: the same keys, fewer of them.
+const Schema = 1
+
+// Num is a number that may be absent: NaN in Go, null in JSON. It also
+// reads the original tool's strings ("n/a", "89.3%").
+type Num float64
+
+// F returns the value as a float64 (NaN when absent).
+func (n Num) F() float64 { return float64(n) }
+
+// MarshalJSON writes null for NaN and infinities.
+func (n Num) MarshalJSON() ([]byte, error) {
+	f := float64(n)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
+}
+
+// UnmarshalJSON reads a number, null, or a numeric string.
+func (n *Num) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "null" {
+		*n = Num(math.NaN())
+		return nil
+	}
+	if strings.HasPrefix(s, `"`) {
+		var str string
+		if err := json.Unmarshal(b, &str); err != nil {
+			return err
+		}
+		s = strings.TrimSuffix(strings.TrimSpace(str), "%")
+		if s == "" || strings.EqualFold(s, "n/a") || strings.EqualFold(s, "nan") || s == "-" {
+			*n = Num(math.NaN())
+			return nil
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("not a number: %s", b)
+	}
+	*n = Num(f)
+	return nil
+}
+
+// Point is one point of a cumulative distribution: the share of values at
+// or below V (0..1).
+type Point struct {
+	V float64 `json:"v"`
+	P float64 `json:"p"`
+}
+
+// Dist is one distribution's summary figures, in seconds for durations.
+type Dist struct {
+	Count int64   `json:"count"`
+	Mean  Num     `json:"mean"`
+	Min   Num     `json:"min"`
+	P50   Num     `json:"p50"`
+	P90   Num     `json:"p90"`
+	P95   Num     `json:"p95"`
+	P99   Num     `json:"p99"`
+	P999  Num     `json:"p99_9"`
+	Max   Num     `json:"max"`
+	CDF   []Point `json:"cdf,omitempty"`
+}
+
+// Requests counts a run's requests by outcome.
+type Requests struct {
+	Sent     int64 `json:"sent"`
+	OK       int64 `json:"ok"`
+	HeldBack int64 `json:"held_back"` // due requests the clients cap delayed
+	// NotSent is due requests that never left: the run ended while the
+	// clients cap held them back.
+	NotSent           int64 `json:"not_sent"`
+	Attempts          int64 `json:"attempts"`
+	ThrottledAttempts int64 `json:"throttled_attempts"`
+	Throttled         int64 `json:"throttled"`
+	HTTP              int64 `json:"http"`
+	Timeout           int64 `json:"timeout"`
+	Connection        int64 `json:"connection"`
+	Stream            int64 `json:"stream"`
+	Incomplete        int64 `json:"incomplete"`
+}
+
+// Failed is every request that did not succeed, throttled ones included.
+func (r Requests) Failed() int64 {
+	return r.Throttled + r.HTTP + r.Timeout + r.Connection + r.Stream + r.Incomplete
+}
+
+// Rates are requests per minute.
+type Rates struct {
+	Offered  Num `json:"offered"`
+	Sent     Num `json:"sent"`
+	Achieved Num `json:"achieved"`
+	Goodput  Num `json:"goodput"`
+}
+
+// TPM is tokens per minute of the successful requests. Quota is what
+// Azure counts against a standard deployment's quota at admission: prompt
+// plus max_tokens per choice.
+type TPM struct {
+	Context Num `json:"context"`
+	Gen     Num `json:"gen"`
+	Total   Num `json:"total"`
+	Quota   Num `json:"quota"`
+}
+
+// Tokens are a run's token totals, of successful requests, and how the
+// server's and the client's counts of them compare.
+type Tokens struct {
+	Prompt          int64 `json:"prompt"`
+	Output          int64 `json:"output"`
+	Visible         int64 `json:"visible"`   // output streamed (hidden reasoning excluded)
+	Reasoning       int64 `json:"reasoning"` // reasoning tokens reported
+	Cached          int64 `json:"cached"`    // prompt tokens served from the prompt cache
+	Compared        int64 `json:"compared"`
+	Mismatched      int64 `json:"mismatched"`
+	MismatchShare   Num   `json:"mismatch_share"`
+	MismatchMeanAbs Num   `json:"mismatch_mean_abs"`
+}
+
+// Connections tell how requests reached the endpoint.
+type Connections struct {
+	New       int64            `json:"new"`       // connections opened
+	Protocols map[string]int64 `json:"protocols"` // attempts answered per protocol
+}
+
+// Check is one objective of --slo and whether the run met it.
+type Check struct {
+	Objective string `json:"objective"` // as given, e.g. ttft_p95<=2s
+	Value     Num    `json:"value"`     // the run's figure, in the objective's unit
+	Passed    bool   `json:"passed"`
+}
+
+// Results is summary.json: every whole-run figure. The writer (the run)
+// and every reader (report, bench, merge) use this one type.
+type Results struct {
+	Schema int    `json:"schema"`
+	Start  string `json:"start"` // RFC 3339, UTC
+	// Duration is the wall time from the first t_send to the last t_end.
+	Duration Num `json:"duration_s"`
+	// Window is the dispatch window the rates are over (docs/metrics.md).
+	Window  Num    `json:"window_s"`
+	Stopped string `json:"stopped"`
+	// Valid is false when the load generator did not deliver the offered
+	// rate, so that the figures do not describe that rate.
+	Valid       bool            `json:"valid"`
+	Invalid     []string        `json:"invalid_reasons,omitempty"`
+	Requests    Requests        `json:"requests"`
+	RPM         Rates           `json:"rpm"`
+	TPM         TPM             `json:"tpm"`
+	Tokens      Tokens          `json:"tokens"`
+	Latency     map[string]Dist `json:"latency"`
+	TokensPerS  Dist            `json:"tokens_per_s"`
+	Util        Dist            `json:"util"`
+	Connections Connections     `json:"connections"`
+	SLO         []Check         `json:"slo,omitempty"`
+}
+
+// Share returns n as a share of the requests sent (NaN when none were).
+func (r *Results) Share(n int64) float64 {
+	if r.Requests.Sent == 0 {
+		return math.NaN()
+	}
+	return float64(n) / float64(r.Requests.Sent)
+}
+
+// Unit is what kind of figure a name denotes.
+type Unit int
+
+// Figure units.
+const (
+	Seconds Unit = iota // latencies: given with a unit, compared in seconds
+	Share               // 0..1, given as a percent or a fraction
+	Plain               // rates and counts
+)
+
+// stats are the statistic suffixes of a latency figure's name.
+var stats = map[string]func(Dist) Num{
+	"mean": func(d Dist) Num { return d.Mean }, "min": func(d Dist) Num { return d.Min },
+	"p50": func(d Dist) Num { return d.P50 }, "p90": func(d Dist) Num { return d.P90 },
+	"p95": func(d Dist) Num { return d.P95 }, "p99": func(d Dist) Num { return d.P99 },
+	"p99.9": func(d Dist) Num { return d.P999 }, "p99_9": func(d Dist) Num { return d.P999 },
+	"p999": func(d Dist) Num { return d.P999 }, "max": func(d Dist) Num { return d.Max },
+}
+
+// plain are the figures that are not distributions.
+var plain = map[string]struct {
+	unit Unit
+	get  func(*Results) float64
+}{
+	"throttled":      {Share, func(r *Results) float64 { return r.Share(r.Requests.Throttled) }},
+	"failed":         {Share, func(r *Results) float64 { return r.Share(r.Requests.Failed() - r.Requests.Throttled) }},
+	"errors":         {Share, func(r *Results) float64 { return r.Share(r.Requests.Failed()) }},
+	"rpm":            {Plain, func(r *Results) float64 { return r.RPM.Achieved.F() }},
+	"sent_rpm":       {Plain, func(r *Results) float64 { return r.RPM.Sent.F() }},
+	"goodput":        {Plain, func(r *Results) float64 { return r.RPM.Goodput.F() }},
+	"tpm":            {Plain, func(r *Results) float64 { return r.TPM.Total.F() }},
+	"gen_tpm":        {Plain, func(r *Results) float64 { return r.TPM.Gen.F() }},
+	"achieved_ratio": {Share, func(r *Results) float64 { return r.RPM.Achieved.F() / r.RPM.Offered.F() }},
+	"tokens_per_s":   {Plain, func(r *Results) float64 { return r.TokensPerS.P50.F() }},
+}
+
+// FigureUnit returns the unit of a figure name, and false for a name that
+// is no figure: a latency distribution and a statistic (ttft_p95,
+// e2e_p99.9, tpot_mean), or one of throttled, failed, errors (shares of
+// requests sent), rpm, sent_rpm, goodput, tpm, gen_tpm, achieved_ratio,
+// tokens_per_s.
+func FigureUnit(name string) (Unit, bool) {
+	if p, ok := plain[name]; ok {
+		return p.unit, true
+	}
+	dist, stat, ok := cutStat(name)
+	if !ok {
+		return 0, false
+	}
+	for _, d := range Dists {
+		if d == dist {
+			_, ok := stats[stat]
+			return Seconds, ok
+		}
+	}
+	return 0, false
+}
+
+func cutStat(name string) (dist, stat string, ok bool) {
+	// The statistic is after the last underscore, or the last two for
+	// p99_9.
+	if d, ok := strings.CutSuffix(name, "_p99_9"); ok {
+		return d, "p99_9", true
+	}
+	i := strings.LastIndexByte(name, '_')
+	if i < 0 {
+		return "", "", false
+	}
+	return name[:i], name[i+1:], true
+}
+
+// Figure returns a figure of the results by name (see FigureUnit), NaN
+// when the run has none.
+func (r *Results) Figure(name string) float64 {
+	if p, ok := plain[name]; ok {
+		return p.get(r)
+	}
+	dist, stat, ok := cutStat(name)
+	if !ok {
+		return math.NaN()
+	}
+	get, ok := stats[stat]
+	d, has := r.Latency[dist]
+	if !ok || !has {
+		return math.NaN()
+	}
+	return get(d).F()
+}
+
+// Dists names the latency distributions of summary.json, in report order.
+var Dists = []string{"ttft", "ttft_sched", "ttft_content", "ttft_reasoning", "tpot", "itl", "chunk_gap",
+	"e2e", "e2e_sched", "headers", "lag", "failed", "not_sent_lag"}
+
+// ReadResults parses summary.json, of any schema so far.
+func ReadResults(b []byte) (*Results, error) {
+	r := &Results{}
+	if err := json.Unmarshal(b, r); err != nil {
+		return nil, err
+	}
+	if r.Schema > Schema {
+		return nil, fmt.Errorf("summary.json schema %d is newer than this aoaibench reads (%d): upgrade aoaibench", r.Schema, Schema)
+	}
+	if r.Schema == 0 {
+		// Version 0 had no validity or window: take it as valid, over the
+		// wall time it reported.
+		r.Valid = true
+		if math.IsNaN(r.Window.F()) || r.Window == 0 {
+			r.Window = r.Duration
+		}
+	}
+	return r, nil
+}
+
+// zero Num fields read as absent when a file lacks them.
+func (r *Results) UnmarshalJSON(b []byte) error {
+	type plainResults Results
+	v := plainResults{Window: Num(math.NaN())}
+	nan := Num(math.NaN())
+	v.RPM = Rates{nan, nan, nan, nan}
+	v.TPM = TPM{nan, nan, nan, nan}
+	v.Tokens.MismatchShare, v.Tokens.MismatchMeanAbs = nan, nan
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*r = Results(v)
+	return nil
+}
+
+// Seconds returns a duration as a Num of seconds.
+func seconds(d time.Duration) Num { return Num(d.Seconds()) }

@@ -1,0 +1,123 @@
+package metrics
+
+import (
+	"math"
+	"time"
+)
+
+// Kind is what an output event carries.
+type Kind uint8
+
+// Output kinds. Reasoning is streamed thinking (reasoning_content); the
+// others are what a user sees.
+const (
+	Content Kind = iota
+	Reasoning
+	Refusal
+	Tool
+)
+
+// Usage is a server's usage report; a count it did not send is -1.
+type Usage struct {
+	Prompt     int // prompt_tokens (Responses: input_tokens)
+	Completion int // completion_tokens, hidden reasoning included
+	Reasoning  int // completion_tokens_details.reasoning_tokens
+	Cached     int // prompt_tokens_details.cached_tokens
+}
+
+// NoUsage is a usage with no count.
+var NoUsage = Usage{-1, -1, -1, -1}
+
+// Headers are the response headers a capacity test reads, of the last
+// attempt. An absent number is -1 (NaN for Util).
+type Headers struct {
+	RequestID         string  // apim-request-id, else x-request-id
+	Util              float64 // azure-openai-deployment-utilization, percent
+	RemainingRequests int     // x-ratelimit-remaining-requests
+	RemainingTokens   int     // x-ratelimit-remaining-tokens
+	LimitRequests     int     // x-ratelimit-limit-requests
+	LimitTokens       int     // x-ratelimit-limit-tokens
+	// RetryAfter is retry-after-ms or retry-after.
+	RetryAfter time.Duration
+	Region     string // x-ms-region
+	Deployment string // x-ms-deployment-name
+}
+
+// NoHeaders is a Headers with every figure absent.
+var NoHeaders = Headers{Util: math.NaN(), RemainingRequests: -1, RemainingTokens: -1, LimitRequests: -1, LimitTokens: -1}
+
+// Event is one output-bearing event of one choice: when its first byte
+// arrived, and where its text ends in the choice's text.
+type Event struct {
+	At     time.Time
+	Choice int32
+	Kind   Kind
+	End    int32 // bytes of the choice's output up to and including this event
+	Usage  int32 // cumulative completion tokens the event reported, -1 if none
+}
+
+// MaxText is how much output text of one choice is kept for the
+// tokenizer. Longer output is counted from its first MaxText bytes and
+// extrapolated, so that a server streaming megabytes cannot make the
+// client spend seconds and gigabytes counting them.
+const MaxText = 256 << 10
+
+// Wire is what happened on the wire for one request, as the client saw it:
+// timestamps, status, headers and the stream's output events, nothing
+// derived. Record.Derive turns it into the request's metrics. A Wire is
+// reused: Reset keeps its buffers.
+type Wire struct {
+	Send, Hdr, End time.Time
+	Status         int
+	Attempts       int
+	Throttles      int // attempts answered 429
+	Class          Class
+	Err            string
+	Proto          string // the last attempt's protocol, e.g. HTTP/1.1
+	NewConns       int    // connections the attempts opened (the rest reused one)
+	Headers
+	Usage  Usage
+	Events []Event
+	// Text is each choice's output text, its first MaxText bytes.
+	Text [][]byte
+	// Finish is each choice's finish_reason, "" if none came.
+	Finish []string
+
+	offs    []int         // Derive's scratch: token end offsets,
+	choices []choiceState // per choice,
+	units   []int         // per event,
+	rest    []remainder   // and for share
+}
+
+// Reset empties w for the next request, keeping its buffers.
+func (w *Wire) Reset() {
+	for i := range w.Text {
+		w.Text[i] = w.Text[i][:0]
+	}
+	*w = Wire{Headers: NoHeaders, Usage: NoUsage, Events: w.Events[:0], Text: w.Text[:0], Finish: w.Finish[:0], offs: w.offs, choices: w.choices, units: w.units, rest: w.rest}
+}
+
+// ResetAttempt clears what one attempt measures, keeping Send, the
+// counters and the buffers.
+func (w *Wire) ResetAttempt() {
+	for i := range w.Text {
+		w.Text[i] = w.Text[i][:0]
+	}
+	w.Hdr, w.End, w.Status, w.Class, w.Err, w.Proto = time.Time{}, time.Time{}, 0, "", "", ""
+	w.Headers, w.Usage = NoHeaders, NoUsage
+	w.Events, w.Text, w.Finish = w.Events[:0], w.Text[:0], w.Finish[:0]
+}
+
+// Grow makes room for choice i in Text and Finish.
+func (w *Wire) Grow(i int) {
+	for len(w.Text) <= i {
+		k := len(w.Text)
+		if k < cap(w.Text) {
+			w.Text = w.Text[:k+1]
+			w.Text[k] = w.Text[k][:0]
+		} else {
+			w.Text = append(w.Text, nil)
+		}
+		w.Finish = append(w.Finish, "")
+	}
+}

@@ -1,5 +1,0 @@
-package output
-
-import "math"
-
-var nan = math.NaN()

@@ -1,0 +1,115 @@
+package pace
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func TestConstant(t *testing.T) {
+	c, err := NewConstant(120)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		n    int64
+		want time.Duration
+	}{{0, 0}, {1, 500 * time.Millisecond}, {7, 3500 * time.Millisecond}, {1_000_000, 500_000 * time.Second}} {
+		if d, ok := c.Due(tc.n); !ok || d != tc.want {
+			t.Errorf("Due(%d) = %v, %v; want %v", tc.n, d, ok, tc.want)
+		}
+	}
+	// Fractional: one every 2 minutes; 1/3 RPM rounds, never drifts.
+	c, _ = NewConstant(0.5)
+	if d, _ := c.Due(3); d != 6*time.Minute {
+		t.Errorf("0.5 RPM: request 3 at %v", d)
+	}
+	c, _ = NewConstant(1.0 / 3)
+	if d, _ := c.Due(1_000_000); d != 1_000_000*180*time.Second {
+		t.Errorf("1/3 RPM: %v", d)
+	}
+	for _, bad := range []float64{0, -1, math.NaN(), math.Inf(1)} {
+		if _, err := NewConstant(bad); err == nil {
+			t.Errorf("NewConstant(%v): want error", bad)
+		}
+	}
+}
+
+// TestOverflow: a tiny rate sends its first request at once and then has
+// no more, instead of overflowing into negative offsets (which sent
+// thousands of requests at once).
+func TestOverflow(t *testing.T) {
+	for _, rpm := range []float64{1e-300, 1e-12, 5e-324} {
+		c, err := NewConstant(rpm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := c.Due(0); !ok || d != 0 {
+			t.Errorf("%g RPM: first request at %v %v", rpm, d, ok)
+		}
+		if d, ok := c.Due(1); ok {
+			t.Errorf("%g RPM: second request at %v", rpm, d)
+		}
+		if n := c.Count(time.Hour); n != 1 {
+			t.Errorf("%g RPM: %d due in an hour", rpm, n)
+		}
+		if w, stop := Pace(c, time.Second, 1); !stop {
+			t.Errorf("%g RPM: Pace says wait %v", rpm, w)
+		}
+		p, _ := NewPoisson(rpm, 1)
+		if _, ok := p.Due(5); ok {
+			t.Errorf("Poisson %g RPM: request 5 is due", rpm)
+		}
+	}
+	c, _ := NewConstant(1e300) // all due at 0: every request at once, no overflow
+	if d, ok := c.Due(math.MaxInt64); !ok || d < 0 {
+		t.Errorf("huge rate: %v %v", d, ok)
+	}
+}
+
+func TestCount(t *testing.T) {
+	c, _ := NewConstant(6000) // every 10 ms
+	for _, tc := range []struct {
+		t    time.Duration
+		want int64
+	}{{0, 0}, {1, 1}, {10 * time.Millisecond, 1}, {10*time.Millisecond + 1, 2}, {10 * time.Second, 1000}} {
+		if n := c.Count(tc.t); n != tc.want {
+			t.Errorf("Count(%v) = %d, want %d", tc.t, n, tc.want)
+		}
+	}
+	p, _ := NewPoisson(600, 7)
+	q := p.Clone()
+	for n := int64(0); n < 500; n++ {
+		d, _ := p.Due(n)
+		if got := q.Count(d); got != n {
+			t.Fatalf("Count(Due(%d)) = %d", n, got)
+		}
+	}
+}
+
+func TestPoisson(t *testing.T) {
+	p, _ := NewPoisson(600, 3)
+	q, _ := NewPoisson(600, 3)
+	var last time.Duration
+	for n := int64(0); n < 6000; n++ {
+		d, ok := p.Due(n)
+		if !ok || d < last {
+			t.Fatalf("Due(%d) = %v after %v", n, d, last)
+		}
+		last = d
+		if e, _ := q.Due(n); e != d {
+			t.Fatal("same seed, different schedule")
+		}
+	}
+	// 6,000 at 600 RPM take about 10 minutes.
+	if last < 9*time.Minute || last > 11*time.Minute {
+		t.Errorf("6000 requests by %v", last)
+	}
+	// Asking again from the start replays the same sequence.
+	if d, _ := p.Due(10); func() time.Duration { d2, _ := q.Clone().Due(10); return d2 }() != d {
+		t.Error("rewind differs")
+	}
+	if d, _ := p.Due(0); d != 0 {
+		t.Errorf("first request at %v", d)
+	}
+}

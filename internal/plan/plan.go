@@ -1,0 +1,193 @@
+// Package plan is the serializable description of a run: what to test,
+// with what traffic, on what schedule, for how long, against which
+// objectives, and where the results go. The command line only fills one
+// in; run.json is one, written before the first request, and
+// `aoaibench load --plan run.json` runs it again exactly.
+//
+// Validate checks every bad input a run can know of before it starts, in
+// one place, and names the flag (or field) at fault.
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/aoaibench/aoaibench/internal/sim"
+)
+
+// Version is the plan format this package writes.
+const Version = 1
+
+// Plan is a run's description.
+type Plan struct {
+	Schema   int      `json:"schema"`
+	Target   Target   `json:"target"`
+	Workload Workload `json:"workload"`
+	Load     Load     `json:"load"`
+	SLO      SLO      `json:"slo"`
+	Output   Output   `json:"output"`
+}
+
+// Target is what is tested and how requests reach it.
+type Target struct {
+	// URL is the endpoint's base URL; empty tests the built-in simulator
+	// with the deployments in Sim (the first is tested).
+	URL        string `json:"url,omitempty"`
+	API        string `json:"api,omitempty"` // azure, azure-v1, openai; "" chooses from the URL
+	Deployment string `json:"deployment,omitempty"`
+	Model      string `json:"model,omitempty"`
+	APIVersion string `json:"api_version,omitempty"`
+	// KeyEnv names the environment variable holding the API key: the key
+	// itself is never part of a plan.
+	KeyEnv string `json:"key_env,omitempty"`
+	// HTTP2 negotiates HTTP/2 (else HTTP/1.1, as the OpenAI SDKs do);
+	// Connections spreads HTTP/2 streams over that many connections.
+	HTTP2       bool `json:"http2,omitempty"`
+	Connections int  `json:"connections,omitempty"`
+	// Sim is the simulator's deployments when URL is empty.
+	Sim []sim.Deployment `json:"sim,omitempty"`
+}
+
+// Workload is what each request asks.
+type Workload struct {
+	Shape            string   `json:"shape"`          // balanced, context, generation or custom
+	ContextTokens    int      `json:"context_tokens"` // prompt tokens, chat overhead included
+	MaxTokens        int      `json:"max_tokens"`     // 0: none sent
+	Completions      int      `json:"completions"`    // n
+	FrequencyPenalty *float64 `json:"frequency_penalty,omitempty"`
+	PresencePenalty  *float64 `json:"presence_penalty,omitempty"`
+	Temperature      *float64 `json:"temperature,omitempty"`
+	TopP             *float64 `json:"top_p,omitempty"`
+	Tokenizer        string   `json:"tokenizer,omitempty"` // "" from the model
+	Seed             uint64   `json:"seed"`                // prompts' unique words and Poisson gaps
+}
+
+// Load is the schedule and the limits of a run.
+type Load struct {
+	// Rate is requests per minute (open loop); nil keeps Clients in
+	// flight (closed loop).
+	Rate    *float64 `json:"rate,omitempty"`
+	Arrival string   `json:"arrival,omitempty"` // constant or poisson
+	Clients int      `json:"clients"`           // most requests in flight
+	// Requests and Duration stop dispatch (0: no limit).
+	Requests int64    `json:"requests,omitempty"`
+	Duration Duration `json:"duration,omitempty"`
+	// RequestTimeout bounds one attempt; DrainTimeout the wait for
+	// requests in flight once dispatch stops (0 cuts them off at once).
+	RequestTimeout Duration `json:"request_timeout"`
+	DrainTimeout   Duration `json:"drain_timeout"`
+	Retry          string   `json:"retry"` // none or exponential
+	// NoCheck sends the first request like any other: by default, an
+	// answer of 401, 403 or 404, or none at all, stops the run.
+	NoCheck bool `json:"no_check,omitempty"`
+}
+
+// SLO holds the per-request objectives goodput counts, and the whole-run
+// objectives (thresholds) whose miss makes the run exit with ExitSLO.
+type SLO struct {
+	TTFT       Duration    `json:"ttft,omitempty"`
+	TPOT       Duration    `json:"tpot,omitempty"`
+	E2E        Duration    `json:"e2e,omitempty"`
+	Thresholds []Threshold `json:"thresholds,omitempty"`
+}
+
+// Output is where results go.
+type Output struct {
+	Dir     string   `json:"dir,omitempty"`      // requests.jsonl, run.json, summary.json, histograms.json
+	LogFile string   `json:"log_file,omitempty"` // the live JSONL lines, also
+	Format  string   `json:"format"`             // live line: human or jsonl
+	Window  Duration `json:"window"`             // the live line's sliding window
+}
+
+// Error is bad input: a one-line message naming the flag or field. The
+// command line exits with status 2 on it.
+type Error struct{ Msg string }
+
+func (e *Error) Error() string { return e.Msg }
+
+// Errorf returns a bad-input error.
+func Errorf(format string, a ...any) error { return &Error{fmt.Sprintf(format, a...)} }
+
+// MaxRate is the highest rate a plan takes: a million requests a minute
+// is far past what one machine sends.
+const MaxRate = 1e9
+
+// MaxPrompt is the largest prompt of a model whose context window is not
+// known.
+const MaxPrompt = 2_000_000
+
+// Validate checks the plan and returns the first problem, naming its flag.
+// window is the model's context window (0 if unknown).
+func (p *Plan) Validate(window int) error {
+	l, w := &p.Load, &p.Workload
+	switch {
+	case l.Clients <= 0:
+		return Errorf("--clients must be at least 1, got %d", l.Clients)
+	case l.Clients > 1_000_000:
+		return Errorf("--clients must be at most 1000000, got %d", l.Clients)
+	case l.Requests < 0:
+		return Errorf("--requests must not be negative, got %d", l.Requests)
+	case l.Rate != nil && (!(*l.Rate > 0) || *l.Rate > MaxRate):
+		return Errorf("--rate must be a positive number of requests per minute up to %g, got %g", float64(MaxRate), *l.Rate)
+	case l.Arrival != "" && l.Arrival != "constant" && l.Arrival != "poisson":
+		return Errorf("--arrival must be constant or poisson, got %q", l.Arrival)
+	case l.RequestTimeout <= 0:
+		return Errorf("--request-timeout must be positive, got %s", l.RequestTimeout)
+	case l.Retry != "none" && l.Retry != "exponential":
+		return Errorf("--retry must be none or exponential, got %q", l.Retry)
+	case p.Output.Window <= 0:
+		return Errorf("--aggregation-window must be positive, got %s", p.Output.Window)
+	case p.Output.Format != "human" && p.Output.Format != "jsonl":
+		return Errorf("--output-format must be human or jsonl, got %q", p.Output.Format)
+	case w.ContextTokens <= 0:
+		return Errorf("--context-tokens must be at least 1, got %d", w.ContextTokens)
+	case w.MaxTokens < 0:
+		return Errorf("--max-tokens must be at least 1, got %d", w.MaxTokens)
+	case w.Completions < 1 || w.Completions > 128:
+		return Errorf("--completions must be between 1 and 128, got %d", w.Completions)
+	case p.Target.Connections < 0:
+		return Errorf("--connections must not be negative, got %d", p.Target.Connections)
+	case p.Target.URL == "" && len(p.Target.Sim) == 0:
+		return Errorf("plan: no endpoint URL and no simulator deployment")
+	}
+	for _, r := range []struct {
+		name   string
+		v      *float64
+		lo, hi float64
+	}{{"frequency-penalty", w.FrequencyPenalty, -2, 2}, {"presence-penalty", w.PresencePenalty, -2, 2},
+		{"temperature", w.Temperature, 0, 2}, {"top-p", w.TopP, 0, 1}} {
+		if r.v != nil && (math.IsNaN(*r.v) || *r.v < r.lo || *r.v > r.hi) {
+			return Errorf("--%s must be between %g and %g, got %g", r.name, r.lo, r.hi, *r.v)
+		}
+	}
+	// A prompt longer than the model takes would be refused by every
+	// server, after minutes of building it: say so now.
+	total := w.ContextTokens + w.MaxTokens*w.Completions
+	switch {
+	case window > 0 && w.ContextTokens+w.MaxTokens > window:
+		return Errorf("--context-tokens %d plus --max-tokens %d is over the model's context window of %d tokens", w.ContextTokens, w.MaxTokens, window)
+	case window == 0 && total > MaxPrompt:
+		return Errorf("--context-tokens %d plus --max-tokens %d is over %d tokens, more than any model takes", w.ContextTokens, w.MaxTokens, MaxPrompt)
+	}
+	return nil
+}
+
+// Read reads a plan from run.json (or any file holding one).
+func Read(path string) (*Plan, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Errorf("--plan: %v", err)
+	}
+	var p Plan
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	if err := dec.Decode(&p); err != nil {
+		return nil, Errorf("--plan %s: %v", path, err)
+	}
+	if p.Schema == 0 || p.Schema > Version {
+		return nil, Errorf("--plan %s: not an aoaibench plan of version %d (schema %d)", path, Version, p.Schema)
+	}
+	return &p, nil
+}

@@ -1,0 +1,653 @@
+// Package run executes a plan: it dispatches requests on the plan's
+// schedule (open loop) or keeps a fixed number in flight (closed loop),
+// sends each with the client, derives its record and feeds every record,
+// the live figures once a second and the final results to the sinks.
+//
+// Data flows one way: pacer -> dispatch -> client -> record -> sinks. One
+// goroutine, the aggregator, owns every figure, so no metric needs a lock;
+// the dispatcher shares only atomic counters with it.
+//
+// Nothing but dispatch happens after t=0: the endpoint is resolved, the
+// tokenizer and the request bodies built, the sinks' files created and
+// run.json written before the first request is due.
+package run
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"math"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aoaibench/aoaibench/internal/api"
+	"github.com/aoaibench/aoaibench/internal/auth"
+	"github.com/aoaibench/aoaibench/internal/client"
+	"github.com/aoaibench/aoaibench/internal/metrics"
+	"github.com/aoaibench/aoaibench/internal/models"
+	"github.com/aoaibench/aoaibench/internal/pace"
+	"github.com/aoaibench/aoaibench/internal/plan"
+	"github.com/aoaibench/aoaibench/internal/sim"
+	"github.com/aoaibench/aoaibench/internal/sink"
+	"github.com/aoaibench/aoaibench/internal/tokenizer"
+	"github.com/aoaibench/aoaibench/internal/traffic"
+)
+
+// Options are how a run meets its surroundings.
+type Options struct {
+	// Log receives notes and warnings for people, one line each, already
+	// redacted.
+	Log func(string)
+	// Getenv reads the API key's variable (os.Getenv when nil).
+	Getenv func(string) string
+	// Abort, when closed, cuts off the requests in flight at once.
+	// Cancelling Execute's context only stops dispatch and drains.
+	Abort <-chan struct{}
+	// Transport and TLS replace the HTTP transport's (tests).
+	Transport http.RoundTripper
+	TLS       *tls.Config
+	// Sleep waits for each due time (PreciseSleep when nil; tests in
+	// synctest bubbles use TimerSleep).
+	Sleep Sleeper
+}
+
+// Run is a prepared run: everything it needs is resolved and built, and
+// nothing has been sent.
+type Run struct {
+	plan    plan.Plan
+	opts    Options
+	ep      api.Endpoint
+	target  string
+	enc     string
+	tok     *tokenizer.Tokenizer
+	builder *traffic.Builder
+	client  *client.Client
+	pacer   pace.Pacer // nil: closed loop
+	redact  *auth.Redactor
+	sim     *sim.Running
+	notes   []string
+	wires   sync.Pool // *metrics.Wire
+}
+
+// New prepares a run of p: it checks the plan (errors are *plan.Error,
+// bad input), resolves the endpoint, starts the built-in simulator when p
+// has no URL, reads the key, and builds the tokenizer, the request bodies,
+// the client and the pacer.
+func New(p plan.Plan, o Options) (*Run, error) {
+	if o.Log == nil {
+		o.Log = func(string) {}
+	}
+	if o.Getenv == nil {
+		o.Getenv = func(string) string { return "" }
+	}
+	if o.Sleep == nil {
+		o.Sleep = PreciseSleep
+	}
+	r := &Run{plan: p, opts: o, redact: auth.NewRedactor(api.Secret(p.Target.URL))}
+	model := firstNonEmpty(p.Target.Model, p.Target.Deployment)
+	if p.Target.URL == "" && len(p.Target.Sim) > 0 {
+		model = p.Target.Sim[0].Model
+	}
+	m, known := models.Lookup(model)
+	window := 0
+	if known {
+		window = m.ContextWindow
+	}
+	if err := p.Validate(window); err != nil {
+		return nil, err
+	}
+	for i := range p.Target.Sim {
+		if err := p.Target.Sim[i].Fill(); err != nil {
+			return nil, plan.Errorf("--sim: %v", err)
+		}
+	}
+	t := &p.Target
+	if t.URL == "" {
+		s, err := sim.Start(sim.Config{Deployments: t.Sim, Precise: true}, "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		r.sim = s
+		ep, err := api.Resolve(s.URL(), api.Azure, t.Sim[0].Name, "", firstNonEmpty(t.APIVersion, "2024-10-21"))
+		if err != nil {
+			s.Stop()
+			return nil, plan.Errorf("%v", err)
+		}
+		r.ep = ep
+	} else {
+		ep, err := api.Resolve(t.URL, api.API(t.API), t.Deployment, t.Model, t.APIVersion)
+		if err != nil {
+			return nil, plan.Errorf("%v", err)
+		}
+		r.ep = ep
+	}
+	header := http.Header{}
+	if t.KeyEnv != "" && r.sim == nil {
+		key := o.Getenv(t.KeyEnv)
+		if key == "" && !r.ep.Loopback {
+			r.Close()
+			return nil, plan.Errorf("--api-key-env: environment variable %s is empty or not set (a key is needed for %s)", t.KeyEnv, r.ep.Target())
+		}
+		r.redact.Add(key)
+		header = auth.KeyHeader(r.ep.API, key)
+	}
+
+	r.enc = p.Workload.Tokenizer
+	if r.enc == "" {
+		if known {
+			r.enc = m.Encoding
+		} else {
+			r.enc = tokenizer.O200k
+			r.notes = append(r.notes, fmt.Sprintf("note: cannot tell the model from %q; client-side token counts use %s (set --model or --tokenizer)", model, r.enc))
+		}
+	}
+	tok, err := tokenizer.Get(r.enc)
+	if err != nil {
+		r.Close()
+		return nil, plan.Errorf("--tokenizer: %v", err)
+	}
+	r.tok = tok
+	w := p.Workload
+	r.builder, err = traffic.New(traffic.Spec{
+		Model: r.ep.Model, Context: w.ContextTokens, MaxTokens: w.MaxTokens, Reasoning: m.Reasoning,
+		Completions: w.Completions, FrequencyPenalty: w.FrequencyPenalty, PresencePenalty: w.PresencePenalty,
+		Temperature: w.Temperature, TopP: w.TopP, Seed: w.Seed,
+	})
+	if err != nil {
+		r.Close()
+		return nil, plan.Errorf("--context-tokens: %v", err)
+	}
+	r.client = client.New(client.Config{
+		Endpoint: r.ep, Header: header, Retry: p.Load.Retry, Timeout: p.Load.RequestTimeout.D(),
+		MaxConns: p.Load.Clients, HTTP2: t.HTTP2, Connections: t.Connections, Redact: r.redact.Redact,
+		Transport: o.Transport, TLS: o.TLS,
+	})
+	if rate := p.Load.Rate; rate != nil {
+		if p.Load.Arrival == "poisson" {
+			r.pacer, err = pace.NewPoisson(*rate, w.Seed)
+		} else {
+			r.pacer, err = pace.NewConstant(*rate)
+		}
+		if err != nil {
+			r.Close()
+			return nil, plan.Errorf("--rate: %v", err)
+		}
+	}
+	r.target = fmt.Sprintf("%s (%s, deployment/model %q, tokenizer %s)", r.ep.Target(), r.ep.API, firstNonEmpty(r.ep.Deployment, r.ep.Model), r.enc)
+	return r, nil
+}
+
+// Target describes what the run tests, for people and run.json.
+func (r *Run) Target() string { return r.target }
+
+// Tokenizer names the tokenizer of client-side counts.
+func (r *Run) Tokenizer() string { return r.enc }
+
+// Notes are what the user should know before the run starts.
+func (r *Run) Notes() []string { return r.notes }
+
+// Redact removes the run's secrets (the key, URL passwords, bearer
+// tokens) from s.
+func (r *Run) Redact(s string) string { return r.redact.Redact(s) }
+
+// Sim returns the built-in simulator, nil when the run has an endpoint.
+func (r *Run) Sim() *sim.Running { return r.sim }
+
+// Close releases the run's connections and stops the simulator.
+func (r *Run) Close() {
+	if r.client != nil {
+		r.client.Close()
+	}
+	if r.sim != nil {
+		r.sim.Stop()
+	}
+}
+
+// Outcome is what a run produced.
+type Outcome struct {
+	Results *metrics.Results
+	Summary *metrics.Summary
+	// Fatal is set when the first request showed the endpoint is wrong
+	// (no answer, 401, 403, 404): the run stopped at once.
+	Fatal error
+}
+
+// maxLag is the schedule lag past which the load generator is behind: a
+// request that leaves this late does not test the offered rate.
+const maxLag = 10 * time.Millisecond
+
+// lead is the time between deciding t=0 and t=0: the sinks write run.json
+// in it, so that the first request leaves on time.
+const lead = 20 * time.Millisecond
+
+// state is one execution's shared state.
+type state struct {
+	*Run
+	pacer    pace.Pacer // this execution's own, nil for a closed loop
+	sinks    []sink.Sink
+	start    time.Time
+	done     chan *metrics.Record
+	wg       sync.WaitGroup
+	sent     atomic.Int64
+	inflight atomic.Int64
+	stopped  atomic.Int64 // when dispatch stopped, from the start; 0 while it runs
+	heldBack int64        // dispatcher only
+	halt     chan struct{}
+	fatal    chan struct{}
+	fatalErr error
+	once     sync.Once
+	warn     func(string)
+}
+
+// Execute runs the plan once, feeding the sinks. Cancelling ctx stops
+// dispatch and drains the requests in flight (up to the drain timeout);
+// Options.Abort cuts them off. Every dispatched request is in the
+// results, and the sinks get their End even when the run stops early. The
+// error is a sink's (run.json, a results file).
+func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error) {
+	p := &r.plan
+	st := &state{Run: r, done: make(chan *metrics.Record, 4096), halt: make(chan struct{}), fatal: make(chan struct{}),
+		warn: func(s string) { r.opts.Log(r.redact.Redact(s)) }}
+	if r.pacer != nil {
+		st.pacer = r.pacer.Clone()
+	}
+	sum := metrics.NewSummary(metrics.SLO{TTFT: p.SLO.TTFT.D(), TPOT: p.SLO.TPOT.D(), E2E: p.SLO.E2E.D()})
+
+	// Before t=0: decide it, let the sinks write run.json, start the
+	// aggregator.
+	st.start = time.Now().Add(lead)
+	st.sinks = sinks
+	for _, s := range sinks {
+		if s.Start != nil {
+			if err := s.Start(sink.Start{T0: st.start, Plan: p, Target: r.target, Tokenizer: r.enc}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// halt stops dispatch: the context (drain), an abort or a fatal first
+	// answer (cut off). reqCtx outlives a drain; a cut-off cancels it.
+	reqCtx, cutoff := context.WithCancel(context.Background())
+	defer cutoff()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-r.opts.Abort:
+			cutoff()
+		case <-st.fatal:
+			cutoff()
+		case <-reqCtx.Done():
+		}
+		close(st.halt)
+	}()
+	ticks := make(chan struct{})
+	go func() {
+		st.aggregate(sum)
+		close(ticks)
+	}()
+	var stopped string
+	if r.opts.Sleep(st.halt, st.start) {
+		if r.pacer != nil {
+			stopped = st.openLoop(reqCtx)
+		} else {
+			stopped = st.closedLoop(reqCtx)
+		}
+	} else {
+		stopped = "signal"
+	}
+	dispatch := time.Since(st.start)
+	st.stopped.Store(int64(max(dispatch, 1)))
+	st.drain(ctx, cutoff)
+	st.wg.Wait()
+	close(st.done)
+	<-ticks
+	if st.fatalErr != nil { // read once every request has ended
+		stopped = "endpoint"
+	}
+
+	info := metrics.Info{Start: st.start, Stopped: stopped, Offered: math.NaN(), Sent: st.sent.Load(), HeldBack: st.heldBack}
+	info.Window = st.window(stopped, dispatch, sum)
+	if r.pacer != nil {
+		info.Offered = *p.Load.Rate
+		st.notSent(&info, sum, stopped, dispatch)
+	}
+	res := sum.Results(info)
+	if r.pacer != nil {
+		res.Invalid = st.invalid(res, sum)
+		res.Valid = len(res.Invalid) == 0
+	}
+	for _, th := range p.SLO.Thresholds {
+		res.SLO = append(res.SLO, th.Check(res))
+	}
+	var err error
+	for _, s := range sinks {
+		if s.End != nil {
+			if e := s.End(sink.End{Results: res, Summary: sum}); e != nil && err == nil {
+				err = e
+			}
+		}
+	}
+	return &Outcome{Results: res, Summary: sum, Fatal: st.fatalErr}, err
+}
+
+// window is the dispatch window that achieved rates are over
+// (docs/metrics.md): the configured duration; for an open loop stopped by
+// its request count, the time those requests were due over; for a closed
+// loop, first send to last end; else the time dispatch ran.
+func (st *state) window(stopped string, dispatch time.Duration, sum *metrics.Summary) time.Duration {
+	switch {
+	case stopped == "duration":
+		return st.plan.Load.Duration.D()
+	case stopped == "requests" && st.pacer != nil:
+		if d, ok := st.pacer.Clone().Due(st.plan.Load.Requests); ok {
+			return d
+		}
+	case st.pacer == nil && sum.Wall() > 0:
+		return sum.Wall()
+	}
+	return dispatch
+}
+
+// notSent counts the requests that were due before dispatch stopped but
+// never left (the clients cap held them back), with the lag each had.
+func (st *state) notSent(info *metrics.Info, sum *metrics.Summary, stopped string, dispatch time.Duration) {
+	end := dispatch
+	if stopped == "duration" {
+		end = st.plan.Load.Duration.D()
+	}
+	p := st.pacer.Clone()
+	due := p.Count(end)
+	if l := st.plan.Load.Requests; l > 0 {
+		due = min(due, l)
+	}
+	// Bounded: a run that fell far behind at a huge rate must not spend
+	// minutes counting what it did not send.
+	const most = 1_000_000
+	for n := info.Sent; n < due && n < info.Sent+most; n++ {
+		d, ok := p.Due(n)
+		if !ok {
+			break
+		}
+		sum.NotSent(end - d)
+	}
+	info.NotSent = max(due-info.Sent, 0)
+}
+
+// invalid says why an open-loop run's figures do not describe its offered
+// rate: the schedule lag, the send rate, the clients cap.
+func (st *state) invalid(res *metrics.Results, sum *metrics.Summary) []string {
+	var why []string
+	if lag := sum.Hist("lag").Stats(); lag.Count > 0 && lag.P99.F() > maxLag.Seconds() {
+		why = append(why, fmt.Sprintf("schedule lag p99 is %.1f ms (the load generator sends late past %v)", lag.P99.F()*1e3, maxLag))
+	}
+	due := float64(res.Requests.Sent + res.Requests.NotSent)
+	if due > 0 && float64(res.Requests.Sent) < 0.99*due {
+		why = append(why, fmt.Sprintf("sent %d of %d due requests (%.1f%%)", res.Requests.Sent, int64(due), 100*float64(res.Requests.Sent)/due))
+	}
+	if res.Requests.HeldBack > 0 {
+		why = append(why, fmt.Sprintf("the --clients cap of %d held back %d due requests", st.plan.Load.Clients, res.Requests.HeldBack))
+	}
+	return why
+}
+
+// fail stops the run after the first request showed the endpoint is
+// wrong.
+func (st *state) fail(err error) {
+	st.once.Do(func() {
+		st.fatalErr = err
+		close(st.fatal)
+	})
+}
+
+// launch sends request n, due at sched, in its own goroutine.
+func (st *state) launch(reqCtx context.Context, n int64, sched time.Time, release func()) {
+	st.sent.Add(1)
+	st.inflight.Add(1)
+	st.wg.Go(func() {
+		rec := metrics.NewRecord(n, sched)
+		rec.ClientPrompt = st.builder.PromptTokens()
+		rec.MaxTokens = st.plan.Workload.MaxTokens * st.plan.Workload.Completions
+		w, _ := st.wires.Get().(*metrics.Wire)
+		if w == nil {
+			w = &metrics.Wire{}
+		}
+		check := n == 0 && !st.plan.Load.NoCheck
+		st.client.Do(reqCtx, client.Request{
+			Body:    func(usage bool) []byte { return st.builder.Body(nil, n, usage) },
+			Choices: st.plan.Workload.Completions, NoRetry: check,
+		}, w)
+		if check {
+			if err := client.Fatal(w, st.ep.Target()); err != nil {
+				st.fail(err)
+			}
+		}
+		// Counting tokens takes time; a run being cut off counts fast.
+		rec.Derive(w, st.tok, reqCtx.Err() != nil)
+		st.wires.Put(w)
+		st.inflight.Add(-1)
+		release()
+		st.done <- rec
+	})
+}
+
+// openLoop sends each request when the schedule says, whatever earlier
+// ones are doing, with at most Clients in flight, until the duration, the
+// request count or the schedule's end, or a halt.
+func (st *state) openLoop(reqCtx context.Context) string {
+	l := &st.plan.Load
+	slots := make(chan struct{}, l.Clients)
+	release := func() { <-slots }
+	var deadline <-chan time.Time
+	if l.Duration > 0 {
+		t := time.NewTimer(time.Until(st.start.Add(l.Duration.D())))
+		defer t.Stop()
+		deadline = t.C
+	}
+	warned := false
+	for n := int64(0); ; n++ {
+		if l.Requests > 0 && n >= l.Requests {
+			return "requests"
+		}
+		due, ok := st.pacer.Due(n)
+		if l.Duration > 0 && (!ok || due >= l.Duration.D()) {
+			// Wait out the duration, so that a slow schedule still runs
+			// for as long as asked.
+			if !st.opts.Sleep(st.halt, st.start.Add(l.Duration.D())) {
+				return "signal"
+			}
+			return "duration"
+		}
+		if !ok {
+			return "schedule"
+		}
+		if !st.opts.Sleep(st.halt, st.start.Add(due)) {
+			return "signal"
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			// The cap holds this due request back: the wait shows as
+			// schedule lag, never as a skipped request; if the duration
+			// ends first, it was due and not sent.
+			st.heldBack++
+			if !warned {
+				warned = true
+				st.warn(fmt.Sprintf("warning: --clients %d requests in flight held back request %d; the client cap, not the service, limits this test (raise --clients)", l.Clients, n))
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-deadline:
+				return "duration"
+			case <-st.halt:
+				return "signal"
+			}
+		}
+		st.launch(reqCtx, n, st.start.Add(due), release)
+		// Let the request's goroutine start on this P now: the next nap
+		// blocks the thread, and the goroutine would wait for the runtime
+		// to take the P back.
+		runtime.Gosched()
+	}
+}
+
+// closedLoop keeps exactly Clients requests in flight: a new request goes
+// as soon as one ends.
+func (st *state) closedLoop(reqCtx context.Context) string {
+	l := &st.plan.Load
+	slots := make(chan struct{}, l.Clients)
+	release := func() { <-slots }
+	var deadline <-chan time.Time
+	if l.Duration > 0 {
+		t := time.NewTimer(time.Until(st.start.Add(l.Duration.D())))
+		defer t.Stop()
+		deadline = t.C
+	}
+	for n := int64(0); ; n++ {
+		if l.Requests > 0 && n >= l.Requests {
+			return "requests"
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-deadline:
+			return "duration"
+		case <-st.halt:
+			return "signal"
+		}
+		if l.Duration > 0 && time.Since(st.start) >= l.Duration.D() {
+			return "duration"
+		}
+		st.launch(reqCtx, n, time.Now(), release)
+	}
+}
+
+// drain waits for the requests in flight, up to the drain timeout (0:
+// none at all), then cuts them off; an abort or a fatal answer cuts them
+// off at once.
+func (st *state) drain(ctx context.Context, cutoff context.CancelFunc) {
+	if st.inflight.Load() == 0 {
+		return
+	}
+	idle := make(chan struct{})
+	go func() {
+		st.wg.Wait()
+		close(idle)
+	}()
+	wait := st.plan.Load.DrainTimeout.D()
+	if wait <= 0 {
+		cutoff()
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+		st.warn(fmt.Sprintf("drain timeout: cutting off %d requests still in flight (counted as incomplete)", st.inflight.Load()))
+		cutoff()
+	case <-st.opts.Abort:
+		cutoff()
+	case <-st.fatal:
+		cutoff()
+	}
+}
+
+// aggregate owns the summary and the window: it folds in every finished
+// record, feeds the sinks, and emits the live figures once a second.
+func (st *state) aggregate(sum *metrics.Summary) {
+	win := metrics.NewWindow(st.plan.Output.Window.D(), st.start)
+	// Ticks fall on whole seconds of the run.
+	time.Sleep(time.Until(st.start))
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var check pace.Pacer
+	offered := math.NaN()
+	if st.pacer != nil {
+		check = st.pacer.Clone()
+		offered = *st.plan.Load.Rate
+	}
+	var completed, failures, throttled int64
+	wasBehind := false
+	emit := func(now time.Time, final bool) {
+		win.MarkSent(now, st.sent.Load())
+		elapsed := now.Sub(st.start)
+		t := sink.Tick{
+			RunSeconds: int(elapsed.Round(time.Second) / time.Second), Time: now, Elapsed: elapsed,
+			Planned: st.plan.Load.Duration.D(), Window: win.Snapshot(now),
+			Processing: st.inflight.Load(), Requests: st.sent.Load(),
+			Completed: completed, Failures: failures, Throttled: throttled, Offered: offered, Final: final,
+		}
+		if check != nil {
+			// Once dispatch has stopped, nothing more is due.
+			at := elapsed
+			if stop := time.Duration(st.stopped.Load()); stop > 0 {
+				at = min(at, stop)
+			}
+			t.Behind = behind(check, at, t, st.plan.Load.Requests)
+			if t.Behind != "" && !wasBehind {
+				st.warn(fmt.Sprintf("WARNING: the load generator is behind its schedule (%s): the figures are not valid for %g RPM", t.Behind, offered))
+			}
+			wasBehind = t.Behind != ""
+		}
+		for _, s := range st.sinks {
+			if s.Tick != nil {
+				s.Tick(t)
+			}
+		}
+	}
+	for {
+		select {
+		case rec, ok := <-st.done:
+			if !ok {
+				// A last line with the final figures, so that even a run
+				// shorter than a second prints one.
+				emit(time.Now(), true)
+				return
+			}
+			sum.Add(rec)
+			win.Add(rec)
+			switch rec.Class {
+			case metrics.OK:
+				completed++
+			case metrics.Throttled:
+				throttled++
+			default:
+				failures++
+			}
+			for _, s := range st.sinks {
+				if s.Record != nil {
+					s.Record(rec)
+				}
+			}
+		case now := <-tick.C:
+			emit(now, false)
+		}
+	}
+}
+
+// behind says why, at elapsed, the run is not delivering its schedule:
+// requests due more than maxLag ago not sent (past 1% of those due), or
+// the window's schedule lag p99 past maxLag; "" when it is on time.
+func behind(p pace.Pacer, elapsed time.Duration, t sink.Tick, limit int64) string {
+	due := p.Count(elapsed - maxLag)
+	if limit > 0 {
+		due = min(due, limit)
+	}
+	if late := due - t.Requests; late > 0 && float64(late) > 0.01*float64(due) {
+		return fmt.Sprintf("%d of %d due requests not sent", late, due)
+	}
+	if lag := t.Window.Lag.P99; lag > maxLag.Seconds() {
+		return fmt.Sprintf("schedule lag p99 %.1f ms", lag*1e3)
+	}
+	return ""
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

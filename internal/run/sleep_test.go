@@ -1,0 +1,44 @@
+package run
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPreciseSleep(t *testing.T) {
+	for _, d := range []time.Duration{0, 50 * time.Microsecond, 2 * time.Millisecond, 12 * time.Millisecond} {
+		due := time.Now().Add(d)
+		if !PreciseSleep(nil, due) {
+			t.Fatal("stopped without a stop")
+		}
+		if now := time.Now(); now.Before(due) {
+			t.Fatalf("woke %v early", due.Sub(now))
+		}
+	}
+	// A stop ends a long sleep within one nap.
+	stop := make(chan struct{})
+	close(stop)
+	start := time.Now()
+	if PreciseSleep(stop, start.Add(time.Hour)) {
+		t.Fatal("slept through a stop")
+	}
+	if time.Since(start) > time.Minute {
+		t.Fatal("stop not noticed")
+	}
+	if TimerSleep(stop, time.Now().Add(time.Hour)) || TimerSleep(stop, time.Now()) {
+		t.Fatal("TimerSleep ignored a stop")
+	}
+}
+
+func BenchmarkPreciseSleepLateness(b *testing.B) {
+	var worst, sum time.Duration
+	for range b.N {
+		due := time.Now().Add(time.Millisecond)
+		PreciseSleep(nil, due)
+		late := time.Since(due)
+		sum += late
+		worst = max(worst, late)
+	}
+	b.ReportMetric(float64(sum.Microseconds())/float64(b.N), "µs-late/op")
+	b.ReportMetric(float64(worst.Microseconds()), "µs-worst")
+}

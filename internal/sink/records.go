@@ -1,0 +1,190 @@
+package sink
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aoaibench/aoaibench/internal/metrics"
+	"github.com/aoaibench/aoaibench/internal/plan"
+)
+
+var nan = math.NaN()
+
+// RecordLine appends one request's JSON line to b. Times are seconds from
+// the run's start; figures that do not exist are null. The keys are read
+// back by the report.
+func RecordLine(b []byte, r *metrics.Record, start time.Time) []byte {
+	at := func(t time.Time) float64 {
+		if t.IsZero() {
+			return nan
+		}
+		return t.Sub(start).Seconds()
+	}
+	d := func(v time.Duration, ok bool) float64 {
+		if !ok {
+			return nan
+		}
+		return v.Seconds()
+	}
+	o := newObj(b)
+	o.int("id", r.ID)
+	o.str("class", string(r.Class))
+	o.int("status", int64(r.Status))
+	o.int("attempts", int64(r.Attempts))
+	o.int("throttles", int64(r.Throttles))
+	o.num("sched", at(r.Sched), 6)
+	o.num("send", at(r.Send), 6)
+	o.num("end", at(r.End), 6)
+	o.num("lag", d(r.Lag()), 6)
+	o.num("headers", d(r.HeadersTime()), 6)
+	o.num("ttft", d(r.TTFT()), 6)
+	o.num("ttft_sched", d(r.TTFTSched()), 6)
+	o.num("tpot", d(r.TPOT()), 6)
+	o.num("e2e", d(r.E2E()), 6)
+	o.num("e2e_sched", d(r.E2ESched()), 6)
+	tps, ok := r.TokensPerSec()
+	if !ok {
+		tps = nan
+	}
+	o.num("tokens_per_s", tps, 3)
+	o.int("prompt_tokens", int64(r.PromptTokens()))
+	o.int("output_tokens", int64(r.OutputTokens()))
+	o.optInt("server_prompt_tokens", r.ServerPrompt)
+	o.optInt("server_output_tokens", r.ServerOutput)
+	o.optInt("client_prompt_tokens", r.ClientPrompt)
+	o.optInt("client_output_tokens", r.ClientOutput)
+	o.int("events", int64(r.Events))
+	o.str("finish", r.Finish)
+	o.str("request_id", r.RequestID)
+	o.num("util", r.Util, 1)
+	o.optInt("remaining_requests", r.RemainingRequests)
+	o.optInt("remaining_tokens", r.RemainingTokens)
+	o.num("retry_after", r.RetryAfter.Seconds(), 3)
+	o.str("error", r.Err)
+	// Keys added after the first release.
+	o.int("visible_tokens", int64(r.VisibleTokens()))
+	o.optInt("reasoning_tokens", r.ServerReasoning)
+	o.optInt("cached_tokens", r.ServerCached)
+	o.int("max_tokens", int64(r.MaxTokens))
+	o.int("quota_tokens", int64(r.QuotaTokens()))
+	o.int("choices", int64(max(len(r.Choices), 1)))
+	o.num("ttft_content", d(r.TTFTContent()), 6)
+	o.num("ttft_reasoning", d(r.TTFTReasoning()), 6)
+	o.optInt("limit_requests", r.LimitRequests)
+	o.optInt("limit_tokens", r.LimitTokens)
+	o.str("region", r.Region)
+	o.str("deployment", r.Deployment)
+	o.str("proto", r.Proto)
+	o.int("new_conns", int64(r.NewConns))
+	return append(o.bytes(), '\n')
+}
+
+// RecordWriter writes records as JSON lines, flushing each, so a crash loses
+// at most the line being written.
+type RecordWriter struct {
+	w     *bufio.Writer
+	start time.Time
+	buf   []byte
+	err   error
+}
+
+// NewRecordWriter writes records of a run started at start to w.
+func NewRecordWriter(w io.Writer, start time.Time) *RecordWriter {
+	return &RecordWriter{w: bufio.NewWriterSize(w, 4096), start: start}
+}
+
+// Write writes one record. After a write error it writes nothing more and
+// Err reports the error.
+func (rw *RecordWriter) Write(r *metrics.Record) {
+	if rw.err != nil {
+		return
+	}
+	rw.buf = RecordLine(rw.buf[:0], r, rw.start)
+	if _, err := rw.w.Write(rw.buf); err != nil {
+		rw.err = fmt.Errorf("writing requests.jsonl: %w", err)
+		return
+	}
+	if err := rw.w.Flush(); err != nil {
+		rw.err = fmt.Errorf("writing requests.jsonl: %w", err)
+	}
+}
+
+// Err returns the first write error.
+func (rw *RecordWriter) Err() error { return rw.err }
+
+// RunInfo is run.json: the plan, and what the run resolved from it.
+type RunInfo struct {
+	Tool      string   `json:"tool"`
+	Version   string   `json:"version"`
+	Command   []string `json:"command,omitempty"`
+	Start     string   `json:"start"`
+	Target    string   `json:"target_description"`
+	Tokenizer string   `json:"tokenizer"`
+}
+
+// Dir writes a run's files to an output directory: run.json (the plan)
+// before the first request, requests.jsonl as requests end, summary.json
+// and histograms.json at the end. The directory and requests.jsonl are
+// made now, so that a path that cannot be written fails before the run.
+// command is the command line, already redacted.
+func Dir(dir, version string, command []string) (Sink, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Sink{}, fmt.Errorf("--output-dir: %w", err)
+	}
+	f, err := os.Create(filepath.Join(dir, "requests.jsonl"))
+	if err != nil {
+		return Sink{}, fmt.Errorf("--output-dir: %w", err)
+	}
+	var rw *RecordWriter
+	return Sink{
+		Start: func(s Start) error {
+			rw = NewRecordWriter(f, s.T0)
+			info := struct {
+				*plan.Plan
+				RunInfo
+			}{s.Plan, RunInfo{Tool: "aoaibench", Version: version, Command: command,
+				Start: s.T0.UTC().Format(time.RFC3339Nano), Target: s.Target, Tokenizer: s.Tokenizer}}
+			js, err := json.MarshalIndent(info, "", "  ")
+			if err != nil {
+				return fmt.Errorf("run.json: %w", err)
+			}
+			return WriteFileAtomic(filepath.Join(dir, "run.json"), js)
+		},
+		Record: func(r *metrics.Record) {
+			if rw != nil {
+				rw.Write(r)
+			}
+		},
+		End: func(e End) error {
+			cerr := f.Close()
+			if rw != nil && rw.Err() != nil {
+				return rw.Err()
+			}
+			if cerr != nil {
+				return fmt.Errorf("writing requests.jsonl: %w", cerr)
+			}
+			js, err := json.MarshalIndent(e.Results, "", "  ")
+			if err != nil {
+				return fmt.Errorf("summary.json: %w", err)
+			}
+			if err := WriteFileAtomic(filepath.Join(dir, "summary.json"), js); err != nil {
+				return err
+			}
+			hf, err := e.Summary.HistFile()
+			if err != nil {
+				return fmt.Errorf("histograms.json: %w", err)
+			}
+			js, err = json.MarshalIndent(hf, "", "  ")
+			if err != nil {
+				return fmt.Errorf("histograms.json: %w", err)
+			}
+			return WriteFileAtomic(filepath.Join(dir, "histograms.json"), js)
+		},
+	}, nil
+}

@@ -1,0 +1,108 @@
+package traffic
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aoaibench/aoaibench/internal/tokenizer"
+)
+
+type parsed struct {
+	Messages            []tokenizer.Message `json:"messages"`
+	Model               string              `json:"model"`
+	MaxTokens           int                 `json:"max_tokens"`
+	MaxCompletionTokens int                 `json:"max_completion_tokens"`
+	Stream              bool                `json:"stream"`
+	StreamOptions       *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	Temperature *float64 `json:"temperature"`
+}
+
+func parse(t *testing.T, js []byte) parsed {
+	t.Helper()
+	var p parsed
+	if err := json.Unmarshal(js, &p); err != nil {
+		t.Fatalf("body is not JSON: %v\n%s", err, js)
+	}
+	return p
+}
+
+func TestExactPromptTokens(t *testing.T) {
+	for _, enc := range []string{tokenizer.O200k, tokenizer.Cl100k} {
+		tok, _ := tokenizer.Get(enc)
+		for _, n := range []int{MinContext, 9, 11, 12, 30, 500, 4500} {
+			b, err := New(Spec{Context: n, MaxTokens: 500})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, i := range []int64{0, 1, 12345678} {
+				p := parse(t, b.Body(nil, i, true))
+				// Count with the real tokenizer, not the word fast path:
+				// this is what the server will bill.
+				got := tokenizer.PerReply
+				for _, m := range p.Messages {
+					got += tokenizer.PerMessage + realCount(t, enc, m.Role) + realCount(t, enc, m.Content)
+				}
+				if got != n || b.PromptTokens() != n || tok.CountMessages(p.Messages) != n {
+					t.Fatalf("%s: context %d request %d has %d tokens", enc, n, i, got)
+				}
+			}
+		}
+	}
+}
+
+func TestUniqueFromFirstToken(t *testing.T) {
+	b, _ := New(Spec{Context: 100, Seed: 42})
+	seen := map[string]bool{}
+	for i := range int64(100000) {
+		p := parse(t, b.Body(nil, i, true))
+		first := strings.Join(strings.Fields(p.Messages[0].Content)[:4], " ")
+		if seen[first] {
+			t.Fatalf("request %d repeats the unique words %q", i, first)
+		}
+		seen[first] = true
+		if i > 300 {
+			// Neighbouring requests differ in the very first word.
+			prev := parse(t, b.Body(nil, i-1, true)).Messages[0].Content
+			if strings.Fields(prev)[0] == strings.Fields(p.Messages[0].Content)[0] {
+				t.Fatalf("requests %d and %d share a first token", i-1, i)
+			}
+		}
+		if i > 2000 {
+			break
+		}
+	}
+}
+
+func TestBodyFields(t *testing.T) {
+	temp := 0.7
+	b, _ := New(Spec{Model: "gpt-4o", Context: 50, MaxTokens: 100, Temperature: &temp})
+	p := parse(t, b.Body(nil, 0, true))
+	if p.Model != "gpt-4o" || p.MaxTokens != 100 || !p.Stream || p.StreamOptions == nil || !p.StreamOptions.IncludeUsage || *p.Temperature != 0.7 {
+		t.Fatalf("body %+v", p)
+	}
+	if p := parse(t, b.Body(nil, 0, false)); p.StreamOptions != nil {
+		t.Fatal("stream_options sent when usage is off")
+	}
+	r, _ := New(Spec{Model: "o3-mini", Context: 50, MaxTokens: 100, Reasoning: true})
+	if p := parse(t, r.Body(nil, 0, true)); p.MaxTokens != 0 || p.MaxCompletionTokens != 100 {
+		t.Fatalf("o-series body %+v", p)
+	}
+}
+
+func TestTooSmall(t *testing.T) {
+	if _, err := New(Spec{Context: MinContext - 1}); err == nil {
+		t.Fatal("want error")
+	}
+}
+
+func BenchmarkBody(b *testing.B) {
+	w, _ := New(Spec{Context: 4500, MaxTokens: 500})
+	buf := make([]byte, 0, 64<<10)
+	b.ReportAllocs()
+	for i := range b.N {
+		buf = w.Body(buf[:0], int64(i), true)
+	}
+}
