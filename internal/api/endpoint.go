@@ -123,6 +123,20 @@ func Resolve(raw string, api API, deployment, model, apiVersion string) (Endpoin
 	return e, nil
 }
 
+// WithoutPassword returns a URL with the password of its user info
+// removed, for files that must not hold secrets.
+func WithoutPassword(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, has := u.User.Password(); !has {
+		return raw
+	}
+	u.User = url.User(u.User.Username())
+	return u.String()
+}
+
 // redactURL hides the password of a URL for an error message.
 func redactURL(raw string) string {
 	if p := Secret(raw); p != "" {

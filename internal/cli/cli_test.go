@@ -2,11 +2,15 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -150,5 +154,127 @@ func TestKeyNeverWritten(t *testing.T) {
 	}
 	if !strings.Contains(all, `"client_output_tokens":1`) {
 		t.Errorf("records: %s", all)
+	}
+}
+
+// echoServer streams a good answer to every second request and, to the
+// others, an error that echoes every request header (as some gateways
+// do), keys included: in a 500's body or in an SSE error event.
+func echoServer(t *testing.T) *httptest.Server {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b strings.Builder
+		for k, v := range r.Header {
+			fmt.Fprintf(&b, "%s=%s ", k, strings.Join(v, ","))
+		}
+		if user, pass, ok := r.BasicAuth(); ok {
+			fmt.Fprintf(&b, "basic %s:%s", user, pass)
+		}
+		switch n.Add(1) % 3 {
+		case 1:
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
+		case 2:
+			w.WriteHeader(500)
+			fmt.Fprintf(w, `{"error":{"message":"upstream failed for %s"}}`, b.String())
+		default:
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprintf(w, "data: {\"error\":{\"message\":%q}}\n\n", "bad request: "+b.String())
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestEchoedSecretsNeverWritten: neither the API key nor a URL password
+// reaches stdout, stderr, the JSONL log or any results file, even from a
+// server that echoes them back.
+func TestEchoedSecretsNeverWritten(t *testing.T) {
+	const key, pass = "sk-very-secret-value", "hunter2-url-password"
+	srv := echoServer(t)
+	dir := t.TempDir()
+	u := strings.Replace(srv.URL, "http://", "http://user:"+pass+"@", 1)
+	env := map[string]string{"OPENAI_API_KEY": key}
+	for _, api := range []string{"openai", "azure"} {
+		code, out, errOut := runCLI(t, env, "load", "--api", api, "-e", "dep", "--model", "gpt-4o", "-n", "9", "-c", "1",
+			"--output-dir", dir, "--log-file", dir+"/run.log", "-f", "jsonl", u)
+		if code != 1 { // two thirds fail: the run failed
+			t.Fatalf("%s: exit %d: %s", api, code, errOut)
+		}
+		all := out + errOut
+		for _, f := range []string{"run.json", "requests.jsonl", "summary.json", "histograms.json", "run.log"} {
+			b, err := os.ReadFile(dir + "/" + f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all += string(b)
+		}
+		for _, secret := range []string{key, pass, key[:10]} {
+			if strings.Contains(all, secret) {
+				t.Fatalf("%s: %q was written", api, secret)
+			}
+		}
+		if !strings.Contains(all, "upstream failed for") || !strings.Contains(all, "[REDACTED]") {
+			t.Errorf("%s: the echoed errors are not in the records: %s", api, all)
+		}
+	}
+}
+
+// TestParamsFileWinsOverDefaults: the parameters file's key and retry
+// policy apply unless the flag was typed (kong marks defaulted flags as
+// set too).
+func TestParamsFileWinsOverDefaults(t *testing.T) {
+	var keys []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		keys = append(keys, r.Header.Get("Api-Key"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	params := dir + "/benchmark.parameters"
+	os.WriteFile(params, []byte("OPENAI_API_KEY=from-the-file\nAOAI_ENDPOINT="+srv.URL+"\nAOAI_DEPLOYMENT=dep\nRETRY=exponential\nRATE=600\nDURATION=0.5\nTEST_NAME="+dir+"/t\n"), 0o644)
+	code, _, errOut := runCLI(t, map[string]string{"OPENAI_API_KEY": "from-the-env"}, "load", "--api", "azure", "--params", params)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if len(keys) == 0 || keys[0] != "from-the-file" {
+		t.Errorf("keys sent %q, want the file's", keys)
+	}
+	b, _ := os.ReadFile(dir + "/t/run.json")
+	if !strings.Contains(string(b), `"retry": "exponential"`) || strings.Contains(string(b), "from-the-file") {
+		t.Errorf("run.json: %s", b)
+	}
+	// Typed, the flag wins.
+	code, _, _ = runCLI(t, map[string]string{"MYKEY": "typed"}, "load", "--api", "azure", "--params", params, "-k", "MYKEY", "--retry", "none")
+	b, _ = os.ReadFile(dir + "/t/run.json")
+	if code != 0 || keys[len(keys)-1] != "typed" || !strings.Contains(string(b), `"retry": "none"`) {
+		t.Errorf("exit %d, key %q, run.json %s", code, keys[len(keys)-1], b)
+	}
+}
+
+// TestLab: -e names the deployment the lab sends to, and a lab whose
+// requests fail prints no reading and exits 1.
+func TestLab(t *testing.T) {
+	var paths []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+		w.WriteHeader(500)
+		io.WriteString(w, `{"error":{"message":"boom"}}`)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, map[string]string{"OPENAI_API_KEY": "k"}, "lab", "--endpoint", srv.URL, "-e", "my-gpt35", "--duration", "1s", "--dir", dir)
+	if code != 1 || strings.Contains(out, "requests throttled") || !strings.Contains(errOut, "no reading") {
+		t.Fatalf("exit %d, stdout %q, stderr %s", code, out, errOut)
+	}
+	if len(paths) == 0 || paths[0] != "/openai/deployments/my-gpt35/chat/completions" {
+		t.Errorf("paths %q", paths)
 	}
 }

@@ -35,8 +35,16 @@ func execute(env *Env, p *plan.Plan, fileKey string) (int, error) {
 		}
 	}
 	stderr := &lockedWriter{w: env.Stderr}
+	clear := ""
+	if p.Output.Format == "human" && isTerminal(env.Stdout) && isTerminal(env.Stderr) {
+		// The status line is rewritten in place on the same terminal:
+		// clear it before a message during the run; the next tick
+		// redraws it.
+		clear = "\r\x1b[K"
+	}
 	abort := make(chan struct{})
-	r, err := run.New(*p, run.Options{Getenv: getenv, Abort: abort, Log: func(s string) { fmt.Fprintln(stderr, s) }})
+	logf := func(s string) { fmt.Fprint(stderr, clear+s+"\n") }
+	r, err := run.New(*p, run.Options{Getenv: getenv, Abort: abort, Log: logf})
 	if err != nil {
 		return ExitUsage, err
 	}
@@ -75,11 +83,11 @@ func execute(env *Env, p *plan.Plan, fileKey string) (int, error) {
 					return
 				}
 				if n == 1 {
-					fmt.Fprintln(errw, "\ninterrupted: stopped dispatching, draining requests in flight (interrupt again to cut them off)")
+					logf("\ninterrupted: stopped dispatching, draining requests in flight (interrupt again to cut them off)")
 					cancel()
 					continue
 				}
-				fmt.Fprintln(errw, "interrupted again: cutting off requests in flight")
+				logf("interrupted again: cutting off requests in flight")
 				close(abort)
 				return
 			}
@@ -183,7 +191,7 @@ func simReport(w io.Writer, st sim.Stats) {
 		if len(th) > 0 {
 			reasons = " (" + strings.Join(th, ", ") + ")"
 		}
-		fmt.Fprintf(w, "simulator %s: accepted %d, throttled %d%s, completed %d, %d prompt + %d completion tokens\n",
+		fmt.Fprintf(w, "simulator %s: accepted %d, throttled %d%s, completed %d;\n          %d prompt + %d completion tokens\n",
 			name, d.Accepted, d.ThrottledTotal(), reasons, d.Completed, d.PromptTokens, d.CompletionTokens)
 	}
 }

@@ -47,7 +47,7 @@ func (c *LabCmd) plan(r labRun) (*plan.Plan, error) {
 	rate := r.rate
 	p := &plan.Plan{
 		Schema:   plan.Version,
-		Target:   plan.Target{URL: c.Endpoint, Deployment: c.Deployment, Model: c.Model, APIVersion: c.APIVersion, KeyEnv: c.APIKeyEnv},
+		Target:   plan.Target{URL: c.Endpoint, API: "azure", Deployment: c.Deployment, Model: c.Model, APIVersion: c.APIVersion, KeyEnv: c.APIKeyEnv},
 		Workload: plan.Workload{Shape: "custom", ContextTokens: 4500, MaxTokens: 500, Completions: 1, Seed: mrand.Uint64()},
 		Load: plan.Load{Rate: &rate, Arrival: "constant", Clients: 20, Duration: c.Duration,
 			RequestTimeout: plan.Duration(10 * time.Minute), DrainTimeout: plan.Duration(time.Minute), Retry: "none"},

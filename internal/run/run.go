@@ -380,7 +380,7 @@ func (st *state) notSent(info *metrics.Info, sum *metrics.Summary, stopped strin
 func (st *state) invalid(res *metrics.Results, sum *metrics.Summary) []string {
 	var why []string
 	if lag := sum.Hist("lag").Stats(); lag.Count > 0 && lag.P99.F() > maxLag.Seconds() {
-		why = append(why, fmt.Sprintf("schedule lag p99 is %.1f ms (the load generator sends late past %v)", lag.P99.F()*1e3, maxLag))
+		why = append(why, fmt.Sprintf("schedule lag p99 %.1f ms: requests left late (past %v)", lag.P99.F()*1e3, maxLag))
 	}
 	due := float64(res.Requests.Sent + res.Requests.NotSent)
 	if due > 0 && float64(res.Requests.Sent) < 0.99*due {

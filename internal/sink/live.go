@@ -99,7 +99,10 @@ func HumanLine(t Tick) string {
 func StatusLine(t Tick) string {
 	secs := func(d time.Duration) string { return fmt.Sprintf("%ds", int(d.Round(time.Second)/time.Second)) }
 	at := secs(t.Elapsed)
-	if t.Planned > 0 {
+	switch {
+	case t.Planned > 0 && t.Elapsed > t.Planned:
+		at = "drain " + secs(t.Elapsed-t.Planned)
+	case t.Planned > 0:
 		at += "/" + secs(t.Planned)
 	}
 	rpm := "-"

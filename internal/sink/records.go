@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/aoaibench/aoaibench/internal/api"
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
 )
@@ -145,10 +146,14 @@ func Dir(dir, version string, command []string) (Sink, error) {
 	return Sink{
 		Start: func(s Start) error {
 			rw = NewRecordWriter(f, s.T0)
+			// A password in the URL stays out of the file: a re-run of the
+			// plan asks for it again.
+			pl := *s.Plan
+			pl.Target.URL = api.WithoutPassword(pl.Target.URL)
 			info := struct {
 				*plan.Plan
 				RunInfo
-			}{s.Plan, RunInfo{Tool: "aoaibench", Version: version, Command: command,
+			}{&pl, RunInfo{Tool: "aoaibench", Version: version, Command: command,
 				Start: s.T0.UTC().Format(time.RFC3339Nano), Target: s.Target, Tokenizer: s.Tokenizer}}
 			js, err := json.MarshalIndent(info, "", "  ")
 			if err != nil {

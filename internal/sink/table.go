@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -27,31 +28,41 @@ func Table(w io.Writer, r *metrics.Results) {
 		return fmt.Sprintf("%.0f", v.F())
 	}
 	q := r.Requests
-	fmt.Fprintf(w, "\nSummary: dispatch stopped by %s; rates over %.1f s of dispatch (%.1f s from first send to last end)\n",
+	fmt.Fprintf(w, "\nSummary: dispatch stopped by %s; rates over %.1f s of dispatch\n          (%.1f s from first send to last end)\n",
 		r.Stopped, r.Window.F(), r.Duration.F())
-	fmt.Fprintf(w, "requests  sent %d, ok %d, throttled %d, failed %d (http %d, timeout %d, connection %d, stream %d, incomplete %d); attempts %d",
-		q.Sent, q.OK, q.Throttled, q.Failed()-q.Throttled, q.HTTP, q.Timeout, q.Connection, q.Stream, q.Incomplete, q.Attempts)
+	fmt.Fprintf(w, "requests  sent %d, ok %d, throttled %d, failed %d; %d attempts", q.Sent, q.OK, q.Throttled, q.Failed()-q.Throttled, q.Attempts)
 	if q.NotSent > 0 {
-		fmt.Fprintf(w, "; %d due but not sent", q.NotSent)
+		fmt.Fprintf(w, "; %d due, not sent", q.NotSent)
 	}
 	fmt.Fprintln(w)
+	var failed []string
+	for _, c := range []struct {
+		name string
+		n    int64
+	}{{"http", q.HTTP}, {"timeout", q.Timeout}, {"connection", q.Connection}, {"stream", q.Stream}, {"incomplete", q.Incomplete}} {
+		if c.n > 0 {
+			failed = append(failed, fmt.Sprintf("%s %d", c.name, c.n))
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(w, "          failed: %s\n", strings.Join(failed, ", "))
+	}
 	offered := "closed loop"
 	if o := r.RPM.Offered.F(); !math.IsNaN(o) {
-		offered = strconv.FormatFloat(o, 'f', -1, 64) + " RPM offered"
+		offered = strconv.FormatFloat(o, 'f', -1, 64) + " offered"
 	}
-	fmt.Fprintf(w, "rate      %s, %s RPM sent, %s RPM achieved", offered, f1(r.RPM.Sent), f1(r.RPM.Achieved))
+	fmt.Fprintf(w, "RPM       %s, %s sent, %s achieved", offered, f1(r.RPM.Sent), f1(r.RPM.Achieved))
 	if g := r.RPM.Goodput; !math.IsNaN(g.F()) {
-		fmt.Fprintf(w, ", goodput %s RPM within SLO", f1(g))
+		fmt.Fprintf(w, ", %s goodput (within SLO)", f1(g))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "tokens    %s context + %s gen = %s TPM; %s TPM counted by a standard quota (prompt + max_tokens)",
+	fmt.Fprintf(w, "TPM       %s context + %s gen = %s; %s by a standard quota's count\n",
 		f0(r.TPM.Context), f0(r.TPM.Gen), f0(r.TPM.Total), f0(r.TPM.Quota))
-	if r.Tokens.Compared > 0 {
-		fmt.Fprintf(w, "; server and client output counts differ on %.1f%% of %d requests", 100*r.Tokens.MismatchShare.F(), r.Tokens.Compared)
+	if t := r.Tokens; t.Compared > 0 {
+		fmt.Fprintf(w, "tokens    server and client output counts differ on %.1f%% of %d requests\n", 100*t.MismatchShare.F(), t.Compared)
 	}
-	fmt.Fprintln(w)
 	if t := r.Tokens; t.Reasoning > 0 || t.Cached > 0 {
-		fmt.Fprintf(w, "          %d reasoning tokens (hidden unless streamed), %d prompt tokens from the cache (%.1f%%)\n",
+		fmt.Fprintf(w, "          %d reasoning tokens; %d prompt tokens cached (%.1f%%)\n",
 			t.Reasoning, t.Cached, 100*float64(t.Cached)/math.Max(float64(t.Prompt), 1))
 	}
 	if len(r.Connections.Protocols) > 0 {
@@ -59,30 +70,40 @@ func Table(w io.Writer, r *metrics.Results) {
 		for p, n := range r.Connections.Protocols {
 			ps = append(ps, fmt.Sprintf("%s %d", p, n))
 		}
+		sort.Strings(ps)
 		fmt.Fprintf(w, "transport %d connections opened for %d attempts (%s)\n", r.Connections.New, q.Attempts, strings.Join(ps, ", "))
 	}
-	if q.HeldBack > 0 {
-		fmt.Fprintf(w, "warning   the --clients cap held back %d due requests: raise it, or the client, not the service, limits this test\n", q.HeldBack)
-	}
-	for _, why := range r.Invalid {
-		fmt.Fprintf(w, "WARNING   these figures are not valid for the offered rate: %s\n", why)
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "ms\tcount\tmean\tmin\tp50\tp90\tp95\tp99\tp99.9\tmax\t")
-	msf := func(v metrics.Num) string {
-		if math.IsNaN(v.F()) {
-			return "-"
+	if len(r.Invalid) > 0 {
+		fmt.Fprintf(w, "WARNING   these figures are NOT VALID for %s RPM:\n", strconv.FormatFloat(r.RPM.Offered.F(), 'f', -1, 64))
+		for _, why := range r.Invalid {
+			fmt.Fprintf(w, "          - %s\n", why)
 		}
-		return fmt.Sprintf("%.3f", v.F()*1e3)
+	}
+	// Four significant digits keep the table within 80 columns.
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "ms\tcount\tmean\tp50\tp90\tp95\tp99\tp99.9\tmax\t")
+	msf := func(v metrics.Num) string {
+		ms := v.F() * 1e3
+		switch {
+		case math.IsNaN(ms):
+			return "-"
+		case ms >= 1000:
+			return fmt.Sprintf("%.0f", ms)
+		case ms >= 100:
+			return fmt.Sprintf("%.1f", ms)
+		case ms >= 10:
+			return fmt.Sprintf("%.2f", ms)
+		}
+		return fmt.Sprintf("%.3f", ms)
 	}
 	for _, d := range []struct{ name, key string }{{"TTFT", "ttft"}, {"TTFT from sched", "ttft_sched"},
-		{"to first content", "ttft_content"}, {"to first reasoning", "ttft_reasoning"}, {"TPOT", "tpot"}, {"ITL", "itl"},
-		{"E2E", "e2e"}, {"headers", "headers"}, {"schedule lag", "lag"}, {"failed (to failure)", "failed"}, {"not sent (lag)", "not_sent_lag"}} {
+		{"to content", "ttft_content"}, {"to reasoning", "ttft_reasoning"}, {"TPOT", "tpot"}, {"ITL", "itl"},
+		{"E2E", "e2e"}, {"headers", "headers"}, {"schedule lag", "lag"}, {"to failure", "failed"}, {"not sent, lag", "not_sent_lag"}} {
 		st, ok := r.Latency[d.key]
 		if !ok || st.Count == 0 && (d.key == "ttft_content" || d.key == "ttft_reasoning" || d.key == "not_sent_lag") {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", d.name, st.Count, msf(st.Mean), msf(st.Min),
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", d.name, st.Count, msf(st.Mean),
 			msf(st.P50), msf(st.P90), msf(st.P95), msf(st.P99), msf(st.P999), msf(st.Max))
 	}
 	tw.Flush()
