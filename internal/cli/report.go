@@ -13,7 +13,7 @@ type ReportCmd struct {
 	Runs    []string `arg:"" name:"run" help:"aoaibench --output-dir directories, or JSONL logs (aoaibench's or the original tool's)."`
 	Output  string   `short:"o" type:"path" help:"File to write (default report.html for html; stdout for md, csv and json)."`
 	Format  string   `enum:"html,md,csv,json" default:"html" help:"html (self-contained page with charts), md or csv (summary table), json (all summary figures)."`
-	Compare bool     `help:"With two runs A B: each figure of A and B and its change (Markdown)."`
+	Compare bool     `help:"With two runs A B: each figure of A and B and its change (md, csv or json)."`
 }
 
 // Run writes the report.
@@ -51,7 +51,11 @@ func (c *ReportCmd) Run(env *Env) error {
 	start := time.Now()
 	switch {
 	case c.Compare:
-		report.Compare(w, rows[0], rows[1])
+		format := c.Format
+		if format == "html" {
+			format = "md"
+		}
+		err = report.Compare(w, rows[0], rows[1], format)
 	case c.Format == "md":
 		report.Markdown(w, rows)
 	case c.Format == "csv":

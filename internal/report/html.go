@@ -13,6 +13,7 @@ const style = `body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-s
 h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:11px;margin:8px 0;display:block;overflow-x:auto}th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f5f5f5}
+table.sum{font-size:12px}table.sum td:first-child{white-space:nowrap}
 .warn{background:#fff4e5;border-left:4px solid #f0a020;padding:6px 10px;margin:6px 0}
 .charts{display:flex;flex-wrap:wrap;gap:12px}
 svg.chart{background:#fff;border:1px solid #eee}
@@ -38,14 +39,16 @@ func HTML(w io.Writer, runs []*Run, version string, now time.Time) error {
 	for i, r := range runs {
 		rows[i] = r.Row()
 	}
-	b.WriteString("<h2>Summary</h2><table><tr><th>run</th>")
-	for _, c := range columns {
-		fmt.Fprintf(&b, "<th>%s</th>", html.EscapeString(c.name))
+	// The summary: a row per figure, a column per run, so that it reads at
+	// any width and with many runs.
+	b.WriteString("<h2>Summary</h2><table class=\"sum\"><tr><th>figure</th>")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "<th>%s</th>", html.EscapeString(r.Name))
 	}
 	b.WriteString("</tr>\n")
-	for _, r := range rows {
-		fmt.Fprintf(&b, "<tr><td>%s</td>", html.EscapeString(r.Name))
-		for _, c := range columns {
+	for _, c := range columns {
+		fmt.Fprintf(&b, "<tr><td>%s</td>", html.EscapeString(c.name))
+		for _, r := range rows {
 			fmt.Fprintf(&b, "<td>%s</td>", Cell(c.get(r), c.prec))
 		}
 		b.WriteString("</tr>\n")
@@ -72,26 +75,49 @@ func HTML(w io.Writer, runs []*Run, version string, now time.Time) error {
 		}
 		return ss
 	}
-	avgP95 := func(avg, p95 func(timeSeries) []pt) []series {
+	// latency draws a latency's average and p95 per bucket, or, for a run
+	// too slow for buckets, each request as a marker.
+	latency := func(avg, p95, dots func(timeSeries) []pt) []series {
 		var ss []series
 		for i, r := range runs {
+			if ts[i].sparse {
+				ss = append(ss, series{name: r.Name + " (each request)", color: color(i), dots: true, pts: dots(ts[i])})
+				continue
+			}
 			ss = append(ss, series{name: r.Name + " avg", color: color(i), pts: avg(ts[i])},
 				series{name: r.Name + " p95", color: color(i), dashed: true, pts: p95(ts[i])})
 		}
 		return ss
 	}
+	var offered, quota []ref
+	var tpm []series
+	for i, r := range runs {
+		if o := rows[i].OfferedRPM; !math.IsNaN(o) {
+			offered = append(offered, ref{name: r.Name + " offered", color: color(i), y: o})
+		}
+		if q := ts[i].limitTokens; !math.IsNaN(q) {
+			quota = append(quota, ref{name: r.Name + " quota (x-ratelimit-limit-tokens)", color: color(i), y: q})
+		}
+		tpm = append(tpm, series{name: r.Name + " billed (prompt + output)", color: color(i), pts: ts[i].tpm},
+			series{name: r.Name + " quota-counted (prompt + max_tokens)", color: color(i), dashed: true, pts: ts[i].quotaTPM})
+	}
 	sec := "run seconds"
+	buckets := "requests ending in each bucket"
 	charts := []string{
-		chart("Requests per minute (successful, trailing minute)", sec, "RPM", lines(func(t timeSeries) []pt { return t.rpm }, "")),
-		chart("Context tokens per minute (trailing minute)", sec, "TPM", lines(func(t timeSeries) []pt { return t.ctxTPM }, "")),
-		chart("Generated tokens per minute (trailing minute)", sec, "TPM", lines(func(t timeSeries) []pt { return t.genTPM }, "")),
+		draw(spec{title: "Requests per minute (successful, trailing minute)", xlab: sec, ylab: "RPM",
+			ss: lines(func(t timeSeries) []pt { return t.rpm }, " achieved"), refs: offered}),
+		draw(spec{title: "Tokens per minute (trailing minute)", xlab: sec, ylab: "TPM", ss: tpm, refs: quota}),
+		draw(spec{title: "Throttled (429) share of " + buckets, xlab: sec, ylab: "percent", yMax: 100,
+			ss: nonZero(lines(func(t timeSeries) []pt { return t.throttledPct }, ""))}),
 		chart("Requests in flight", sec, "requests", lines(func(t timeSeries) []pt { return t.inflight }, "")),
-		chart("Throttled (429) per interval", sec, "requests", lines(func(t timeSeries) []pt { return t.throttled }, "")),
-		chart("Failed per interval", sec, "requests", nonZero(lines(func(t timeSeries) []pt { return t.failed }, ""))),
-		chart("Time to first token", sec, "seconds", avgP95(func(t timeSeries) []pt { return t.ttftAvg }, func(t timeSeries) []pt { return t.ttftP95 })),
-		chart("Time per output token", sec, "seconds", avgP95(func(t timeSeries) []pt { return t.tpotAvg }, func(t timeSeries) []pt { return t.tpotP95 })),
-		chart("End-to-end latency", sec, "seconds", avgP95(func(t timeSeries) []pt { return t.e2eAvg }, func(t timeSeries) []pt { return t.e2eP95 })),
-		chart("Deployment utilization (PTU)", sec, "percent", lines(func(t timeSeries) []pt { return t.util }, "")),
+		chart("Time to first token", sec, "seconds", latency(func(t timeSeries) []pt { return t.ttftAvg }, func(t timeSeries) []pt { return t.ttftP95 }, func(t timeSeries) []pt { return t.ttftDots })),
+		chart("Time per output token", sec, "seconds", latency(func(t timeSeries) []pt { return t.tpotAvg }, func(t timeSeries) []pt { return t.tpotP95 }, func(t timeSeries) []pt { return t.tpotDots })),
+		chart("End-to-end latency", sec, "seconds", latency(func(t timeSeries) []pt { return t.e2eAvg }, func(t timeSeries) []pt { return t.e2eP95 }, func(t timeSeries) []pt { return t.e2eDots })),
+		draw(spec{title: "Quota left: x-ratelimit-remaining-tokens (least per bucket)", xlab: sec, ylab: "tokens",
+			ss: lines(func(t timeSeries) []pt { return t.remaining }, ""), refs: quota}),
+		draw(spec{title: "Deployment utilization (PTU)", xlab: sec, ylab: "percent", yMax: 100,
+			ss: lines(func(t timeSeries) []pt { return t.util }, "")}),
+		chart("Failed (other than 429) per bucket", sec, "requests", nonZero(lines(func(t timeSeries) []pt { return t.failed }, ""))),
 	}
 	writeCharts(&b, "Over time", charts)
 
@@ -106,6 +132,11 @@ func HTML(w io.Writer, runs []*Run, version string, now time.Time) error {
 			var p []pt
 			for _, c := range r.Summary.Latency[m.key].CDF {
 				p = append(p, pt{c.V, c.P})
+			}
+			if len(p) < 8 {
+				// A handful of values: markers, not a line between them.
+				ss = append(ss, series{name: r.Name, color: color(i), dots: true, pts: p})
+				continue
 			}
 			ss = append(ss, series{name: r.Name, color: color(i), pts: p})
 		}

@@ -77,6 +77,10 @@ type Record struct {
 	PromptTokens int    `json:"prompt_tokens"`
 	OutputTokens int    `json:"output_tokens"`
 	Util         Num    `json:"util"`
+	// Absent from the first release's records: NaN then.
+	QuotaTokens     Num `json:"quota_tokens"`
+	RemainingTokens Num `json:"remaining_tokens"`
+	LimitTokens     Num `json:"limit_tokens"`
 }
 
 // Settings are the parts of run.json a report shows.
@@ -215,7 +219,7 @@ func (r *Run) readRecords(path string) error {
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
-		var rec Record
+		rec := Record{Util: Num(math.NaN()), QuotaTokens: Num(math.NaN()), RemainingTokens: Num(math.NaN()), LimitTokens: Num(math.NaN())}
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			// A crash can leave the last line half-written: skip it.
 			continue

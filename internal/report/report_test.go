@@ -2,7 +2,9 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"strings"
@@ -58,7 +60,7 @@ func TestFormatsGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "summary.json", js.Bytes())
-	Compare(&cmp, rows[0], rows[1])
+	Compare(&cmp, rows[0], rows[1], "md")
 	golden(t, "compare.md", cmp.Bytes())
 }
 
@@ -165,4 +167,85 @@ func BenchmarkHTML(b *testing.B) {
 		size = w.Len()
 	}
 	b.ReportMetric(float64(size)/1024, "KB")
+}
+
+// TestCurrentSchema reads run directories of this release (schema 1):
+// settings from the plan in run.json, figures from summary.json.
+func TestCurrentSchema(t *testing.T) {
+	runs, rows := readRuns(t, "testdata/lowrate", "testdata/throttled")
+	low, thr := rows[0], rows[1]
+	if runs[0].Summary.Schema != 1 || low.OfferedRPM != 4 || low.Context != 4500 || low.MaxTokens != 500 || low.Sent != 4 || low.RPM != 4 {
+		t.Errorf("low-rate row %+v", low)
+	}
+	// An unthrottled open-loop run reads its offered rate; the quota count
+	// is prompt + max_tokens.
+	if low.TPMQuota != 4*5000 {
+		t.Errorf("quota TPM %v", low.TPMQuota)
+	}
+	if thr.Throttled != 10 || thr.RPM != 20 || runs[1].Target == "" {
+		t.Errorf("throttled row %+v target %q", thr, runs[1].Target)
+	}
+}
+
+// TestChartsReadAsPeopleSee: a run too slow for buckets draws each
+// request as a marker; percent axes run to 100 whatever the values (0.8%
+// must not look like 80%); legends sit below the plot, where they hide no
+// data; the quota and the offered rate are drawn as reference lines.
+func TestChartsReadAsPeopleSee(t *testing.T) {
+	runs, _ := readRuns(t, "testdata/lowrate", "testdata/throttled")
+	ts := runs[0].series()
+	if !ts.sparse || len(ts.ttftDots) != 4 {
+		t.Errorf("4 requests in a minute: sparse %v, %d markers", ts.sparse, len(ts.ttftDots))
+	}
+	if ts := runs[1].series(); ts.sparse || len(ts.ttftAvg) < 5 || len(ts.throttledPct) < 4 || math.IsNaN(ts.limitTokens) {
+		t.Errorf("30 requests in a minute: sparse %v, %d buckets, %d share points, limit %v", ts.sparse, len(ts.ttftAvg), len(ts.throttledPct), ts.limitTokens)
+	}
+	svg := draw(spec{title: "u", ylab: "percent", yMax: 100, ss: []series{{name: "run", color: "#000", pts: []pt{{1, 0.5}, {2, 0.8}}}}})
+	if !strings.Contains(svg, `class="yl">100</text>`) {
+		t.Errorf("a percent axis with values under 1%% does not run to 100: %s", svg)
+	}
+	svg = draw(spec{title: "r", ss: []series{{name: "achieved", color: "#000", pts: []pt{{0, 10}, {60, 30}}}},
+		refs: []ref{{name: "offered", color: "#000", y: 60}}})
+	if !strings.Contains(svg, `class="ref"`) || !strings.Contains(svg, `class="yl">60</text>`) {
+		t.Errorf("reference line missing or off the axis: %s", svg)
+	}
+	// The legend's text lies below the plot area (padT + plotH).
+	i := strings.Index(svg, `class="lg"`)
+	var y int
+	fmt.Sscanf(svg[strings.LastIndex(svg[:i], `y="`)+3:], "%d", &y)
+	if y <= padT+plotH {
+		t.Errorf("legend at y=%d, inside the plot (bottom %d)", y, padT+plotH)
+	}
+	var b bytes.Buffer
+	if err := HTML(&b, runs, "test", time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Throttled (429) share", "quota-counted (prompt + max_tokens)", "x-ratelimit-remaining-tokens", "each request", "throttled offered"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+// TestCompareFormats: --compare writes the format asked for, under
+// stable snake_case keys.
+func TestCompareFormats(t *testing.T) {
+	_, rows := readRuns(t, "testdata/paygo", "testdata/ptu")
+	var c, j bytes.Buffer
+	if err := Compare(&c, rows[0], rows[1], "csv"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(c.String(), "figure,paygo,ptu,change,change_pct\n") || !strings.Contains(c.String(), "\nttft_p50_s,0.124671,0.141439,") || strings.Contains(c.String(), "|") {
+		t.Errorf("csv:\n%s", c.String())
+	}
+	if err := Compare(&j, rows[0], rows[1], "json"); err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		A, B    string
+		Figures []map[string]any
+	}
+	if err := json.Unmarshal(j.Bytes(), &v); err != nil || v.A != "paygo" || v.Figures[0]["figure"] != "offered_rpm" {
+		t.Errorf("json: %v %s", err, j.String())
+	}
 }

@@ -21,12 +21,29 @@ type series struct {
 	pts    []pt
 }
 
+// ref is a horizontal reference line: an offered rate, a quota.
+type ref struct {
+	name  string
+	color string
+	y     float64
+}
+
+// spec is one chart.
+type spec struct {
+	title, xlab, ylab string
+	ss                []series
+	refs              []ref
+	// yMax, when set, is the least top of the y axis (100 for percent).
+	yMax float64
+}
+
 var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"}
 
 const (
-	chartW, chartH = 560, 280
-	padL, padR     = 62, 12
-	padT, padB     = 30, 42
+	chartW, plotH = 560, 250
+	padL, padR    = 62, 12
+	padT, padB    = 30, 42
+	legendRow     = 16
 )
 
 // niceStep returns a round tick step for a span.
@@ -57,14 +74,24 @@ func fmtTick(v float64) string {
 	return strconv.FormatFloat(v, 'g', 4, 64)
 }
 
-// chart draws an SVG chart of the series. It returns "" when no series
-// has a point, so that a report shows no empty charts.
+func valid(p pt) bool {
+	return !math.IsNaN(p.x) && !math.IsNaN(p.y) && !math.IsInf(p.y, 0) && !math.IsInf(p.x, 0)
+}
+
+// chart draws a simple chart of ss.
 func chart(title, xlab, ylab string, ss []series) string {
-	x0, x1, y1 := math.Inf(1), math.Inf(-1), 0.0
+	return draw(spec{title: title, xlab: xlab, ylab: ylab, ss: ss})
+}
+
+// draw renders a chart as SVG: the plot, then its legend below it, where
+// it hides no data. It returns "" when no series has a point, so that a
+// report shows no empty charts.
+func draw(c spec) string {
+	x0, x1, y1 := math.Inf(1), math.Inf(-1), c.yMax
 	n := 0
-	for _, s := range ss {
+	for _, s := range c.ss {
 		for _, p := range s.pts {
-			if math.IsNaN(p.x) || math.IsNaN(p.y) || math.IsInf(p.y, 0) {
+			if !valid(p) {
 				continue
 			}
 			n++
@@ -74,22 +101,64 @@ func chart(title, xlab, ylab string, ss []series) string {
 	if n == 0 {
 		return ""
 	}
+	for _, r := range c.refs {
+		if !math.IsNaN(r.y) {
+			y1 = math.Max(y1, r.y*1.05)
+		}
+	}
 	if x1 <= x0 {
 		x1 = x0 + 1
 	}
-	ystep := niceStep(y1, 5)
 	if y1 <= 0 {
 		y1 = 1
 	}
+	ystep := niceStep(y1, 5)
 	y1 = math.Ceil(y1/ystep) * ystep
 	xstep := niceStep(x1-x0, 6)
-	pw, ph := float64(chartW-padL-padR), float64(chartH-padT-padB)
+
+	// The legend's entries, laid out in rows under the plot.
+	type entry struct {
+		name, color string
+		dashed, dot bool
+	}
+	var entries []entry
+	for _, s := range c.ss {
+		if len(s.pts) > 0 {
+			entries = append(entries, entry{s.name, s.color, s.dashed, s.dots || s.cross})
+		}
+	}
+	for _, r := range c.refs {
+		if !math.IsNaN(r.y) {
+			entries = append(entries, entry{r.name, r.color, true, false})
+		}
+	}
+	type placed struct {
+		entry
+		x, row int
+	}
+	var legend []placed
+	lx, row := padL, 0
+	for _, e := range entries {
+		w := 30 + 6*len(e.name)
+		if lx+w > chartW-padR && lx > padL {
+			lx, row = padL, row+1
+		}
+		legend = append(legend, placed{e, lx, row})
+		lx += w
+	}
+	rows := 0
+	if len(legend) > 0 {
+		rows = row + 1
+	}
+	chartH := padT + plotH + padB + rows*legendRow
+
+	pw, ph := float64(chartW-padL-padR), float64(plotH)
 	sx := func(x float64) float64 { return float64(padL) + (x-x0)/(x1-x0)*pw }
 	sy := func(y float64) float64 { return float64(padT) + ph - y/y1*ph }
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" data-points="%d" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">`,
-		n, chartW, chartH, chartW, chartH, html.EscapeString(title))
-	fmt.Fprintf(&b, `<text x="%d" y="18" class="t">%s</text>`, padL, html.EscapeString(title))
+		n, chartW, chartH, chartW, chartH, html.EscapeString(c.title))
+	fmt.Fprintf(&b, `<text x="%d" y="18" class="t">%s</text>`, padL, html.EscapeString(c.title))
 	// Grid and ticks.
 	for y := 0.0; y <= y1+ystep/2; y += ystep {
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="g"/><text x="%d" y="%.1f" class="yl">%s</text>`,
@@ -97,22 +166,30 @@ func chart(title, xlab, ylab string, ss []series) string {
 	}
 	for x := math.Ceil(x0/xstep) * xstep; x <= x1+xstep/1e6; x += xstep {
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" class="g"/><text x="%.1f" y="%d" class="xl">%s</text>`,
-			sx(x), sx(x), padT, chartH-padB, sx(x), chartH-padB+15, fmtTick(x))
+			sx(x), sx(x), padT, padT+plotH, sx(x), padT+plotH+15, fmtTick(x))
 	}
-	fmt.Fprintf(&b, `<text x="%.0f" y="%d" class="al">%s</text>`, float64(padL)+pw/2, chartH-6, html.EscapeString(xlab))
-	fmt.Fprintf(&b, `<text transform="translate(13 %.0f) rotate(-90)" class="al">%s</text>`, float64(padT)+ph/2, html.EscapeString(ylab))
+	fmt.Fprintf(&b, `<text x="%.0f" y="%d" class="al">%s</text>`, float64(padL)+pw/2, padT+plotH+32, html.EscapeString(c.xlab))
+	fmt.Fprintf(&b, `<text transform="translate(13 %.0f) rotate(-90)" class="al">%s</text>`, float64(padT)+ph/2, html.EscapeString(c.ylab))
+	// Reference lines, under the data.
+	for _, r := range c.refs {
+		if math.IsNaN(r.y) {
+			continue
+		}
+		fmt.Fprintf(&b, `<line class="ref" x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="1.2" stroke-dasharray="2 3"><title>%s</title></line>`,
+			padL, chartW-padR, sy(r.y), sy(r.y), r.color, html.EscapeString(r.name))
+	}
 	// Data.
-	for _, s := range ss {
+	for _, s := range c.ss {
 		var d strings.Builder
 		pen := false
 		for i, p := range s.pts {
-			if math.IsNaN(p.x) || math.IsNaN(p.y) || math.IsInf(p.y, 0) {
+			if !valid(p) {
 				pen = false
 				continue
 			}
 			// A point with no neighbour on the line would not show: draw
 			// it as a dot.
-			lone := !s.dots && !s.cross && !pen && (i+1 == len(s.pts) || math.IsNaN(s.pts[i+1].y))
+			lone := !s.dots && !s.cross && !pen && (i+1 == len(s.pts) || !valid(s.pts[i+1]))
 			X, Y := sx(p.x), sy(p.y)
 			switch {
 			case s.cross:
@@ -134,39 +211,28 @@ func chart(title, xlab, ylab string, ss []series) string {
 		style := fmt.Sprintf(`stroke="%s"`, s.color)
 		switch {
 		case s.dots:
-			style += ` stroke-width="5" stroke-linecap="round" opacity="0.7"`
+			style += ` stroke-width="6" stroke-linecap="round" opacity="0.75"`
 		case s.cross:
 			style += ` stroke-width="1.5"`
 		case s.dashed:
-			style += ` stroke-width="1.5" stroke-dasharray="5 3"`
+			style += ` stroke-width="1.5" stroke-dasharray="5 3" stroke-linecap="round"`
 		default:
 			style += ` stroke-width="1.8" stroke-linecap="round"`
 		}
 		fmt.Fprintf(&b, `<path class="series" fill="none" %s d="%s"><title>%s</title></path>`, style, d.String(), html.EscapeString(s.name))
 	}
-	// Legend, top right, over a translucent box.
-	longest, shown := 0, 0
-	for _, s := range ss {
-		if len(s.pts) > 0 {
-			longest, shown = max(longest, len(s.name)), shown+1
+	// Legend, below the axis label.
+	for _, e := range legend {
+		y := padT + plotH + padB + e.row*legendRow + 10
+		switch {
+		case e.dot:
+			fmt.Fprintf(&b, `<circle cx="%d" cy="%d" r="3.5" fill="%s"/>`, e.x+8, y-4, e.color)
+		case e.dashed:
+			fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2" stroke-dasharray="4 3"/>`, e.x, e.x+18, y-4, y-4, e.color)
+		default:
+			fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"/>`, e.x, e.x+18, y-4, y-4, e.color)
 		}
-	}
-	boxW := 26 + 6*longest
-	lx := float64(chartW - padR - boxW)
-	fmt.Fprintf(&b, `<rect x="%.0f" y="%d" width="%d" height="%d" fill="#fff" opacity="0.8"/>`, lx-4, padT+1, boxW+2, 14*shown+4)
-	i := 0
-	for _, s := range ss {
-		if len(s.pts) == 0 {
-			continue
-		}
-		y := padT + 12 + 14*i
-		i++
-		dash := ""
-		if s.dashed {
-			dash = ` stroke-dasharray="5 3"`
-		}
-		fmt.Fprintf(&b, `<line x1="%.0f" x2="%.0f" y1="%d" y2="%d" stroke="%s" stroke-width="2"%s/><text x="%.0f" y="%d" class="lg">%s</text>`,
-			lx, lx+16, y-4, y-4, s.color, dash, lx+20, y, html.EscapeString(s.name))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" class="lg">%s</text>`, e.x+22, y, html.EscapeString(e.name))
 	}
 	b.WriteString(`</svg>`)
 	return b.String()

@@ -83,6 +83,19 @@ func (r *Run) Row() Row {
 		row.UtilAvg, row.UtilP95 = last.Util.Avg.F(), last.Util.P95.F()
 		row.LagP99 = last.Lag.P99.F()
 	}
+	if math.IsNaN(row.TPMQuota) && len(r.Records) > 0 && row.Duration > 0 {
+		// A first-release run: the quota count from its records.
+		var q float64
+		for _, rec := range r.Records {
+			if rec.Class == "ok" {
+				q += float64(rec.PromptTokens) + float64(max(r.Settings.MaxTokens, 0))
+				if r.Settings.MaxTokens == 0 {
+					q += float64(rec.OutputTokens)
+				}
+			}
+		}
+		row.TPMQuota = q / (row.Duration / 60)
+	}
 	if row.LagP99 > 0.010 && (r.Summary == nil || len(r.Summary.Invalid) == 0) {
 		row.Warnings = append(row.Warnings, fmt.Sprintf("schedule lag p99 is %.1f ms: the load generator fell behind its schedule", row.LagP99*1e3))
 	}
@@ -97,36 +110,41 @@ func (r *Run) Row() Row {
 
 // column is one figure of the summary table.
 type column struct {
-	name string
+	key  string // stable snake_case, for csv and json
+	name string // for people
 	get  func(Row) float64
 	prec int
 }
 
 var columns = []column{
-	{"offered RPM", func(r Row) float64 { return r.OfferedRPM }, 1},
-	{"clients", func(r Row) float64 { return known(r.Clients) }, 0},
-	{"context tokens", func(r Row) float64 { return known(r.Context) }, 0},
-	{"max tokens", func(r Row) float64 { return known(r.MaxTokens) }, 0},
-	{"duration s", func(r Row) float64 { return r.Duration }, 1},
-	{"sent", func(r Row) float64 { return float64(r.Sent) }, 0},
-	{"ok", func(r Row) float64 { return float64(r.OK) }, 0},
-	{"throttled", func(r Row) float64 { return float64(r.Throttled) }, 0},
-	{"failed", func(r Row) float64 { return float64(r.Failed) }, 0},
-	{"RPM", func(r Row) float64 { return r.RPM }, 1},
-	{"context TPM", func(r Row) float64 { return r.TPMContext }, 0},
-	{"gen TPM", func(r Row) float64 { return r.TPMGen }, 0},
-	{"total TPM", func(r Row) float64 { return r.TPMTotal }, 0},
-	{"TTFT p50 s", func(r Row) float64 { return r.TTFT50 }, 4},
-	{"TTFT p95 s", func(r Row) float64 { return r.TTFT95 }, 4},
-	{"TTFT p99 s", func(r Row) float64 { return r.TTFT99 }, 4},
-	{"TPOT p50 s", func(r Row) float64 { return r.TPOT50 }, 5},
-	{"TPOT p95 s", func(r Row) float64 { return r.TPOT95 }, 5},
-	{"TPOT p99 s", func(r Row) float64 { return r.TPOT99 }, 5},
-	{"E2E p50 s", func(r Row) float64 { return r.E2E50 }, 3},
-	{"E2E p95 s", func(r Row) float64 { return r.E2E95 }, 3},
-	{"E2E p99 s", func(r Row) float64 { return r.E2E99 }, 3},
-	{"util avg %", func(r Row) float64 { return r.UtilAvg }, 1},
-	{"util p95 %", func(r Row) float64 { return r.UtilP95 }, 1},
+	{"offered_rpm", "offered RPM", func(r Row) float64 { return r.OfferedRPM }, 1},
+	{"clients", "clients", func(r Row) float64 { return known(r.Clients) }, 0},
+	{"context_tokens", "context tokens", func(r Row) float64 { return known(r.Context) }, 0},
+	{"max_tokens", "max tokens", func(r Row) float64 { return known(r.MaxTokens) }, 0},
+	{"duration_s", "duration s", func(r Row) float64 { return r.Duration }, 1},
+	{"sent", "sent", func(r Row) float64 { return float64(r.Sent) }, 0},
+	{"ok", "ok", func(r Row) float64 { return float64(r.OK) }, 0},
+	{"throttled", "throttled", func(r Row) float64 { return float64(r.Throttled) }, 0},
+	{"failed", "failed", func(r Row) float64 { return float64(r.Failed) }, 0},
+	{"rpm", "RPM achieved", func(r Row) float64 { return r.RPM }, 1},
+	{"send_rpm", "RPM sent", func(r Row) float64 { return r.SendRPM }, 1},
+	{"context_tpm", "context TPM", func(r Row) float64 { return r.TPMContext }, 0},
+	{"gen_tpm", "gen TPM", func(r Row) float64 { return r.TPMGen }, 0},
+	{"total_tpm", "total TPM", func(r Row) float64 { return r.TPMTotal }, 0},
+	{"quota_tpm", "quota-counted TPM", func(r Row) float64 { return r.TPMQuota }, 0},
+	{"ttft_p50_s", "TTFT p50 s", func(r Row) float64 { return r.TTFT50 }, 4},
+	{"ttft_p95_s", "TTFT p95 s", func(r Row) float64 { return r.TTFT95 }, 4},
+	{"ttft_p99_s", "TTFT p99 s", func(r Row) float64 { return r.TTFT99 }, 4},
+	{"tpot_p50_s", "TPOT p50 s", func(r Row) float64 { return r.TPOT50 }, 5},
+	{"tpot_p95_s", "TPOT p95 s", func(r Row) float64 { return r.TPOT95 }, 5},
+	{"tpot_p99_s", "TPOT p99 s", func(r Row) float64 { return r.TPOT99 }, 5},
+	{"e2e_p50_s", "E2E p50 s", func(r Row) float64 { return r.E2E50 }, 3},
+	{"e2e_p95_s", "E2E p95 s", func(r Row) float64 { return r.E2E95 }, 3},
+	{"e2e_p99_s", "E2E p99 s", func(r Row) float64 { return r.E2E99 }, 3},
+	{"util_avg_pct", "util avg %", func(r Row) float64 { return r.UtilAvg }, 1},
+	{"util_p95_pct", "util p95 %", func(r Row) float64 { return r.UtilP95 }, 1},
+	{"lag_p99_s", "lag p99 s", func(r Row) float64 { return r.LagP99 }, 5},
+	{"token_mismatch_share", "token mismatch share", func(r Row) float64 { return r.Mismatch }, 3},
 }
 
 // known is n, or NaN when a setting is unknown (zero).
@@ -145,16 +163,17 @@ func Cell(v float64, prec int) string {
 	return strconv.FormatFloat(v, 'f', prec, 64)
 }
 
-// Markdown writes the summary table, one row per run.
+// Markdown writes the summary table, one column per run and one row per
+// figure, so that it fits a terminal whatever the figures.
 func Markdown(w io.Writer, rows []Row) {
-	hdr := []string{"run"}
-	for _, c := range columns {
-		hdr = append(hdr, c.name)
-	}
-	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(hdr, " | "), strings.Repeat("---|", len(hdr)))
+	hdr := []string{"figure"}
 	for _, r := range rows {
-		cells := []string{r.Name}
-		for _, c := range columns {
+		hdr = append(hdr, r.Name)
+	}
+	fmt.Fprintf(w, "| %s |\n|---|%s\n", strings.Join(hdr, " | "), strings.Repeat("---:|", len(rows)))
+	for _, c := range columns {
+		cells := []string{c.name}
+		for _, r := range rows {
 			cells = append(cells, Cell(c.get(r), c.prec))
 		}
 		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
@@ -166,23 +185,19 @@ func Markdown(w io.Writer, rows []Row) {
 	}
 }
 
-// CSV writes the summary table as CSV.
+// CSV writes the summary table as CSV: a row per run, a column per
+// figure, headed by the figures' snake_case keys.
 func CSV(w io.Writer, rows []Row) error {
 	cw := csv.NewWriter(w)
 	hdr := []string{"run"}
 	for _, c := range columns {
-		hdr = append(hdr, c.name)
+		hdr = append(hdr, c.key)
 	}
 	cw.Write(hdr)
 	for _, r := range rows {
 		rec := []string{r.Name}
 		for _, c := range columns {
-			v := c.get(r)
-			if math.IsNaN(v) {
-				rec = append(rec, "")
-			} else {
-				rec = append(rec, strconv.FormatFloat(v, 'f', -1, 64))
-			}
+			rec = append(rec, csvNum(c.get(r)))
 		}
 		cw.Write(rec)
 	}
@@ -190,7 +205,14 @@ func CSV(w io.Writer, rows []Row) error {
 	return cw.Error()
 }
 
-// JSON writes every summary figure of every run.
+func csvNum(v float64) string {
+	if math.IsNaN(v) {
+		return ""
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+// JSON writes every summary figure of every run, under snake_case keys.
 func JSON(w io.Writer, rows []Row) error {
 	var out []map[string]any
 	for _, r := range rows {
@@ -199,15 +221,8 @@ func JSON(w io.Writer, rows []Row) error {
 			m["warnings"] = []string{}
 		}
 		for _, c := range columns {
-			if v := c.get(r); !math.IsNaN(v) {
-				m[c.name] = v
-			} else {
-				m[c.name] = nil
-			}
+			m[c.key] = numOrNil(c.get(r))
 		}
-		m["send RPM"] = numOrNil(r.SendRPM)
-		m["lag p99 s"] = numOrNil(r.LagP99)
-		m["token mismatch share"] = numOrNil(r.Mismatch)
 		out = append(out, m)
 	}
 	enc := json.NewEncoder(w)
@@ -222,21 +237,64 @@ func numOrNil(v float64) any {
 	return v
 }
 
-// Compare writes, for two runs, each figure of A and B and its change.
-func Compare(w io.Writer, a, b Row) {
-	fmt.Fprintf(w, "| figure | %s | %s | change | change %% |\n|---|---|---|---|---|\n", a.Name, b.Name)
+// change is one figure of two runs compared.
+type change struct {
+	c          column
+	a, b, d, p float64 // A, B, B-A, and (B-A)/|A| in percent
+}
+
+func changes(a, b Row) []change {
+	var out []change
 	for _, c := range columns {
 		va, vb := c.get(a), c.get(b)
-		d, pct := "-", "-"
+		ch := change{c: c, a: va, b: vb, d: nan, p: nan}
 		if !math.IsNaN(va) && !math.IsNaN(vb) {
-			d = strconv.FormatFloat(vb-va, 'f', c.prec, 64)
-			if vb-va > 0 {
-				d = "+" + d
-			}
+			ch.d = vb - va
 			if va != 0 {
-				pct = fmt.Sprintf("%+.1f%%", 100*(vb-va)/math.Abs(va))
+				ch.p = 100 * (vb - va) / math.Abs(va)
 			}
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", c.name, Cell(va, c.prec), Cell(vb, c.prec), d, pct)
+		out = append(out, ch)
 	}
+	return out
+}
+
+// Compare writes, for two runs, each figure of A and B and its change, as
+// md, csv or json.
+func Compare(w io.Writer, a, b Row, format string) error {
+	chs := changes(a, b)
+	switch format {
+	case "csv":
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"figure", a.Name, b.Name, "change", "change_pct"})
+		for _, ch := range chs {
+			cw.Write([]string{ch.c.key, csvNum(ch.a), csvNum(ch.b), csvNum(ch.d), csvNum(ch.p)})
+		}
+		cw.Flush()
+		return cw.Error()
+	case "json":
+		var out []map[string]any
+		for _, ch := range chs {
+			out = append(out, map[string]any{"figure": ch.c.key, "a": numOrNil(ch.a), "b": numOrNil(ch.b),
+				"change": numOrNil(ch.d), "change_pct": numOrNil(ch.p)})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"a": a.Name, "b": b.Name, "figures": out})
+	}
+	fmt.Fprintf(w, "| figure | %s | %s | change | change %% |\n|---|---:|---:|---:|---:|\n", a.Name, b.Name)
+	for _, ch := range chs {
+		d, pct := "-", "-"
+		if !math.IsNaN(ch.d) {
+			d = strconv.FormatFloat(ch.d, 'f', ch.c.prec, 64)
+			if ch.d > 0 {
+				d = "+" + d
+			}
+		}
+		if !math.IsNaN(ch.p) {
+			pct = fmt.Sprintf("%+.1f%%", ch.p)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", ch.c.name, Cell(ch.a, ch.c.prec), Cell(ch.b, ch.c.prec), d, pct)
+	}
+	return nil
 }
