@@ -521,3 +521,55 @@ func TestBadPlans(t *testing.T) {
 		}
 	}
 }
+
+// TestReasoningModel: a reasoning model's hidden tokens are counted in
+// completion_tokens; TPOT is over the streamed tokens, TTFT includes the
+// reasoning, and the client's count is no mismatch.
+func TestReasoningModel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := fast()
+		d.Name, d.Model, d.ReasoningTokens = "o3", "o3-mini", 64
+		st := newStack(t, d)
+		defer st.close()
+		p := basePlan("o3", 50, 200)
+		p.Target.Model = "o3-mini"
+		p.Load.Rate, p.Load.Requests = rate(600), 5
+		out, c := st.execute(t, p, nil, nil)
+		res := out.Results
+		if res.Requests.OK != 5 || res.Tokens.Reasoning != 5*64 || res.Tokens.Visible != 5*136 || res.Tokens.Output != 5*200 || res.Tokens.Mismatched != 0 {
+			t.Fatalf("%+v %+v", res.Requests, res.Tokens)
+		}
+		for _, r := range c.recs {
+			if d, _ := r.TPOT(); d != 20*time.Millisecond {
+				t.Errorf("TPOT %v, want 20ms (reasoning left out)", d)
+			}
+			if d, _ := r.TTFT(); d != 200*time.Millisecond+64*20*time.Millisecond {
+				t.Errorf("TTFT %v", d)
+			}
+		}
+	})
+}
+
+// TestChoices: n=3 against the simulator: each choice's tokens and TPOT,
+// and one TPOT sample per choice.
+func TestChoices(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := newStack(t, fast())
+		defer st.close()
+		p := basePlan("d", 50, 20)
+		p.Workload.Completions = 3
+		p.Load.Rate, p.Load.Requests = rate(600), 4
+		out, c := st.execute(t, p, nil, nil)
+		if out.Results.Requests.OK != 4 || out.Summary.Hist("tpot").Count() != 12 {
+			t.Fatalf("ok %d, TPOT samples %d", out.Results.Requests.OK, out.Summary.Hist("tpot").Count())
+		}
+		for _, r := range c.recs {
+			if len(r.Choices) != 3 || r.Choices[2].Tokens != 20 || r.OutputTokens() != 60 {
+				t.Fatalf("choices %+v", r.Choices)
+			}
+			if d, _ := r.TPOT(); d != 20*time.Millisecond {
+				t.Errorf("TPOT %v, want 20ms per choice", d)
+			}
+		}
+	})
+}

@@ -82,6 +82,10 @@ type Deployment struct {
 	DefaultOutput int `json:"default_output"`
 	OutputMin     int `json:"output_min"`
 	ContextWindow int `json:"context_window"`
+	// ReasoningTokens are hidden reasoning tokens spent before the first
+	// visible token (one ITL each), counted in completion_tokens and in
+	// completion_tokens_details.reasoning_tokens, as reasoning models do.
+	ReasoningTokens int `json:"reasoning_tokens"`
 
 	// Faults, as shares of requests (0..1).
 	Fail5xx     float64  `json:"fail_5xx"`
@@ -159,8 +163,8 @@ func (d *Deployment) fill() error {
 		return fmt.Errorf("deployment %s: latencies must not be negative", d.Name)
 	case d.Jitter < 0 || d.Jitter >= 1:
 		return fmt.Errorf("deployment %s: jitter must be in [0, 1), got %g", d.Name, d.Jitter)
-	case d.TokensPerChunk < 0 || d.MaxConcurrency < 0 || d.LoadFactor < 0 || d.OutputMin < 0 || d.DefaultOutput < 0:
-		return fmt.Errorf("deployment %s: tokens_per_chunk, max_concurrency, load_factor, output_min and default_output must not be negative", d.Name)
+	case d.TokensPerChunk < 0 || d.MaxConcurrency < 0 || d.LoadFactor < 0 || d.OutputMin < 0 || d.DefaultOutput < 0 || d.ReasoningTokens < 0:
+		return fmt.Errorf("deployment %s: tokens_per_chunk, max_concurrency, load_factor, output_min, default_output and reasoning_tokens must not be negative", d.Name)
 	}
 	for name, v := range map[string]float64{"fail_5xx": d.Fail5xx, "cut_stream": d.CutStream, "storm_429": d.Storm429, "slow_headers": d.SlowHeaders} {
 		if v < 0 || v > 1 {

@@ -469,9 +469,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string) {
 	fail := v.ok && d.cfg.Fail5xx > 0 && d.rng.Float64() < d.cfg.Fail5xx
 	cut := v.ok && !fail && d.cfg.CutStream > 0 && d.rng.Float64() < d.cfg.CutStream
 	slow := v.ok && !fail && d.cfg.SlowHeaders > 0 && d.rng.Float64() < d.cfg.SlowHeaders
-	output := limit
-	if d.cfg.OutputMin > 0 && d.cfg.OutputMin < limit {
-		output = d.cfg.OutputMin + d.rng.IntN(limit-d.cfg.OutputMin+1)
+	// Hidden reasoning comes out of the same max_completion_tokens as the
+	// answer.
+	reasoning := min(d.cfg.ReasoningTokens, limit-1)
+	visible := limit - reasoning
+	output := visible
+	if d.cfg.OutputMin > 0 && d.cfg.OutputMin < visible {
+		output = d.cfg.OutputMin + d.rng.IntN(visible-d.cfg.OutputMin+1)
 	}
 	jit := func() float64 {
 		if d.cfg.Jitter == 0 {
@@ -479,8 +483,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string) {
 		}
 		return 1 + d.cfg.Jitter*(2*d.rng.Float64()-1)
 	}
-	ttft := time.Duration(float64(time.Duration(d.cfg.TTFT)+time.Duration(prompt)*time.Duration(d.cfg.Prefill)) * jit())
 	itlScale := jit()
+	ttft := time.Duration(float64(time.Duration(d.cfg.TTFT)+time.Duration(prompt)*time.Duration(d.cfg.Prefill)) * jit())
+	// Reasoning streams nothing: its tokens come before the first.
+	ttft += time.Duration(float64(time.Duration(d.cfg.ITL)*time.Duration(reasoning)) * itlScale)
 	seed := d.rng.Uint64()
 	s.rateHeaders(d, h, now)
 	if !v.ok {
@@ -512,7 +518,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	st := &stream{
 		s: s, d: d, w: w, r: r, req: req, prompt: prompt, output: output, n: n,
-		ttft: ttft, itlScale: itlScale, seed: seed, cut: cut, arrived: arrived, est: est,
+		ttft: ttft, itlScale: itlScale, seed: seed, cut: cut, arrived: arrived, est: est, reasoning: reasoning,
 	}
 	st.run()
 }

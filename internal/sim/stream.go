@@ -14,20 +14,21 @@ import (
 
 // stream writes one admitted request's response on the simulator's clock.
 type stream struct {
-	s        *Server
-	d        *deployment
-	w        http.ResponseWriter
-	r        *http.Request
-	req      *chatRequest
-	prompt   int
-	output   int // tokens per choice
-	n        int // choices
-	est      int
-	ttft     time.Duration
-	itlScale float64
-	seed     uint64
-	cut      bool
-	arrived  time.Time
+	s         *Server
+	d         *deployment
+	w         http.ResponseWriter
+	r         *http.Request
+	req       *chatRequest
+	prompt    int
+	output    int // visible tokens per choice
+	reasoning int // hidden reasoning tokens per choice
+	n         int // choices
+	est       int
+	ttft      time.Duration
+	itlScale  float64
+	seed      uint64
+	cut       bool
+	arrived   time.Time
 
 	// The content chunks' schedule and output, shared by the two ways of
 	// writing them: the clock writes a stream straight to its socket
@@ -317,7 +318,7 @@ func (st *stream) word(tok int) string {
 // end appends the events after the content: finish, usage, [DONE].
 func (st *stream) end(buf []byte) []byte {
 	finish := "length"
-	if st.output < st.limit() {
+	if st.output+st.reasoning < st.limit() {
 		finish = "stop"
 	}
 	model := st.d.cfg.Model
@@ -325,8 +326,12 @@ func (st *stream) end(buf []byte) []byte {
 		buf = append(buf, `data: {"choices":[{"content_filter_results":{},"delta":{},"finish_reason":"`+finish+`","index":`+strconv.Itoa(i)+`,"logprobs":null}],"created":`+st.created+`,"id":"`+st.id+`","model":"`+model+`","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}`+"\n\n"...)
 	}
 	if st.req.StreamOptions != nil && st.req.StreamOptions.IncludeUsage {
-		buf = fmt.Appendf(buf, `data: {"choices":[],"created":%s,"id":"%s","model":"%s","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench","usage":{"completion_tokens":%d,"prompt_tokens":%d,"total_tokens":%d}}`+"\n\n",
-			st.created, st.id, model, st.output*st.n, st.prompt, st.prompt+st.output*st.n)
+		details := ""
+		if st.reasoning > 0 {
+			details = fmt.Sprintf(`,"completion_tokens_details":{"reasoning_tokens":%d}`, st.reasoning*st.n)
+		}
+		buf = fmt.Appendf(buf, `data: {"choices":[],"created":%s,"id":"%s","model":"%s","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench","usage":{"completion_tokens":%d%s,"prompt_tokens":%d,"total_tokens":%d}}`+"\n\n",
+			st.created, st.id, model, st.completion(), details, st.prompt, st.prompt+st.completion())
 	}
 	return append(buf, "data: [DONE]\n\n"...)
 }
@@ -386,6 +391,10 @@ func frame(buf []byte) (grown, chunk []byte) {
 	return buf, buf[start:]
 }
 
+// completion is the usage's completion_tokens: every choice's visible and
+// reasoning tokens.
+func (st *stream) completion() int { return (st.output + st.reasoning) * st.n }
+
 // limit is the request's max tokens, or the default.
 func (st *stream) limit() int {
 	switch {
@@ -421,7 +430,7 @@ func (st *stream) plain(ctx context.Context) {
 			b = append(b, st.word(t+i*st.output)...)
 		}
 		finish := "length"
-		if st.output < st.limit() {
+		if st.output+st.reasoning < st.limit() {
 			finish = "stop"
 		}
 		choices = append(choices, choice{i, map[string]any{"role": "assistant", "content": string(b)}, finish})
@@ -430,7 +439,8 @@ func (st *stream) plain(ctx context.Context) {
 	st.w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(st.w).Encode(map[string]any{
 		"id": st.id, "object": "chat.completion", "created": c, "model": d.cfg.Model, "choices": choices,
-		"usage": map[string]int{"prompt_tokens": st.prompt, "completion_tokens": st.output * st.n, "total_tokens": st.prompt + st.output*st.n},
+		"usage": map[string]any{"prompt_tokens": st.prompt, "completion_tokens": st.completion(), "total_tokens": st.prompt + st.completion(),
+			"completion_tokens_details": map[string]int{"reasoning_tokens": st.reasoning * st.n}},
 	})
 	st.done(total, 0, time.Time{}, time.Time{})
 }
@@ -439,7 +449,7 @@ func (st *stream) plain(ctx context.Context) {
 // provisioned bucket's correction from estimate to real tokens.
 func (st *stream) done(ttft, queued time.Duration, first, last time.Time) {
 	d := st.d
-	actual := st.prompt + st.output*st.n
+	actual := st.prompt + st.completion()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.ptu != nil {
@@ -448,7 +458,7 @@ func (st *stream) done(ttft, queued time.Duration, first, last time.Time) {
 	x := &d.stats
 	x.Completed++
 	x.PromptTokens += int64(st.prompt)
-	x.CompletionTokens += int64(st.output * st.n)
+	x.CompletionTokens += int64(st.completion())
 	key := fmt.Sprintf("p%d_o%d", st.prompt, st.output)
 	c := x.classes[key]
 	if c == nil {
