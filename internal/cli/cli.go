@@ -109,10 +109,14 @@ func Version() string {
 // versionString is the release, when the build was stamped with one, and
 // what the build info says.
 func (env *Env) versionString() string {
-	if env.Release != "" {
-		return env.Release + " " + strings.TrimPrefix(Version(), "devel ")
+	v := Version()
+	switch {
+	case env.Release == "":
+		return v
+	case v == "devel":
+		return env.Release
 	}
-	return Version()
+	return env.Release + " " + strings.TrimPrefix(v, "devel ")
 }
 
 // Main runs the command line args (without the program name) and returns

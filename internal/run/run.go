@@ -221,7 +221,7 @@ const maxLag = 10 * time.Millisecond
 
 // lead is the time between deciding t=0 and t=0: the sinks write run.json
 // in it, so that the first request leaves on time.
-const lead = 20 * time.Millisecond
+const lead = 5 * time.Millisecond
 
 // state is one execution's shared state.
 type state struct {

@@ -100,7 +100,7 @@ func Table(w io.Writer, r *metrics.Results) {
 		{"to content", "ttft_content"}, {"to reasoning", "ttft_reasoning"}, {"TPOT", "tpot"}, {"ITL", "itl"},
 		{"E2E", "e2e"}, {"headers", "headers"}, {"schedule lag", "lag"}, {"to failure", "failed"}, {"not sent, lag", "not_sent_lag"}} {
 		st, ok := r.Latency[d.key]
-		if !ok || st.Count == 0 && (d.key == "ttft_content" || d.key == "ttft_reasoning" || d.key == "not_sent_lag") {
+		if !ok || st.Count == 0 && (d.key == "ttft_content" || d.key == "ttft_reasoning" || d.key == "not_sent_lag" || d.key == "failed") {
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", d.name, st.Count, msf(st.Mean),
