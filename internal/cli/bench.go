@@ -28,6 +28,13 @@ type BenchCmd struct {
 	Pin       bool          `help:"With --sim-scale, pin the simulator and the load generator to separate CPUs (taskset)."`
 }
 
+// Help is the command's example.
+func (c *BenchCmd) Help() string {
+	return `Examples:
+  aoaibench bench --rates 600,6000,30000
+  aoaibench bench --sim-scale --streams 5000 --scale-itl 50ms --scale-tpc 5`
+}
+
 // Run runs the benchmark.
 func (c *BenchCmd) Run(env *Env) error {
 	exe, err := os.Executable()

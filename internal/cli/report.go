@@ -16,6 +16,14 @@ type ReportCmd struct {
 	Compare bool     `help:"With two runs A B: each figure of A and B and its change (md, csv or json)."`
 }
 
+// Help is the command's example.
+func (c *ReportCmd) Help() string {
+	return `Examples:
+  aoaibench report run1 run2 run1.log -o report.html
+  aoaibench report --format md run1 run2
+  aoaibench report --compare --format csv run1 run2`
+}
+
 // Run writes the report.
 func (c *ReportCmd) Run(env *Env) error {
 	if c.Compare && len(c.Runs) != 2 {

@@ -234,6 +234,7 @@ type state struct {
 	sent     atomic.Int64
 	inflight atomic.Int64
 	stopped  atomic.Int64 // when dispatch stopped, from the start; 0 while it runs
+	answered atomic.Bool  // some request got an answer: the endpoint is there
 	heldBack int64        // dispatcher only
 	halt     chan struct{}
 	fatal    chan struct{}
@@ -423,6 +424,9 @@ func (st *state) launch(reqCtx context.Context, n int64, sched time.Time, releas
 				st.fail(err)
 			}
 		}
+		if w.Status != 0 {
+			st.answered.Store(true)
+		}
 		// Counting tokens takes time; a run being cut off counts fast.
 		rec.Derive(w, st.tok, reqCtx.Err() != nil)
 		st.wires.Put(w)
@@ -535,7 +539,9 @@ func (st *state) drain(ctx context.Context, cutoff context.CancelFunc) {
 		close(idle)
 	}()
 	wait := st.plan.Load.DrainTimeout.D()
-	if wait <= 0 {
+	if wait <= 0 || !st.answered.Load() && ctx.Err() != nil {
+		// Nothing has answered yet: there is nothing to drain, and one
+		// interrupt must not wait a minute on an endpoint that hangs.
 		cutoff()
 		return
 	}

@@ -573,3 +573,40 @@ func TestChoices(t *testing.T) {
 		}
 	})
 }
+
+// TestInterruptWhileNothingAnswers: one interrupt stops a run whose
+// endpoint has not answered anything at once, without a drain.
+func TestInterruptWhileNothingAnswers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hang := make(chan struct{})
+		defer close(hang)
+		ln := memnet.Listen()
+		hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+			}
+		})}
+		go hs.Serve(ln)
+		defer func() { hs.Close(); ln.Close() }()
+		tr := &http.Transport{DialContext: ln.Dial}
+		defer tr.CloseIdleConnections()
+		p := basePlan("d", 50, 10)
+		p.Load.Rate, p.Load.Duration = rate(60), plan.Duration(time.Hour)
+		r, err := New(p, Options{Transport: tr, Sleep: TimerSleep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(3*time.Second, cancel)
+		start := time.Now()
+		out, err := r.Execute(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != 3*time.Second || out.Results.Requests.Incomplete != 3 {
+			t.Errorf("stopped after %v with %+v", d, out.Results.Requests)
+		}
+	})
+}
