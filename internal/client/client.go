@@ -150,6 +150,8 @@ type Request struct {
 	// NoRetry sends one attempt whatever the retry policy: the run's
 	// first request, whose answer checks the endpoint.
 	NoRetry bool
+	// Answered, if set, is called when an attempt's status line arrives.
+	Answered func()
 }
 
 // Do runs one request to completion, with retries as configured, filling
@@ -270,6 +272,9 @@ func (c *Client) attempt(ctx context.Context, req Request, w *metrics.Wire) {
 	defer resp.Body.Close()
 	w.Hdr = c.now()
 	w.Status, w.Proto = resp.StatusCode, resp.Proto
+	if req.Answered != nil {
+		req.Answered()
+	}
 	readHeaders(&w.Headers, resp.Header, c.now())
 	if resp.StatusCode != http.StatusOK {
 		msg := errorBody(resp.Body)

@@ -393,6 +393,13 @@ func (st *state) invalid(res *metrics.Results, sum *metrics.Summary) []string {
 	return why
 }
 
+// answer notes that the endpoint answered a request.
+func (st *state) answer() {
+	if !st.answered.Load() {
+		st.answered.Store(true)
+	}
+}
+
 // fail stops the run after the first request showed the endpoint is
 // wrong.
 func (st *state) fail(err error) {
@@ -418,14 +425,12 @@ func (st *state) launch(reqCtx context.Context, n int64, sched time.Time, releas
 		st.client.Do(reqCtx, client.Request{
 			Body:    func(usage bool) []byte { return st.builder.Body(nil, n, usage) },
 			Choices: st.plan.Workload.Completions, NoRetry: check,
+			Answered: st.answer,
 		}, w)
 		if check {
 			if err := client.Fatal(w, st.ep.Target()); err != nil {
 				st.fail(err)
 			}
-		}
-		if w.Status != 0 {
-			st.answered.Store(true)
 		}
 		// Counting tokens takes time; a run being cut off counts fast.
 		rec.Derive(w, st.tok, reqCtx.Err() != nil)
