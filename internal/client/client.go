@@ -396,7 +396,7 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 				usage = int32(ck.Usage.Completion)
 			}
 		}
-		start := 0
+		start, evStart := 0, len(w.Events)
 		for _, d := range ck.Deltas {
 			if d.Index >= maxChoices {
 				c.fail(w, metrics.Stream, fmt.Sprintf("choice index %d out of range", d.Index))
@@ -416,7 +416,19 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 				c.fail(w, metrics.Stream, "output of one choice passed 2 GB")
 				return false
 			}
-			w.Events = append(w.Events, metrics.Event{At: ev.At, Choice: int32(d.Index), Kind: d.Kind, End: int32(st.bytes[d.Index]), Usage: usage})
+			// One SSE event is one output event per choice, whatever it
+			// carries (reasoning ending and the answer starting, several
+			// tool calls): a gap is between two arrivals.
+			merged := false
+			for i := evStart; i < len(w.Events); i++ {
+				if e := &w.Events[i]; e.Choice == int32(d.Index) {
+					e.Kinds, e.End, merged = e.Kinds.With(d.Kind), int32(st.bytes[d.Index]), true
+					break
+				}
+			}
+			if !merged {
+				w.Events = append(w.Events, metrics.Event{At: ev.At, Choice: int32(d.Index), Kinds: metrics.Kinds(0).With(d.Kind), End: int32(st.bytes[d.Index]), Usage: usage})
+			}
 		}
 	}
 	// A clean end: [DONE], or the end of the body once every choice has

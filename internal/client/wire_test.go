@@ -226,3 +226,38 @@ func TestEchoedKeyRedacted(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// TestOneEventManyDeltas: an SSE event that ends the reasoning and starts
+// the answer (vLLM's reasoning parser), or carries two tool calls, is one
+// output event: no gap of zero between its parts.
+func TestOneEventManyDeltas(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ev := func(delta string) string {
+			return `data: {"choices":[{"delta":` + delta + `,"index":0}]}` + "\n\n"
+		}
+		s := &script{replies: []reply{{status: 200, steps: []step{
+			{0, ev(`{"reasoning_content":" think"}`)},
+			{20 * time.Millisecond, ev(`{"reasoning_content":" done","content":" The"}`)},
+			{20 * time.Millisecond, ev(`{"tool_calls":[{"index":0,"function":{"name":"f","arguments":"{}"}},{"index":1,"function":{"name":"g","arguments":"{}"}}]}`)},
+			{20 * time.Millisecond, ev(`{"content":" end"}`) + `data: {"choices":[{"delta":{},"finish_reason":"stop","index":0}]}` + "\n\n" + doneFrame},
+		}}}}
+		var w metrics.Wire
+		newClient(t, s, RetryNone).Do(context.Background(), Request{Body: body}, &w)
+		if w.Class != metrics.OK || len(w.Events) != 4 {
+			t.Fatalf("%s %q: %d events, want 4", w.Class, w.Err, len(w.Events))
+		}
+		if !w.Events[1].Kinds.Has(metrics.Reasoning) || !w.Events[1].Kinds.Visible() || !w.Events[2].Kinds.Has(metrics.Tool) {
+			t.Errorf("kinds %v %v", w.Events[1].Kinds, w.Events[2].Kinds)
+		}
+		rec := metrics.NewRecord(0, w.Send)
+		rec.Derive(&w, nil, false)
+		for _, d := range rec.Chunks {
+			if d != 20*time.Millisecond {
+				t.Errorf("chunk gap %v", d)
+			}
+		}
+		if ttfc, _ := rec.TTFTContent(); ttfc != 20*time.Millisecond {
+			t.Errorf("time to content %v", ttfc)
+		}
+	})
+}

@@ -27,7 +27,7 @@ func wireOf(evs []ev, usage Usage) *Wire {
 		at = at.Add(e.gap)
 		w.Grow(e.choice)
 		w.Text[e.choice] = append(w.Text[e.choice], e.text...)
-		w.Events = append(w.Events, Event{At: at, Choice: int32(e.choice), Kind: e.kind, End: int32(len(w.Text[e.choice])), Usage: -1})
+		w.Events = append(w.Events, Event{At: at, Choice: int32(e.choice), Kinds: Kinds(0).With(e.kind), End: int32(len(w.Text[e.choice])), Usage: -1})
 	}
 	w.End = at
 	return w
@@ -62,7 +62,7 @@ func TestOneTokenPerEvent(t *testing.T) {
 	if len(r.Gaps) != len(words)-1 {
 		t.Fatalf("%d gaps, want %d: %v", len(r.Gaps), len(words)-1, r.Gaps)
 	}
-	var tokens int
+	var tokens float64
 	for _, g := range r.Gaps {
 		tokens += g.Tokens
 		if g.Tokens != 1 || g.D != 20800*time.Microsecond {
@@ -239,5 +239,47 @@ func TestHistogramsMergeExactly(t *testing.T) {
 	}
 	if merged.Hist("ttft").Stats().P99 == a.Hist("ttft").Stats().P99 {
 		t.Error("the test's runs should differ")
+	}
+}
+
+// TestMismatchSpreadEvenly: a tokenizer that is not the model's counts
+// 1,000 tokens where the server reports 900: each event gets 0.9 of a
+// token, and ITL stays even (20 ms a gap, 22.2 ms a token), with no
+// made-up gap at the end.
+func TestMismatchSpreadEvenly(t *testing.T) {
+	var evs []ev
+	for i := range 1000 {
+		gap := 20 * time.Millisecond
+		if i == 0 {
+			gap = 0
+		}
+		evs = append(evs, ev{0, Content, " time", gap})
+	}
+	u := NoUsage
+	u.Completion = 900
+	r := NewRecord(0, t0)
+	r.Derive(wireOf(evs, u), o200k(t), false)
+	s := NewSummary(SLO{})
+	s.Add(r)
+	itl := s.Hist("itl").Stats()
+	if itl.Count < 898 || itl.Count > 900 || itl.Max.F() > 0.0223 || itl.Min.F() < 0.0222 {
+		t.Errorf("ITL %+v", itl)
+	}
+	if c := s.Hist("chunk_gap").Stats(); c.Count != 999 || c.Max.F() > 0.0201 {
+		t.Errorf("chunk gaps %+v", c)
+	}
+	if r.Choices[0].Tokens != 900 {
+		t.Errorf("tokens %d", r.Choices[0].Tokens)
+	}
+}
+
+// TestChunkGapsRaw: chunk gaps are every raw gap, even of events that
+// complete no token; ITL merges those into the next token's gap.
+func TestChunkGapsRaw(t *testing.T) {
+	evs := []ev{{0, Content, "Hello", 0}, {0, Content, " wor", 10 * time.Millisecond}, {0, Content, "ld", 10 * time.Millisecond}, {0, Content, "!", 10 * time.Millisecond}}
+	r := NewRecord(0, t0)
+	r.Derive(wireOf(evs, NoUsage), o200k(t), false)
+	if len(r.Chunks) != 3 || len(r.Gaps) != 2 || r.Gaps[0].D != 20*time.Millisecond {
+		t.Errorf("chunks %v gaps %v", r.Chunks, r.Gaps)
 	}
 }

@@ -30,11 +30,12 @@ const (
 var Classes = []Class{Throttled, HTTPStatus, Timeout, Connection, Stream, Incomplete}
 
 // Gap is the time between two output-bearing events of one choice and the
-// tokens the later event completed (an event that completes no token
-// passes its gap on to the next).
+// tokens the later event completed: a share of the server's count, so not
+// always whole (an event that completes no token passes its gap on to the
+// next).
 type Gap struct {
 	D      time.Duration
-	Tokens int
+	Tokens float64
 }
 
 // Choice is one choice's timing: its first and last output events and its
@@ -83,8 +84,9 @@ type Record struct {
 	// choices (max_tokens x n); 0 when it set no limit.
 	MaxTokens int
 	Choices   []Choice
-	Gaps      []Gap  // of every choice
-	Finish    string // choice 0's finish_reason
+	Gaps      []Gap           // of every choice, for ITL
+	Chunks    []time.Duration // every raw gap between a choice's events
+	Finish    string          // choice 0's finish_reason
 
 	Headers
 }
@@ -168,13 +170,13 @@ func (r *Record) choices() []Choice {
 }
 
 // TPOT is (t_last - t_first) / (tokens - 1) of each choice with two or
-// more tokens, pooled: the sum of the choices' spans over the sum of their
-// gaps. One choice gives the definition's figure.
+// more tokens in two or more events, pooled: the sum of the choices' spans
+// over the sum of their gaps. One choice gives the definition's figure.
 func (r *Record) TPOT() (time.Duration, bool) {
 	var span time.Duration
 	var n int
 	for _, c := range r.choices() {
-		if c.Tokens >= 2 && !c.First.IsZero() && !c.Last.IsZero() {
+		if c.timed() {
 			span += c.Last.Sub(c.First)
 			n += c.Tokens - 1
 		}
@@ -185,10 +187,17 @@ func (r *Record) TPOT() (time.Duration, bool) {
 	return span / time.Duration(n), true
 }
 
+// timed reports whether a choice's tokens came in two or more events at
+// least two tokens apart: a choice whose every token arrived in one event
+// says nothing of the time per token.
+func (c Choice) timed() bool {
+	return c.Tokens >= 2 && !c.First.IsZero() && c.Last.After(c.First)
+}
+
 // ChoiceTPOTs calls f with the TPOT of each choice that has one.
 func (r *Record) ChoiceTPOTs(f func(time.Duration)) {
 	for _, c := range r.choices() {
-		if c.Tokens >= 2 && !c.First.IsZero() && !c.Last.IsZero() {
+		if c.timed() {
 			f(c.Last.Sub(c.First) / time.Duration(c.Tokens-1))
 		}
 	}
@@ -200,7 +209,7 @@ func (r *Record) TokensPerSec() (float64, bool) {
 	var span time.Duration
 	var n int
 	for _, c := range r.choices() {
-		if c.Tokens >= 2 && c.Last.After(c.First) && !c.First.IsZero() {
+		if c.timed() {
 			span += c.Last.Sub(c.First)
 			n += c.Tokens - 1
 		}
@@ -234,12 +243,15 @@ func since(a, b time.Time) (time.Duration, bool) {
 // output: an event completes the tokens that end within its text (token
 // boundaries by byte offset), so a server that streams one token per event
 // gets one token per event, however the tokenizer would count each
-// event's text alone. An event that completes no token passes its gap on
-// to the next. The client's counts are scaled to the server's visible
-// total when it reports usage; continuous usage (a count on every event of
-// a single choice) is used as it is. tok may be nil: each event is then
-// one unit. With quick set (a run being cut off), output longer than 4 KB
-// is not tokenized when the server reported usage: it is divided by bytes.
+// event's text alone. When the server reports usage, each event's share is
+// scaled so that the shares sum to the server's count: a tokenizer that
+// counts 1,000 tokens for a server's 900 gives each event 0.9 of a token,
+// spread evenly, never piling the difference on a few events. Continuous
+// usage (a count on every event of a single choice) is used as it is. An
+// event that completes no token (half a word) passes its gap on to the
+// next. tok may be nil: each event is then one unit. With quick set (a run
+// being cut off), output longer than 4 KB is not tokenized when the server
+// reported usage: it is divided by bytes.
 func (r *Record) Derive(w *Wire, tok *tokenizer.Tokenizer, quick bool) {
 	r.Send, r.Hdr, r.End = w.Send, w.Hdr, w.End
 	r.Status, r.Attempts, r.Throttles, r.Class, r.Err = w.Status, w.Attempts, w.Throttles, w.Class, w.Err
@@ -250,7 +262,7 @@ func (r *Record) Derive(w *Wire, tok *tokenizer.Tokenizer, quick bool) {
 	if len(w.Finish) > 0 {
 		r.Finish = w.Finish[0]
 	}
-	r.Choices, r.Gaps = r.Choices[:0], r.Gaps[:0]
+	r.Choices, r.Gaps, r.Chunks = r.Choices[:0], r.Gaps[:0], r.Chunks[:0]
 	r.ClientOutput, r.ClientEstimated = -1, false
 	if tok != nil {
 		r.ClientOutput = 0
@@ -259,12 +271,13 @@ func (r *Record) Derive(w *Wire, tok *tokenizer.Tokenizer, quick bool) {
 	streamedReasoning := false
 	continuous := len(w.Text) == 1 && len(w.Events) > 0
 	for _, e := range w.Events {
-		if e.Kind == Reasoning {
+		if e.Kinds.Has(Reasoning) {
 			streamedReasoning = true
 			if r.FirstReasoning.IsZero() {
 				r.FirstReasoning = e.At
 			}
-		} else if r.FirstContent.IsZero() {
+		}
+		if e.Kinds.Visible() && r.FirstContent.IsZero() {
 			r.FirstContent = e.At
 		}
 		if e.Usage < 0 {
@@ -297,6 +310,13 @@ func (r *Record) Derive(w *Wire, tok *tokenizer.Tokenizer, quick bool) {
 		c.events++
 		c.bytes = int(e.End)
 	}
+	// Cut off: a long output is divided by bytes, for every choice alike.
+	byBytes := false
+	if quick && visible >= 0 {
+		for _, t := range w.Text {
+			byBytes = byBytes || len(t) > 4096
+		}
+	}
 	w.offs = w.offs[:0]
 	units, client := 0, 0
 	for i := range cs {
@@ -305,8 +325,8 @@ func (r *Record) Derive(w *Wire, tok *tokenizer.Tokenizer, quick bool) {
 		switch {
 		case tok == nil:
 			c.mode, c.units = byEvents, c.events
-		case quick && visible >= 0 && len(text) > 4096:
-			c.mode, c.units = byBytes, c.bytes
+		case byBytes:
+			c.mode, c.units = byBytesMode, c.bytes
 			r.ClientOutput = -1
 		default:
 			c.mode, c.from = byTokens, len(w.offs)
@@ -337,7 +357,7 @@ func (r *Record) Derive(w *Wire, tok *tokenizer.Tokenizer, quick bool) {
 		case byEvents:
 			c.walked++
 			done = c.walked
-		case byBytes:
+		case byBytesMode:
 			done = int(e.End)
 		default:
 			done = c.completed(w.offs, int(e.End))
@@ -345,17 +365,20 @@ func (r *Record) Derive(w *Wire, tok *tokenizer.Tokenizer, quick bool) {
 		w.units = append(w.units, max(done-c.done, 0))
 		c.done = max(done, c.done)
 	}
+	w.shares = w.shares[:0]
 	if continuous {
 		prev, rest := 0, 0
 		for i, e := range w.Events {
-			w.units[i], prev = max(int(e.Usage)-prev, 0), max(int(e.Usage), prev)
+			u := max(int(e.Usage)-prev, 0)
+			prev = max(int(e.Usage), prev)
 			if i > 0 {
-				rest += w.units[i]
+				rest += u
 			}
+			w.shares = append(w.shares, float64(u))
 		}
 		// The first event's count may include hidden reasoning; it times
 		// no gap, and the choice's tokens are the visible ones.
-		w.units[0] = max(visible-rest, 0)
+		w.shares[0] = float64(max(visible-rest, 0))
 	} else {
 		w.share(visible)
 	}
@@ -363,14 +386,15 @@ func (r *Record) Derive(w *Wire, tok *tokenizer.Tokenizer, quick bool) {
 	r.Choices = append(r.Choices, make([]Choice, n)...)
 	for i, e := range w.Events {
 		c := &cs[e.Choice]
-		k := w.units[i]
+		k := w.shares[i]
+		c.tokens += k
 		ch := &r.Choices[e.Choice]
-		ch.Tokens += k
 		if ch.First.IsZero() {
 			ch.First = e.At
 		} else {
-			d := e.At.Sub(ch.Last) + c.pending
-			if k > 0 {
+			raw := e.At.Sub(ch.Last)
+			r.Chunks = append(r.Chunks, raw)
+			if d := raw + c.pending; k > 0 {
 				r.Gaps = append(r.Gaps, Gap{D: d, Tokens: k})
 				c.lastGap, c.pending = len(r.Gaps)-1, 0
 			} else {
@@ -386,14 +410,40 @@ func (r *Record) Derive(w *Wire, tok *tokenizer.Tokenizer, quick bool) {
 			r.Gaps[c.lastGap].D += c.pending
 		}
 	}
+	w.wholeTokens(r.Choices, cs, visible)
+}
+
+// wholeTokens gives each choice a whole number of tokens, its share
+// rounded by largest remainders so that the choices sum to total.
+func (w *Wire) wholeTokens(chs []Choice, cs []choiceState, total int) {
+	given := 0
+	for i := range chs {
+		chs[i].Tokens = int(math.Floor(cs[i].tokens + 1e-9))
+		given += chs[i].Tokens
+	}
+	for given < total {
+		best, bestFrac := -1, -1.0
+		for i := range chs {
+			if f := cs[i].tokens - float64(chs[i].Tokens); f > bestFrac {
+				best, bestFrac = i, f
+			}
+		}
+		if best < 0 || bestFrac <= 1e-9 {
+			return
+		}
+		chs[best].Tokens++
+		given++
+	}
 }
 
 // share turns the units of each event (w.units) into its share of total
-// tokens, in whole tokens that sum to total: each event gets the floor of
-// its proportional share, and the tokens left go to the largest
-// remainders (the largest-remainder method). Rounding a running sum
-// instead would give an event of one unit zero tokens and its neighbour
-// two, wherever the tokenizer and the server differ by a token.
+// tokens (w.shares). When the counts differ by a token or so (a trailing
+// space the server counts with its word), each event gets a whole number:
+// the floor of its proportional share, and the tokens left to the largest
+// remainders, so that a one-token event keeps its one token. When they
+// differ more (a tokenizer that is not the model's), each event gets its
+// exact proportional share, so that the difference is spread evenly over
+// the stream instead of piling on a few events.
 func (w *Wire) share(total int) {
 	units := 0
 	for _, u := range w.units {
@@ -407,40 +457,42 @@ func (w *Wire) share(total int) {
 		}
 		units = len(w.units)
 	}
-	if units == total {
+	f := float64(total) / float64(units)
+	diff := total - units
+	if diff < 0 {
+		diff = -diff
+	}
+	if diff > max(1, units/100) {
+		for _, u := range w.units {
+			w.shares = append(w.shares, float64(u)*f)
+		}
 		return
 	}
-	w.rest = w.rest[:0]
 	given := 0
-	for i, u := range w.units {
-		exact := float64(u) * float64(total) / float64(units)
-		fl := math.Floor(exact)
-		w.units[i] = int(fl)
+	for _, u := range w.units {
+		fl := math.Floor(float64(u) * f)
+		w.shares = append(w.shares, fl)
 		given += int(fl)
-		w.rest = append(w.rest, remainder{exact - fl, i})
 	}
-	sort.Slice(w.rest, func(a, b int) bool {
-		if w.rest[a].frac != w.rest[b].frac {
-			return w.rest[a].frac > w.rest[b].frac
+	for given < total {
+		best, bestFrac := -1, -1.0
+		for i, u := range w.units {
+			if fr := float64(u)*f - w.shares[i]; fr > bestFrac+1e-12 {
+				best, bestFrac = i, fr
+			}
 		}
-		return w.rest[a].i < w.rest[b].i
-	})
-	for j := 0; given < total && j < len(w.rest); j++ {
-		w.units[w.rest[j].i]++
+		if best < 0 {
+			break
+		}
+		w.shares[best]++
 		given++
 	}
-}
-
-// remainder is an event's fractional share of a token, for Wire.share.
-type remainder struct {
-	frac float64
-	i    int
 }
 
 // Units a choice's output is divided in.
 const (
 	byTokens = iota
-	byBytes
+	byBytesMode
 	byEvents
 )
 
@@ -452,6 +504,7 @@ type choiceState struct {
 	units          int
 	// The walk over the events.
 	walked, done int
+	tokens       float64
 	pending      time.Duration
 	lastGap      int
 }

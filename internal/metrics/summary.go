@@ -123,12 +123,21 @@ func (s *Summary) Add(r *Record) {
 			s.TokensPerSec.AddValue(float64(time.Second) / float64(d))
 		}
 	})
+	for _, d := range r.Chunks {
+		h["chunk_gap"].Add(d)
+	}
+	// A gap before an event completing k tokens is k per-token samples of
+	// gap/k. Shares of the server's count need not be whole: the samples
+	// are counted by the running total, rounded, so that a record gives as
+	// many samples as tokens, spread evenly.
+	acc, given := 0.0, int64(0)
 	for _, g := range r.Gaps {
-		h["chunk_gap"].Add(g.D)
-		// A gap before an event completing k tokens is k per-token samples
-		// of gap/k.
-		k := max(g.Tokens, 1)
-		h["itl"].AddN(g.D/time.Duration(k), int64(k))
+		acc += g.Tokens
+		n := int64(math.Round(acc)) - given
+		given += n
+		if n > 0 {
+			h["itl"].AddN(time.Duration(float64(g.D)/g.Tokens), n)
+		}
 	}
 	if diff, both := r.TokenMismatch(); both {
 		s.Compared++

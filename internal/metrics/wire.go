@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Kind is what an output event carries.
+// Kind is what an output delta carries.
 type Kind uint8
 
 // Output kinds. Reasoning is streamed thinking (reasoning_content); the
@@ -16,6 +16,19 @@ const (
 	Refusal
 	Tool
 )
+
+// Kinds is a set of output kinds: one event may carry several (vLLM ends
+// its reasoning and starts the answer in the same event).
+type Kinds uint8
+
+// Has reports whether k is in the set.
+func (ks Kinds) Has(k Kind) bool { return ks&(1<<k) != 0 }
+
+// Visible reports whether the set holds output a user sees.
+func (ks Kinds) Visible() bool { return ks&^(1<<Reasoning) != 0 }
+
+// With returns the set with k added.
+func (ks Kinds) With(k Kind) Kinds { return ks | 1<<k }
 
 // Usage is a server's usage report; a count it did not send is -1.
 type Usage struct {
@@ -46,12 +59,12 @@ type Headers struct {
 // NoHeaders is a Headers with every figure absent.
 var NoHeaders = Headers{Util: math.NaN(), RemainingRequests: -1, RemainingTokens: -1, LimitRequests: -1, LimitTokens: -1}
 
-// Event is one output-bearing event of one choice: when its first byte
-// arrived, and where its text ends in the choice's text.
+// Event is one SSE event's output for one choice: when its first byte
+// arrived, what it carried, and where its text ends in the choice's text.
 type Event struct {
 	At     time.Time
 	Choice int32
-	Kind   Kind
+	Kinds  Kinds
 	End    int32 // bytes of the choice's output up to and including this event
 	Usage  int32 // cumulative completion tokens the event reported, -1 if none
 }
@@ -85,8 +98,8 @@ type Wire struct {
 
 	offs    []int         // Derive's scratch: token end offsets,
 	choices []choiceState // per choice,
-	units   []int         // per event,
-	rest    []remainder   // and for share
+	units   []int         // and per event
+	shares  []float64
 }
 
 // Reset empties w for the next request, keeping its buffers.
@@ -94,7 +107,7 @@ func (w *Wire) Reset() {
 	for i := range w.Text {
 		w.Text[i] = w.Text[i][:0]
 	}
-	*w = Wire{Headers: NoHeaders, Usage: NoUsage, Events: w.Events[:0], Text: w.Text[:0], Finish: w.Finish[:0], offs: w.offs, choices: w.choices, units: w.units, rest: w.rest}
+	*w = Wire{Headers: NoHeaders, Usage: NoUsage, Events: w.Events[:0], Text: w.Text[:0], Finish: w.Finish[:0], offs: w.offs, choices: w.choices, units: w.units, shares: w.shares}
 }
 
 // ResetAttempt clears what one attempt measures, keeping Send, the

@@ -113,3 +113,67 @@ func TestPoisson(t *testing.T) {
 		t.Errorf("first request at %v", d)
 	}
 }
+
+// TestStagesDispatchTheIntegral: the requests due in any span of a ramp
+// are the integral of its rate over that span (to the request), and the
+// whole schedule sends exactly its integral.
+func TestStagesDispatchTheIntegral(t *testing.T) {
+	for _, tc := range []struct {
+		start  float64
+		stages []Stage
+		total  int64
+	}{
+		// 30 s from 0 to 60 RPM (15), 2 min to 600 (660), 1 min at 600 (600).
+		{0, []Stage{{30 * time.Second, 60}, {2 * time.Minute, 600}, {time.Minute, 600}}, 15 + 660 + 600},
+		// Down: 1 min from 6,000 to 0 RPM: 3,000.
+		{6000, []Stage{{time.Minute, 0}}, 3000},
+		// Hold, ramp, hold.
+		{120, []Stage{{10 * time.Second, 120}, {20 * time.Second, 240}, {10 * time.Second, 240}}, 20 + 60 + 40},
+	} {
+		s, err := NewStages(tc.start, tc.stages)
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := s.Total()
+		if got := s.Count(end); got != tc.total {
+			t.Errorf("%v: %d requests over the stages, want the integral %d", tc.stages, got, tc.total)
+		}
+		var last time.Duration
+		for n := int64(0); n < tc.total; n++ {
+			d, ok := s.Due(n)
+			if !ok || d < last || d > end {
+				t.Fatalf("%v: request %d due at %v (%v) after %v", tc.stages, n, d, ok, last)
+			}
+			last = d
+		}
+		// Every whole second: the requests due before it are the
+		// integral, rounded up (request 0 is due at 0).
+		for sec := time.Second; sec <= end; sec += time.Second {
+			want := int64(math.Ceil(s.Integral(sec) - 1e-9))
+			if got := s.Count(sec); got != want {
+				t.Errorf("%v at %v: %d due, integral %v", tc.stages, sec, got, s.Integral(sec))
+			}
+		}
+	}
+}
+
+func TestStagesRate(t *testing.T) {
+	s, _ := NewStages(0, []Stage{{time.Minute, 600}, {time.Minute, 600}, {30 * time.Second, 0}})
+	for _, tc := range []struct {
+		at   time.Duration
+		rate float64
+		i    int
+	}{{0, 0, 0}, {30 * time.Second, 300, 0}, {time.Minute, 600, 1}, {90 * time.Second, 600, 1}, {135 * time.Second, 300, 2}, {3 * time.Minute, 0, 2}} {
+		if r := s.Rate(tc.at); math.Abs(r-tc.rate) > 1e-9 {
+			t.Errorf("rate at %v = %v, want %v", tc.at, r, tc.rate)
+		}
+		if i, _ := s.At(tc.at); i != tc.i {
+			t.Errorf("stage at %v = %d, want %d", tc.at, i, tc.i)
+		}
+	}
+	for _, bad := range [][]Stage{nil, {{0, 10}}, {{time.Second, -1}}, {{time.Second, math.NaN()}}, {{time.Second, math.Inf(1)}}} {
+		if _, err := NewStages(0, bad); err == nil {
+			t.Errorf("NewStages(%v): want error", bad)
+		}
+	}
+}

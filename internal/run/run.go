@@ -334,19 +334,23 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 }
 
 // window is the dispatch window that achieved rates are over
-// (docs/metrics.md): the configured duration; for an open loop stopped by
-// its request count, the time those requests were due over; for a closed
-// loop, first send to last end; else the time dispatch ran.
+// (docs/metrics.md): for a closed loop, first send to last end; for an
+// open loop, the configured duration, or, stopped by its request count,
+// the time those requests were due over; else the time dispatch ran.
 func (st *state) window(stopped string, dispatch time.Duration, sum *metrics.Summary) time.Duration {
 	switch {
+	case st.pacer == nil:
+		// A closed loop's last round ends after the duration: its rate is
+		// what it completed over the time it took.
+		if sum.Wall() > 0 {
+			return sum.Wall()
+		}
 	case stopped == "duration":
 		return st.plan.Load.Duration.D()
-	case stopped == "requests" && st.pacer != nil:
+	case stopped == "requests":
 		if d, ok := st.pacer.Clone().Due(st.plan.Load.Requests); ok {
 			return d
 		}
-	case st.pacer == nil && sum.Wall() > 0:
-		return sum.Wall()
 	}
 	return dispatch
 }
@@ -432,11 +436,12 @@ func (st *state) launch(reqCtx context.Context, n int64, sched time.Time, releas
 				st.fail(err)
 			}
 		}
-		// Counting tokens takes time; a run being cut off counts fast.
-		rec.Derive(w, st.tok, reqCtx.Err() != nil)
-		st.wires.Put(w)
+		// The request is over: its slot is free while its tokens are
+		// counted (which takes time; a run being cut off counts fast).
 		st.inflight.Add(-1)
 		release()
+		rec.Derive(w, st.tok, reqCtx.Err() != nil)
+		st.wires.Put(w)
 		st.done <- rec
 	})
 }

@@ -331,6 +331,11 @@ func TestClosedLoop(t *testing.T) {
 		if out.Results.Stopped != "duration" || out.Results.Requests.Sent != 4*8 {
 			t.Errorf("closed loop for 3 s: sent %d stopped %s", out.Results.Requests.Sent, out.Results.Stopped)
 		}
+		// Its last round ends after the 3 s: 32 requests in 8 rounds of
+		// 380 ms, 3.04 s, not 32 over the 3 s of dispatch.
+		if w, rpm := out.Results.Window.F(), out.Results.RPM.Achieved.F(); math.Abs(w-3.04) > 1e-9 || math.Abs(rpm-32/3.04*60) > 1e-6 {
+			t.Errorf("window %v, achieved %v RPM", w, rpm)
+		}
 	})
 }
 
