@@ -57,7 +57,7 @@ func Secret(raw string) string {
 // anything else is OpenAI-compatible.
 func Resolve(raw string, api API, deployment, model, apiVersion string) (Endpoint, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || strings.ContainsAny(strings.TrimSpace(raw), " \t\r\n") {
 		return Endpoint{}, fmt.Errorf("malformed endpoint URL %q: want http(s)://host[:port][/path]", redactURL(raw))
 	}
 	if u.RawQuery != "" || u.Fragment != "" {

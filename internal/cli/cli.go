@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"runtime/debug"
 	"strings"
 
@@ -134,6 +135,7 @@ func Main(args []string, env Env) (code int) {
 		kong.Writers(env.Stdout, env.Stderr),
 		kong.Exit(func(c int) { panic(exit{c}) }),
 		kong.Vars{"version": "aoaibench " + env.versionString()},
+		kong.TypeMapper(reflect.TypeFor[plan.Duration](), durationMapper),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
 	)
 	if err != nil {
@@ -178,6 +180,21 @@ func Main(args []string, env Env) (code int) {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// durationMapper reads a duration flag (20s, 3m, a bare number of
+// seconds), so that kong's messages name a duration.
+var durationMapper = kong.MapperFunc(func(ctx *kong.DecodeContext, target reflect.Value) error {
+	var s string
+	if err := ctx.Scan.PopValueInto("duration", &s); err != nil {
+		return err
+	}
+	d, err := plan.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	target.Set(reflect.ValueOf(d))
+	return nil
+})
 
 // VersionCmd prints the version.
 type VersionCmd struct{}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -126,6 +127,9 @@ func outputs(env *Env, p *plan.Plan, r *run.Run, out, errw io.Writer) ([]sink.Si
 		sinks = append(sinks, s)
 	}
 	if p.Output.Dir != "" {
+		if _, err := os.Stat(filepath.Join(p.Output.Dir, "summary.json")); err == nil {
+			fmt.Fprintf(errw, "note: --output-dir %s holds an earlier run: its files are replaced\n", p.Output.Dir)
+		}
 		var cmd []string
 		for _, a := range os.Args {
 			cmd = append(cmd, r.Redact(a))
@@ -145,11 +149,17 @@ func verdict(o *run.Outcome) (int, string) {
 		return ExitFailed, "error: " + o.Fatal.Error()
 	}
 	q := o.Results.Requests
+	// Requests cut off when the run ended (a second interrupt, the drain
+	// timeout) say nothing against the endpoint.
+	ended := q.Sent - q.Incomplete
+	failed := q.Failed() - q.Throttled - q.Incomplete
 	switch {
-	case q.Sent > 0 && q.OK == 0:
-		return ExitFailed, fmt.Sprintf("error: the run failed: none of %d requests succeeded", q.Sent)
-	case q.Sent > 0 && 2*(q.Failed()-q.Throttled) > q.Sent:
-		return ExitFailed, fmt.Sprintf("error: the run failed: %d of %d requests failed (other than throttled)", q.Failed()-q.Throttled, q.Sent)
+	case q.Sent == 0:
+		return ExitFailed, "error: the run failed: no request was sent before it ended"
+	case ended > 0 && q.OK == 0:
+		return ExitFailed, fmt.Sprintf("error: the run failed: none of %d requests succeeded", ended)
+	case 2*failed > ended:
+		return ExitFailed, fmt.Sprintf("error: the run failed: %d of %d requests failed (other than throttled)", failed, ended)
 	}
 	var missed []string
 	for _, c := range o.Results.SLO {
@@ -170,7 +180,11 @@ func describeLoad(p *plan.Plan) string {
 		rate = strconv.FormatFloat(*r, 'f', -1, 64) + " RPM " + p.Load.Arrival
 	}
 	w := p.Workload
-	return fmt.Sprintf("%s, %d clients, shape %s (%d context, %d max tokens)", rate, p.Load.Clients, w.Shape, w.ContextTokens, w.MaxTokens)
+	most := fmt.Sprintf("%d max tokens", w.MaxTokens)
+	if w.MaxTokens == 0 {
+		most = "no max_tokens sent"
+	}
+	return fmt.Sprintf("%s, %d clients, shape %s (%d context, %s)", rate, p.Load.Clients, w.Shape, w.ContextTokens, most)
 }
 
 // simReport prints the simulator's own count of what it served.
@@ -191,8 +205,8 @@ func simReport(w io.Writer, st sim.Stats) {
 		if len(th) > 0 {
 			reasons = " (" + strings.Join(th, ", ") + ")"
 		}
-		fmt.Fprintf(w, "simulator %s: accepted %d, throttled %d%s, completed %d;\n          %d prompt + %d completion tokens\n",
-			name, d.Accepted, d.ThrottledTotal(), reasons, d.Completed, d.PromptTokens, d.CompletionTokens)
+		fmt.Fprintf(w, "simulator %s: accepted %d, throttled %d%s, failed %d, invalid %d, completed %d;\n          %d prompt + %d completion tokens\n",
+			name, d.Accepted, d.ThrottledTotal(), reasons, d.Failed, d.Invalid, d.Completed, d.PromptTokens, d.CompletionTokens)
 	}
 }
 
@@ -229,17 +243,26 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// profiles are the --cpu-profile and --mem-profile of a run.
+// profiles are the --cpu-profile and --mem-profile of a run; both files
+// are made before the run, so that a path that cannot be written fails
+// before anything is sent.
 type profiles struct {
-	cpu     *os.File
-	memPath string
+	cpu, mem *os.File
 }
 
 func startProfiles(cpu, mem string) (*profiles, error) {
-	p := &profiles{memPath: mem}
+	p := &profiles{}
+	if mem != "" {
+		f, err := os.Create(mem)
+		if err != nil {
+			return nil, usagef("--mem-profile: %v", err)
+		}
+		p.mem = f
+	}
 	if cpu != "" {
 		f, err := os.Create(cpu)
 		if err != nil {
+			p.close()
 			return nil, usagef("--cpu-profile: %v", err)
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
@@ -255,11 +278,30 @@ func (p *profiles) stop() error {
 	if p.cpu != nil {
 		pprof.StopCPUProfile()
 		p.cpu.Close()
+		p.cpu = nil
 	}
-	if p.memPath != "" {
-		return writeHeapProfile(p.memPath)
+	if p.mem != nil {
+		err := pprof.Lookup("allocs").WriteTo(p.mem, 0)
+		if cerr := p.mem.Close(); err == nil {
+			err = cerr
+		}
+		p.mem = nil
+		if err != nil {
+			return fmt.Errorf("--mem-profile: %w", err)
+		}
 	}
 	return nil
+}
+
+// close closes what stop did not (a run that did not start).
+func (p *profiles) close() {
+	if p.cpu != nil {
+		pprof.StopCPUProfile()
+		p.cpu.Close()
+	}
+	if p.mem != nil {
+		p.mem.Close()
+	}
 }
 
 func writeHeapProfile(path string) error {

@@ -84,6 +84,12 @@ func (c *LoadCmd) toPlan(env *Env, typed map[string]bool) (*plan.Plan, []string,
 			return nil, nil, err
 		}
 		p.Target.KeyEnv = ""
+	} else {
+		for _, f := range []string{"sim", "sim-tpm", "sim-ttft", "sim-itl", "sim-config"} {
+			if typed[f] {
+				return nil, nil, usagef("--%s sets the built-in simulator, which runs only when no URL is given", f)
+			}
+		}
 	}
 	return p, notes, nil
 }

@@ -83,6 +83,7 @@ func (c *LoadCmd) Run(env *Env, kctx *kong.Context) error {
 	if err != nil {
 		return err
 	}
+	defer prof.close()
 	code, err := execute(env, p, c.fileKey)
 	if perr := prof.stop(); err == nil && perr != nil {
 		fmt.Fprintln(env.Stderr, perr)

@@ -12,7 +12,7 @@ import (
 type ReportCmd struct {
 	Runs    []string `arg:"" name:"run" help:"aoaibench --output-dir directories, or JSONL logs (aoaibench's or the original tool's)."`
 	Output  string   `short:"o" type:"path" help:"File to write (default report.html for html; stdout for md, csv and json)."`
-	Format  string   `enum:"html,md,csv,json" default:"html" help:"html (self-contained page with charts), md or csv (summary table), json (all summary figures)."`
+	Format  string   `enum:"html,md,csv,json" default:"html" help:"html (self-contained page with charts), or the summary table as md, csv or json."`
 	Compare bool     `help:"With two runs A B: each figure of A and B and its change (md, csv or json)."`
 }
 
@@ -46,7 +46,7 @@ func (c *ReportCmd) Run(env *Env) error {
 	if path != "" {
 		var err error
 		if f, err = os.Create(path); err != nil {
-			return fmt.Errorf("-o: %w", err)
+			return usagef("-o: %v", err)
 		}
 		defer f.Close()
 		w = f
@@ -81,7 +81,11 @@ func (c *ReportCmd) Run(env *Env) error {
 			return fmt.Errorf("-o: %w", err)
 		}
 		fi, _ := os.Stat(path)
-		fmt.Fprintf(env.Stderr, "report: %s (%.0f KB, %d runs, %v)\n", path, float64(fi.Size())/1024, len(runs), time.Since(start).Round(time.Millisecond))
+		runsWord := "runs"
+		if len(runs) == 1 {
+			runsWord = "run"
+		}
+		fmt.Fprintf(env.Stderr, "report: %s (%.0f KB, %d %s, rendered in %v)\n", path, float64(fi.Size())/1024, len(runs), runsWord, time.Since(start).Round(100*time.Microsecond))
 	}
 	return nil
 }

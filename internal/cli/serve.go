@@ -39,7 +39,7 @@ func (c *ServeCmd) Run(env *Env) error {
 	cfg := sim.Config{Deployments: all, APIKey: env.Getenv(c.APIKeyEnv), Precise: true}
 	s, err := sim.Start(cfg, c.Listen)
 	if err != nil {
-		return err
+		return usagef("--listen %s: %v", c.Listen, err)
 	}
 	defer s.Stop()
 	for _, d := range s.Deployments() {

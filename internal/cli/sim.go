@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aoaibench/aoaibench/internal/models"
 	"github.com/aoaibench/aoaibench/internal/sim"
 )
 
@@ -65,6 +66,9 @@ func (f *SimFlags) deployment(name, model string) (sim.Deployment, []sim.Deploym
 			d.Name = name
 		}
 		if model != "" {
+			if _, ok := models.Lookup(model); !ok {
+				return d, nil, usagef("--model: the simulator does not know model %q (known: %s)", model, models.Known)
+			}
 			d.Model = model
 		}
 	}

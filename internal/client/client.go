@@ -266,7 +266,8 @@ func (c *Client) attempt(ctx context.Context, req Request, w *metrics.Wire) {
 	}
 	resp, err := hc.Do(hreq)
 	if err != nil {
-		c.fail(w, c.errClass(ctx, actx, metrics.Connection), errText(err))
+		class := c.errClass(ctx, actx, metrics.Connection)
+		c.fail(w, class, c.errMessage(class, err))
 		return
 	}
 	defer resp.Body.Close()
@@ -323,6 +324,18 @@ func (c *Client) errClass(ctx, actx context.Context, other metrics.Class) metric
 	return other
 }
 
+// errMessage says why an attempt ended in err: a cut-off or a timeout in
+// words, anything else as the transport said it.
+func (c *Client) errMessage(class metrics.Class, err error) string {
+	switch class {
+	case metrics.Incomplete:
+		return "cut off: the run ended before the request did"
+	case metrics.Timeout:
+		return fmt.Sprintf("--request-timeout of %v passed", c.cfg.Timeout)
+	}
+	return errText(err)
+}
+
 var done = []byte("[DONE]")
 
 // maxChoices is the most choices a stream may carry (the API's limit on
@@ -359,7 +372,8 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 			break
 		}
 		if err != nil {
-			c.fail(w, c.errClass(ctx, actx, metrics.Stream), errText(err))
+			class := c.errClass(ctx, actx, metrics.Stream)
+			c.fail(w, class, c.errMessage(class, err))
 			return false
 		}
 		if bytes.Equal(ev.Data, done) {

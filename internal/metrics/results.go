@@ -140,8 +140,24 @@ type Connections struct {
 // Check is one objective of --slo and whether the run met it.
 type Check struct {
 	Objective string `json:"objective"` // as given, e.g. ttft_p95<=2s
-	Value     Num    `json:"value"`     // the run's figure, in the objective's unit
+	Figure    string `json:"figure"`    // ttft_p95
+	Value     Num    `json:"value"`     // the run's figure: seconds, a share (0..1), or plain
 	Passed    bool   `json:"passed"`
+}
+
+// Format writes a figure's value for people, in its unit: 165.4ms, 25.0%.
+func Format(figure string, v float64) string {
+	if math.IsNaN(v) {
+		return "no data"
+	}
+	unit, _ := FigureUnit(figure)
+	switch unit {
+	case Seconds:
+		return time.Duration(v * float64(time.Second)).Round(100 * time.Microsecond).String()
+	case Share:
+		return strconv.FormatFloat(100*v, 'f', 2, 64) + "%"
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
 // Results is summary.json: every whole-run figure. The writer (the run)

@@ -50,6 +50,9 @@ func ParseDuration(s string) (Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
+		if tooLong(s) {
+			return 0, fmt.Errorf("%q is more than a year", s)
+		}
 		if strings.Contains(err.Error(), "invalid duration") {
 			return 0, fmt.Errorf("%q is not a duration (want e.g. 20s, 3m, 1h, or seconds)", s)
 		}
@@ -88,3 +91,20 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes the duration as a Go duration string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// tooLong reports whether s is a number and a unit that Go could not
+// hold: a duration, only too long.
+func tooLong(s string) bool {
+	for _, u := range []struct {
+		suffix string
+		unit   time.Duration
+	}{{"ns", time.Nanosecond}, {"us", time.Microsecond}, {"µs", time.Microsecond}, {"ms", time.Millisecond},
+		{"s", time.Second}, {"m", time.Minute}, {"h", time.Hour}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			if f, err := strconv.ParseFloat(n, 64); err == nil && f*float64(u.unit) > float64(MaxDuration) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -115,6 +115,9 @@ func Errorf(format string, a ...any) error { return &Error{fmt.Sprintf(format, a
 // is far past what one machine sends.
 const MaxRate = 1e9
 
+// MaxConnections is the most HTTP/2 connections a run spreads over.
+const MaxConnections = 1000
+
 // MaxPrompt is the largest prompt of a model whose context window is not
 // known.
 const MaxPrompt = 2_000_000
@@ -148,8 +151,12 @@ func (p *Plan) Validate(window int) error {
 		return Errorf("--max-tokens must be at least 1, got %d", w.MaxTokens)
 	case w.Completions < 1 || w.Completions > 128:
 		return Errorf("--completions must be between 1 and 128, got %d", w.Completions)
-	case p.Target.Connections < 0:
-		return Errorf("--connections must not be negative, got %d", p.Target.Connections)
+	case p.Target.Connections < 0 || p.Target.Connections > MaxConnections:
+		return Errorf("--connections must be between 1 and %d, got %d", MaxConnections, p.Target.Connections)
+	case p.Target.Connections > 0 && !p.Target.HTTP2:
+		return Errorf("--connections spreads HTTP/2 streams: it needs --http2 (with HTTP/1.1 every request in flight has its own connection)")
+	case p.Target.HTTP2 && p.Target.URL != "" && !strings.HasPrefix(strings.ToLower(strings.TrimSpace(p.Target.URL)), "https://"):
+		return Errorf("--http2 needs an https:// URL: HTTP/2 is negotiated over TLS")
 	case p.Target.URL == "" && len(p.Target.Sim) == 0:
 		return Errorf("plan: no endpoint URL and no simulator deployment")
 	}
@@ -166,11 +173,15 @@ func (p *Plan) Validate(window int) error {
 	// A prompt longer than the model takes would be refused by every
 	// server, after minutes of building it: say so now.
 	total := w.ContextTokens + w.MaxTokens*w.Completions
+	what := fmt.Sprintf("--context-tokens %d plus --max-tokens %d is", w.ContextTokens, w.MaxTokens)
+	if w.MaxTokens == 0 {
+		what = fmt.Sprintf("--context-tokens %d is", w.ContextTokens)
+	}
 	switch {
 	case window > 0 && w.ContextTokens+w.MaxTokens > window:
-		return Errorf("--context-tokens %d plus --max-tokens %d is over the model's context window of %d tokens", w.ContextTokens, w.MaxTokens, window)
+		return Errorf("%s over the model's context window of %d tokens", what, window)
 	case window == 0 && total > MaxPrompt:
-		return Errorf("--context-tokens %d plus --max-tokens %d is over %d tokens, more than any model takes", w.ContextTokens, w.MaxTokens, MaxPrompt)
+		return Errorf("%s over %d tokens, more than any model takes", what, MaxPrompt)
 	}
 	return nil
 }
@@ -181,11 +192,23 @@ func Read(path string) (*Plan, error) {
 	if err != nil {
 		return nil, Errorf("--plan: %v", err)
 	}
-	var p Plan
+	// run.json is a plan and what the run resolved from it; nothing
+	// else may be in it, so that a typo is not silently ignored.
+	var f struct {
+		Plan
+		Tool      string   `json:"tool"`
+		Version   string   `json:"version"`
+		Command   []string `json:"command"`
+		Start     string   `json:"start"`
+		Described string   `json:"target_description"`
+		Tokenizer string   `json:"tokenizer"`
+	}
 	dec := json.NewDecoder(strings.NewReader(string(b)))
-	if err := dec.Decode(&p); err != nil {
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
 		return nil, Errorf("--plan %s: %v", path, err)
 	}
+	p := f.Plan
 	if p.Schema == 0 || p.Schema > Version {
 		return nil, Errorf("--plan %s: not an aoaibench plan of version %d (schema %d)", path, Version, p.Schema)
 	}

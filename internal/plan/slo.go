@@ -73,8 +73,8 @@ func parseThreshold(tok string) (Threshold, error) {
 		} else {
 			v, err = strconv.ParseFloat(val, 64)
 		}
-		if err == nil && (v < 0 || v > 1e6) {
-			err = fmt.Errorf("%s is not a share (want e.g. 1%% or 0.01)", val)
+		if err == nil && (v < 0 || v > 1) && name != "achieved_ratio" {
+			err = fmt.Errorf("%s is not a share of requests (want 0 to 100%%, e.g. 1%% or 0.01)", val)
 		}
 	default:
 		v, err = strconv.ParseFloat(val, 64)
@@ -103,5 +103,5 @@ func (t Threshold) Check(r *metrics.Results) metrics.Check {
 	case ">":
 		pass = v > t.Value
 	}
-	return metrics.Check{Objective: t.Text, Value: metrics.Num(v), Passed: pass && !math.IsNaN(v)}
+	return metrics.Check{Objective: t.Text, Figure: t.Figure, Value: metrics.Num(v), Passed: pass && !math.IsNaN(v)}
 }

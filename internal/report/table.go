@@ -296,5 +296,10 @@ func Compare(w io.Writer, a, b Row, format string) error {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", ch.c.name, Cell(ch.a, ch.c.prec), Cell(ch.b, ch.c.prec), d, pct)
 	}
+	for _, r := range []Row{a, b} {
+		for _, wn := range r.Warnings {
+			fmt.Fprintf(w, "\nwarning: %s: %s\n", r.Name, wn)
+		}
+	}
 	return nil
 }

@@ -176,7 +176,14 @@ func New(p plan.Plan, o Options) (*Run, error) {
 			return nil, plan.Errorf("--rate: %v", err)
 		}
 	}
-	r.target = fmt.Sprintf("%s (%s, deployment/model %q, tokenizer %s)", r.ep.Target(), r.ep.API, firstNonEmpty(r.ep.Deployment, r.ep.Model), r.enc)
+	who := fmt.Sprintf("model %q", r.ep.Model)
+	if r.ep.Deployment != "" {
+		who = fmt.Sprintf("deployment %q", r.ep.Deployment)
+		if model != "" && model != r.ep.Deployment {
+			who += fmt.Sprintf(", model %s", model)
+		}
+	}
+	r.target = fmt.Sprintf("%s (%s, %s, tokenizer %s)", r.ep.Target(), r.ep.API, who, r.enc)
 	return r, nil
 }
 
@@ -237,6 +244,7 @@ type state struct {
 	answered atomic.Bool  // some request got an answer: the endpoint is there
 	heldBack int64        // dispatcher only
 	halt     chan struct{}
+	over     chan struct{} // closed when dispatch has stopped
 	fatal    chan struct{}
 	fatalErr error
 	once     sync.Once
@@ -250,7 +258,7 @@ type state struct {
 // error is a sink's (run.json, a results file).
 func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error) {
 	p := &r.plan
-	st := &state{Run: r, done: make(chan *metrics.Record, 4096), halt: make(chan struct{}), fatal: make(chan struct{}),
+	st := &state{Run: r, done: make(chan *metrics.Record, 4096), halt: make(chan struct{}), over: make(chan struct{}), fatal: make(chan struct{}),
 		warn: func(s string) { r.opts.Log(r.redact.Redact(s)) }}
 	if r.pacer != nil {
 		st.pacer = r.pacer.Clone()
@@ -300,6 +308,7 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 	}
 	dispatch := time.Since(st.start)
 	st.stopped.Store(int64(max(dispatch, 1)))
+	close(st.over)
 	st.drain(ctx, cutoff)
 	st.wg.Wait()
 	close(st.done)
@@ -436,13 +445,37 @@ func (st *state) launch(reqCtx context.Context, n int64, sched time.Time, releas
 				st.fail(err)
 			}
 		}
-		// The request is over: its slot is free while its tokens are
-		// counted (which takes time; a run being cut off counts fast).
 		st.inflight.Add(-1)
-		release()
+		// A closed-loop client that was throttled waits the server's
+		// retry-after (a second when it gives none) before it sends again:
+		// without it, 429s come back as fast as the loop can send them,
+		// hundreds of thousands a minute at a real deployment.
+		var hold time.Duration
+		if st.pacer == nil && w.Class == metrics.Throttled {
+			hold = min(max(w.RetryAfter, 0), time.Minute)
+			if hold == 0 {
+				hold = time.Second
+			}
+		}
+		if hold == 0 {
+			// The request is over: its slot is free while its tokens are
+			// counted.
+			release()
+		}
+		// Counting tokens takes time; a run being cut off counts fast.
 		rec.Derive(w, st.tok, reqCtx.Err() != nil)
 		st.wires.Put(w)
 		st.done <- rec
+		if hold > 0 {
+			t := time.NewTimer(hold)
+			select {
+			case <-t.C:
+			case <-st.over:
+			case <-st.halt:
+			}
+			t.Stop()
+			release()
+		}
 	})
 }
 

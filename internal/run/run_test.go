@@ -615,3 +615,25 @@ func TestInterruptWhileNothingAnswers(t *testing.T) {
 		}
 	})
 }
+
+// TestClosedLoopBacksOffOn429: a closed loop against a deployment that
+// throttles everything waits each retry-after instead of hammering it.
+func TestClosedLoopBacksOffOn429(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := fast()
+		d.Storm429 = 1 // every request 429, retry-after 1 to 5 s
+		st := newStack(t, d)
+		defer st.close()
+		p := basePlan("d", 50, 10)
+		p.Load.Clients, p.Load.Duration, p.Load.NoCheck = 4, plan.Duration(10*time.Second), true
+		start := time.Now()
+		out, _ := st.execute(t, p, nil, nil)
+		// 4 clients, each waiting 1 to 5 s after each 429: at most 4 x 10.
+		if n := out.Results.Requests.Throttled; n < 4 || n > 40 {
+			t.Errorf("%d requests throttled in 10 s by 4 clients", n)
+		}
+		if d := time.Since(start); d > 10*time.Second+time.Second {
+			t.Errorf("ran %v: the back-off outlived the run", d)
+		}
+	})
+}

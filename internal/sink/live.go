@@ -115,7 +115,12 @@ func StatusLine(t Tick) string {
 	}
 	head := fmt.Sprintf("%-8s sent %-5d ok %-5d 429 %-4d fail %-4d ", at, t.Requests, t.Completed, t.Throttled, t.Failures)
 	line := head + fmt.Sprintf("RPM %-6s %s", rpm, ttft)
-	if t.Behind != "" {
+	switch {
+	case t.Final:
+		// The window's rate is over the drain too: the summary that
+		// follows has the run's rates.
+		line = fmt.Sprintf("done     sent %-5d ok %-5d 429 %-4d fail %-4d", t.Requests, t.Completed, t.Throttled, t.Failures)
+	case t.Behind != "":
 		line = head + "BEHIND schedule"
 	}
 	if len(line) > 79 {

@@ -118,7 +118,7 @@ func Table(w io.Writer, r *metrics.Results) {
 		if !c.Passed {
 			verdict = "MISSED"
 		}
-		fmt.Fprintf(w, "slo       %s: %s (value %s)\n", c.Objective, verdict, strconv.FormatFloat(c.Value.F(), 'g', 6, 64))
+		fmt.Fprintf(w, "slo       %s: %s (%s)\n", c.Objective, verdict, metrics.Format(c.Figure, c.Value.F()))
 	}
 }
 
