@@ -61,6 +61,8 @@ type CLI struct {
 	Version kong.VersionFlag `help:"Print the version and exit."`
 
 	Load     LoadCmd     `cmd:"" help:"Run a load test against an endpoint, or the built-in simulator when none is given."`
+	Sweep    SweepCmd    `cmd:"" help:"Run a step at each of several rates (or client counts): the capacity curve."`
+	Search   SearchCmd   `cmd:"" help:"Find the highest rate that meets your objectives (--slo)."`
 	Serve    ServeCmd    `cmd:"" help:"Run the built-in Azure OpenAI simulator as a server."`
 	Report   ReportCmd   `cmd:"" help:"Report on runs: a self-contained HTML page with charts, or the summary table as md, csv or json."`
 	Lab      LabCmd      `cmd:"" help:"Run the workshop lab: 4 RPM at 20K TPM, then 50 RPM at 200K TPM, and the report."`

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/run"
 	"github.com/aoaibench/aoaibench/internal/sim"
@@ -26,11 +27,45 @@ import (
 // it did, and returns the exit status. fileKey is an API key read from a
 // parameters file, used in place of the key variable.
 func execute(env *Env, p *plan.Plan, fileKey string) (int, error) {
+	o, err := runPlan(env, p, stepOpts{fileKey: fileKey})
+	if err != nil {
+		return ExitUsage, err
+	}
+	if o.err != nil {
+		return ExitFailed, o.err
+	}
+	code, why := verdict(o.Outcome)
+	if why != "" {
+		fmt.Fprintf(o.errw, "aoaibench: %s\n", why)
+	}
+	return code, nil
+}
+
+// stepOpts adjust runPlan for the steps of a sweep or a search.
+type stepOpts struct {
+	fileKey string       // an API key from --params
+	sim     *sim.Running // a simulator the steps share
+	step    string       // "step 3/8 at 40 RPM": a step prints one line, not the summary
+	// stopAt, if set, stops dispatch at the first record it is true of.
+	stopAt func(*metrics.Record) bool
+}
+
+// ran is what runPlan did.
+type ran struct {
+	*run.Outcome
+	errw io.Writer // stderr, redacted
+	err  error     // a sink's error after the run
+}
+
+// runPlan prepares and runs one plan with the command line's sinks and
+// signals. Its error is bad input (nothing was sent); an error after the
+// run is in ran.err.
+func runPlan(env *Env, p *plan.Plan, so stepOpts) (*ran, error) {
 	getenv := env.Getenv
-	if fileKey != "" {
+	if so.fileKey != "" {
 		getenv = func(k string) string {
 			if k == p.Target.KeyEnv {
-				return fileKey
+				return so.fileKey
 			}
 			return env.Getenv(k)
 		}
@@ -45,20 +80,20 @@ func execute(env *Env, p *plan.Plan, fileKey string) (int, error) {
 	}
 	abort := make(chan struct{})
 	logf := func(s string) { fmt.Fprint(stderr, clear+s+"\n") }
-	r, err := run.New(*p, run.Options{Getenv: getenv, Abort: abort, Log: logf})
+	r, err := run.New(*p, run.Options{Getenv: getenv, Abort: abort, Log: logf, Sim: so.sim})
 	if err != nil {
-		return ExitUsage, err
+		return nil, err
 	}
 	defer r.Close()
 	// Everything printed goes through the run's redactor: a server's
 	// answer may echo the key.
 	out := &redactWriter{w: env.Stdout, redact: r.Redact}
 	errw := &redactWriter{w: stderr, redact: r.Redact}
-	sinks, err := outputs(env, p, r, out, errw)
+	sinks, err := outputs(env, p, r, out, errw, so.step != "")
 	if err != nil {
-		return ExitUsage, err
+		return nil, err
 	}
-	if s := r.Sim(); s != nil {
+	if s := r.Sim(); s != nil && so.sim == nil {
 		fmt.Fprintf(errw, "no endpoint given: testing the built-in simulator, deployment %s at %s\n"+
 			"  to test a real deployment: aoaibench load -e DEPLOYMENT https://RESOURCE.openai.azure.com (API key in $OPENAI_API_KEY)\n",
 			p.Target.Sim[0].Describe(), s.URL())
@@ -66,7 +101,9 @@ func execute(env *Env, p *plan.Plan, fileKey string) (int, error) {
 	for _, n := range r.Notes() {
 		fmt.Fprintln(errw, n)
 	}
-	fmt.Fprintf(errw, "load: %s; %s\n", r.Target(), describeLoad(p))
+	if so.step == "" {
+		fmt.Fprintf(errw, "load: %s; %s\n", r.Target(), describeLoad(p))
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -94,31 +131,47 @@ func execute(env *Env, p *plan.Plan, fileKey string) (int, error) {
 			}
 		}()
 	}
+	if so.stopAt != nil {
+		sinks = append(sinks, sink.Sink{Record: func(rec *metrics.Record) {
+			if so.stopAt(rec) {
+				cancel()
+			}
+		}})
+	}
 	res, err := r.Execute(ctx, sinks...)
-	if s := r.Sim(); s != nil {
+	if s := r.Sim(); s != nil && so.sim == nil {
 		simReport(errw, s.Stats())
 	}
-	if err != nil {
-		return ExitFailed, err
-	}
-	if p.Output.Dir != "" {
+	if err == nil && p.Output.Dir != "" && so.step == "" {
 		where := p.Output.Dir
 		if p.Output.LogFile != "" {
 			where += " and " + p.Output.LogFile
 		}
 		fmt.Fprintln(errw, "results in "+where)
 	}
-	code, why := verdict(res)
-	if why != "" {
-		fmt.Fprintf(errw, "aoaibench: %s\n", why)
-	}
-	return code, nil
+	return &ran{Outcome: res, errw: errw, err: err}, nil
+}
+
+// runPlanStop is runPlan, stopping dispatch at the first record stop is
+// true of.
+func runPlanStop(env *Env, p *plan.Plan, so stepOpts, stop func(*metrics.Record) bool) (*ran, error) {
+	so.stopAt = stop
+	return runPlan(env, p, so)
 }
 
 // outputs makes the command line's sinks; a file that cannot be made is
 // bad input, reported before anything is sent.
-func outputs(env *Env, p *plan.Plan, r *run.Run, out, errw io.Writer) ([]sink.Sink, error) {
-	sinks := []sink.Sink{sink.Live(out, p.Output.Format, isTerminal(env.Stdout)), sink.TableSink(errw)}
+func outputs(env *Env, p *plan.Plan, r *run.Run, out, errw io.Writer, step bool) ([]sink.Sink, error) {
+	var sinks []sink.Sink
+	tty := isTerminal(env.Stdout)
+	switch {
+	case !step:
+		sinks = append(sinks, sink.Live(out, p.Output.Format, tty), sink.TableSink(errw))
+	case tty && p.Output.Format == "human":
+		// A step of a sweep or search shows its status line on a
+		// terminal; its lines would bury the answer on stdout.
+		sinks = append(sinks, sink.Live(out, p.Output.Format, true))
+	}
 	if p.Output.LogFile != "" {
 		s, err := sink.JSONLog(p.Output.LogFile)
 		if err != nil {

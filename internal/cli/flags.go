@@ -16,7 +16,10 @@ var outputFlags = map[string]bool{"plan": true, "output-dir": true, "log-file": 
 // typed are the flags given on the command line. It returns notes for
 // stderr.
 func (c *LoadCmd) toPlan(env *Env, typed map[string]bool) (*plan.Plan, []string, error) {
-	if c.Plan != "" {
+	if c.Plan == "" {
+		return c.LoadFlags.toPlan(typed)
+	}
+	{
 		for name := range typed {
 			if !outputFlags[name] {
 				return nil, nil, usagef("--plan runs a plan as it is: --%s cannot change it (only --output-dir, --log-file and --output-format may be added)", name)
@@ -35,6 +38,10 @@ func (c *LoadCmd) toPlan(env *Env, typed map[string]bool) (*plan.Plan, []string,
 		}
 		return p, nil, nil
 	}
+}
+
+// toPlan turns the run's flags (and --params) into a plan.
+func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) {
 	var notes []string
 	if c.Params != "" {
 		var err error
@@ -74,6 +81,16 @@ func (c *LoadCmd) toPlan(env *Env, typed map[string]bool) (*plan.Plan, []string,
 	if c.Rate != nil {
 		p.Load.Arrival = c.Arrival
 	}
+	if c.Stages != "" {
+		if p.Load.Stages, p.Load.StageClients, err = plan.ParseStages("--stages", c.Stages); err != nil {
+			return nil, nil, err
+		}
+		p.Load.StartRate = c.StartRate
+		if !p.Load.StageClients {
+			p.Load.Arrival = "constant"
+		}
+	}
+	p.Load.Warmup = c.Warmup
 	if c.SLO != "" {
 		if p.SLO.Thresholds, err = plan.ParseThresholds("--slo", c.SLO); err != nil {
 			return nil, nil, err
@@ -95,7 +112,7 @@ func (c *LoadCmd) toPlan(env *Env, typed map[string]bool) (*plan.Plan, []string,
 }
 
 // shape resolves the shape profile into context and max tokens.
-func (c *LoadCmd) shape() (context, maxTokens int, err error) {
+func (c *LoadFlags) shape() (context, maxTokens int, err error) {
 	name := c.ShapeProfile
 	if name == "" {
 		name = "balanced"

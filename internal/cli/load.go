@@ -11,8 +11,14 @@ import (
 // LoadCmd is `aoaibench load`: the original tool's load flags, plus
 // aoaibench's own.
 type LoadCmd struct {
+	Plan string `type:"existingfile" placeholder:"RUN.JSON" help:"Run the plan of an earlier run (its run.json) again, exactly; only output flags may be added."`
+
+	LoadFlags `embed:""`
+}
+
+// LoadFlags are the flags of a run, shared by load, sweep and search.
+type LoadFlags struct {
 	Endpoint string `arg:"" optional:"" placeholder:"URL" help:"Base URL of the endpoint (https://NAME.openai.azure.com, http://127.0.0.1:8000 ...). Omit it to test the built-in simulator."`
-	Plan     string `type:"existingfile" placeholder:"RUN.JSON" help:"Run the plan of an earlier run (its run.json) again, exactly; only output flags may be added."`
 
 	Deployment  string `short:"e" placeholder:"NAME" help:"Azure OpenAI deployment name (for OpenAI-compatible servers, the model when --model is not given)."`
 	APIVersion  string `short:"a" default:"2024-10-21" placeholder:"VERSION" help:"Azure OpenAI API version (classic Azure endpoints)."`
@@ -23,12 +29,15 @@ type LoadCmd struct {
 	HTTP2       bool   `name:"http2" help:"HTTP/2 over TLS: requests in flight share connections (the server must offer HTTP/2)."`
 	Connections int    `placeholder:"N" help:"With --http2, spread requests over N connections (default 1)."`
 
-	Clients  int           `short:"c" default:"20" placeholder:"N" help:"Most requests in flight at once; without --rate, exactly this many are kept in flight."`
-	Requests int64         `short:"n" placeholder:"N" help:"Stop after this many requests (0: no limit)."`
-	Duration plan.Duration `short:"d" placeholder:"TIME" help:"Stop dispatching after this long: 20s, 3m, 1h (a bare number is seconds; 0: no limit)."`
-	Rate     *float64      `short:"r" placeholder:"RPM" help:"Requests per minute, fractional allowed (0.5 is one every 2 minutes); omit for a closed loop of --clients."`
-	Arrival  string        `enum:"constant,poisson" default:"constant" placeholder:"KIND" help:"Arrivals with --rate: constant gaps, or poisson (exponential gaps of the same mean)."`
-	Seed     *uint64       `placeholder:"N" help:"Seed for Poisson gaps and the prompts' unique words (random when omitted; recorded in run.json)."`
+	Clients   int           `short:"c" default:"20" placeholder:"N" help:"Most requests in flight at once; without --rate, exactly this many are kept in flight."`
+	Requests  int64         `short:"n" placeholder:"N" help:"Stop after this many requests (0: no limit)."`
+	Duration  plan.Duration `short:"d" placeholder:"TIME" help:"Stop dispatching after this long: 20s, 3m, 1h (a bare number is seconds; 0: no limit)."`
+	Rate      *float64      `short:"r" placeholder:"RPM" help:"Requests per minute, fractional allowed (0.5 is one every 2 minutes); omit for a closed loop of --clients."`
+	Arrival   string        `enum:"constant,poisson" default:"constant" placeholder:"KIND" help:"Arrivals with --rate: constant gaps, or poisson (exponential gaps of the same mean)."`
+	Stages    string        `placeholder:"TIME:RPM,..." help:"Ramp the rate: 30s:60,2m:600,1m:600 moves linearly from --start-rate to 60 RPM in 30 s, to 600 in 2 min, then holds 600 for 1 min; targets ending in c are client counts of a closed loop (30s:10c,2m:100c)."`
+	StartRate float64       `placeholder:"RPM" help:"The rate (or, with client stages, the clients) the first stage starts from (0)."`
+	Warmup    plan.Duration `placeholder:"TIME" help:"Send for this long first, leaving it out of the figures (it counts in --duration)."`
+	Seed      *uint64       `placeholder:"N" help:"Seed for Poisson gaps and the prompts' unique words (random when omitted; recorded in run.json)."`
 
 	AggregationWindow plan.Duration `short:"w" default:"60" placeholder:"TIME" help:"Sliding window of the live line's figures (60 s)."`
 	ShapeProfile      string        `short:"s" name:"shape-profile" aliases:"shape" enum:"balanced,context,generation,custom," default:"" placeholder:"SHAPE" help:"Request shape: balanced (500 context/500 max tokens), context (2000/200), generation (500/1000) or custom (default balanced, or custom when -p is given)."`

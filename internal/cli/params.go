@@ -74,7 +74,7 @@ func readParams(path string) (map[string]string, []string, error) {
 // on the command line win (kong marks defaulted flags as set too, so the
 // typed set comes from the parsed path). It keeps the file's API key,
 // never printed, and returns notes for stderr.
-func (c *LoadCmd) applyParams(typed map[string]bool) (notes []string, err error) {
+func (c *LoadFlags) applyParams(typed map[string]bool) (notes []string, err error) {
 	vals, order, err := readParams(c.Params)
 	if err != nil {
 		return nil, err

@@ -29,6 +29,9 @@ func (c *ReportCmd) Run(env *Env) error {
 	if c.Compare && len(c.Runs) != 2 {
 		return usagef("--compare takes exactly two runs, got %d", len(c.Runs))
 	}
+	if report.IsCapacity(c.Runs[0]) {
+		return c.capacity(env)
+	}
 	var runs []*report.Run
 	for _, p := range c.Runs {
 		r, err := report.Read(p)
@@ -87,5 +90,37 @@ func (c *ReportCmd) Run(env *Env) error {
 		}
 		fmt.Fprintf(env.Stderr, "report: %s (%.0f KB, %d %s, rendered in %v)\n", path, float64(fi.Size())/1024, len(runs), runsWord, time.Since(start).Round(100*time.Microsecond))
 	}
+	return nil
+}
+
+// capacity writes the capacity report of sweep and search directories.
+func (c *ReportCmd) capacity(env *Env) error {
+	if c.Format != "html" || c.Compare {
+		return usagef("a sweep or search directory makes an html report; its figures are in sweep.json or search.json")
+	}
+	var caps []*report.Capacity
+	for _, p := range c.Runs {
+		cp, err := report.ReadCapacity(p)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		caps = append(caps, cp)
+	}
+	path := c.Output
+	if path == "" {
+		path = "report.html"
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return usagef("-o: %v", err)
+	}
+	if err := report.CapacityHTML(f, caps, Version(), time.Now()); err != nil {
+		f.Close()
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("-o: %w", err)
+	}
+	fmt.Fprintf(env.Stderr, "report: %s (capacity of %d)\n", path, len(caps))
 	return nil
 }

@@ -59,6 +59,9 @@ type Record struct {
 	// call); FirstReasoning the first streamed reasoning.
 	FirstContent, FirstReasoning time.Time
 
+	// Warmup marks a request of the warmup: sent, left out of the figures.
+	Warmup bool
+
 	Status    int // HTTP status of the last attempt, 0 if none
 	Attempts  int
 	Throttles int // attempts answered 429

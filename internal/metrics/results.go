@@ -183,6 +183,41 @@ type Results struct {
 	Util        Dist            `json:"util"`
 	Connections Connections     `json:"connections"`
 	SLO         []Check         `json:"slo,omitempty"`
+	// Stages are the figures of each stage of a ramp.
+	Stages []StageResults `json:"stages,omitempty"`
+	// Throttling is what the run learned of the quota, when it was
+	// throttled.
+	Throttling *Throttling `json:"throttling,omitempty"`
+}
+
+// StageResults are one stage's figures: the requests scheduled in it.
+type StageResults struct {
+	Index   int      `json:"index"`   // from 1
+	Start   Num      `json:"start_s"` // from the run's start
+	End     Num      `json:"end_s"`
+	Target  float64  `json:"target"`  // requests per minute, or clients
+	Clients bool     `json:"clients"` // the target is a client count
+	Results *Results `json:"results,omitempty"`
+}
+
+// Throttling is what a run learned of a quota when it was throttled: when
+// the first 429 came and what the endpoint had admitted in the minute
+// before it, which is the quota that binds, whatever its nominal size.
+type Throttling struct {
+	FirstAt Num `json:"first_at_s"` // t_send of the first request answered 429
+	// QuotaTPM is the quota-counted tokens (prompt + max_tokens) of the
+	// requests admitted in the minute before the first 429 (the sliding
+	// minute a standard quota counts; Span seconds when the 429 came
+	// sooner), and RPMBefore those requests: what the quota held.
+	QuotaTPM  Num `json:"quota_tpm_before"`
+	RPMBefore Num `json:"rpm_before"`
+	Span      Num `json:"span_s"`
+	// The largest x-ratelimit-limit-tokens and -requests seen (0: none),
+	// and the least x-ratelimit-remaining-tokens before the first 429.
+	LimitTokens        int `json:"limit_tokens"`
+	LimitRequests      int `json:"limit_requests"`
+	RemainingTokensMin int `json:"remaining_tokens_min"`
+	RetryAfterP50      Num `json:"retry_after_p50_s"`
 }
 
 // Share returns n as a share of the requests sent (NaN when none were).

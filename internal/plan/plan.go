@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/aoaibench/aoaibench/internal/sim"
@@ -83,6 +84,39 @@ type Load struct {
 	// NoCheck sends the first request like any other: by default, an
 	// answer of 401, 403 or 404, or none at all, stops the run.
 	NoCheck bool `json:"no_check,omitempty"`
+	// Stages ramp the rate (requests per minute) linearly from StartRate,
+	// or, with StageClients, the number of clients of a closed loop. The
+	// run lasts as long as its stages.
+	Stages       []Stage `json:"stages,omitempty"`
+	StartRate    float64 `json:"start_rate,omitempty"`
+	StageClients bool    `json:"stage_clients,omitempty"`
+	// Warmup is sent but left out of the figures: the first part of the
+	// run, while connections open and a deployment's state settles.
+	Warmup Duration `json:"warmup,omitempty"`
+}
+
+// Stage is one step of a ramp: over Duration, from the previous target to
+// Target.
+type Stage struct {
+	Duration Duration `json:"duration"`
+	Target   float64  `json:"target"`
+}
+
+// Open reports whether the plan runs an open loop (a rate, or stages of
+// rates).
+func (l *Load) Open() bool { return l.Rate != nil || len(l.Stages) > 0 && !l.StageClients }
+
+// Length is how long dispatch runs: the duration, else the stages' total
+// (0: until the request count).
+func (l *Load) Length() Duration {
+	if l.Duration > 0 || len(l.Stages) == 0 {
+		return l.Duration
+	}
+	var t Duration
+	for _, s := range l.Stages {
+		t += s.Duration
+	}
+	return t
 }
 
 // SLO holds the per-request objectives goodput counts, and the whole-run
@@ -135,6 +169,12 @@ func (p *Plan) Validate(window int) error {
 		return Errorf("--requests must not be negative, got %d", l.Requests)
 	case l.Rate != nil && (!(*l.Rate > 0) || *l.Rate > MaxRate):
 		return Errorf("--rate must be a positive number of requests per minute up to %g, got %g", float64(MaxRate), *l.Rate)
+	case l.Rate != nil && len(l.Stages) > 0:
+		return Errorf("--rate and --stages each set the rate: give one")
+	case !(l.StartRate >= 0) || l.StartRate > MaxRate:
+		return Errorf("--start-rate must be a rate from 0 to %g, got %g", float64(MaxRate), l.StartRate)
+	case l.Warmup > 0 && l.Length() > 0 && l.Warmup >= l.Length():
+		return Errorf("--warmup %s must be shorter than the run (%s)", l.Warmup, l.Length())
 	case l.Arrival != "" && l.Arrival != "constant" && l.Arrival != "poisson":
 		return Errorf("--arrival must be constant or poisson, got %q", l.Arrival)
 	case l.RequestTimeout <= 0:
@@ -159,6 +199,15 @@ func (p *Plan) Validate(window int) error {
 		return Errorf("--http2 needs an https:// URL: HTTP/2 is negotiated over TLS")
 	case p.Target.URL == "" && len(p.Target.Sim) == 0:
 		return Errorf("plan: no endpoint URL and no simulator deployment")
+	}
+	for i, st := range l.Stages {
+		hi := MaxRate
+		if l.StageClients {
+			hi = 1_000_000
+		}
+		if st.Duration <= 0 || !(st.Target >= 0) || st.Target > hi {
+			return Errorf("--stages: stage %d: want a positive duration and a target from 0 to %g, got %s:%g", i+1, hi, st.Duration, st.Target)
+		}
 	}
 	for _, r := range []struct {
 		name   string
@@ -213,4 +262,47 @@ func Read(path string) (*Plan, error) {
 		return nil, Errorf("--plan %s: not an aoaibench plan of version %d (schema %d)", path, Version, p.Schema)
 	}
 	return &p, nil
+}
+
+// ParseStages reads --stages: DURATION:TARGET,..., e.g. 30s:60,2m:600,1m:600
+// (requests per minute), or with a "c" after every target, client counts
+// of a closed loop (30s:10c,2m:100c). It returns the stages and whether
+// they are of clients.
+func ParseStages(flag, s string) ([]Stage, bool, error) {
+	var out []Stage
+	clients, rates := false, false
+	for _, tok := range strings.Split(s, ",") {
+		tok = strings.TrimSpace(tok)
+		if tok == "" {
+			continue
+		}
+		d, t, ok := strings.Cut(tok, ":")
+		if !ok {
+			return nil, false, Errorf("%s: %q is not DURATION:TARGET (e.g. 2m:600)", flag, tok)
+		}
+		dur, err := ParseDuration(d)
+		if err != nil || dur <= 0 {
+			return nil, false, Errorf("%s: %q: the duration %q is not a positive duration", flag, tok, d)
+		}
+		if c, isC := strings.CutSuffix(t, "c"); isC {
+			t, clients = c, true
+		} else {
+			rates = true
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+		if err != nil || !(v >= 0) || math.IsInf(v, 0) {
+			return nil, false, Errorf("%s: %q: the target %q is not a rate (or client count) of 0 or more", flag, tok, t)
+		}
+		if clients && v != math.Trunc(v) {
+			return nil, false, Errorf("%s: %q: a client count is a whole number", flag, tok)
+		}
+		out = append(out, Stage{Duration: dur, Target: v})
+	}
+	if len(out) == 0 {
+		return nil, false, Errorf("%s: no stage in %q (want e.g. 30s:60,2m:600)", flag, s)
+	}
+	if clients && rates {
+		return nil, false, Errorf("%s: %q mixes rates and client counts (c): give one kind", flag, s)
+	}
+	return out, clients, nil
 }

@@ -52,6 +52,10 @@ type Options struct {
 	// Sleep waits for each due time (PreciseSleep when nil; tests in
 	// synctest bubbles use TimerSleep).
 	Sleep Sleeper
+	// Sim is a simulator already running, for a plan without a URL: the
+	// steps of a sweep share one, as they would share a deployment. The
+	// run does not stop it.
+	Sim *sim.Running
 }
 
 // Run is a prepared run: everything it needs is resolved and built, and
@@ -65,9 +69,11 @@ type Run struct {
 	tok     *tokenizer.Tokenizer
 	builder *traffic.Builder
 	client  *client.Client
-	pacer   pace.Pacer // nil: closed loop
+	pacer   pace.Pacer  // nil: closed loop
+	stages  *pace.Stages // of rates (then also the pacer) or of clients
 	redact  *auth.Redactor
 	sim     *sim.Running
+	ownSim  bool // started by the run, stopped by Close
 	notes   []string
 	wires   sync.Pool // *metrics.Wire
 }
@@ -106,14 +112,18 @@ func New(p plan.Plan, o Options) (*Run, error) {
 	}
 	t := &p.Target
 	if t.URL == "" {
-		s, err := sim.Start(sim.Config{Deployments: t.Sim, Precise: true}, "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+		s := o.Sim
+		if s == nil {
+			var err error
+			if s, err = sim.Start(sim.Config{Deployments: t.Sim, Precise: true}, "127.0.0.1:0"); err != nil {
+				return nil, err
+			}
+			r.ownSim = true
 		}
 		r.sim = s
 		ep, err := api.Resolve(s.URL(), api.Azure, t.Sim[0].Name, "", firstNonEmpty(t.APIVersion, "2024-10-21"))
 		if err != nil {
-			s.Stop()
+			r.Close()
 			return nil, plan.Errorf("%v", err)
 		}
 		r.ep = ep
@@ -165,6 +175,19 @@ func New(p plan.Plan, o Options) (*Run, error) {
 		MaxConns: p.Load.Clients, HTTP2: t.HTTP2, Connections: t.Connections, Redact: r.redact.Redact,
 		Transport: o.Transport, TLS: o.TLS,
 	})
+	if len(p.Load.Stages) > 0 {
+		var stages []pace.Stage
+		for _, s := range p.Load.Stages {
+			stages = append(stages, pace.Stage{Duration: s.Duration.D(), Target: s.Target})
+		}
+		if r.stages, err = pace.NewStages(p.Load.StartRate, stages); err != nil {
+			r.Close()
+			return nil, plan.Errorf("--stages: %v", err)
+		}
+		if !p.Load.StageClients {
+			r.pacer = r.stages
+		}
+	}
 	if rate := p.Load.Rate; rate != nil {
 		if p.Load.Arrival == "poisson" {
 			r.pacer, err = pace.NewPoisson(*rate, w.Seed)
@@ -208,7 +231,7 @@ func (r *Run) Close() {
 	if r.client != nil {
 		r.client.Close()
 	}
-	if r.sim != nil {
+	if r.sim != nil && r.ownSim {
 		r.sim.Stop()
 	}
 }
@@ -223,8 +246,19 @@ type Outcome struct {
 }
 
 // maxLag is the schedule lag past which the load generator is behind: a
-// request that leaves this late does not test the offered rate.
+// request that leaves this late does not test the offered rate. At low
+// rates a lag is judged against the gap between requests: 11 ms does not
+// change a rate of one a second.
 const maxLag = 10 * time.Millisecond
+
+// lagLimit is maxLag, or 5% of the mean gap between requests at rate (per
+// minute) when that is longer.
+func lagLimit(rate float64) time.Duration {
+	if !(rate > 0) {
+		return maxLag
+	}
+	return max(maxLag, time.Duration(0.05*60e9/rate))
+}
 
 // lead is the time between deciding t=0 and t=0: the sinks write run.json
 // in it, so that the first request leaves on time.
@@ -234,13 +268,17 @@ const lead = 5 * time.Millisecond
 type state struct {
 	*Run
 	pacer    pace.Pacer // this execution's own, nil for a closed loop
-	sinks    []sink.Sink
-	start    time.Time
+	sinks      []sink.Sink
+	stageSums  []*metrics.Summary // the requests scheduled in each stage
+	throttling throttling
+	start      time.Time
 	done     chan *metrics.Record
 	wg       sync.WaitGroup
 	sent     atomic.Int64
 	inflight atomic.Int64
 	stopped  atomic.Int64 // when dispatch stopped, from the start; 0 while it runs
+	length   time.Duration // how long dispatch runs (0: until the request count)
+	warmup   time.Duration // sent, left out of the figures
 	answered atomic.Bool  // some request got an answer: the endpoint is there
 	heldBack int64        // dispatcher only
 	halt     chan struct{}
@@ -262,6 +300,12 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 		warn: func(s string) { r.opts.Log(r.redact.Redact(s)) }}
 	if r.pacer != nil {
 		st.pacer = r.pacer.Clone()
+	}
+	st.length, st.warmup = p.Load.Length().D(), p.Load.Warmup.D()
+	if r.stages != nil {
+		for range p.Load.Stages {
+			st.stageSums = append(st.stageSums, metrics.NewSummary(metrics.SLO{TTFT: p.SLO.TTFT.D(), TPOT: p.SLO.TPOT.D(), E2E: p.SLO.E2E.D()}))
+		}
 	}
 	sum := metrics.NewSummary(metrics.SLO{TTFT: p.SLO.TTFT.D(), TPOT: p.SLO.TPOT.D(), E2E: p.SLO.E2E.D()})
 
@@ -297,14 +341,13 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 		close(ticks)
 	}()
 	var stopped string
-	if r.opts.Sleep(st.halt, st.start) {
-		if r.pacer != nil {
-			stopped = st.openLoop(reqCtx)
-		} else {
-			stopped = st.closedLoop(reqCtx)
-		}
-	} else {
+	switch {
+	case !r.opts.Sleep(st.halt, st.start):
 		stopped = "signal"
+	case r.pacer != nil:
+		stopped = st.openLoop(reqCtx)
+	default:
+		stopped = st.closedLoop(reqCtx)
 	}
 	dispatch := time.Since(st.start)
 	st.stopped.Store(int64(max(dispatch, 1)))
@@ -317,13 +360,15 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 		stopped = "endpoint"
 	}
 
-	info := metrics.Info{Start: st.start, Stopped: stopped, Offered: math.NaN(), Sent: st.sent.Load(), HeldBack: st.heldBack}
+	info := metrics.Info{Start: st.start, Stopped: stopped, Offered: math.NaN(), Sent: sum.Total(), HeldBack: st.heldBack}
 	info.Window = st.window(stopped, dispatch, sum)
 	if r.pacer != nil {
-		info.Offered = *p.Load.Rate
+		info.Offered = st.offered(st.warmup, st.warmup+info.Window)
 		st.notSent(&info, sum, stopped, dispatch)
 	}
 	res := sum.Results(info)
+	res.Stages = st.stageResults(stopped, dispatch)
+	res.Throttling = st.throttling.reading()
 	if r.pacer != nil {
 		res.Invalid = st.invalid(res, sum)
 		res.Valid = len(res.Invalid) == 0
@@ -345,8 +390,10 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 // window is the dispatch window that achieved rates are over
 // (docs/metrics.md): for a closed loop, first send to last end; for an
 // open loop, the configured duration, or, stopped by its request count,
-// the time those requests were due over; else the time dispatch ran.
+// the time those requests were due over; else the time dispatch ran. The
+// warmup is not part of it.
 func (st *state) window(stopped string, dispatch time.Duration, sum *metrics.Summary) time.Duration {
+	end := dispatch
 	switch {
 	case st.pacer == nil:
 		// A closed loop's last round ends after the duration: its rate is
@@ -355,13 +402,62 @@ func (st *state) window(stopped string, dispatch time.Duration, sum *metrics.Sum
 			return sum.Wall()
 		}
 	case stopped == "duration":
-		return st.plan.Load.Duration.D()
+		end = st.length
 	case stopped == "requests":
 		if d, ok := st.pacer.Clone().Due(st.plan.Load.Requests); ok {
-			return d
+			end = d
 		}
 	}
-	return dispatch
+	return max(end-st.warmup, 0)
+}
+
+// offered is the mean offered rate from a to b: the rate, or the stages'
+// integral over the span.
+func (st *state) offered(a, b time.Duration) float64 {
+	if st.plan.Load.Rate != nil {
+		return *st.plan.Load.Rate
+	}
+	if st.stages == nil || b <= a {
+		return math.NaN()
+	}
+	return (st.stages.Integral(b) - st.stages.Integral(a)) * 60 / (b - a).Seconds()
+}
+
+// stageResults are the figures of each stage: the requests scheduled in
+// it, over its span.
+func (st *state) stageResults(stopped string, dispatch time.Duration) []metrics.StageResults {
+	if st.stages == nil {
+		return nil
+	}
+	var out []metrics.StageResults
+	begin := time.Duration(0)
+	for i, sum := range st.stageSums {
+		end := begin + st.plan.Load.Stages[i].Duration.D()
+		from := max(begin, st.warmup)
+		to := end
+		if stopped != "duration" {
+			to = min(to, dispatch)
+		}
+		sr := metrics.StageResults{Index: i + 1, Start: metrics.Num(begin.Seconds()), End: metrics.Num(end.Seconds()),
+			Target: st.plan.Load.Stages[i].Target, Clients: st.plan.Load.StageClients}
+		if to > from {
+			info := metrics.Info{Start: st.start.Add(from), Window: to - from, Stopped: stopped, Offered: math.NaN(), Sent: sum.Total()}
+			if st.pacer != nil {
+				info.Offered = st.offered(from, to)
+			} else if st.stages != nil {
+				info.Window = max(sum.Wall(), to-from)
+			}
+			sr.Results = sum.Results(info)
+			for name, d := range sr.Results.Latency {
+				d.CDF = nil
+				sr.Results.Latency[name] = d
+			}
+			sr.Results.TokensPerS.CDF = nil
+		}
+		out = append(out, sr)
+		begin = end
+	}
+	return out
 }
 
 // notSent counts the requests that were due before dispatch stopped but
@@ -369,32 +465,33 @@ func (st *state) window(stopped string, dispatch time.Duration, sum *metrics.Sum
 func (st *state) notSent(info *metrics.Info, sum *metrics.Summary, stopped string, dispatch time.Duration) {
 	end := dispatch
 	if stopped == "duration" {
-		end = st.plan.Load.Duration.D()
+		end = st.length
 	}
 	p := st.pacer.Clone()
 	due := p.Count(end)
 	if l := st.plan.Load.Requests; l > 0 {
 		due = min(due, l)
 	}
+	sent := st.sent.Load()
 	// Bounded: a run that fell far behind at a huge rate must not spend
 	// minutes counting what it did not send.
 	const most = 1_000_000
-	for n := info.Sent; n < due && n < info.Sent+most; n++ {
+	for n := sent; n < due && n < sent+most; n++ {
 		d, ok := p.Due(n)
 		if !ok {
 			break
 		}
 		sum.NotSent(end - d)
 	}
-	info.NotSent = max(due-info.Sent, 0)
+	info.NotSent = max(due-sent, 0)
 }
 
 // invalid says why an open-loop run's figures do not describe its offered
 // rate: the schedule lag, the send rate, the clients cap.
 func (st *state) invalid(res *metrics.Results, sum *metrics.Summary) []string {
 	var why []string
-	if lag := sum.Hist("lag").Stats(); lag.Count > 0 && lag.P99.F() > maxLag.Seconds() {
-		why = append(why, fmt.Sprintf("schedule lag p99 %.1f ms: requests left late (past %v)", lag.P99.F()*1e3, maxLag))
+	if lag, limit := sum.Hist("lag").Stats(), lagLimit(res.RPM.Offered.F()); lag.Count > 0 && lag.P99.F() > limit.Seconds() {
+		why = append(why, fmt.Sprintf("schedule lag p99 %.1f ms: requests left late (past %v)", lag.P99.F()*1e3, limit))
 	}
 	due := float64(res.Requests.Sent + res.Requests.NotSent)
 	if due > 0 && float64(res.Requests.Sent) < 0.99*due {
@@ -428,6 +525,7 @@ func (st *state) launch(reqCtx context.Context, n int64, sched time.Time, releas
 	st.inflight.Add(1)
 	st.wg.Go(func() {
 		rec := metrics.NewRecord(n, sched)
+		rec.Warmup = sched.Sub(st.start) < st.warmup
 		rec.ClientPrompt = st.builder.PromptTokens()
 		rec.MaxTokens = st.plan.Workload.MaxTokens * st.plan.Workload.Completions
 		w, _ := st.wires.Get().(*metrics.Wire)
@@ -487,8 +585,8 @@ func (st *state) openLoop(reqCtx context.Context) string {
 	slots := make(chan struct{}, l.Clients)
 	release := func() { <-slots }
 	var deadline <-chan time.Time
-	if l.Duration > 0 {
-		t := time.NewTimer(time.Until(st.start.Add(l.Duration.D())))
+	if st.length > 0 {
+		t := time.NewTimer(time.Until(st.start.Add(st.length)))
 		defer t.Stop()
 		deadline = t.C
 	}
@@ -498,10 +596,10 @@ func (st *state) openLoop(reqCtx context.Context) string {
 			return "requests"
 		}
 		due, ok := st.pacer.Due(n)
-		if l.Duration > 0 && (!ok || due >= l.Duration.D()) {
+		if st.length > 0 && (!ok || due >= st.length) {
 			// Wait out the duration, so that a slow schedule still runs
 			// for as long as asked.
-			if !st.opts.Sleep(st.halt, st.start.Add(l.Duration.D())) {
+			if !st.opts.Sleep(st.halt, st.start.Add(st.length)) {
 				return "signal"
 			}
 			return "duration"
@@ -518,7 +616,9 @@ func (st *state) openLoop(reqCtx context.Context) string {
 			// The cap holds this due request back: the wait shows as
 			// schedule lag, never as a skipped request; if the duration
 			// ends first, it was due and not sent.
-			st.heldBack++
+			if due >= st.warmup {
+				st.heldBack++
+			}
 			if !warned {
 				warned = true
 				st.warn(fmt.Sprintf("warning: --clients %d requests in flight held back request %d; the client cap, not the service, limits this test (raise --clients)", l.Clients, n))
@@ -539,32 +639,57 @@ func (st *state) openLoop(reqCtx context.Context) string {
 	}
 }
 
-// closedLoop keeps exactly Clients requests in flight: a new request goes
+// closedLoop keeps exactly Clients requests in flight (or, with stages
+// of clients, the number the ramp says at each moment): a new request goes
 // as soon as one ends.
 func (st *state) closedLoop(reqCtx context.Context) string {
 	l := &st.plan.Load
-	slots := make(chan struct{}, l.Clients)
-	release := func() { <-slots }
+	var active atomic.Int64
+	freed := make(chan struct{}, 1)
+	release := func() {
+		active.Add(-1)
+		select {
+		case freed <- struct{}{}:
+		default:
+		}
+	}
+	target := func(at time.Duration) int64 {
+		if st.stages == nil {
+			return int64(l.Clients)
+		}
+		return int64(math.Round(st.stages.Rate(at)))
+	}
 	var deadline <-chan time.Time
-	if l.Duration > 0 {
-		t := time.NewTimer(time.Until(st.start.Add(l.Duration.D())))
+	if st.length > 0 {
+		t := time.NewTimer(time.Until(st.start.Add(st.length)))
 		defer t.Stop()
 		deadline = t.C
+	}
+	// A ramp's target grows between completions: look again every 10 ms.
+	var poll <-chan time.Time
+	if st.stages != nil {
+		tk := time.NewTicker(10 * time.Millisecond)
+		defer tk.Stop()
+		poll = tk.C
 	}
 	for n := int64(0); ; n++ {
 		if l.Requests > 0 && n >= l.Requests {
 			return "requests"
 		}
-		select {
-		case slots <- struct{}{}:
-		case <-deadline:
-			return "duration"
-		case <-st.halt:
-			return "signal"
+		for active.Load() >= target(time.Since(st.start)) {
+			select {
+			case <-freed:
+			case <-poll:
+			case <-deadline:
+				return "duration"
+			case <-st.halt:
+				return "signal"
+			}
 		}
-		if l.Duration > 0 && time.Since(st.start) >= l.Duration.D() {
+		if st.length > 0 && time.Since(st.start) >= st.length {
 			return "duration"
 		}
+		active.Add(1)
 		st.launch(reqCtx, n, time.Now(), release)
 	}
 }
@@ -611,19 +736,29 @@ func (st *state) aggregate(sum *metrics.Summary) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var check pace.Pacer
-	offered := math.NaN()
+	offered, stage := math.NaN(), 0
 	if st.pacer != nil {
 		check = st.pacer.Clone()
-		offered = *st.plan.Load.Rate
+		if st.plan.Load.Rate != nil {
+			offered = *st.plan.Load.Rate
+		}
 	}
 	var completed, failures, throttled int64
 	wasBehind := false
 	emit := func(now time.Time, final bool) {
 		win.MarkSent(now, st.sent.Load())
 		elapsed := now.Sub(st.start)
+		if st.stages != nil {
+			i, _ := st.stages.At(elapsed)
+			stage = i + 1
+			if st.pacer != nil {
+				offered = st.stages.Rate(elapsed)
+			}
+		}
 		t := sink.Tick{
 			RunSeconds: int(elapsed.Round(time.Second) / time.Second), Time: now, Elapsed: elapsed,
-			Planned: st.plan.Load.Duration.D(), Window: win.Snapshot(now),
+			Planned: st.length, Window: win.Snapshot(now), Stage: stage, Stages: len(st.plan.Load.Stages),
+			Warmup: elapsed < st.warmup,
 			Processing: st.inflight.Load(), Requests: st.sent.Load(),
 			Completed: completed, Failures: failures, Throttled: throttled, Offered: offered, Final: final,
 		}
@@ -635,7 +770,7 @@ func (st *state) aggregate(sum *metrics.Summary) {
 			}
 			t.Behind = behind(check, at, t, st.plan.Load.Requests)
 			if t.Behind != "" && !wasBehind {
-				st.warn(fmt.Sprintf("WARNING: the load generator is behind its schedule (%s): the figures are not valid for %g RPM", t.Behind, offered))
+				st.warn(fmt.Sprintf("WARNING: the load generator is behind its schedule (%s): the figures are not valid for %.4g RPM", t.Behind, offered))
 			}
 			wasBehind = t.Behind != ""
 		}
@@ -654,7 +789,14 @@ func (st *state) aggregate(sum *metrics.Summary) {
 				emit(time.Now(), true)
 				return
 			}
-			sum.Add(rec)
+			st.throttling.add(rec, st.start)
+			if !rec.Warmup {
+				sum.Add(rec)
+				if st.stageSums != nil {
+					i, _ := st.stages.At(rec.Sched.Sub(st.start))
+					st.stageSums[i].Add(rec)
+				}
+			}
 			win.Add(rec)
 			switch rec.Class {
 			case metrics.OK:
@@ -676,17 +818,18 @@ func (st *state) aggregate(sum *metrics.Summary) {
 }
 
 // behind says why, at elapsed, the run is not delivering its schedule:
-// requests due more than maxLag ago not sent (past 1% of those due), or
-// the window's schedule lag p99 past maxLag; "" when it is on time.
+// requests due more than the lag limit ago not sent (past 1% of those
+// due), or the window's schedule lag p99 past it; "" when it is on time.
 func behind(p pace.Pacer, elapsed time.Duration, t sink.Tick, limit int64) string {
-	due := p.Count(elapsed - maxLag)
+	most := lagLimit(t.Offered)
+	due := p.Count(elapsed - most)
 	if limit > 0 {
 		due = min(due, limit)
 	}
 	if late := due - t.Requests; late > 0 && float64(late) > 0.01*float64(due) {
 		return fmt.Sprintf("%d of %d due requests not sent", late, due)
 	}
-	if lag := t.Window.Lag.P99; lag > maxLag.Seconds() {
+	if lag := t.Window.Lag.P99; lag > most.Seconds() {
 		return fmt.Sprintf("schedule lag p99 %.1f ms", lag*1e3)
 	}
 	return ""

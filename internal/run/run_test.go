@@ -637,3 +637,110 @@ func TestClosedLoopBacksOffOn429(t *testing.T) {
 		}
 	})
 }
+
+// TestStages: a ramp from 0 to 600 RPM over 30 s, then 30 s at 600,
+// dispatches exactly its integral (150 + 300), each request at its due
+// time; the summary has each stage's figures; the ticks say the stage.
+func TestStages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := newStack(t, fast())
+		defer st.close()
+		p := basePlan("d", 50, 10)
+		p.Load.Stages = []plan.Stage{{Duration: plan.Duration(30 * time.Second), Target: 600}, {Duration: plan.Duration(30 * time.Second), Target: 600}}
+		out, c := st.execute(t, p, nil, nil)
+		res := out.Results
+		if res.Requests.Sent != 450 || res.Stopped != "duration" || res.Window != 60 || math.Abs(res.RPM.Offered.F()-450) > 1e-9 {
+			t.Fatalf("sent %d stopped %s window %v offered %v", res.Requests.Sent, res.Stopped, res.Window, res.RPM.Offered)
+		}
+		if len(res.Stages) != 2 || res.Stages[0].Results.Requests.Sent != 150 || res.Stages[1].Results.Requests.Sent != 300 ||
+			res.Stages[1].Results.RPM.Achieved != 600 || math.Abs(res.Stages[0].Results.RPM.Offered.F()-300) > 1e-9 {
+			t.Fatalf("stages %+v %+v", res.Stages[0].Results.Requests, res.Stages[1].Results.RPM)
+		}
+		// Requests per second follow the ramp: in second k of the first
+		// stage, the integral gives (2k+1)/6 a second... 1/6 of k+0.5.
+		perSec := map[int]int{}
+		for _, r := range c.recs {
+			perSec[int(r.Sched.Sub(c.recs[0].Sched)/time.Second)]++
+			if lag, _ := r.Lag(); lag != 0 {
+				t.Fatalf("lag %v", lag)
+			}
+		}
+		if perSec[0] > 1 || perSec[29] < 9 || perSec[29] > 10 || perSec[45] != 10 {
+			t.Errorf("per second: %v", perSec)
+		}
+		var stages []int
+		for _, tk := range c.ticks {
+			stages = append(stages, tk.Stage)
+		}
+		if len(stages) < 60 || stages[0] != 1 || stages[40] != 2 || c.ticks[14].Offered != 300 || c.ticks[14].RunSeconds != 15 {
+			t.Errorf("tick stages %v, offered at %d s %v", stages, c.ticks[14].RunSeconds, c.ticks[14].Offered)
+		}
+	})
+}
+
+// TestClientStages: a closed loop ramping from 1 to 8 clients holds the
+// number the ramp says.
+func TestClientStages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := newStack(t, fast())
+		defer st.close()
+		p := basePlan("d", 50, 10)
+		p.Load.StartRate, p.Load.StageClients = 1, true
+		p.Load.Stages = []plan.Stage{{Duration: plan.Duration(10 * time.Second), Target: 8}, {Duration: plan.Duration(10 * time.Second), Target: 8}}
+		out, _ := st.execute(t, p, nil, nil)
+		if pk := st.peak.Load(); pk != 8 {
+			t.Errorf("peak in flight %d, want 8", pk)
+		}
+		s := out.Results.Stages
+		// Stage 2 holds 8 clients, 380 ms a request: about 8 / 0.38 a second.
+		if len(s) != 2 || s[1].Results == nil || math.Abs(s[1].Results.RPM.Achieved.F()-8/0.38*60) > 60 {
+			t.Fatalf("stage 2 %+v", s[1].Results)
+		}
+		if a, b := s[0].Results.Requests.Sent, s[1].Results.Requests.Sent; a >= b {
+			t.Errorf("the ramp sent %d, the hold %d", a, b)
+		}
+	})
+}
+
+// TestWarmup: the warmup is sent but not counted; rates are over the rest.
+func TestWarmup(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := newStack(t, fast())
+		defer st.close()
+		p := basePlan("d", 50, 10)
+		p.Load.Rate, p.Load.Duration, p.Load.Warmup = rate(600), plan.Duration(20*time.Second), plan.Duration(5*time.Second)
+		out, c := st.execute(t, p, nil, nil)
+		res := out.Results
+		warm := 0
+		for _, r := range c.recs {
+			if r.Warmup {
+				warm++
+			}
+		}
+		if warm != 50 || len(c.recs) != 200 || res.Requests.Sent != 150 || res.Window != 15 || res.RPM.Achieved != 600 || !res.Valid {
+			t.Errorf("warmup %d of %d; counted %d over %v s at %v RPM", warm, len(c.recs), res.Requests.Sent, res.Window, res.RPM.Achieved)
+		}
+	})
+}
+
+// TestThrottlingReading: when 429s come, the summary says when, and what
+// the endpoint admitted in the minute before: the quota that binds.
+func TestThrottlingReading(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := fast()
+		d.TPM, d.RPMPer1K = 12000, 60 // 720 RPM; the tokens bind: 100 + 50 = 150 a request, 80 a minute
+		st := newStack(t, d)
+		defer st.close()
+		p := basePlan("d", 100, 50)
+		p.Load.Rate, p.Load.Duration = rate(120), plan.Duration(90*time.Second)
+		out, _ := st.execute(t, p, nil, nil)
+		th := out.Results.Throttling
+		if th == nil {
+			t.Fatal("no throttling reading")
+		}
+		// 120 RPM of 150 tokens fills 12,000 in 40 s: the 81st request.
+		if th.FirstAt.F() != 40 || th.QuotaTPM.F() != 12000 || th.RPMBefore.F() != 80 || th.Span.F() != 40 || th.LimitTokens != 12000 {
+			t.Errorf("throttling %+v", th)
+		}
+	})
+}

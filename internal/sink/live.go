@@ -64,6 +64,13 @@ func JSONLine(t Tick) []byte {
 	o.num("p99", w.Lag.P99, 6)
 	o.num("max", w.Lag.Max, 6)
 	o.close()
+	if t.Stage > 0 {
+		o.int("stage", int64(t.Stage))
+	}
+	if t.Warmup {
+		o.key("warmup")
+		o.b = append(o.b, "true"...)
+	}
 	o.key("valid")
 	o.b = append(o.b, fmt.Sprint(t.Behind == "")...)
 	if t.Behind != "" {
@@ -88,6 +95,12 @@ func HumanLine(t Tick) string {
 	fmt.Fprintf(&b, " ttft_avg: %-6s ttft_95th: %-6s tbt_avg: %-6s tbt_95th: %-6s e2e_avg: %-6s e2e_95th: %-6s util_avg: %-5s util_95th: %-5s lag_p99: %s",
 		f(w.TTFT.Avg, 3), f(w.TTFT.P95, 3), f(w.TBT.Avg, 4), f(w.TBT.P95, 4), f(w.E2E.Avg, 3), f(w.E2E.P95, 3),
 		pct(w.Util.Avg), pct(w.Util.P95), ms(w.Lag.P99))
+	if t.Stage > 0 {
+		fmt.Fprintf(&b, " stage: %d/%d offered: %.1f", t.Stage, t.Stages, t.Offered)
+	}
+	if t.Warmup {
+		b.WriteString(" (warmup)")
+	}
 	if t.Behind != "" {
 		fmt.Fprintf(&b, " BEHIND: %s", t.Behind)
 	}
@@ -105,6 +118,12 @@ func StatusLine(t Tick) string {
 	case t.Planned > 0:
 		at += "/" + secs(t.Planned)
 	}
+	if t.Stage > 0 {
+		at = fmt.Sprintf("%s s%d", at, t.Stage)
+	}
+	if t.Warmup {
+		at += " warm"
+	}
 	rpm := "-"
 	if r := t.Window.RPM; !math.IsNaN(r) {
 		rpm = fmt.Sprintf("%.1f", r)
@@ -114,6 +133,9 @@ func StatusLine(t Tick) string {
 		ttft = fmt.Sprintf("TTFT %.2f/%.2fs", w.P50, w.P95)
 	}
 	head := fmt.Sprintf("%-8s sent %-5d ok %-5d 429 %-4d fail %-4d ", at, t.Requests, t.Completed, t.Throttled, t.Failures)
+	if len(at) > 8 {
+		head = fmt.Sprintf("%s sent %d ok %d 429 %d fail %d ", at, t.Requests, t.Completed, t.Throttled, t.Failures)
+	}
 	line := head + fmt.Sprintf("RPM %-6s %s", rpm, ttft)
 	switch {
 	case t.Final:

@@ -83,6 +83,10 @@ func RecordLine(b []byte, r *metrics.Record, start time.Time) []byte {
 	o.str("deployment", r.Deployment)
 	o.str("proto", r.Proto)
 	o.int("new_conns", int64(r.NewConns))
+	if r.Warmup {
+		o.key("warmup")
+		o.b = append(o.b, "true"...)
+	}
 	return append(o.bytes(), '\n')
 }
 

@@ -36,7 +36,11 @@ type Tick struct {
 	Completed  int64 // succeeded
 	Failures   int64 // failed, other than throttled
 	Throttled  int64
-	Offered    float64 // requests per minute; NaN for a closed loop
+	Offered    float64 // requests per minute now; NaN for a closed loop
+	// Stage is the stage running (from 1) of Stages; 0 without stages.
+	Stage, Stages int
+	// Warmup says the run is in its warmup: not yet counted.
+	Warmup bool
 	// Behind says why the load generator is not delivering the offered
 	// rate right now ("" when it is): the figures are then not valid for
 	// that rate.

@@ -113,6 +113,21 @@ func Table(w io.Writer, r *metrics.Results) {
 	if st := r.Util; st.Count > 0 {
 		fmt.Fprintf(w, "utilization          mean %.1f%%, p95 %.1f%%, max %.1f%%\n", st.Mean.F(), st.P95.F(), st.Max.F())
 	}
+	if th := r.Throttling; th != nil {
+		before := "the minute before"
+		if th.Span.F() < 59.5 {
+			before = fmt.Sprintf("the %.1f s before", th.Span.F())
+		}
+		fmt.Fprintf(w, "throttled from %.1f s: in %s, the endpoint admitted\n          %s requests and %s quota-counted tokens",
+			th.FirstAt.F(), before, f0(th.RPMBefore), f0(th.QuotaTPM))
+		if th.LimitTokens > 0 {
+			fmt.Fprintf(w, "\n          (x-ratelimit-limit-tokens %d, -requests %d; least remaining tokens %d)", th.LimitTokens, th.LimitRequests, th.RemainingTokensMin)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(r.Stages) > 0 {
+		stageTable(w, r.Stages)
+	}
 	for _, c := range r.SLO {
 		verdict := "met"
 		if !c.Passed {
@@ -132,4 +147,31 @@ func TableSink(w io.Writer) Sink {
 		}
 		return nil
 	}}
+}
+
+// stageTable writes a line per stage of a ramp.
+func stageTable(w io.Writer, stages []metrics.StageResults) {
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight)
+	unit := "RPM"
+	if stages[0].Clients {
+		unit = "clients"
+	}
+	fmt.Fprintf(tw, "stage\tfrom s\tto s\ttarget %s\toffered\tsent\tok\t429\tachieved\tTTFT p95\tE2E p95\t\n", unit)
+	for _, s := range stages {
+		if s.Results == nil {
+			fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%g\t-\t-\t-\t-\t-\t-\t-\t\n", s.Index, s.Start.F(), s.End.F(), s.Target)
+			continue
+		}
+		r := s.Results
+		num := func(v metrics.Num, prec int) string {
+			if math.IsNaN(v.F()) {
+				return "-"
+			}
+			return strconv.FormatFloat(v.F(), 'f', prec, 64)
+		}
+		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%g\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t\n", s.Index, s.Start.F(), s.End.F(), s.Target,
+			num(r.RPM.Offered, 1), r.Requests.Sent, r.Requests.OK, r.Requests.Throttled, num(r.RPM.Achieved, 1),
+			num(r.Latency["ttft"].P95, 3), num(r.Latency["e2e"].P95, 3))
+	}
+	tw.Flush()
 }
