@@ -69,7 +69,7 @@ type Run struct {
 	tok     *tokenizer.Tokenizer
 	builder *traffic.Builder
 	client  *client.Client
-	pacer   pace.Pacer  // nil: closed loop
+	pacer   pace.Pacer   // nil: closed loop
 	stages  *pace.Stages // of rates (then also the pacer) or of clients
 	redact  *auth.Redactor
 	sim     *sim.Running
@@ -267,26 +267,26 @@ const lead = 5 * time.Millisecond
 // state is one execution's shared state.
 type state struct {
 	*Run
-	pacer    pace.Pacer // this execution's own, nil for a closed loop
+	pacer      pace.Pacer // this execution's own, nil for a closed loop
 	sinks      []sink.Sink
 	stageSums  []*metrics.Summary // the requests scheduled in each stage
 	throttling throttling
 	start      time.Time
-	done     chan *metrics.Record
-	wg       sync.WaitGroup
-	sent     atomic.Int64
-	inflight atomic.Int64
-	stopped  atomic.Int64 // when dispatch stopped, from the start; 0 while it runs
-	length   time.Duration // how long dispatch runs (0: until the request count)
-	warmup   time.Duration // sent, left out of the figures
-	answered atomic.Bool  // some request got an answer: the endpoint is there
-	heldBack int64        // dispatcher only
-	halt     chan struct{}
-	over     chan struct{} // closed when dispatch has stopped
-	fatal    chan struct{}
-	fatalErr error
-	once     sync.Once
-	warn     func(string)
+	done       chan *metrics.Record
+	wg         sync.WaitGroup
+	sent       atomic.Int64
+	inflight   atomic.Int64
+	stopped    atomic.Int64  // when dispatch stopped, from the start; 0 while it runs
+	length     time.Duration // how long dispatch runs (0: until the request count)
+	warmup     time.Duration // sent, left out of the figures
+	answered   atomic.Bool   // some request got an answer: the endpoint is there
+	heldBack   int64         // dispatcher only
+	halt       chan struct{}
+	over       chan struct{} // closed when dispatch has stopped
+	fatal      chan struct{}
+	fatalErr   error
+	once       sync.Once
+	warn       func(string)
 }
 
 // Execute runs the plan once, feeding the sinks. Cancelling ctx stops
@@ -758,7 +758,7 @@ func (st *state) aggregate(sum *metrics.Summary) {
 		t := sink.Tick{
 			RunSeconds: int(elapsed.Round(time.Second) / time.Second), Time: now, Elapsed: elapsed,
 			Planned: st.length, Window: win.Snapshot(now), Stage: stage, Stages: len(st.plan.Load.Stages),
-			Warmup: elapsed < st.warmup,
+			Warmup:     elapsed < st.warmup,
 			Processing: st.inflight.Load(), Requests: st.sent.Load(),
 			Completed: completed, Failures: failures, Throttled: throttled, Offered: offered, Final: final,
 		}

@@ -86,7 +86,7 @@ func (t *throttling) reading() *metrics.Throttling {
 	// it came sooner.
 	span := min(t.first, time.Minute)
 	out := &metrics.Throttling{FirstAt: metrics.Num(t.first.Seconds()), QuotaTPM: metrics.Num(math.NaN()), RPMBefore: metrics.Num(math.NaN()),
-		Span: metrics.Num(span.Seconds()),
+		Span:        metrics.Num(span.Seconds()),
 		LimitTokens: t.limitTok, LimitRequests: t.limitReq, RemainingTokensMin: t.remainMin, RetryAfterP50: metrics.Num(math.NaN())}
 	// A quota is a sliding minute: what it admitted in the minute before
 	// the first refusal is its size, whether the minute had passed or not.
