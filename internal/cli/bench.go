@@ -26,6 +26,10 @@ type BenchCmd struct {
 	ScaleTPC  int           `default:"1" help:"Tokens per chunk of --sim-scale."`
 	ScaleTime time.Duration `default:"30s" help:"Duration of --sim-scale."`
 	Pin       bool          `help:"With --sim-scale, pin the simulator and the load generator to separate CPUs (taskset)."`
+
+	Ramp       bool          `help:"Instead of the ladder, check that a ramp (--stages) sends its integral, second by second."`
+	RampTarget float64       `default:"6000" help:"The rate --ramp ramps to, requests per minute."`
+	RampTime   time.Duration `default:"30s" help:"How long --ramp ramps, then holds as long."`
 }
 
 // Help is the command's example.
@@ -57,6 +61,9 @@ func (c *BenchCmd) Run(env *Env) error {
 		return fmt.Errorf("bench: %w", err)
 	}
 	defer os.RemoveAll(dir)
+	if c.Ramp {
+		return bench.Ramp(context.Background(), bench.RampOptions{Exe: exe, Target: c.RampTarget, Ramp: c.RampTime, Hold: c.RampTime, Dir: dir}, env.Stdout)
+	}
 	if c.SimScale {
 		return bench.Scale(context.Background(), bench.ScaleOptions{
 			Exe: exe, Streams: c.Streams, ITL: c.ScaleITL, Chunk: c.ScaleTPC, Tokens: 100000, Duration: c.ScaleTime, Dir: dir, Pin: c.Pin,

@@ -90,9 +90,11 @@ func HTML(w io.Writer, runs []*Run, version string, now time.Time) error {
 		return ss
 	}
 	var offered, quota []ref
-	var tpm []series
+	var tpm, ramps []series
 	for i, r := range runs {
-		if o := rows[i].OfferedRPM; !math.IsNaN(o) {
+		if len(r.Settings.Ramp) > 0 {
+			ramps = append(ramps, series{name: r.Name + " offered (ramp)", color: color(i), dashed: true, pts: r.Settings.Ramp})
+		} else if o := rows[i].OfferedRPM; !math.IsNaN(o) {
 			offered = append(offered, ref{name: r.Name + " offered", color: color(i), y: o})
 		}
 		if q := ts[i].limitTokens; !math.IsNaN(q) {
@@ -103,10 +105,19 @@ func HTML(w io.Writer, runs []*Run, version string, now time.Time) error {
 	}
 	sec := "run seconds"
 	buckets := "requests ending in each bucket"
+	// Stage ends, when the runs ramp (the first run's, if they differ).
+	var marks []float64
+	rateWindow := "minute"
+	for _, r := range runs {
+		if len(r.Settings.StageEnds) > 0 {
+			marks, rateWindow = r.Settings.StageEnds, "10 s for ramps, a minute otherwise"
+			break
+		}
+	}
 	charts := []string{
-		draw(spec{title: "Requests per minute (successful, trailing minute)", xlab: sec, ylab: "RPM",
-			ss: lines(func(t timeSeries) []pt { return t.rpm }, " achieved"), refs: offered}),
-		draw(spec{title: "Tokens per minute (trailing minute)", xlab: sec, ylab: "TPM", ss: tpm, refs: quota}),
+		draw(spec{title: "Requests per minute (successful, trailing " + rateWindow + ")", xlab: sec, ylab: "RPM", marks: marks,
+			ss: append(lines(func(t timeSeries) []pt { return t.rpm }, " achieved"), ramps...), refs: offered}),
+		draw(spec{title: "Tokens per minute (trailing " + rateWindow + ")", xlab: sec, ylab: "TPM", ss: tpm, refs: quota, marks: marks}),
 		draw(spec{title: "Throttled (429) share of " + buckets, xlab: sec, ylab: "percent", yMax: 100,
 			ss: nonZero(lines(func(t timeSeries) []pt { return t.throttledPct }, ""))}),
 		chart("Requests in flight", sec, "requests", lines(func(t timeSeries) []pt { return t.inflight }, "")),

@@ -85,6 +85,8 @@ type Record struct {
 
 // Settings are the parts of run.json a report shows.
 type Settings struct {
+	StageEnds     []float64 // seconds from the start, of a ramp's stages
+	Ramp          []pt      // a ramp of rates: (seconds, RPM) at its start and each stage's end
 	Rate          Num    `json:"rate"`
 	Clients       int    `json:"clients"`
 	ContextTokens int    `json:"context_tokens"`
@@ -195,6 +197,17 @@ func (r *Run) readRunJSON(b []byte) error {
 	}
 	if p.Load.Duration == 0 {
 		r.Settings.Duration = Num(math.NaN())
+	}
+	t := 0.0
+	if len(p.Load.Stages) > 0 && !p.Load.StageClients {
+		r.Settings.Ramp = []pt{{0, p.Load.StartRate}}
+	}
+	for _, st := range p.Load.Stages {
+		t += st.Duration.Seconds()
+		r.Settings.StageEnds = append(r.Settings.StageEnds, t)
+		if !p.Load.StageClients {
+			r.Settings.Ramp = append(r.Settings.Ramp, pt{t, st.Target})
+		}
 	}
 	return nil
 }

@@ -36,7 +36,12 @@ type timeSeries struct {
 
 func (r *Run) series() timeSeries {
 	if len(r.Records) > 0 {
-		return recordSeries(r.Records, float64(r.Settings.MaxTokens))
+		window := 60.0
+		if len(r.Settings.StageEnds) > 0 {
+			// A ramp changes faster than a minute shows.
+			window = 10
+		}
+		return recordSeries(r.Records, float64(r.Settings.MaxTokens), window)
 	}
 	return lineSeries(r.Lines)
 }
@@ -69,7 +74,8 @@ func niceWidth(w float64) float64 {
 // hold perBucket requests on average (and maxPoints at most).
 // maxTokens is the run's max_tokens, for the quota count of records that
 // lack it.
-func recordSeries(recs []Record, maxTokens float64) timeSeries {
+// Rates are over a trailing window of window seconds.
+func recordSeries(recs []Record, maxTokens, window float64) timeSeries {
 	end := 0.0
 	for _, r := range recs {
 		end = math.Max(end, r.End.F())
@@ -156,9 +162,9 @@ func recordSeries(recs []Record, maxTokens float64) timeSeries {
 		return int(b.y - a.y)
 	})
 	ei, level := 0, 0.0
-	// RPM and TPM over a trailing minute (or the elapsed time before a
-	// minute has passed), as the live line computes them.
-	win := max(1, int(math.Round(60/width)))
+	// RPM and TPM over a trailing window (or the elapsed time before a
+	// window has passed), as the live line computes them.
+	win := max(1, int(math.Round(window/width)))
 	var ok, tok, quota float64
 	for i, b := range bs {
 		x := float64(i+1) * width

@@ -35,6 +35,8 @@ type spec struct {
 	refs              []ref
 	// yMax, when set, is the least top of the y axis (100 for percent).
 	yMax float64
+	// marks are x positions drawn as thin vertical lines: stage ends.
+	marks []float64
 }
 
 var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"}
@@ -170,6 +172,12 @@ func draw(c spec) string {
 	}
 	fmt.Fprintf(&b, `<text x="%.0f" y="%d" class="al">%s</text>`, float64(padL)+pw/2, padT+plotH+32, html.EscapeString(c.xlab))
 	fmt.Fprintf(&b, `<text transform="translate(13 %.0f) rotate(-90)" class="al">%s</text>`, float64(padT)+ph/2, html.EscapeString(c.ylab))
+	// Marks, under the data.
+	for _, m := range c.marks {
+		if m > x0 && m < x1 {
+			fmt.Fprintf(&b, `<line class="mark" x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#999" stroke-width="1" stroke-dasharray="1 3"/>`, sx(m), sx(m), padT, padT+plotH)
+		}
+	}
 	// Reference lines, under the data.
 	for _, r := range c.refs {
 		if math.IsNaN(r.y) {
