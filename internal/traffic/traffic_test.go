@@ -106,3 +106,70 @@ func BenchmarkBody(b *testing.B) {
 		buf = w.Body(buf[:0], int64(i), true)
 	}
 }
+
+// TestSyntheticExact: prompts drawn from a distribution have exactly the
+// tokens they say, chat overhead included, with and without a shared
+// prefix, in both encodings; the draw is seeded.
+func TestSyntheticExact(t *testing.T) {
+	p, o, err := ParseSynthetic("prompt_tokens=300,prompt_tokens_stdev=120,prompt_tokens_min=20,prompt_tokens_max=600,output_tokens=50,output_tokens_stdev=20")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []int{0, 120} {
+		if prefix > 0 {
+			p.Min = 150
+		}
+		a, err := NewSynthetic(p, o, prefix, 2, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := NewSynthetic(p, o, prefix, 2, 7)
+		prm := &Params{Model: "m"}
+		var sum float64
+		for n := range int64(200) {
+			it, _ := a.Next(n)
+			jt, _ := b.Next(n)
+			if it.Prompt != jt.Prompt || it.MaxTokens != jt.MaxTokens {
+				t.Fatal("same seed, different requests")
+			}
+			if it.Prompt < int(p.Min) || it.Prompt > int(p.Max) || it.MaxTokens < 1 {
+				t.Fatalf("request %d: %d prompt, %d output tokens", n, it.Prompt, it.MaxTokens)
+			}
+			sum += float64(it.Prompt)
+			if n < 5 {
+				var msgs []tokenizer.Message
+				var body struct {
+					Messages  []tokenizer.Message `json:"messages"`
+					MaxTokens int                 `json:"max_tokens"`
+				}
+				if err := json.Unmarshal(prm.Body(nil, it, true), &body); err != nil {
+					t.Fatal(err)
+				}
+				msgs = body.Messages
+				for _, enc := range []string{tokenizer.O200k, tokenizer.Cl100k} {
+					tok, _ := tokenizer.Get(enc)
+					if got := tok.CountMessages(msgs); got != it.Prompt {
+						t.Errorf("%s, prefix %d: request %d has %d tokens, says %d", enc, prefix, n, got, it.Prompt)
+					}
+				}
+				if body.MaxTokens != it.MaxTokens {
+					t.Errorf("max_tokens %d, item %d", body.MaxTokens, it.MaxTokens)
+				}
+				if prefix > 0 && (len(msgs) != 2 || msgs[0].Role != "system") {
+					t.Errorf("prefix messages %+v", msgs)
+				}
+			}
+		}
+		if mean := sum / 200; mean < 250 || mean > 350 {
+			t.Errorf("mean prompt %v, want about 300", mean)
+		}
+	}
+	for _, bad := range []string{"prompt_tokens=0", "bogus=1", "prompt_tokens_stdev=5", "prompt_tokens=100,prompt_tokens_min=5,output_tokens=1", "prompt_tokens=1.5,output_tokens=1", "prompt_tokens=100"} {
+		if _, _, err := ParseSynthetic(bad); err == nil {
+			t.Errorf("%q: want an error", bad)
+		}
+	}
+	if p, _, err := ParseSynthetic("prompt_tokens_min=10,prompt_tokens_max=20,output_tokens=5"); err != nil || p.Mean != 0 || p.Min != 10 {
+		t.Errorf("uniform: %+v %v", p, err)
+	}
+}
