@@ -87,13 +87,13 @@ type Record struct {
 type Settings struct {
 	StageEnds     []float64 // seconds from the start, of a ramp's stages
 	Ramp          []pt      // a ramp of rates: (seconds, RPM) at its start and each stage's end
-	Rate          Num    `json:"rate"`
-	Clients       int    `json:"clients"`
-	ContextTokens int    `json:"context_tokens"`
-	MaxTokens     int    `json:"max_tokens"`
-	Duration      Num    `json:"duration"`
-	ShapeProfile  string `json:"shape_profile"`
-	Retry         string `json:"retry"`
+	Rate          Num       `json:"rate"`
+	Clients       int       `json:"clients"`
+	ContextTokens int       `json:"context_tokens"`
+	MaxTokens     int       `json:"max_tokens"`
+	Duration      Num       `json:"duration"`
+	ShapeProfile  string    `json:"shape_profile"`
+	Retry         string    `json:"retry"`
 }
 
 // Run is one run's data: an output directory has a summary and records,

@@ -93,7 +93,7 @@ func TestDatasetFormats(t *testing.T) {
 func TestBadDatasets(t *testing.T) {
 	for _, tc := range []struct {
 		name, content, want string
-		line               int
+		line                int
 	}{
 		{"empty.json", "", "empty", 1},
 		{"trunc.json", `[{"conversations": [{"from": "human", "value": "a"}]},` + "\n" + `{"conversations": [{"from": "hu`, "truncated", 2},
