@@ -167,6 +167,9 @@ func stepFunc(env *Env, f *LoadFlags, mk func(int, float64, bool) *plan.Plan, ru
 		if o.Fatal != nil {
 			return nil, "", o.Fatal
 		}
+		if o.Input != nil {
+			return nil, "", o.Input
+		}
 		res := o.Results
 		if res.Stopped == "signal" {
 			return nil, "", errInterrupted

@@ -34,6 +34,11 @@ func execute(env *Env, p *plan.Plan, fileKey string) (int, error) {
 	if o.err != nil {
 		return ExitFailed, o.err
 	}
+	if o.Input != nil {
+		// A bad row deep in a dataset: the results so far are written,
+		// and the run ends as bad input.
+		return ExitUsage, o.Input
+	}
 	code, why := verdict(o.Outcome)
 	if why != "" {
 		fmt.Fprintf(o.errw, "aoaibench: %s\n", why)
@@ -229,15 +234,47 @@ func verdict(o *run.Outcome) (int, string) {
 // describeLoad says what a plan sends, in one line.
 func describeLoad(p *plan.Plan) string {
 	rate := "closed loop"
-	if r := p.Load.Rate; r != nil {
-		rate = strconv.FormatFloat(*r, 'f', -1, 64) + " RPM " + p.Load.Arrival
+	switch {
+	case p.Load.Rate != nil:
+		rate = strconv.FormatFloat(*p.Load.Rate, 'f', -1, 64) + " RPM " + p.Load.Arrival
+	case p.Load.Trace != nil:
+		rate = "trace " + p.Load.Trace.Path
+		if s := p.Load.Trace.Speed; s != 0 && s != 1 {
+			rate += fmt.Sprintf(" at %gx", s)
+		}
+	case len(p.Load.Stages) > 0:
+		rate = fmt.Sprintf("%d stages", len(p.Load.Stages))
 	}
 	w := p.Workload
 	most := fmt.Sprintf("%d max tokens", w.MaxTokens)
 	if w.MaxTokens == 0 {
 		most = "no max_tokens sent"
 	}
-	return fmt.Sprintf("%s, %d clients, shape %s (%d context, %s)", rate, p.Load.Clients, w.Shape, w.ContextTokens, most)
+	what := fmt.Sprintf("shape %s (%d context, %s)", w.Shape, w.ContextTokens, most)
+	switch {
+	case p.Load.Trace != nil:
+		what = "the trace's lengths"
+	case w.Dataset != nil:
+		what = "dataset " + w.Dataset.Path
+		if w.Dataset.MaxTokens > 0 {
+			what += fmt.Sprintf(" (max_tokens %d)", w.Dataset.MaxTokens)
+		}
+	case w.Synthetic != "":
+		what = "synthetic " + w.Synthetic
+	}
+	if w.PrefixTokens > 0 {
+		what += fmt.Sprintf(", a shared %d-token prefix", w.PrefixTokens)
+		if w.Prefixes > 1 {
+			what += fmt.Sprintf(" (%d of them)", w.Prefixes)
+		}
+	}
+	if w.Turns > 1 {
+		what += fmt.Sprintf(", conversations of up to %d turns", w.Turns)
+		if w.ThinkTime != "" {
+			what += ", think time " + w.ThinkTime
+		}
+	}
+	return fmt.Sprintf("%s, %d clients, %s", rate, p.Load.Clients, what)
 }
 
 // simReport prints the simulator's own count of what it served.

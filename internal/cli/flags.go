@@ -52,6 +52,36 @@ func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 	if c.HTTP11 && c.HTTP2 {
 		return nil, nil, usagef("--http1.1 and --http2 are each other's opposite: give one")
 	}
+	if c.Dataset != "" || c.Trace != "" {
+		// The file gives the prompts; --max-tokens may still override a
+		// dataset's output lengths.
+		for _, f := range []string{"context-tokens", "shape-profile", "synthetic"} {
+			if typed[f] {
+				what := "--dataset"
+				if c.Trace != "" {
+					what = "--trace"
+				}
+				return nil, nil, usagef("%s gives the prompts: --%s does not apply", what, f)
+			}
+		}
+		if c.Trace != "" && typed["max-tokens"] {
+			return nil, nil, usagef("--trace gives each request's output length: --max-tokens does not apply")
+		}
+	}
+	if c.Synthetic != "" {
+		for _, f := range []string{"context-tokens", "max-tokens", "shape-profile"} {
+			if typed[f] {
+				return nil, nil, usagef("--synthetic gives the lengths: --%s does not apply", f)
+			}
+		}
+	}
+	var dsMax int
+	if c.Dataset != "" && c.MaxTokens != nil {
+		if *c.MaxTokens < 1 {
+			return nil, nil, usagef("--max-tokens must be at least 1, got %d", *c.MaxTokens)
+		}
+		dsMax, c.MaxTokens = *c.MaxTokens, nil
+	}
 	ctx, maxTokens, err := c.shape()
 	if err != nil {
 		return nil, nil, err
@@ -80,6 +110,36 @@ func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 	}
 	if c.Rate != nil {
 		p.Load.Arrival = c.Arrival
+	}
+	t := &c.TrafficFlags
+	w := &p.Workload
+	w.Synthetic, w.PrefixTokens, w.Prefixes, w.Turns, w.ThinkTime, w.LogContent =
+		t.Synthetic, t.PrefixTokens, t.Prefixes, t.Turns, t.ThinkTime, t.LogRequestContent
+	if t.Dataset != "" {
+		w.Dataset = &plan.Dataset{Path: t.Dataset, Format: t.DatasetFormat, Shuffle: t.DatasetShuffle, SkipBad: t.DatasetSkipBad, MaxTokens: dsMax}
+		w.Shape = "dataset"
+	} else {
+		for _, f := range []string{"dataset-format", "dataset-shuffle", "dataset-skip-bad"} {
+			if typed[f] {
+				return nil, nil, usagef("--%s needs --dataset", f)
+			}
+		}
+	}
+	if t.Synthetic != "" {
+		w.Shape = "synthetic"
+	}
+	if t.Trace != "" {
+		if !(t.TraceSpeed > 0) {
+			return nil, nil, usagef("--trace-speed must be a positive factor, got %g", t.TraceSpeed)
+		}
+		p.Load.Trace = &plan.Trace{Path: t.Trace, Speed: t.TraceSpeed, Block: t.TraceBlock}
+		w.Shape = "trace"
+	} else {
+		for _, f := range []string{"trace-speed", "trace-block"} {
+			if typed[f] {
+				return nil, nil, usagef("--%s needs --trace", f)
+			}
+		}
 	}
 	if c.Stages != "" {
 		if p.Load.Stages, p.Load.StageClients, err = plan.ParseStages("--stages", c.Stages); err != nil {

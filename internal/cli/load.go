@@ -66,9 +66,28 @@ type LoadFlags struct {
 	SLOE2E  plan.Duration `name:"slo-e2e" placeholder:"TIME" help:"Goodput objective: E2E at most this long."`
 	SLO     string        `name:"slo" placeholder:"LIST" help:"Whole-run objectives, e.g. 'ttft_p95<=2s,e2e_p99<=30s,throttled<=1%,failed<=0.5%'; a miss exits with status 99."`
 
-	SimFlags `embed:"" group:"Simulator (when no URL is given)"`
+	TrafficFlags `embed:"" group:"Traffic (what each request asks)"`
+	SimFlags     `embed:"" group:"Simulator (when no URL is given)"`
 
 	fileKey string // OPENAI_API_KEY from --params; never printed
+}
+
+// TrafficFlags choose the prompts: distributions, a dataset, a trace,
+// conversations, shared prefixes.
+type TrafficFlags struct {
+	Synthetic         string  `placeholder:"SPEC" help:"Prompt and output lengths from distributions, GuideLLM's keys: prompt_tokens=800,prompt_tokens_stdev=300,prompt_tokens_min=50,prompt_tokens_max=4000,output_tokens=200,output_tokens_stdev=80 (normal truncated; min and max alone: uniform; a value alone: fixed)."`
+	Dataset           string  `type:"path" placeholder:"FILE" help:"Send a file's prompts: ShareGPT JSON, JSONL (prompt or messages, with output_tokens or max_tokens), replay (a JSON array of message lists) or CSV (prompt,output_tokens). Read as it is sent, cycling; --max-tokens overrides its output lengths."`
+	DatasetFormat     string  `enum:"sharegpt,jsonl,replay,csv," default:"" placeholder:"FORMAT" help:"The dataset's format: sharegpt, jsonl, replay or csv (detected when omitted)."`
+	DatasetShuffle    bool    `help:"Send the dataset's rows in a seeded random order (a 10,000-row shuffle buffer) instead of the file's."`
+	DatasetSkipBad    bool    `help:"Skip dataset rows that cannot be read, with a warning (by default a bad row stops the run, naming its file:line)."`
+	Trace             string  `type:"path" placeholder:"FILE" help:"Replay a trace: JSONL of {timestamp (ms), input_length, output_length, hash_ids} (Mooncake, AIPerf) sent at the recorded offsets with prompts of those lengths; hash_ids become shared prefix blocks."`
+	TraceSpeed        float64 `default:"1" placeholder:"X" help:"Replay the trace X times as fast (0.5: half speed)."`
+	TraceBlock        int     `default:"512" placeholder:"N" help:"Tokens of one hash_ids block of the trace."`
+	PrefixTokens      int     `placeholder:"N" help:"Start every prompt with a shared system message of N tokens, which a prompt cache can serve (the rest of each prompt stays unique)."`
+	Prefixes          int     `placeholder:"K" help:"With --prefix-tokens, K distinct shared prefixes, used in turn (1)."`
+	Turns             int     `placeholder:"N" help:"Conversations of up to N turns: each turn carries the whole history with the answers as received; with --dataset, each conversation's own turns, up to N. The schedule starts conversations; --clients caps those open at once."`
+	ThinkTime         string  `placeholder:"TIME" help:"Pause before each following turn: 2s, 1s-5s (uniform) or exp:2s (exponential)."`
+	LogRequestContent bool    `help:"Write each request's prompt and answer text to requests.jsonl (off by default: they may be confidential)."`
 }
 
 // Help is the command's example.

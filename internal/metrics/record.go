@@ -61,6 +61,13 @@ type Record struct {
 
 	// Warmup marks a request of the warmup: sent, left out of the figures.
 	Warmup bool
+	// Session numbers the conversation a request is a turn of (-1: none);
+	// Turn is its turn, from 1.
+	Session int64
+	Turn    int
+	// Text is the prompt's and the answer's text, kept only when the
+	// run logs content.
+	Text *Text
 
 	Status    int // HTTP status of the last attempt, 0 if none
 	Attempts  int
@@ -97,17 +104,24 @@ type Record struct {
 // NewRecord returns a record with every optional figure marked absent.
 func NewRecord(id int64, sched time.Time) *Record {
 	return &Record{
-		ID: id, Sched: sched, Headers: NoHeaders,
+		ID: id, Sched: sched, Headers: NoHeaders, Session: -1,
 		ServerPrompt: -1, ServerOutput: -1, ServerReasoning: -1, ServerCached: -1, ClientOutput: -1, Visible: -1,
 	}
 }
 
-// PromptTokens is the server's count when reported, else the client's.
+// PromptTokens is the server's count when reported, else the client's
+// (0 when neither counted it).
 func (r *Record) PromptTokens() int {
 	if r.ServerPrompt >= 0 {
 		return r.ServerPrompt
 	}
-	return r.ClientPrompt
+	return max(r.ClientPrompt, 0)
+}
+
+// Text is what a request said and heard.
+type Text struct {
+	Prompt string // the last user message's text
+	Answer string // choice 0's text, its first MaxText bytes
 }
 
 // OutputTokens is the server's count (hidden reasoning included, as

@@ -120,11 +120,15 @@ type TPM struct {
 // Tokens are a run's token totals, of successful requests, and how the
 // server's and the client's counts of them compare.
 type Tokens struct {
-	Prompt          int64 `json:"prompt"`
-	Output          int64 `json:"output"`
-	Visible         int64 `json:"visible"`   // output streamed (hidden reasoning excluded)
-	Reasoning       int64 `json:"reasoning"` // reasoning tokens reported
-	Cached          int64 `json:"cached"`    // prompt tokens served from the prompt cache
+	Prompt    int64 `json:"prompt"`
+	Output    int64 `json:"output"`
+	Visible   int64 `json:"visible"`   // output streamed (hidden reasoning excluded)
+	Reasoning int64 `json:"reasoning"` // reasoning tokens reported
+	Cached    int64 `json:"cached"`    // prompt tokens served from the prompt cache
+	// CachedRequests had some of their prompt served from the cache;
+	// CacheReported told how much (usage.prompt_tokens_details).
+	CachedRequests  int64 `json:"cached_requests"`
+	CacheReported   int64 `json:"cache_reported"`
 	Compared        int64 `json:"compared"`
 	Mismatched      int64 `json:"mismatched"`
 	MismatchShare   Num   `json:"mismatch_share"`
@@ -185,6 +189,10 @@ type Results struct {
 	SLO         []Check         `json:"slo,omitempty"`
 	// Stages are the figures of each stage of a ramp.
 	Stages []StageResults `json:"stages,omitempty"`
+	// Sessions counts the conversations of a multi-turn run; Turns are
+	// the figures of each turn index.
+	Sessions int64         `json:"sessions,omitempty"`
+	Turns    []TurnResults `json:"turns,omitempty"`
 	// Throttling is what the run learned of the quota, when it was
 	// throttled.
 	Throttling *Throttling `json:"throttling,omitempty"`
@@ -198,6 +206,13 @@ type StageResults struct {
 	Target  float64  `json:"target"`  // requests per minute, or clients
 	Clients bool     `json:"clients"` // the target is a client count
 	Results *Results `json:"results,omitempty"`
+}
+
+// TurnResults are the figures of every request that was turn Turn of its
+// conversation.
+type TurnResults struct {
+	Turn    int      `json:"turn"` // from 1
+	Results *Results `json:"results"`
 }
 
 // Throttling is what a run learned of a quota when it was throttled: when
@@ -262,6 +277,16 @@ var plain = map[string]struct {
 	"gen_tpm":        {Plain, func(r *Results) float64 { return r.TPM.Gen.F() }},
 	"achieved_ratio": {Share, func(r *Results) float64 { return r.RPM.Achieved.F() / r.RPM.Offered.F() }},
 	"tokens_per_s":   {Plain, func(r *Results) float64 { return r.TokensPerS.P50.F() }},
+	"cached_share":   {Share, func(r *Results) float64 { return r.CachedShare() }},
+}
+
+// CachedShare is the share of the prompt tokens the prompt cache served,
+// of the requests that reported it (NaN when none did).
+func (r *Results) CachedShare() float64 {
+	if r.Tokens.CacheReported == 0 || r.Tokens.Prompt == 0 {
+		return math.NaN()
+	}
+	return float64(r.Tokens.Cached) / float64(r.Tokens.Prompt)
 }
 
 // FigureUnit returns the unit of a figure name, and false for a name that
@@ -319,7 +344,7 @@ func (r *Results) Figure(name string) float64 {
 
 // Dists names the latency distributions of summary.json, in report order.
 var Dists = []string{"ttft", "ttft_sched", "ttft_content", "ttft_reasoning", "tpot", "itl", "chunk_gap",
-	"e2e", "e2e_sched", "headers", "lag", "failed", "not_sent_lag"}
+	"e2e", "e2e_sched", "headers", "lag", "failed", "not_sent_lag", "ttft_cached", "ttft_uncached"}
 
 // ReadResults parses summary.json, of any schema so far.
 func ReadResults(b []byte) (*Results, error) {

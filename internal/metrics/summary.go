@@ -19,6 +19,8 @@ type Summary struct {
 	VisibleTokens              int64
 	ReasoningTokens            int64
 	CachedTokens               int64
+	CachedRequests             int64 // with a cache hit
+	CacheReported              int64 // that said how much was cached
 	QuotaTokens                int64 // prompt + max_tokens x n: Azure's admission count
 	Attempts, Throttles        int64
 	Compared, Mismatched       int64 // requests with both output counts; those that differ
@@ -106,6 +108,15 @@ func (s *Summary) Add(r *Record) {
 	s.VisibleTokens += int64(r.VisibleTokens())
 	s.ReasoningTokens += int64(max(r.ServerReasoning, 0))
 	s.CachedTokens += int64(max(r.ServerCached, 0))
+	if r.ServerCached >= 0 {
+		s.CacheReported++
+	}
+	if r.ServerCached > 0 {
+		s.CachedRequests++
+		h["ttft_cached"].addOK(r.TTFT())
+	} else {
+		h["ttft_uncached"].addOK(r.TTFT())
+	}
 	s.QuotaTokens += int64(r.QuotaTokens())
 	h["ttft"].addOK(r.TTFT())
 	h["ttft_sched"].addOK(r.TTFTSched())
@@ -216,7 +227,7 @@ func (s *Summary) Results(in Info) *Results {
 		TPM: TPM{Context: perMin(s.PromptTokens), Gen: perMin(s.OutputTokens), Total: perMin(s.PromptTokens + s.OutputTokens), Quota: perMin(s.QuotaTokens)},
 		Tokens: Tokens{
 			Prompt: s.PromptTokens, Output: s.OutputTokens, Visible: s.VisibleTokens, Reasoning: s.ReasoningTokens,
-			Cached: s.CachedTokens, Compared: s.Compared, Mismatched: s.Mismatched,
+			Cached: s.CachedTokens, CachedRequests: s.CachedRequests, CacheReported: s.CacheReported, Compared: s.Compared, Mismatched: s.Mismatched,
 			MismatchShare: Num(math.NaN()), MismatchMeanAbs: Num(math.NaN()),
 		},
 		Latency:     map[string]Dist{},

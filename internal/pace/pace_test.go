@@ -2,6 +2,7 @@ package pace
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -174,6 +175,65 @@ func TestStagesRate(t *testing.T) {
 	for _, bad := range [][]Stage{nil, {{0, 10}}, {{time.Second, -1}}, {{time.Second, math.NaN()}}, {{time.Second, math.Inf(1)}}} {
 		if _, err := NewStages(0, bad); err == nil {
 			t.Errorf("NewStages(%v): want error", bad)
+		}
+	}
+}
+
+func TestOffsets(t *testing.T) {
+	o, err := NewOffsets([]time.Duration{0, 0, time.Second, 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, want := range []time.Duration{0, 0, time.Second, 3 * time.Second} {
+		if d, ok := o.Due(int64(n)); !ok || d != want {
+			t.Errorf("Due(%d) = %v, %v; want %v", n, d, ok, want)
+		}
+	}
+	if _, ok := o.Due(4); ok {
+		t.Error("Due(4) past the end")
+	}
+	for at, want := range map[time.Duration]int64{0: 0, 1: 2, time.Second: 2, time.Second + 1: 3, time.Hour: 4} {
+		if got := o.Count(at); got != want {
+			t.Errorf("Count(%v) = %d, want %d", at, got, want)
+		}
+	}
+	if _, err := NewOffsets([]time.Duration{time.Second, 0}); err == nil {
+		t.Error("decreasing offsets accepted")
+	}
+}
+
+func TestThink(t *testing.T) {
+	parse := func(s string) (time.Duration, error) { return time.ParseDuration(s) }
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		in     string
+		lo, hi time.Duration
+		bad    bool
+	}{
+		{"", 0, 0, false}, {"2s", 2 * time.Second, 2 * time.Second, false},
+		{"1s-3s", time.Second, 3 * time.Second, false}, {"exp:1s", 0, MaxThink, false},
+		{"3s-1s", 0, 0, true}, {"-1s", 0, 0, true}, {"exp:x", 0, 0, true}, {"48h", 0, 0, true},
+	} {
+		th, err := ParseThink(tc.in, parse)
+		if (err != nil) != tc.bad {
+			t.Errorf("ParseThink(%q): err %v", tc.in, err)
+			continue
+		}
+		if tc.bad {
+			continue
+		}
+		var sum time.Duration
+		for range 1000 {
+			d := th.Sample(r)
+			if d < tc.lo || d > tc.hi {
+				t.Fatalf("%q: sample %v outside [%v, %v]", tc.in, d, tc.lo, tc.hi)
+			}
+			sum += d
+		}
+		if tc.in == "exp:1s" {
+			if mean := sum / 1000; mean < 900*time.Millisecond || mean > 1100*time.Millisecond {
+				t.Errorf("exp:1s mean %v", mean)
+			}
 		}
 	}
 }

@@ -64,6 +64,46 @@ type Workload struct {
 	TopP             *float64 `json:"top_p,omitempty"`
 	Tokenizer        string   `json:"tokenizer,omitempty"` // "" from the model
 	Seed             uint64   `json:"seed"`                // prompts' unique words and Poisson gaps
+	// Synthetic draws each request's prompt and output lengths from
+	// distributions (GuideLLM's keys, e.g.
+	// prompt_tokens=800,prompt_tokens_stdev=300,output_tokens=200); ""
+	// sends ContextTokens and MaxTokens every time.
+	Synthetic string `json:"synthetic,omitempty"`
+	// Dataset sends a file's prompts instead of synthetic ones.
+	Dataset *Dataset `json:"dataset,omitempty"`
+	// PrefixTokens starts every synthetic prompt with a shared system
+	// message of that many tokens (one of Prefixes distinct ones), which a
+	// prompt cache can serve; the rest of each prompt stays unique.
+	PrefixTokens int `json:"prefix_tokens,omitempty"`
+	Prefixes     int `json:"prefixes,omitempty"`
+	// Turns makes each arrival a conversation of up to Turns requests,
+	// each carrying the whole history with the answers as received
+	// (0 or 1: single requests). ThinkTime is the pause before each
+	// following turn: "2s", "1s-5s" (uniform) or "exp:2s" (exponential).
+	Turns     int    `json:"turns,omitempty"`
+	ThinkTime string `json:"think_time,omitempty"`
+	// LogContent writes each request's prompt and answer text to
+	// requests.jsonl (off by default: they may be confidential).
+	LogContent bool `json:"log_content,omitempty"`
+}
+
+// Dataset is a file of prompts.
+type Dataset struct {
+	Path    string `json:"path"`
+	Format  string `json:"format,omitempty"`   // sharegpt, jsonl, replay or csv; "" detects it
+	Shuffle bool   `json:"shuffle,omitempty"`  // in a seeded order (else the file's)
+	SkipBad bool   `json:"skip_bad,omitempty"` // skip rows that cannot be read, with a warning
+	// MaxTokens overrides the rows' output lengths when set.
+	MaxTokens int `json:"max_tokens,omitempty"`
+}
+
+// Trace replays a recorded trace: its arrival times and lengths.
+type Trace struct {
+	Path  string  `json:"path"`
+	Speed float64 `json:"speed,omitempty"` // 2 replays twice as fast; 0 means 1
+	// Block is the tokens of one hash_ids block (0: 512, as in Mooncake's
+	// traces).
+	Block int `json:"block,omitempty"`
 }
 
 // Load is the schedule and the limits of a run.
@@ -93,6 +133,9 @@ type Load struct {
 	// Warmup is sent but left out of the figures: the first part of the
 	// run, while connections open and a deployment's state settles.
 	Warmup Duration `json:"warmup,omitempty"`
+	// Trace dispatches a recorded trace's requests at its offsets: it is
+	// the schedule and the workload.
+	Trace *Trace `json:"trace,omitempty"`
 }
 
 // Stage is one step of a ramp: over Duration, from the previous target to
@@ -104,7 +147,9 @@ type Stage struct {
 
 // Open reports whether the plan runs an open loop (a rate, or stages of
 // rates).
-func (l *Load) Open() bool { return l.Rate != nil || len(l.Stages) > 0 && !l.StageClients }
+func (l *Load) Open() bool {
+	return l.Rate != nil || len(l.Stages) > 0 && !l.StageClients || l.Trace != nil
+}
 
 // Length is how long dispatch runs: the duration, else the stages' total
 // (0: until the request count).
@@ -200,6 +245,9 @@ func (p *Plan) Validate(window int) error {
 	case p.Target.URL == "" && len(p.Target.Sim) == 0:
 		return Errorf("plan: no endpoint URL and no simulator deployment")
 	}
+	if err := p.validateTraffic(); err != nil {
+		return err
+	}
 	for i, st := range l.Stages {
 		hi := MaxRate
 		if l.StageClients {
@@ -233,6 +281,55 @@ func (p *Plan) Validate(window int) error {
 		return Errorf("%s over %d tokens, more than any model takes", what, MaxPrompt)
 	}
 	return nil
+}
+
+// validateTraffic checks the workload's sources and how they combine.
+func (p *Plan) validateTraffic() error {
+	w, l := &p.Workload, &p.Load
+	switch {
+	case w.Dataset != nil && strings.TrimSpace(w.Dataset.Path) == "":
+		return Errorf("--dataset: no file given")
+	case w.Dataset != nil && w.Dataset.Format != "" && !oneOf(w.Dataset.Format, "sharegpt", "jsonl", "replay", "csv"):
+		return Errorf("--dataset-format must be sharegpt, jsonl, replay or csv, got %q", w.Dataset.Format)
+	case w.Dataset != nil && w.Dataset.MaxTokens < 0:
+		return Errorf("--max-tokens must be at least 1, got %d", w.Dataset.MaxTokens)
+	case w.Dataset != nil && w.Synthetic != "":
+		return Errorf("--dataset and --synthetic each give the prompts: give one")
+	case w.Dataset != nil && w.PrefixTokens > 0:
+		return Errorf("--prefix-tokens shapes synthetic prompts: a dataset's prompts are sent as they are")
+	case w.PrefixTokens < 0 || w.PrefixTokens > MaxPrompt:
+		return Errorf("--prefix-tokens must be from 0 to %d, got %d", MaxPrompt, w.PrefixTokens)
+	case w.Prefixes < 0 || w.Prefixes > 1_000_000:
+		return Errorf("--prefixes must be from 1 to 1000000, got %d", w.Prefixes)
+	case w.Prefixes > 1 && w.PrefixTokens == 0:
+		return Errorf("--prefixes %d needs --prefix-tokens: the number of distinct shared prefixes of that length", w.Prefixes)
+	case w.Turns < 0 || w.Turns > 10_000:
+		return Errorf("--turns must be from 1 to 10000, got %d", w.Turns)
+	case w.ThinkTime != "" && w.Turns < 2:
+		return Errorf("--think-time is the pause between the turns of a conversation: it needs --turns 2 or more")
+	case l.Trace != nil && strings.TrimSpace(l.Trace.Path) == "":
+		return Errorf("--trace: no file given")
+	case l.Trace != nil && (l.Rate != nil || len(l.Stages) > 0):
+		return Errorf("--trace is the schedule: give no --rate or --stages")
+	case l.Trace != nil && (w.Dataset != nil || w.Synthetic != "" || w.PrefixTokens > 0 || w.Turns > 1):
+		return Errorf("--trace gives each request's lengths and shared blocks: give no --dataset, --synthetic, --prefix-tokens or --turns")
+	case l.Trace != nil && (!(l.Trace.Speed >= 0) || l.Trace.Speed > 1e6):
+		return Errorf("--trace-speed must be a positive factor up to 1e6, got %g", l.Trace.Speed)
+	case l.Trace != nil && (l.Trace.Block < 0 || l.Trace.Block > 1<<20):
+		return Errorf("--trace-block must be from 1 to %d tokens, got %d", 1<<20, l.Trace.Block)
+	case w.Completions > 1 && w.Turns > 1:
+		return Errorf("--completions %d and --turns: a conversation carries one answer forward; give one", w.Completions)
+	}
+	return nil
+}
+
+func oneOf(s string, set ...string) bool {
+	for _, v := range set {
+		if s == v {
+			return true
+		}
+	}
+	return false
 }
 
 // Read reads a plan from run.json (or any file holding one).

@@ -17,6 +17,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"runtime"
 	"sync"
@@ -67,7 +68,11 @@ type Run struct {
 	target  string
 	enc     string
 	tok     *tokenizer.Tokenizer
-	builder *traffic.Builder
+	source  traffic.Source   // each request, or each session's first
+	convs   traffic.Sessions // multi-turn: conversations (nil: single requests)
+	params  traffic.Params
+	dataset *traffic.Dataset // closed with the run
+	think   pace.Think
 	client  *client.Client
 	pacer   pace.Pacer   // nil: closed loop
 	stages  *pace.Stages // of rates (then also the pacer) or of clients
@@ -160,15 +165,9 @@ func New(p plan.Plan, o Options) (*Run, error) {
 		return nil, plan.Errorf("--tokenizer: %v", err)
 	}
 	r.tok = tok
-	w := p.Workload
-	r.builder, err = traffic.New(traffic.Spec{
-		Model: r.ep.Model, Context: w.ContextTokens, MaxTokens: w.MaxTokens, Reasoning: m.Reasoning,
-		Completions: w.Completions, FrequencyPenalty: w.FrequencyPenalty, PresencePenalty: w.PresencePenalty,
-		Temperature: w.Temperature, TopP: w.TopP, Seed: w.Seed,
-	})
-	if err != nil {
+	if err := r.traffic(m); err != nil {
 		r.Close()
-		return nil, plan.Errorf("--context-tokens: %v", err)
+		return nil, err
 	}
 	r.client = client.New(client.Config{
 		Endpoint: r.ep, Header: header, Retry: p.Load.Retry, Timeout: p.Load.RequestTimeout.D(),
@@ -190,7 +189,7 @@ func New(p plan.Plan, o Options) (*Run, error) {
 	}
 	if rate := p.Load.Rate; rate != nil {
 		if p.Load.Arrival == "poisson" {
-			r.pacer, err = pace.NewPoisson(*rate, w.Seed)
+			r.pacer, err = pace.NewPoisson(*rate, p.Workload.Seed)
 		} else {
 			r.pacer, err = pace.NewConstant(*rate)
 		}
@@ -226,8 +225,12 @@ func (r *Run) Redact(s string) string { return r.redact.Redact(s) }
 // Sim returns the built-in simulator, nil when the run has an endpoint.
 func (r *Run) Sim() *sim.Running { return r.sim }
 
-// Close releases the run's connections and stops the simulator.
+// Close releases the run's connections and files and stops the
+// simulator.
 func (r *Run) Close() {
+	if r.dataset != nil {
+		r.dataset.Close()
+	}
 	if r.client != nil {
 		r.client.Close()
 	}
@@ -243,6 +246,9 @@ type Outcome struct {
 	// Fatal is set when the first request showed the endpoint is wrong
 	// (no answer, 401, 403, 404): the run stopped at once.
 	Fatal error
+	// Input is set when a row of the dataset could not be read: dispatch
+	// stopped there (the results so far are kept). It is a *plan.Error.
+	Input error
 }
 
 // maxLag is the schedule lag past which the load generator is behind: a
@@ -274,7 +280,12 @@ type state struct {
 	start      time.Time
 	done       chan *metrics.Record
 	wg         sync.WaitGroup
-	sent       atomic.Int64
+	sent       atomic.Int64 // requests
+	dispatched atomic.Int64 // schedule slots used: requests, or sessions
+	sessions   atomic.Int64
+	ids        atomic.Int64 // of a multi-turn run's requests
+	checked    atomic.Bool  // the first request was sent
+	longAnswer atomic.Bool
 	inflight   atomic.Int64
 	stopped    atomic.Int64  // when dispatch stopped, from the start; 0 while it runs
 	length     time.Duration // how long dispatch runs (0: until the request count)
@@ -286,6 +297,11 @@ type state struct {
 	fatal      chan struct{}
 	fatalErr   error
 	once       sync.Once
+	badInput   chan struct{} // closed at a row of the input that cannot be read
+	inputErr   error
+	inputOnce  sync.Once
+	turnSums   []*metrics.Summary // aggregator only: by turn
+	sessWG     sync.WaitGroup     // the conversations
 	warn       func(string)
 }
 
@@ -296,7 +312,7 @@ type state struct {
 // error is a sink's (run.json, a results file).
 func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error) {
 	p := &r.plan
-	st := &state{Run: r, done: make(chan *metrics.Record, 4096), halt: make(chan struct{}), over: make(chan struct{}), fatal: make(chan struct{}),
+	st := &state{Run: r, done: make(chan *metrics.Record, 4096), halt: make(chan struct{}), over: make(chan struct{}), fatal: make(chan struct{}), badInput: make(chan struct{}),
 		warn: func(s string) { r.opts.Log(r.redact.Redact(s)) }}
 	if r.pacer != nil {
 		st.pacer = r.pacer.Clone()
@@ -327,6 +343,7 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 	go func() {
 		select {
 		case <-ctx.Done():
+		case <-st.badInput:
 		case <-r.opts.Abort:
 			cutoff()
 		case <-st.fatal:
@@ -349,6 +366,9 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 	default:
 		stopped = st.closedLoop(reqCtx)
 	}
+	if st.convs != nil && (stopped == "requests" || stopped == "schedule") {
+		stopped = st.finishSessions(stopped)
+	}
 	dispatch := time.Since(st.start)
 	st.stopped.Store(int64(max(dispatch, 1)))
 	close(st.over)
@@ -359,6 +379,9 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 	if st.fatalErr != nil { // read once every request has ended
 		stopped = "endpoint"
 	}
+	if st.inputErr != nil {
+		stopped = "input"
+	}
 
 	info := metrics.Info{Start: st.start, Stopped: stopped, Offered: math.NaN(), Sent: sum.Total(), HeldBack: st.heldBack}
 	info.Window = st.window(stopped, dispatch, sum)
@@ -368,6 +391,18 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 	}
 	res := sum.Results(info)
 	res.Stages = st.stageResults(stopped, dispatch)
+	if st.convs != nil {
+		res.Sessions = st.sessions.Load()
+		for i, ts := range st.turnSums {
+			tr := ts.Results(metrics.Info{Start: st.start, Window: info.Window, Stopped: stopped, Offered: math.NaN(), Sent: ts.Total()})
+			for name, d := range tr.Latency {
+				d.CDF = nil
+				tr.Latency[name] = d
+			}
+			tr.TokensPerS.CDF = nil
+			res.Turns = append(res.Turns, metrics.TurnResults{Turn: i + 1, Results: tr})
+		}
+	}
 	res.Throttling = st.throttling.reading()
 	if r.pacer != nil {
 		res.Invalid = st.invalid(res, sum)
@@ -384,7 +419,7 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 			}
 		}
 	}
-	return &Outcome{Results: res, Summary: sum, Fatal: st.fatalErr}, err
+	return &Outcome{Results: res, Summary: sum, Fatal: st.fatalErr, Input: st.inputErr}, err
 }
 
 // window is the dispatch window that achieved rates are over
@@ -403,7 +438,7 @@ func (st *state) window(stopped string, dispatch time.Duration, sum *metrics.Sum
 		}
 	case stopped == "duration":
 		end = st.length
-	case stopped == "requests":
+	case stopped == "requests" && st.convs == nil:
 		if d, ok := st.pacer.Clone().Due(st.plan.Load.Requests); ok {
 			end = d
 		}
@@ -472,7 +507,7 @@ func (st *state) notSent(info *metrics.Info, sum *metrics.Summary, stopped strin
 	if l := st.plan.Load.Requests; l > 0 {
 		due = min(due, l)
 	}
-	sent := st.sent.Load()
+	sent := st.dispatched.Load()
 	// Bounded: a run that fell far behind at a huge rate must not spend
 	// minutes counting what it did not send.
 	const most = 1_000_000
@@ -519,62 +554,204 @@ func (st *state) fail(err error) {
 	})
 }
 
-// launch sends request n, due at sched, in its own goroutine.
-func (st *state) launch(reqCtx context.Context, n int64, sched time.Time, release func()) {
-	st.sent.Add(1)
-	st.inflight.Add(1)
+// launch sends the request (or starts the session) of schedule slot n,
+// due at sched, in its own goroutine. release frees the slot. It reports
+// false when the input has no request n: dispatch stops.
+func (st *state) launch(reqCtx context.Context, n int64, sched time.Time, release func()) bool {
+	if st.convs != nil {
+		return st.conversation(reqCtx, n, sched, release)
+	}
+	it, err := st.source.Next(n)
+	if err != nil {
+		st.stopInput(err)
+		release()
+		return false
+	}
+	st.dispatched.Add(1)
 	st.wg.Go(func() {
-		rec := metrics.NewRecord(n, sched)
-		rec.Warmup = sched.Sub(st.start) < st.warmup
-		rec.ClientPrompt = st.builder.PromptTokens()
-		rec.MaxTokens = st.plan.Workload.MaxTokens * st.plan.Workload.Completions
-		w, _ := st.wires.Get().(*metrics.Wire)
-		if w == nil {
-			w = &metrics.Wire{}
-		}
-		check := n == 0 && !st.plan.Load.NoCheck
-		st.client.Do(reqCtx, client.Request{
-			Body:    func(usage bool) []byte { return st.builder.Body(nil, n, usage) },
-			Choices: st.plan.Workload.Completions, NoRetry: check,
-			Answered: st.answer,
-		}, w)
-		if check {
-			if err := client.Fatal(w, st.ep.Target()); err != nil {
-				st.fail(err)
-			}
-		}
-		st.inflight.Add(-1)
-		// A closed-loop client that was throttled waits the server's
-		// retry-after (a second when it gives none) before it sends again:
-		// without it, 429s come back as fast as the loop can send them,
-		// hundreds of thousands a minute at a real deployment.
 		var hold time.Duration
-		if st.pacer == nil && w.Class == metrics.Throttled {
-			hold = min(max(w.RetryAfter, 0), time.Minute)
-			if hold == 0 {
-				hold = time.Second
+		rec := st.request(reqCtx, n, sched, it, nil, func(w *metrics.Wire) {
+			// A closed-loop client that was throttled waits the server's
+			// retry-after (a second when it gives none) before it sends
+			// again: without it, 429s come back as fast as the loop can
+			// send them, hundreds of thousands a minute at a real
+			// deployment.
+			if st.pacer == nil && w.Class == metrics.Throttled {
+				hold = min(max(w.RetryAfter, 0), time.Minute)
+				if hold == 0 {
+					hold = time.Second
+				}
 			}
-		}
-		if hold == 0 {
-			// The request is over: its slot is free while its tokens are
-			// counted.
-			release()
-		}
-		// Counting tokens takes time; a run being cut off counts fast.
-		rec.Derive(w, st.tok, reqCtx.Err() != nil)
-		st.wires.Put(w)
+			if hold == 0 {
+				// The request is over: its slot is free while its tokens
+				// are counted.
+				release()
+			}
+		})
 		st.done <- rec
 		if hold > 0 {
-			t := time.NewTimer(hold)
-			select {
-			case <-t.C:
-			case <-st.over:
-			case <-st.halt:
-			}
-			t.Stop()
+			st.pause(hold)
 			release()
 		}
 	})
+	return true
+}
+
+// pause waits d, or until dispatch stops; it reports whether it waited
+// d out.
+func (st *state) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-st.over:
+	case <-st.halt:
+	}
+	return false
+}
+
+// stopInput stops dispatch at a row of the input that cannot be read:
+// the results so far are kept, and the run ends as bad input.
+func (st *state) stopInput(err error) {
+	st.inputOnce.Do(func() {
+		st.inputErr = plan.Errorf("--dataset: %v", err)
+		close(st.badInput)
+	})
+}
+
+// request sends one request and returns its record. answer, if not nil,
+// receives choice 0's text; ended is called with the wire before the
+// record is derived (the request is over then).
+func (st *state) request(reqCtx context.Context, id int64, sched time.Time, it *traffic.Item, answer *[]byte, ended func(*metrics.Wire)) *metrics.Record {
+	st.sent.Add(1)
+	st.inflight.Add(1)
+	rec := metrics.NewRecord(id, sched)
+	rec.Warmup = sched.Sub(st.start) < st.warmup
+	rec.ClientPrompt = it.Prompt
+	rec.MaxTokens = it.MaxTokens * max(st.plan.Workload.Completions, 1)
+	rec.Session, rec.Turn = it.Session, it.Turn
+	w, _ := st.wires.Get().(*metrics.Wire)
+	if w == nil {
+		w = &metrics.Wire{}
+	}
+	// Only the run's first request checks the endpoint.
+	check := !st.plan.Load.NoCheck && st.checked.CompareAndSwap(false, true)
+	st.client.Do(reqCtx, client.Request{
+		Body:    func(usage bool) []byte { return st.params.Body(nil, it, usage) },
+		Choices: st.plan.Workload.Completions, NoRetry: check,
+		Answered: st.answer,
+	}, w)
+	if check {
+		if err := client.Fatal(w, st.ep.Target()); err != nil {
+			st.fail(err)
+		}
+	}
+	st.inflight.Add(-1)
+	if ended != nil {
+		ended(w)
+	}
+	if answer != nil {
+		*answer = (*answer)[:0]
+		if len(w.Text) > 0 {
+			*answer = append(*answer, w.Text[0]...)
+		}
+	}
+	if st.plan.Workload.LogContent {
+		// A server may echo the key in its answer: the text is redacted
+		// like every other output.
+		rec.Text = &metrics.Text{Prompt: st.redact.Redact(it.LastUser())}
+		if len(w.Text) > 0 {
+			rec.Text.Answer = st.redact.Redact(string(w.Text[0]))
+		}
+	}
+	// Counting tokens takes time; a run being cut off counts fast.
+	rec.Derive(w, st.tok, reqCtx.Err() != nil)
+	st.wires.Put(w)
+	return rec
+}
+
+// conversation runs session n in its own goroutine: each turn after the
+// answer to the one before and the think time, until its turns are done,
+// a turn fails (there is no answer to carry on from), or dispatch stops.
+// The session holds its slot throughout.
+func (st *state) conversation(reqCtx context.Context, n int64, sched time.Time, release func()) bool {
+	sess, err := st.convs.Session(n, st.plan.Workload.Turns)
+	if err != nil {
+		st.stopInput(err)
+		release()
+		return false
+	}
+	st.dispatched.Add(1)
+	st.sessions.Add(1)
+	st.sessWG.Add(1)
+	st.wg.Go(func() {
+		defer st.sessWG.Done()
+		defer release()
+		rng := rand.New(rand.NewPCG(st.plan.Workload.Seed, uint64(n)))
+		var answer []byte
+		for turn := 1; ; turn++ {
+			it := sess.Next()
+			if it == nil {
+				return
+			}
+			if turn > 1 {
+				select {
+				case <-st.over:
+					return
+				default:
+				}
+			}
+			rec := st.request(reqCtx, st.ids.Add(1)-1, sched, it, &answer, nil)
+			ok := rec.Class == metrics.OK
+			if ok && len(answer) >= metrics.MaxText {
+				st.warnOnce(&st.longAnswer, fmt.Sprintf("warning: an answer of over %d KB was cut to that in the conversation's history", metrics.MaxText>>10))
+			}
+			st.done <- rec
+			if !ok {
+				return
+			}
+			sess.Answer(answer)
+			if d := st.think.Sample(rng); d > 0 && !st.pause(d) {
+				return
+			}
+			sched = time.Now()
+		}
+	})
+	return true
+}
+
+// finishSessions lets the conversations started before dispatch stopped
+// at its request count (or the schedule's end) send their remaining
+// turns: the count is of conversations. The duration or a halt still
+// stops them.
+func (st *state) finishSessions(stopped string) string {
+	idle := make(chan struct{})
+	go func() {
+		st.sessWG.Wait()
+		close(idle)
+	}()
+	var deadline <-chan time.Time
+	if st.length > 0 {
+		t := time.NewTimer(time.Until(st.start.Add(st.length)))
+		defer t.Stop()
+		deadline = t.C
+	}
+	select {
+	case <-idle:
+		return stopped
+	case <-deadline:
+		return "duration"
+	case <-st.halt:
+		return "signal"
+	}
+}
+
+// warnOnce logs msg the first time flag is set.
+func (st *state) warnOnce(flag *atomic.Bool, msg string) {
+	if flag.CompareAndSwap(false, true) {
+		st.warn(msg)
+	}
 }
 
 // openLoop sends each request when the schedule says, whatever earlier
@@ -631,7 +808,9 @@ func (st *state) openLoop(reqCtx context.Context) string {
 				return "signal"
 			}
 		}
-		st.launch(reqCtx, n, st.start.Add(due), release)
+		if !st.launch(reqCtx, n, st.start.Add(due), release) {
+			return "input"
+		}
 		// Let the request's goroutine start on this P now: the next nap
 		// blocks the thread, and the goroutine would wait for the runtime
 		// to take the P back.
@@ -690,7 +869,9 @@ func (st *state) closedLoop(reqCtx context.Context) string {
 			return "duration"
 		}
 		active.Add(1)
-		st.launch(reqCtx, n, time.Now(), release)
+		if !st.launch(reqCtx, n, time.Now(), release) {
+			return "input"
+		}
 	}
 }
 
@@ -768,7 +949,7 @@ func (st *state) aggregate(sum *metrics.Summary) {
 			if stop := time.Duration(st.stopped.Load()); stop > 0 {
 				at = min(at, stop)
 			}
-			t.Behind = behind(check, at, t, st.plan.Load.Requests)
+			t.Behind = behind(check, at, t, st.dispatched.Load(), st.plan.Load.Requests)
 			if t.Behind != "" && !wasBehind {
 				st.warn(fmt.Sprintf("WARNING: the load generator is behind its schedule (%s): the figures are not valid for %.4g RPM", t.Behind, offered))
 			}
@@ -792,6 +973,12 @@ func (st *state) aggregate(sum *metrics.Summary) {
 			st.throttling.add(rec, st.start)
 			if !rec.Warmup {
 				sum.Add(rec)
+				if rec.Turn > 0 && st.convs != nil {
+					for len(st.turnSums) < rec.Turn {
+						st.turnSums = append(st.turnSums, metrics.NewSummary(metrics.SLO{TTFT: st.plan.SLO.TTFT.D(), TPOT: st.plan.SLO.TPOT.D(), E2E: st.plan.SLO.E2E.D()}))
+					}
+					st.turnSums[rec.Turn-1].Add(rec)
+				}
 				if st.stageSums != nil {
 					i, _ := st.stages.At(rec.Sched.Sub(st.start))
 					st.stageSums[i].Add(rec)
@@ -820,13 +1007,13 @@ func (st *state) aggregate(sum *metrics.Summary) {
 // behind says why, at elapsed, the run is not delivering its schedule:
 // requests due more than the lag limit ago not sent (past 1% of those
 // due), or the window's schedule lag p99 past it; "" when it is on time.
-func behind(p pace.Pacer, elapsed time.Duration, t sink.Tick, limit int64) string {
+func behind(p pace.Pacer, elapsed time.Duration, t sink.Tick, dispatched, limit int64) string {
 	most := lagLimit(t.Offered)
 	due := p.Count(elapsed - most)
 	if limit > 0 {
 		due = min(due, limit)
 	}
-	if late := due - t.Requests; late > 0 && float64(late) > 0.01*float64(due) {
+	if late := due - dispatched; late > 0 && float64(late) > 0.01*float64(due) {
 		return fmt.Sprintf("%d of %d due requests not sent", late, due)
 	}
 	if lag := t.Window.Lag.P99; lag > most.Seconds() {

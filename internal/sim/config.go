@@ -81,7 +81,21 @@ type Deployment struct {
 	// that stops early.
 	DefaultOutput int `json:"default_output"`
 	OutputMin     int `json:"output_min"`
-	ContextWindow int `json:"context_window"`
+	// DefaultOutputStdev spreads the output of a request that sends no
+	// max_tokens: normal around DefaultOutput, truncated to 1 and the
+	// context window (0: always DefaultOutput).
+	DefaultOutputStdev int `json:"default_output_stdev"`
+	ContextWindow      int `json:"context_window"`
+	// Prompt caching, as Azure's: a prompt whose first 1,024 tokens match
+	// a recent one's has its matching prefix served from the cache, in
+	// 128-token steps, reported as usage.prompt_tokens_details.
+	// cached_tokens. A cached token's prefill takes CachedPrefill (0: none);
+	// a cached prefix lasts CacheTTL after its last use (5m); a
+	// provisioned deployment does not count cached tokens in its
+	// utilization (Azure discounts them up to 100%).
+	NoPromptCache bool     `json:"no_prompt_cache"`
+	CachedPrefill Duration `json:"cached_prefill_per_token"`
+	CacheTTL      Duration `json:"cache_ttl"`
 	// ReasoningTokens are hidden reasoning tokens spent before the first
 	// visible token (one ITL each), counted in completion_tokens and in
 	// completion_tokens_details.reasoning_tokens, as reasoning models do.
@@ -143,6 +157,9 @@ func (d *Deployment) fill() error {
 	if d.DefaultOutput == 0 {
 		d.DefaultOutput = 256
 	}
+	if d.CacheTTL == 0 {
+		d.CacheTTL = Duration(5 * time.Minute)
+	}
 	if d.ContextWindow == 0 {
 		d.ContextWindow = m.ContextWindow
 	}
@@ -157,6 +174,8 @@ func (d *Deployment) fill() error {
 		return fmt.Errorf("deployment %s: type must be standard or provisioned, got %q", d.Name, d.Type)
 	case d.Type == "provisioned" && d.PTU <= 0:
 		return fmt.Errorf("deployment %s: ptu must be positive for a provisioned deployment", d.Name)
+	case d.DefaultOutputStdev < 0 || d.CachedPrefill < 0 || d.CacheTTL < 0:
+		return fmt.Errorf("deployment %s: default_output_stdev, cached_prefill_per_token and cache_ttl must not be negative", d.Name)
 	case d.TPM < 0 || d.RPMPer1K < 0 || d.TPMPerPTU < 0:
 		return fmt.Errorf("deployment %s: tpm, rpm_per_1k_tpm and tpm_per_ptu must not be negative", d.Name)
 	case d.TTFT < 0 || d.Prefill < 0 || d.ITL < 0 || d.HeaderDelay < 0:

@@ -55,6 +55,7 @@ type deployment struct {
 	mu    sync.Mutex // guards everything below
 	std   *standard
 	ptu   *provisioned
+	cache *promptCache // nil: no prompt caching
 	rng   *mrand.Rand
 	stats depStats
 }
@@ -85,6 +86,9 @@ func New(cfg Config) (*Server, error) {
 		m, _ := models.Lookup(dc.Model) // fill checked the model
 		tok, _ := tokenizer.Get(m.Encoding)
 		d := &deployment{cfg: dc, tok: tok, reasoning: m.Reasoning, rng: mrand.New(mrand.NewPCG(dc.Seed, 0xa0a1b2c3)), stats: newDepStats()}
+		if !dc.NoPromptCache {
+			d.cache = newPromptCache(time.Duration(dc.CacheTTL))
+		}
 		if dc.MaxConcurrency > 0 {
 			d.slots = make(chan struct{}, dc.MaxConcurrency)
 		}
@@ -438,13 +442,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string) {
 		n = *req.N
 	}
 	limit := d.cfg.DefaultOutput
+	asked := true
 	if req.MaxTokens != nil {
 		limit = *req.MaxTokens
 	} else if req.MaxCompletionTokens != nil {
 		limit = *req.MaxCompletionTokens
+	} else {
+		asked = false
 	}
 	limit = max(min(limit, d.cfg.ContextWindow-prompt), 1)
 	est := prompt + limit*n
+	// The prompt's prefixes at each cache step, hashed outside the lock.
+	var hashes []uint64
+	if d.cache != nil && prompt >= CacheMin+tokenizer.PerReply {
+		hashes, _ = prefixHashes(nil, d.tok, msgs, nil)
+	}
 
 	h := w.Header()
 	rid := requestID()
@@ -458,13 +470,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string) {
 	now := time.Now()
 	var v verdict
 	storm := d.cfg.Storm429 > 0 && d.rng.Float64() < d.cfg.Storm429
+	cached := 0
+	if len(hashes) > 0 {
+		cached = d.cache.hit(now, hashes)
+	}
 	switch {
 	case storm:
 		v = verdict{reason: "storm", after: time.Duration(1+d.rng.IntN(5)) * time.Second}
 	case d.ptu != nil:
+		// Cached tokens do not count toward utilization.
+		est -= cached
 		v = d.ptu.admit(now, est)
 	default:
 		v = d.std.admit(now, est)
+	}
+	if v.ok && len(hashes) > 0 {
+		d.cache.add(now, hashes)
+	} else {
+		cached = 0
 	}
 	fail := v.ok && d.cfg.Fail5xx > 0 && d.rng.Float64() < d.cfg.Fail5xx
 	cut := v.ok && !fail && d.cfg.CutStream > 0 && d.rng.Float64() < d.cfg.CutStream
@@ -474,7 +497,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string) {
 	reasoning := min(d.cfg.ReasoningTokens, limit-1)
 	visible := limit - reasoning
 	output := visible
-	if d.cfg.OutputMin > 0 && d.cfg.OutputMin < visible {
+	switch {
+	case !asked && d.cfg.DefaultOutputStdev > 0:
+		// No max_tokens: the model stops where it will, up to the
+		// context window.
+		most := max(d.cfg.ContextWindow-prompt-reasoning, 1)
+		v := int(math.Round(float64(d.cfg.DefaultOutput) + float64(d.cfg.DefaultOutputStdev)*d.rng.NormFloat64()))
+		output = min(max(v, 1), most)
+	case d.cfg.OutputMin > 0 && d.cfg.OutputMin < visible:
 		output = d.cfg.OutputMin + d.rng.IntN(visible-d.cfg.OutputMin+1)
 	}
 	jit := func() float64 {
@@ -484,7 +514,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string) {
 		return 1 + d.cfg.Jitter*(2*d.rng.Float64()-1)
 	}
 	itlScale := jit()
-	ttft := time.Duration(float64(time.Duration(d.cfg.TTFT)+time.Duration(prompt)*time.Duration(d.cfg.Prefill)) * jit())
+	prefill := time.Duration(prompt-cached)*time.Duration(d.cfg.Prefill) + time.Duration(cached)*time.Duration(d.cfg.CachedPrefill)
+	ttft := time.Duration(float64(time.Duration(d.cfg.TTFT)+prefill) * jit())
 	// Reasoning streams nothing: its tokens come before the first.
 	ttft += time.Duration(float64(time.Duration(d.cfg.ITL)*time.Duration(reasoning)) * itlScale)
 	seed := d.rng.Uint64()
@@ -517,7 +548,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string) {
 		}
 	}
 	st := &stream{
-		s: s, d: d, w: w, r: r, req: req, prompt: prompt, output: output, n: n,
+		s: s, d: d, w: w, r: r, req: req, prompt: prompt, cached: cached, output: output, n: n,
 		ttft: ttft, itlScale: itlScale, seed: seed, cut: cut, arrived: arrived, est: est, reasoning: reasoning,
 	}
 	st.run()

@@ -12,6 +12,7 @@ type depStats struct {
 	Accepted, Failed, Invalid, Completed, Cut int64
 	Throttled                                 map[string]int64
 	PromptTokens, CompletionTokens            int64
+	CachedTokens                              int64
 	timing                                    *metrics.Hist // write time minus due time, per chunk
 	classes                                   map[string]*classStats
 }
@@ -65,6 +66,8 @@ type DeploymentStats struct {
 	Active           int64            `json:"active"`
 	PromptTokens     int64            `json:"prompt_tokens"`
 	CompletionTokens int64            `json:"completion_tokens"`
+	// CachedTokens are the prompt tokens the prompt cache served.
+	CachedTokens int64 `json:"cached_tokens"`
 	// StreamedTokens counts output tokens as they are written.
 	StreamedTokens int64 `json:"streamed_tokens"`
 	// TimingError is how late each chunk was written after its due time,
@@ -135,7 +138,7 @@ func (s *Server) Stats() Stats {
 		ds := DeploymentStats{
 			Model: d.cfg.Model, Type: d.cfg.Type, Accepted: x.Accepted, Throttled: map[string]int64{},
 			Failed: x.Failed, Invalid: x.Invalid, Completed: x.Completed, Cut: x.Cut, Active: d.run.Load(),
-			PromptTokens: x.PromptTokens, CompletionTokens: x.CompletionTokens, StreamedTokens: d.streamed.Load(),
+			PromptTokens: x.PromptTokens, CompletionTokens: x.CompletionTokens, CachedTokens: x.CachedTokens, StreamedTokens: d.streamed.Load(),
 			TimingError: figures(x.timing), Classes: map[string]ClassFigures{},
 		}
 		for k, v := range x.Throttled {

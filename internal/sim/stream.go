@@ -20,6 +20,7 @@ type stream struct {
 	r         *http.Request
 	req       *chatRequest
 	prompt    int
+	cached    int // prompt tokens served from the prompt cache
 	output    int // visible tokens per choice
 	reasoning int // hidden reasoning tokens per choice
 	n         int // choices
@@ -326,12 +327,15 @@ func (st *stream) end(buf []byte) []byte {
 		buf = append(buf, `data: {"choices":[{"content_filter_results":{},"delta":{},"finish_reason":"`+finish+`","index":`+strconv.Itoa(i)+`,"logprobs":null}],"created":`+st.created+`,"id":"`+st.id+`","model":"`+model+`","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}`+"\n\n"...)
 	}
 	if st.req.StreamOptions != nil && st.req.StreamOptions.IncludeUsage {
-		details := ""
+		details, pdetails := "", ""
 		if st.reasoning > 0 {
 			details = fmt.Sprintf(`,"completion_tokens_details":{"reasoning_tokens":%d}`, st.reasoning*st.n)
 		}
-		buf = fmt.Appendf(buf, `data: {"choices":[],"created":%s,"id":"%s","model":"%s","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench","usage":{"completion_tokens":%d%s,"prompt_tokens":%d,"total_tokens":%d}}`+"\n\n",
-			st.created, st.id, model, st.completion(), details, st.prompt, st.prompt+st.completion())
+		if st.d.cache != nil {
+			pdetails = fmt.Sprintf(`,"prompt_tokens_details":{"cached_tokens":%d}`, st.cached)
+		}
+		buf = fmt.Appendf(buf, `data: {"choices":[],"created":%s,"id":"%s","model":"%s","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench","usage":{"completion_tokens":%d%s,"prompt_tokens":%d%s,"total_tokens":%d}}`+"\n\n",
+			st.created, st.id, model, st.completion(), details, st.prompt, pdetails, st.prompt+st.completion())
 	}
 	return append(buf, "data: [DONE]\n\n"...)
 }
@@ -440,7 +444,8 @@ func (st *stream) plain(ctx context.Context) {
 	json.NewEncoder(st.w).Encode(map[string]any{
 		"id": st.id, "object": "chat.completion", "created": c, "model": d.cfg.Model, "choices": choices,
 		"usage": map[string]any{"prompt_tokens": st.prompt, "completion_tokens": st.completion(), "total_tokens": st.prompt + st.completion(),
-			"completion_tokens_details": map[string]int{"reasoning_tokens": st.reasoning * st.n}},
+			"completion_tokens_details": map[string]int{"reasoning_tokens": st.reasoning * st.n},
+			"prompt_tokens_details":     map[string]int{"cached_tokens": st.cached}},
 	})
 	st.done(total, 0, time.Time{}, time.Time{})
 }
@@ -449,7 +454,9 @@ func (st *stream) plain(ctx context.Context) {
 // provisioned bucket's correction from estimate to real tokens.
 func (st *stream) done(ttft, queued time.Duration, first, last time.Time) {
 	d := st.d
-	actual := st.prompt + st.completion()
+	// A provisioned deployment counts the prompt less its cached part,
+	// as its admission estimate did.
+	actual := st.prompt - st.cached + st.completion()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.ptu != nil {
@@ -458,6 +465,7 @@ func (st *stream) done(ttft, queued time.Duration, first, last time.Time) {
 	x := &d.stats
 	x.Completed++
 	x.PromptTokens += int64(st.prompt)
+	x.CachedTokens += int64(st.cached)
 	x.CompletionTokens += int64(st.completion())
 	key := fmt.Sprintf("p%d_o%d", st.prompt, st.output)
 	c := x.classes[key]

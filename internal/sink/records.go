@@ -87,6 +87,14 @@ func RecordLine(b []byte, r *metrics.Record, start time.Time) []byte {
 		o.key("warmup")
 		o.b = append(o.b, "true"...)
 	}
+	if r.Session >= 0 {
+		o.int("session", r.Session)
+		o.int("turn", int64(r.Turn))
+	}
+	if r.Text != nil {
+		o.str("prompt_text", r.Text.Prompt)
+		o.str("answer_text", r.Text.Answer)
+	}
 	return append(o.bytes(), '\n')
 }
 

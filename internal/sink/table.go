@@ -61,9 +61,15 @@ func Table(w io.Writer, r *metrics.Results) {
 	if t := r.Tokens; t.Compared > 0 {
 		fmt.Fprintf(w, "tokens    server and client output counts differ on %.1f%% of %d requests\n", 100*t.MismatchShare.F(), t.Compared)
 	}
-	if t := r.Tokens; t.Reasoning > 0 || t.Cached > 0 {
-		fmt.Fprintf(w, "          %d reasoning tokens; %d prompt tokens cached (%.1f%%)\n",
-			t.Reasoning, t.Cached, 100*float64(t.Cached)/math.Max(float64(t.Prompt), 1))
+	if t := r.Tokens; t.Reasoning > 0 {
+		fmt.Fprintf(w, "          %d reasoning tokens\n", t.Reasoning)
+	}
+	if t := r.Tokens; t.CacheReported > 0 {
+		fmt.Fprintf(w, "cache     %d of %d requests hit the prompt cache; %.1f%% of prompt tokens cached\n",
+			t.CachedRequests, t.CacheReported, 100*r.CachedShare())
+	}
+	if r.Sessions > 0 {
+		fmt.Fprintf(w, "sessions  %d conversations, %d requests\n", r.Sessions, q.Sent)
 	}
 	if len(r.Connections.Protocols) > 0 {
 		var ps []string
@@ -98,9 +104,14 @@ func Table(w io.Writer, r *metrics.Results) {
 	}
 	for _, d := range []struct{ name, key string }{{"TTFT", "ttft"}, {"TTFT from sched", "ttft_sched"},
 		{"to content", "ttft_content"}, {"to reasoning", "ttft_reasoning"}, {"TPOT", "tpot"}, {"ITL", "itl"},
+		{"TTFT cached", "ttft_cached"}, {"TTFT not cached", "ttft_uncached"},
 		{"E2E", "e2e"}, {"headers", "headers"}, {"schedule lag", "lag"}, {"to failure", "failed"}, {"not sent, lag", "not_sent_lag"}} {
 		st, ok := r.Latency[d.key]
 		if !ok || st.Count == 0 && (d.key == "ttft_content" || d.key == "ttft_reasoning" || d.key == "not_sent_lag" || d.key == "failed") {
+			continue
+		}
+		if (d.key == "ttft_cached" || d.key == "ttft_uncached") && (r.Tokens.CachedRequests == 0 || r.Tokens.CachedRequests == q.OK) {
+			// The split says something only when both sides have requests.
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", d.name, st.Count, msf(st.Mean),
@@ -127,6 +138,9 @@ func Table(w io.Writer, r *metrics.Results) {
 	}
 	if len(r.Stages) > 0 {
 		stageTable(w, r.Stages)
+	}
+	if len(r.Turns) > 0 {
+		turnTable(w, r.Turns)
 	}
 	for _, c := range r.SLO {
 		verdict := "met"
@@ -174,4 +188,31 @@ func stageTable(w io.Writer, stages []metrics.StageResults) {
 			num(r.Latency["ttft"].P95, 3), num(r.Latency["e2e"].P95, 3))
 	}
 	tw.Flush()
+}
+
+// turnTable writes a line per turn index of a multi-turn run: the prompt
+// grows with the history, and TTFT with it.
+func turnTable(w io.Writer, turns []metrics.TurnResults) {
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "turn	sent	ok	prompt mean	cached	TTFT p50	TTFT p95	E2E p50	\n")
+	for _, t := range turns {
+		r := t.Results
+		ms := func(v metrics.Num) string {
+			if math.IsNaN(v.F()) {
+				return "-"
+			}
+			return fmt.Sprintf("%.1f", v.F()*1e3)
+		}
+		mean, cached := "-", "-"
+		if r.Requests.OK > 0 {
+			mean = fmt.Sprintf("%.0f", float64(r.Tokens.Prompt)/float64(r.Requests.OK))
+		}
+		if c := r.CachedShare(); !math.IsNaN(c) {
+			cached = fmt.Sprintf("%.1f%%", 100*c)
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n", t.Turn, r.Requests.Sent, r.Requests.OK, mean, cached,
+			ms(r.Latency["ttft"].P50), ms(r.Latency["ttft"].P95), ms(r.Latency["e2e"].P50))
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "          (per turn: times in ms)")
 }

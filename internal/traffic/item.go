@@ -3,6 +3,7 @@ package traffic
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 )
 
 // Item is one request of a run: its messages, what it asks, and where it
@@ -106,4 +107,54 @@ func appendMessage(dst []byte, first bool, role, content string) []byte {
 func appendJSONString(dst []byte, s string) []byte {
 	b, _ := json.Marshal(s) // a string always encodes
 	return append(dst, b...)
+}
+
+// LastUser returns the text of the item's last user message (its text
+// parts joined, for a message of parts), for --log-request-content.
+func (it *Item) LastUser() string {
+	if it.Text != "" {
+		return it.Text
+	}
+	var b []byte
+	if it.body != nil {
+		b = it.body(nil, false)
+		var v struct {
+			Messages json.RawMessage `json:"messages"`
+		}
+		if json.Unmarshal(b, &v) != nil {
+			return ""
+		}
+		b = v.Messages
+	} else {
+		b = it.messages
+	}
+	var msgs []struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"`
+	}
+	if json.Unmarshal(b, &msgs) != nil {
+		return ""
+	}
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Role != "user" {
+			continue
+		}
+		var s string
+		if json.Unmarshal(msgs[i].Content, &s) == nil {
+			return s
+		}
+		var parts []struct {
+			Type string `json:"type"`
+			Text string `json:"text"`
+		}
+		json.Unmarshal(msgs[i].Content, &parts)
+		var texts []string
+		for _, p := range parts {
+			if p.Text != "" {
+				texts = append(texts, p.Text)
+			}
+		}
+		return strings.Join(texts, "\n")
+	}
+	return ""
 }

@@ -1,0 +1,103 @@
+package run
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aoaibench/aoaibench/internal/models"
+	"github.com/aoaibench/aoaibench/internal/pace"
+	"github.com/aoaibench/aoaibench/internal/plan"
+	"github.com/aoaibench/aoaibench/internal/traffic"
+)
+
+// traffic builds the run's source of requests: a trace, a dataset,
+// synthetic distributions (or a shared prefix, or sessions), or the
+// fixed shape's precomputed body. A file is opened and its first row read
+// here, so that a bad one fails before anything is sent.
+func (r *Run) traffic(m models.Model) error {
+	p := &r.plan
+	w := p.Workload
+	r.params = traffic.Params{Model: r.ep.Model, Reasoning: m.Reasoning, Completions: w.Completions,
+		FrequencyPenalty: w.FrequencyPenalty, PresencePenalty: w.PresencePenalty, Temperature: w.Temperature, TopP: w.TopP}
+	var err error
+	if r.think, err = pace.ParseThink(w.ThinkTime, parseDuration); err != nil {
+		return plan.Errorf("--think-time: %v", err)
+	}
+	switch {
+	case p.Load.Trace != nil:
+		t := p.Load.Trace
+		tr, err := traffic.ReadTrace(t.Path, speedOf(t), blockOf(t), w.Seed)
+		if err != nil {
+			return plan.Errorf("--trace: %v", err)
+		}
+		if tr.Raised > 0 {
+			r.notes = append(r.notes, fmt.Sprintf("note: --trace: %d rows asked for prompts under %d tokens, the least a chat request holds: they send %d", tr.Raised, traffic.MinContext, traffic.MinContext))
+		}
+		if r.pacer, err = pace.NewOffsets(tr.Offsets()); err != nil {
+			return plan.Errorf("--trace: %v", err)
+		}
+		r.source = tr
+	case w.Dataset != nil:
+		d := w.Dataset
+		ds, err := traffic.OpenDataset(traffic.DatasetOptions{
+			Path: d.Path, Format: d.Format, Shuffle: d.Shuffle, Seed: w.Seed, SkipBad: d.SkipBad,
+			MaxTokens: d.MaxTokens, Tokenizer: r.tok, Notify: func(s string) { r.opts.Log(s) },
+		})
+		if err != nil {
+			return plan.Errorf("--dataset: %v", err)
+		}
+		r.dataset, r.source = ds, ds
+		if w.Turns > 1 {
+			r.convs = ds
+		}
+	case w.Synthetic != "" || w.PrefixTokens > 0 || w.Turns > 1:
+		prompt, output := traffic.Dist{Mean: float64(w.ContextTokens)}, traffic.Dist{Mean: float64(w.MaxTokens)}
+		if w.Synthetic != "" {
+			if prompt, output, err = traffic.ParseSynthetic(w.Synthetic); err != nil {
+				return plan.Errorf("--synthetic: %v", err)
+			}
+			if win := m.ContextWindow; win > 0 && prompt.Max+output.Max > float64(win) {
+				return plan.Errorf("--synthetic: prompts of up to %g tokens and answers of up to %g are over the model's context window of %d tokens", prompt.Max, output.Max, win)
+			}
+		}
+		syn, err := traffic.NewSynthetic(prompt, output, w.PrefixTokens, w.Prefixes, w.Seed)
+		if err != nil {
+			return plan.Errorf("--prefix-tokens: %v", err)
+		}
+		r.source = syn
+		if w.Turns > 1 {
+			r.convs = syn
+		}
+	default:
+		b, err := traffic.New(traffic.Spec{
+			Model: r.ep.Model, Context: w.ContextTokens, MaxTokens: w.MaxTokens, Reasoning: m.Reasoning,
+			Completions: w.Completions, FrequencyPenalty: w.FrequencyPenalty, PresencePenalty: w.PresencePenalty,
+			Temperature: w.Temperature, TopP: w.TopP, Seed: w.Seed,
+		})
+		if err != nil {
+			return plan.Errorf("--context-tokens: %v", err)
+		}
+		r.source = b
+	}
+	return nil
+}
+
+func speedOf(t *plan.Trace) float64 {
+	if t.Speed == 0 {
+		return 1
+	}
+	return t.Speed
+}
+
+func blockOf(t *plan.Trace) int {
+	if t.Block == 0 {
+		return 512
+	}
+	return t.Block
+}
+
+// parseDuration reads a duration as plan does: bare numbers are seconds.
+func parseDuration(s string) (time.Duration, error) {
+	d, err := plan.ParseDuration(s)
+	return d.D(), err
+}
