@@ -53,6 +53,10 @@ type Options struct {
 	// Sleep waits for each due time (PreciseSleep when nil; tests in
 	// synctest bubbles use TimerSleep).
 	Sleep Sleeper
+	// DatasetCheck is how long a dataset is read through for bad rows
+	// before the first request (0: traffic.CheckBudget; negative: not at
+	// all).
+	DatasetCheck time.Duration
 	// Sim is a simulator already running, for a plan without a URL: the
 	// steps of a sweep share one, as they would share a deployment. The
 	// run does not stop it.

@@ -28,6 +28,7 @@ type stack struct {
 	peak     atomic.Int64 // most requests in flight at the client
 	inflight atomic.Int64
 	close    func()
+	opts     Options // extra options for execute
 }
 
 func newStack(t *testing.T, d sim.Deployment) *stack {
@@ -77,10 +78,9 @@ type collected struct {
 func (st *stack) execute(t *testing.T, p plan.Plan, ctx context.Context, abort <-chan struct{}) (*Outcome, *collected) {
 	t.Helper()
 	c := &collected{}
-	opts := Options{
-		Transport: counting{st.tr, st}, Sleep: TimerSleep, Abort: abort,
-		Log: func(s string) { c.mu.Lock(); c.logs = append(c.logs, s); c.mu.Unlock() },
-	}
+	opts := st.opts
+	opts.Transport, opts.Sleep, opts.Abort = counting{st.tr, st}, TimerSleep, abort
+	opts.Log = func(s string) { c.mu.Lock(); c.logs = append(c.logs, s); c.mu.Unlock() }
 	collect := sink.Sink{
 		Record: func(r *metrics.Record) { c.recs = append(c.recs, r) },
 		Tick:   func(tk sink.Tick) { c.ticks = append(c.ticks, tk) },

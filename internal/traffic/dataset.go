@@ -3,6 +3,7 @@ package traffic
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aoaibench/aoaibench/internal/tokenizer"
@@ -408,6 +410,9 @@ type DatasetOptions struct {
 	Tokenizer    *tokenizer.Tokenizer
 	// Notify is told of skipped rows and of the file starting over.
 	Notify func(string)
+	// Check is how long the file is read through for bad rows before the
+	// first is handed out (0: CheckBudget; negative: not at all).
+	Check time.Duration
 }
 
 // ShuffleBuffer is how many rows a shuffled dataset mixes at once.
@@ -432,6 +437,12 @@ func OpenDataset(o DatasetOptions) (*Dataset, error) {
 	if err != nil && !o.SkipBad {
 		r.Close()
 		return nil, err
+	}
+	if budget := cmp.Or(o.Check, CheckBudget); !o.SkipBad && budget > 0 {
+		if err := Check(o.Path, r.format, budget); err != nil {
+			r.Close()
+			return nil, err
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Dataset{ch: make(chan conv, 256), cancel: cancel, maxOut: o.MaxTokens}
@@ -509,6 +520,36 @@ func (d *Dataset) read(ctx context.Context, r *Reader, first *Conversation, firs
 			}
 		}
 		c, err = r.Next()
+	}
+}
+
+// CheckBudget is how long a dataset is read through before the first
+// request: all of a file of a few megabytes, so that a bad row in it
+// stops the run before anything is sent. A bad row further into a larger
+// file stops dispatch when it is reached.
+const CheckBudget = 40 * time.Millisecond
+
+// Check reads a dataset's rows, without keeping them, for up to budget,
+// and returns the first that cannot be read.
+func Check(path, format string, budget time.Duration) error {
+	r, err := Open(path, format, nil)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	deadline := time.Now().Add(budget)
+	for n := 0; ; n++ {
+		_, err := r.Next()
+		switch {
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return err
+		}
+		// time.Now costs tens of nanoseconds; a row costs more.
+		if n%16 == 0 && time.Now().After(deadline) {
+			return nil
+		}
 	}
 }
 

@@ -1,6 +1,9 @@
 package traffic
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"math/rand/v2"
+)
 
 // Session is a conversation in progress: each turn's request carries the
 // whole history, with the assistant's answers as they were received, then
@@ -10,6 +13,7 @@ type Session struct {
 	ID      int64
 	turns   []Turn     // a dataset's conversation, nil for synthetic
 	synth   *Synthetic // synthetic turns
+	rng     *rand.Rand // the session's own: sessions run in parallel
 	maxOut  int        // overrides a dataset's output lengths
 	last    int        // the most turns
 	sent    int        // turns handed out
@@ -28,8 +32,8 @@ func (s *Session) Next() *Item {
 	turn := s.sent
 	it := &Item{Session: s.ID, Turn: turn, Prompt: -1}
 	if s.synth != nil {
-		prompt := max(s.synth.prompt.sample(s.synth.rng), s.synth.prefix+MinContext)
-		it.MaxTokens = s.synth.output.sample(s.synth.rng)
+		prompt := max(s.synth.prompt.sample(s.rng), s.synth.prefix+MinContext)
+		it.MaxTokens = s.synth.output.sample(s.rng)
 		if turn == 1 {
 			// The first turn is an ordinary synthetic request: its
 			// length is exact.
@@ -84,7 +88,7 @@ func turnSeed(id int64, turn int) uint64 {
 
 // Session starts synthetic session n of up to turns turns.
 func (s *Synthetic) Session(n int64, turns int) (*Session, error) {
-	return &Session{ID: n, synth: s, last: max(turns, 1)}, nil
+	return &Session{ID: n, synth: s, last: max(turns, 1), rng: rand.New(rand.NewPCG(s.seed, uint64(n)))}, nil
 }
 
 // Session starts the next conversation of the dataset as session n, of

@@ -136,7 +136,11 @@ func NewSynthetic(prompt, output Dist, prefix, prefixes int, seed uint64) (*Synt
 		if prefix <= msgOverhead {
 			return nil, fmt.Errorf("a prefix must be more than %d tokens (a message's overhead), got %d", msgOverhead, prefix)
 		}
-		if lo := min(prompt.Min, math.Max(prompt.Mean, prompt.Min)); lo > 0 && int(lo) < prefix+MinContext {
+		lo := prompt.Min
+		if prompt.Stdev == 0 && prompt.Mean > 0 {
+			lo = prompt.Mean
+		}
+		if lo > 0 && int(lo) < prefix+MinContext {
 			return nil, fmt.Errorf("prompts of %g tokens cannot hold a %d-token prefix and a request of its own (%d tokens at least)", lo, prefix, prefix+MinContext)
 		}
 	}
