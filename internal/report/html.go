@@ -165,6 +165,7 @@ func HTML(w io.Writer, runs []*Run, version string, now time.Time) error {
 	}
 	dist = append(dist, chart("Output tokens per request: cumulative distribution", "tokens", "share of requests", tok))
 	writeCharts(&b, "Distributions", dist)
+	writeCharts(&b, "Traffic: what was sent and what it did", trafficCharts(runs, color))
 
 	var sc []string
 	for i, r := range runs {

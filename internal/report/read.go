@@ -81,6 +81,11 @@ type Record struct {
 	QuotaTokens     Num `json:"quota_tokens"`
 	RemainingTokens Num `json:"remaining_tokens"`
 	LimitTokens     Num `json:"limit_tokens"`
+	MaxTokens       Num `json:"max_tokens"`
+	ClientPrompt    Num `json:"client_prompt_tokens"`
+	ServerPrompt    Num `json:"server_prompt_tokens"`
+	Cached          Num `json:"cached_tokens"`
+	Turn            Num `json:"turn"`
 }
 
 // Settings are the parts of run.json a report shows.
@@ -195,6 +200,10 @@ func (r *Run) readRunJSON(b []byte) error {
 	if p.Load.Rate != nil {
 		r.Settings.Rate = Num(*p.Load.Rate)
 	}
+	if w := p.Workload; w.Synthetic != "" || w.Dataset != nil || p.Load.Trace != nil {
+		// Lengths vary by request: the traffic charts show them.
+		r.Settings.ContextTokens, r.Settings.MaxTokens = 0, 0
+	}
 	if p.Load.Duration == 0 {
 		r.Settings.Duration = Num(math.NaN())
 	}
@@ -227,12 +236,14 @@ func (r *Run) readRecords(path string) error {
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
+	// A line with --log-request-content holds a prompt and an answer.
+	sc.Buffer(nil, 64<<20)
 	for n := 1; sc.Scan(); n++ {
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
-		rec := Record{Util: Num(math.NaN()), QuotaTokens: Num(math.NaN()), RemainingTokens: Num(math.NaN()), LimitTokens: Num(math.NaN())}
+		rec := Record{Util: Num(math.NaN()), QuotaTokens: Num(math.NaN()), RemainingTokens: Num(math.NaN()), LimitTokens: Num(math.NaN()),
+			MaxTokens: Num(math.NaN()), ClientPrompt: Num(math.NaN()), ServerPrompt: Num(math.NaN()), Cached: Num(math.NaN()), Turn: Num(math.NaN())}
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			// A crash can leave the last line half-written: skip it.
 			continue

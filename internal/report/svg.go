@@ -18,7 +18,10 @@ type series struct {
 	dashed bool
 	dots   bool // draw points, not a line
 	cross  bool // draw points as crosses (throttled requests)
-	pts    []pt
+	// step draws a histogram's outline: each point is a bin's left edge
+	// and count, the last the right edge of the last bin.
+	step bool
+	pts  []pt
 }
 
 // ref is a horizontal reference line: an offered rate, a quota.
@@ -39,7 +42,9 @@ type spec struct {
 	marks []float64
 }
 
-var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"}
+// palette colours runs; red and orange are left out, for they mark
+// throttled and failed requests.
+var palette = []string{"#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f"}
 
 const (
 	chartW, plotH = 560, 250
@@ -120,18 +125,18 @@ func draw(c spec) string {
 
 	// The legend's entries, laid out in rows under the plot.
 	type entry struct {
-		name, color string
-		dashed, dot bool
+		name, color        string
+		dashed, dot, cross bool
 	}
 	var entries []entry
 	for _, s := range c.ss {
 		if len(s.pts) > 0 {
-			entries = append(entries, entry{s.name, s.color, s.dashed, s.dots || s.cross})
+			entries = append(entries, entry{s.name, s.color, s.dashed, s.dots, s.cross})
 		}
 	}
 	for _, r := range c.refs {
 		if !math.IsNaN(r.y) {
-			entries = append(entries, entry{r.name, r.color, true, false})
+			entries = append(entries, entry{r.name, r.color, true, false, false})
 		}
 	}
 	type placed struct {
@@ -188,6 +193,10 @@ func draw(c spec) string {
 	}
 	// Data.
 	for _, s := range c.ss {
+		if s.step {
+			b.WriteString(stepPath(s, sx, sy))
+			continue
+		}
 		var d strings.Builder
 		pen := false
 		for i, p := range s.pts {
@@ -233,6 +242,8 @@ func draw(c spec) string {
 	for _, e := range legend {
 		y := padT + plotH + padB + e.row*legendRow + 10
 		switch {
+		case e.cross:
+			fmt.Fprintf(&b, `<path d="M%d %dl7 7m0-7l-7 7" stroke="%s" stroke-width="1.8"/>`, e.x+5, y-8, e.color)
 		case e.dot:
 			fmt.Fprintf(&b, `<circle cx="%d" cy="%d" r="3.5" fill="%s"/>`, e.x+8, y-4, e.color)
 		case e.dashed:
@@ -244,4 +255,23 @@ func draw(c spec) string {
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
+}
+
+// stepPath draws a histogram's outline, from the axis up each bin and
+// back down after the last.
+func stepPath(s series, sx, sy func(float64) float64) string {
+	if len(s.pts) < 2 {
+		return ""
+	}
+	var d strings.Builder
+	fmt.Fprintf(&d, "M%.1f %.1f", sx(s.pts[0].x), sy(0))
+	for i := 0; i+1 < len(s.pts); i++ {
+		fmt.Fprintf(&d, "V%.1fH%.1f", sy(s.pts[i].y), sx(s.pts[i+1].x))
+	}
+	fmt.Fprintf(&d, "V%.1f", sy(0))
+	style := fmt.Sprintf(`stroke="%s" stroke-width="1.8"`, s.color)
+	if s.dashed {
+		style = fmt.Sprintf(`stroke="%s" stroke-width="1.5" stroke-dasharray="5 3"`, s.color)
+	}
+	return fmt.Sprintf(`<path class="series" fill="none" %s d="%s"><title>%s</title></path>`, style, d.String(), html.EscapeString(s.name))
 }

@@ -2,14 +2,14 @@ package report
 
 import (
 	"encoding/csv"
-
 	"encoding/json"
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/metrics"
 	"io"
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/aoaibench/aoaibench/internal/metrics"
 )
 
 // Row is one run's line of the summary table. Latencies are seconds; NaN
@@ -31,6 +31,8 @@ type Row struct {
 	UtilAvg, UtilP95             float64
 	LagP99                       float64
 	Mismatch                     float64 // share of requests whose token counts differ
+	CachedShare                  float64 // of prompt tokens, served from the prompt cache
+	Sessions                     float64 // conversations of a multi-turn run
 	Warnings                     []string
 }
 
@@ -40,7 +42,7 @@ var nan = math.NaN()
 // one, else from the last live line (the notebook's "last row").
 func (r *Run) Row() Row {
 	row := Row{Name: r.Name, OfferedRPM: r.Settings.Rate.F(), Clients: r.Settings.Clients, Context: r.Settings.ContextTokens,
-		MaxTokens: r.Settings.MaxTokens, Mismatch: nan, LagP99: nan, TPMQuota: nan}
+		MaxTokens: r.Settings.MaxTokens, Mismatch: nan, LagP99: nan, TPMQuota: nan, CachedShare: nan, Sessions: nan}
 	if s := r.Summary; s != nil {
 		row.Duration = s.Window.F()
 		q := s.Requests
@@ -66,6 +68,10 @@ func (r *Run) Row() Row {
 		row.LagP99 = l("lag").P99.F()
 		if s.Tokens.Compared > 0 {
 			row.Mismatch = s.Tokens.MismatchShare.F()
+		}
+		row.CachedShare = s.CachedShare()
+		if s.Sessions > 0 {
+			row.Sessions = float64(s.Sessions)
 		}
 	} else if n := len(r.Lines); n > 0 {
 		last := r.Lines[n-1]
@@ -145,6 +151,8 @@ var columns = []column{
 	{"util_p95_pct", "util p95 %", func(r Row) float64 { return r.UtilP95 }, 1},
 	{"lag_p99_s", "lag p99 s", func(r Row) float64 { return r.LagP99 }, 5},
 	{"token_mismatch_share", "token mismatch share", func(r Row) float64 { return r.Mismatch }, 3},
+	{"cached_share", "prompt cached share", func(r Row) float64 { return r.CachedShare }, 3},
+	{"sessions", "conversations", func(r Row) float64 { return r.Sessions }, 0},
 }
 
 // known is n, or NaN when a setting is unknown (zero).

@@ -1,0 +1,114 @@
+package report
+
+import (
+	"math"
+	"strconv"
+)
+
+// histograms bins each set of values into the same bins: about 30 of
+// them, of a whole, round width, over the range of all the sets. Each
+// result is a step series' points (see series.step); a set with no
+// values gives none.
+func histograms(sets ...[]float64) [][]pt {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, vs := range sets {
+		for _, v := range vs {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+	}
+	out := make([][]pt, len(sets))
+	if math.IsInf(lo, 0) {
+		return out
+	}
+	width := math.Max(1, math.Ceil(niceStep(hi-lo, 30)))
+	lo = math.Floor(lo/width) * width
+	bins := int(math.Floor((hi-lo)/width)) + 1
+	for k, vs := range sets {
+		if len(vs) == 0 {
+			continue
+		}
+		counts := make([]float64, bins)
+		for _, v := range vs {
+			counts[min(int((v-lo)/width), bins-1)]++
+		}
+		p := make([]pt, 0, bins+1)
+		for i, c := range counts {
+			p = append(p, pt{lo + float64(i)*width, c})
+		}
+		out[k] = append(p, pt{lo + float64(bins)*width, 0})
+	}
+	return out
+}
+
+// trafficCharts are what the runs sent and what the endpoint made of it:
+// prompt and output lengths as sent and as served, TTFT against prompt
+// length with cache hits told apart, and TTFT by turn for conversations.
+func trafficCharts(runs []*Run, color func(int) string) []string {
+	var prompts, outputs, turns []series
+	var charts []string
+	for i, r := range runs {
+		var sentP, servedP, asked, served []float64
+		for _, rec := range r.Records {
+			if v := rec.ClientPrompt.F(); v >= 0 {
+				sentP = append(sentP, v)
+			}
+			if v := rec.MaxTokens.F(); v > 0 {
+				asked = append(asked, v)
+			}
+			if rec.Class != "ok" {
+				continue
+			}
+			if v := rec.ServerPrompt.F(); v >= 0 {
+				servedP = append(servedP, v)
+			}
+			served = append(served, float64(rec.OutputTokens))
+		}
+		h := histograms(sentP, servedP)
+		prompts = append(prompts, series{name: r.Name + " as sent (client count)", color: color(i), dashed: true, step: true, pts: h[0]},
+			series{name: r.Name + " as served (server count)", color: color(i), step: true, pts: h[1]})
+		h = histograms(asked, served)
+		outputs = append(outputs, series{name: r.Name + " asked (max_tokens)", color: color(i), dashed: true, step: true, pts: h[0]},
+			series{name: r.Name + " served", color: color(i), step: true, pts: h[1]})
+		if s := r.Summary; s != nil && len(s.Turns) > 0 {
+			var p50, p95 []pt
+			for _, t := range s.Turns {
+				l := t.Results.Latency["ttft"]
+				p50 = append(p50, pt{float64(t.Turn), l.P50.F()})
+				p95 = append(p95, pt{float64(t.Turn), l.P95.F()})
+			}
+			turns = append(turns, series{name: r.Name + " p50", color: color(i), pts: p50},
+				series{name: r.Name + " p95", color: color(i), dashed: true, pts: p95})
+		}
+	}
+	charts = append(charts,
+		chart("Prompt tokens per request", "prompt tokens", "requests", prompts),
+		chart("Output tokens per request", "output tokens", "requests", outputs))
+	for i, r := range runs {
+		var hit, miss []pt
+		cache := false
+		for _, rec := range r.Records {
+			if rec.Class != "ok" || math.IsNaN(rec.TTFT.F()) {
+				continue
+			}
+			p := pt{float64(rec.PromptTokens), rec.TTFT.F()}
+			cache = cache || !math.IsNaN(rec.Cached.F())
+			if rec.Cached.F() > 0 {
+				hit = append(hit, p)
+			} else {
+				miss = append(miss, p)
+			}
+		}
+		ss := []series{{name: "each request", color: color(i), dots: true, pts: sample(miss)}}
+		if cache {
+			share := ""
+			if s := r.Summary; s != nil && !math.IsNaN(s.CachedShare()) {
+				share = " (" + strconv.FormatFloat(100*s.CachedShare(), 'f', 1, 64) + "% of all prompt tokens cached)"
+			}
+			ss = []series{{name: "no cache hit", color: color(i), dots: true, pts: sample(miss)},
+				{name: "prompt cache hit" + share, color: color(i), cross: true, pts: sample(hit)}}
+		}
+		charts = append(charts, chart(r.Name+": TTFT by prompt tokens", "prompt tokens", "seconds", ss))
+	}
+	charts = append(charts, chart("TTFT by turn of the conversation", "turn", "seconds", turns))
+	return charts
+}
