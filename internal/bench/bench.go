@@ -164,17 +164,22 @@ func truth(st sim.Stats) (ttft, tpot float64) {
 	return ttft, tpot
 }
 
-// loadStep runs aoaibench load against a fresh simulator.
-func loadStep(ctx context.Context, o Options, rate float64, s *Step) error {
+// loadStep runs aoaibench load against a fresh simulator. workload
+// replaces the fixed shape's -p 100 -m Tokens.
+func loadStep(ctx context.Context, o Options, rate float64, s *Step, workload ...string) error {
 	sp, err := startSim(o)
 	if err != nil {
 		return err
 	}
 	defer sp.stop()
-	dir := filepath.Join(o.Dir, fmt.Sprintf("load-%g", rate))
+	dir := filepath.Join(o.Dir, fmt.Sprintf("load-%g-%d", rate, len(workload)))
 	args := []string{"load", "http://" + sp.addr, "--api", "azure", "-e", "bench", "--model", "gpt-4o-mini",
 		"-r", strconv.FormatFloat(rate, 'f', -1, 64), "-d", strconv.FormatFloat(o.Step.Seconds(), 'f', -1, 64),
-		"-c", "100000", "-p", "100", "-m", strconv.Itoa(o.Tokens), "-f", "jsonl", "--output-dir", dir, "--no-probe"}
+		"-c", "100000", "-f", "jsonl", "--output-dir", dir, "--no-probe"}
+	if len(workload) == 0 {
+		workload = []string{"-p", "100", "-m", strconv.Itoa(o.Tokens)}
+	}
+	args = append(args, workload...)
 	cmd := exec.CommandContext(ctx, o.Exe, args...)
 	cmd.Stdout = io.Discard
 	var stderr strings.Builder

@@ -30,6 +30,11 @@ type BenchCmd struct {
 	Ramp       bool          `help:"Instead of the ladder, check that a ramp (--stages) sends its integral, second by second."`
 	RampTarget float64       `default:"6000" help:"The rate --ramp ramps to, requests per minute."`
 	RampTime   time.Duration `default:"30s" help:"How long --ramp ramps, then holds as long."`
+
+	Traffic       bool    `help:"Instead of the ladder, compare what workloads cost at --traffic-rate: the fixed shape, --synthetic, a ShareGPT dataset (shuffled and not) and 3-turn conversations."`
+	TrafficRate   float64 `default:"6000" help:"Requests per minute of --traffic."`
+	Conversations int     `default:"10000" help:"Conversations of the ShareGPT file --traffic generates."`
+	Dataset       string  `type:"existingfile" placeholder:"FILE" help:"With --traffic, this dataset instead of a generated one."`
 }
 
 // Help is the command's example.
@@ -61,6 +66,13 @@ func (c *BenchCmd) Run(env *Env) error {
 		return fmt.Errorf("bench: %w", err)
 	}
 	defer os.RemoveAll(dir)
+	if c.Traffic {
+		if c.Conversations < 1 || !(c.TrafficRate > 0) {
+			return usagef("--conversations and --traffic-rate must be positive")
+		}
+		return bench.Traffic(context.Background(), bench.TrafficOptions{Exe: exe, Rate: c.TrafficRate, Step: c.Step,
+			Conversations: c.Conversations, Dataset: c.Dataset, Dir: dir}, env.Stdout)
+	}
 	if c.Ramp {
 		return bench.Ramp(context.Background(), bench.RampOptions{Exe: exe, Target: c.RampTarget, Ramp: c.RampTime, Hold: c.RampTime, Dir: dir}, env.Stdout)
 	}

@@ -41,7 +41,7 @@ func (r *Run) traffic(m models.Model) error {
 		d := w.Dataset
 		ds, err := traffic.OpenDataset(traffic.DatasetOptions{
 			Path: d.Path, Format: d.Format, Shuffle: d.Shuffle, Seed: w.Seed, SkipBad: d.SkipBad,
-			MaxTokens: d.MaxTokens, Tokenizer: r.tok, Notify: func(s string) { r.opts.Log(s) }, Check: r.opts.DatasetCheck,
+			MaxTokens: d.MaxTokens, Tokenizer: r.tok, Notify: func(s string) { r.opts.Log(s) }, Check: r.opts.DatasetCheck, Turns: w.Turns,
 		})
 		if err != nil {
 			return plan.Errorf("--dataset: %v", err)

@@ -223,6 +223,8 @@ func (d *Deployment) Set(spec string) error {
 		}
 		if f, err := strconv.ParseFloat(v, 64); err == nil {
 			m[k] = f
+		} else if b, err := strconv.ParseBool(v); err == nil {
+			m[k] = b
 		} else {
 			m[k] = v
 		}

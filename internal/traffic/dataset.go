@@ -66,6 +66,8 @@ type Reader struct {
 	line         int // the line of a JSONL reader
 	tok          *tokenizer.Tokenizer
 	started      bool
+	// MaxTurns, if positive, keeps only a conversation's first turns.
+	MaxTurns int
 }
 
 // Detect tells a dataset's format from its name and first bytes.
@@ -375,6 +377,10 @@ func (r *Reader) shareGPT(raw json.RawMessage) (*Conversation, error) {
 				}
 			}
 			c.Turns = append(c.Turns, t)
+			if r.MaxTurns > 0 && len(c.Turns) >= r.MaxTurns {
+				// The rest would never be sent: do not hold it.
+				return c, nil
+			}
 		}
 	}
 	if len(c.Turns) == 0 {
@@ -413,6 +419,9 @@ type DatasetOptions struct {
 	// Check is how long the file is read through for bad rows before the
 	// first is handed out (0: CheckBudget; negative: not at all).
 	Check time.Duration
+	// Turns is the most turns of a conversation that will be sent (0: 1):
+	// the rest are not kept.
+	Turns int
 }
 
 // ShuffleBuffer is how many rows a shuffled dataset mixes at once.
@@ -426,6 +435,7 @@ func OpenDataset(o DatasetOptions) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.MaxTurns = max(o.Turns, 1)
 	if o.Notify == nil {
 		o.Notify = func(string) {}
 	}
@@ -499,6 +509,7 @@ func (d *Dataset) read(ctx context.Context, r *Reader, first *Conversation, firs
 				send(nil, err)
 				return
 			}
+			r.MaxTurns = max(o.Turns, 1)
 			rows = 0
 		case err != nil:
 			if !o.SkipBad {
