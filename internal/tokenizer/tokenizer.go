@@ -45,6 +45,10 @@ func Get(encoding string) (*Tokenizer, error) {
 	}, nil
 }
 
+// Warm loads the vocabulary now, so that the first count does not wait
+// for it: call it in a goroutine.
+func (t *Tokenizer) Warm() { t.codec() }
+
 // Count returns the number of tokens in s.
 func (t *Tokenizer) Count(s string) int {
 	if s == "" {

@@ -34,8 +34,16 @@ const (
 // was, in tokens (0: unknown).
 type Turn struct {
 	Messages []json.RawMessage
-	Text     string // the user's text, for logs
 	Output   int
+}
+
+// size is the bytes the turn holds.
+func (t *Turn) size() int {
+	n := 64
+	for _, m := range t.Messages {
+		n += len(m) + 24
+	}
+	return n
 }
 
 // Conversation is one row of a dataset: one turn, or several.
@@ -108,7 +116,7 @@ func Open(path, format string, tok *tokenizer.Tokenizer) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(f, 1<<20)
+	br := bufio.NewReaderSize(f, 256<<10)
 	head, _ := br.Peek(4096)
 	if format == "" {
 		if format, err = Detect(path, head); err != nil {
@@ -152,6 +160,25 @@ func Open(path, format string, tok *tokenizer.Tokenizer) (*Reader, error) {
 		return nil, fmt.Errorf("unknown dataset format %q (want sharegpt, jsonl, replay or csv)", format)
 	}
 	return r, nil
+}
+
+// MaxRow is the longest line of a JSONL dataset: a file that is not
+// JSONL (one line of a gigabyte) must not be read whole into memory.
+const MaxRow = 64 << 20
+
+// readLine reads one line of at most MaxRow bytes.
+func (r *Reader) readLine() ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := r.br.ReadSlice('\n')
+		if len(line)+len(frag) > MaxRow {
+			return nil, fmt.Errorf("a line of over %d MB: not a JSONL row", MaxRow>>20)
+		}
+		line = append(line, frag...)
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+	}
 }
 
 // Format returns the dataset's format.
@@ -251,7 +278,7 @@ func (r *Reader) Next() (*Conversation, error) {
 		return &Conversation{Line: line, Turns: []Turn{userTurn(rec[r.promptCol], out)}}, nil
 	}
 	for {
-		b, err := r.br.ReadBytes('\n')
+		b, err := r.readLine()
 		if len(b) == 0 && err == io.EOF {
 			return nil, io.EOF
 		}
@@ -273,7 +300,7 @@ func (r *Reader) Next() (*Conversation, error) {
 
 func userTurn(text string, output int) Turn {
 	m, _ := json.Marshal(map[string]string{"role": "user", "content": text})
-	return Turn{Messages: []json.RawMessage{m}, Text: text, Output: output}
+	return Turn{Messages: []json.RawMessage{m}, Output: output}
 }
 
 // jsonl reads one JSONL row.
@@ -316,10 +343,6 @@ func messagesTurn(msgs []json.RawMessage) (Turn, error) {
 		}
 		if err := json.Unmarshal(m, &v); err != nil || v.Role == "" || len(v.Content) == 0 {
 			return t, fmt.Errorf("message %d: want {\"role\": ..., \"content\": ...}", i+1)
-		}
-		var s string
-		if json.Unmarshal(v.Content, &s) == nil && v.Role == "user" {
-			t.Text = s
 		}
 	}
 	t.Messages = msgs
@@ -424,13 +447,26 @@ type DatasetOptions struct {
 	Turns int
 }
 
-// ShuffleBuffer is how many rows a shuffled dataset mixes at once.
-const ShuffleBuffer = 10_000
+// ShuffleBuffer is how many rows a shuffled dataset mixes at once, and
+// ShuffleBytes how many bytes of them at most.
+const (
+	ShuffleBuffer = 10_000
+	ShuffleBytes  = 16 << 20
+)
 
 // OpenDataset opens a dataset and starts reading ahead. It reads the
 // first row before returning, so that a file of the wrong kind fails
 // before anything is sent.
 func OpenDataset(o DatasetOptions) (*Dataset, error) {
+	if o.MaxTokens > 0 {
+		// --max-tokens replaces the reference answers' lengths: they need
+		// not be counted.
+		o.Tokenizer = nil
+	}
+	if o.Tokenizer != nil {
+		// The vocabulary loads while the file is checked.
+		go o.Tokenizer.Warm()
+	}
 	r, err := Open(o.Path, o.Format, o.Tokenizer)
 	if err != nil {
 		return nil, err
@@ -438,6 +474,12 @@ func OpenDataset(o DatasetOptions) (*Dataset, error) {
 	r.MaxTurns = max(o.Turns, 1)
 	if o.Notify == nil {
 		o.Notify = func(string) {}
+	}
+	if budget := cmp.Or(o.Check, CheckBudget); !o.SkipBad && budget > 0 {
+		if err := Check(o.Path, r.format, budget); err != nil {
+			r.Close()
+			return nil, err
+		}
 	}
 	first, err := r.Next()
 	if err == io.EOF {
@@ -447,12 +489,6 @@ func OpenDataset(o DatasetOptions) (*Dataset, error) {
 	if err != nil && !o.SkipBad {
 		r.Close()
 		return nil, err
-	}
-	if budget := cmp.Or(o.Check, CheckBudget); !o.SkipBad && budget > 0 {
-		if err := Check(o.Path, r.format, budget); err != nil {
-			r.Close()
-			return nil, err
-		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Dataset{ch: make(chan conv, 256), cancel: cancel, maxOut: o.MaxTokens}
@@ -473,18 +509,34 @@ func (d *Dataset) read(ctx context.Context, r *Reader, first *Conversation, firs
 			return false
 		}
 	}
+	bytes, emitted := 0, 0
+	size := func(c *Conversation) int {
+		n := 0
+		for i := range c.Turns {
+			n += c.Turns[i].size()
+		}
+		return n
+	}
 	emit := func(c *Conversation) bool {
 		if !o.Shuffle {
 			return send(c, nil)
 		}
-		if len(buf) < ShuffleBuffer {
-			buf = append(buf, c)
-			return true
+		buf = append(buf, c)
+		bytes += size(c)
+		// The buffer grows by a row for every row sent, so that the first
+		// goes at once, until it holds ShuffleBuffer rows or ShuffleBytes.
+		for len(buf) > 0 && (len(buf) > min(emitted, ShuffleBuffer) || bytes > ShuffleBytes) {
+			i := rng.IntN(len(buf))
+			out := buf[i]
+			buf[i] = buf[len(buf)-1]
+			buf = buf[:len(buf)-1]
+			bytes -= size(out)
+			emitted++
+			if !send(out, nil) {
+				return false
+			}
 		}
-		i := rng.IntN(len(buf))
-		out := buf[i]
-		buf[i] = c
-		return send(out, nil)
+		return true
 	}
 	rows, c, err := 0, first, firstErr
 	for {
@@ -538,7 +590,7 @@ func (d *Dataset) read(ctx context.Context, r *Reader, first *Conversation, firs
 // request: all of a file of a few megabytes, so that a bad row in it
 // stops the run before anything is sent. A bad row further into a larger
 // file stops dispatch when it is reached.
-const CheckBudget = 40 * time.Millisecond
+const CheckBudget = 20 * time.Millisecond
 
 // Check reads a dataset's rows, without keeping them, for up to budget,
 // and returns the first that cannot be read.
@@ -603,5 +655,5 @@ func (d *Dataset) item(msgs []json.RawMessage, t Turn, session int64, turn int) 
 	// The prompt's tokens are the server's to count: the tokenizer is
 	// the costliest thing a client does, and a dataset's prompts are not
 	// built to a count.
-	return &Item{Prompt: -1, MaxTokens: out, Session: session, Turn: turn, messages: b, Text: t.Text}
+	return &Item{Prompt: -1, MaxTokens: out, Session: session, Turn: turn, messages: b}
 }

@@ -41,7 +41,7 @@ func TestDatasetFormats(t *testing.T) {
 	}{
 		{"sg.json", shareGPT, ShareGPT, 2, "hello there", 5, 2},
 		{"d.jsonl", `{"prompt": "say hi", "output_tokens": 7}` + "\n\n" + `{"messages": [{"role": "user", "content": "x"}], "max_tokens": 3}` + "\n", JSONL, 2, "say hi", 7, 1},
-		{"r.json", `[[{"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}], [{"role": "user", "content": "hi"}]]`, Replay, 2, "", 0, 1},
+		{"r.json", `[[{"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}], [{"role": "user", "content": "hi"}]]`, Replay, 2, "look", 0, 1},
 		{"d.csv", "prompt,output_tokens\n\"hello, world\",12\nbye,\n", CSV, 2, "hello, world", 12, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,11 +68,11 @@ func TestDatasetFormats(t *testing.T) {
 				t.Fatalf("%d rows, want %d", len(convs), tc.rows)
 			}
 			t0 := convs[0].Turns[0]
-			if t0.Text != tc.first || t0.Output != tc.output || len(t0.Messages) != tc.msgs {
-				t.Errorf("first turn %q, output %d, %d messages", t0.Text, t0.Output, len(t0.Messages))
-			}
 			d := &Dataset{}
 			it := d.item(t0.Messages, t0, -1, 1)
+			if text := it.LastUser(); text != tc.first || t0.Output != tc.output || len(t0.Messages) != tc.msgs {
+				t.Errorf("first turn %q, output %d, %d messages", text, t0.Output, len(t0.Messages))
+			}
 			var body struct {
 				Messages []map[string]any `json:"messages"`
 			}
@@ -84,7 +84,7 @@ func TestDatasetFormats(t *testing.T) {
 	// ShareGPT's second human turn is a turn of its own.
 	r, _ := Open(write(t, "sg.json", shareGPT), "", tok)
 	c, _ := r.Next()
-	if len(c.Turns) != 2 || c.Turns[1].Text != "and then?" || c.Turns[1].Output != 2 {
+	if len(c.Turns) != 2 || (&Dataset{}).item(c.Turns[1].Messages, c.Turns[1], 0, 2).LastUser() != "and then?" || c.Turns[1].Output != 2 {
 		t.Errorf("turns %+v", c.Turns)
 	}
 }
@@ -145,7 +145,7 @@ func TestDatasetCyclesAndShuffles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, it.Text)
+			out = append(out, it.LastUser())
 		}
 		return out
 	}

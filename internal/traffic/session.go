@@ -50,7 +50,7 @@ func (s *Session) Next() *Item {
 		}
 	} else {
 		t := s.turns[turn-1]
-		it.MaxTokens, it.Text = t.Output, t.Text
+		it.MaxTokens = t.Output
 		if s.maxOut > 0 {
 			it.MaxTokens = s.maxOut
 		}
