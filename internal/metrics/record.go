@@ -175,7 +175,15 @@ func (r *Record) E2E() (time.Duration, bool) { return since(r.End, r.Send) }
 func (r *Record) E2ESched() (time.Duration, bool) { return since(r.End, r.Sched) }
 
 // Lag is the schedule lag t_send - t_sched.
-func (r *Record) Lag() (time.Duration, bool) { return since(r.Send, r.Sched) }
+//
+// Only a request the schedule sent has one: a conversation's later turns
+// go when the turn before them ends, so they have none.
+func (r *Record) Lag() (time.Duration, bool) {
+	if r.Turn > 1 {
+		return 0, false
+	}
+	return since(r.Send, r.Sched)
+}
 
 // choices returns the per-choice timings; a record made by hand, without
 // Derive, is one choice.

@@ -275,9 +275,18 @@ var plain = map[string]struct {
 	"goodput":        {Plain, func(r *Results) float64 { return r.RPM.Goodput.F() }},
 	"tpm":            {Plain, func(r *Results) float64 { return r.TPM.Total.F() }},
 	"gen_tpm":        {Plain, func(r *Results) float64 { return r.TPM.Gen.F() }},
-	"achieved_ratio": {Share, func(r *Results) float64 { return r.RPM.Achieved.F() / r.RPM.Offered.F() }},
+	"achieved_ratio": {Share, func(r *Results) float64 { return r.AchievedRatio() }},
 	"tokens_per_s":   {Plain, func(r *Results) float64 { return r.TokensPerS.P50.F() }},
 	"cached_share":   {Share, func(r *Results) float64 { return r.CachedShare() }},
+}
+
+// AchievedRatio is the achieved rate over the offered one (NaN for a
+// closed loop, or conversations, whose offered rate is not of requests).
+func (r *Results) AchievedRatio() float64 {
+	if r.Sessions > 0 {
+		return math.NaN()
+	}
+	return r.RPM.Achieved.F() / r.RPM.Offered.F()
 }
 
 // CachedShare is the share of the prompt tokens the prompt cache served,

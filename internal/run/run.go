@@ -408,6 +408,9 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 		}
 	}
 	res.Throttling = st.throttling.reading()
+	if st.convs != nil {
+		res.Sessions = st.sessions.Load()
+	}
 	if r.pacer != nil {
 		res.Invalid = st.invalid(res, sum)
 		res.Valid = len(res.Invalid) == 0
@@ -456,10 +459,15 @@ func (st *state) offered(a, b time.Duration) float64 {
 	if st.plan.Load.Rate != nil {
 		return *st.plan.Load.Rate
 	}
-	if st.stages == nil || b <= a {
+	switch {
+	case st.pacer == nil || b <= a:
 		return math.NaN()
+	case st.stages != nil:
+		return (st.stages.Integral(b) - st.stages.Integral(a)) * 60 / (b - a).Seconds()
 	}
-	return (st.stages.Integral(b) - st.stages.Integral(a)) * 60 / (b - a).Seconds()
+	// A trace: what its offsets held in the span.
+	p := st.pacer.Clone()
+	return float64(p.Count(b)-p.Count(a)) * 60 / (b - a).Seconds()
 }
 
 // stageResults are the figures of each stage: the requests scheduled in
@@ -532,9 +540,14 @@ func (st *state) invalid(res *metrics.Results, sum *metrics.Summary) []string {
 	if lag, limit := sum.Hist("lag").Stats(), lagLimit(res.RPM.Offered.F()); lag.Count > 0 && lag.P99.F() > limit.Seconds() {
 		why = append(why, fmt.Sprintf("schedule lag p99 %.1f ms: requests left late (past %v)", lag.P99.F()*1e3, limit))
 	}
-	due := float64(res.Requests.Sent + res.Requests.NotSent)
-	if due > 0 && float64(res.Requests.Sent) < 0.99*due {
-		why = append(why, fmt.Sprintf("sent %d of %d due requests (%.1f%%)", res.Requests.Sent, int64(due), 100*float64(res.Requests.Sent)/due))
+	// The schedule's unit: requests, or a multi-turn run's conversations.
+	sent, unit := res.Requests.Sent, "requests"
+	if st.convs != nil {
+		sent, unit = res.Sessions, "conversations"
+	}
+	due := float64(sent + res.Requests.NotSent)
+	if due > 0 && float64(sent) < 0.99*due {
+		why = append(why, fmt.Sprintf("sent %d of %d due %s (%.1f%%)", sent, int64(due), unit, 100*float64(sent)/due))
 	}
 	if res.Requests.HeldBack > 0 {
 		why = append(why, fmt.Sprintf("the --clients cap of %d held back %d due requests", st.plan.Load.Clients, res.Requests.HeldBack))
@@ -565,7 +578,7 @@ func (st *state) launch(reqCtx context.Context, n int64, sched time.Time, releas
 	if st.convs != nil {
 		return st.conversation(reqCtx, n, sched, release)
 	}
-	it, err := st.source.Next(n)
+	it, err := st.source.Next(n, st.halt)
 	if err != nil {
 		st.stopInput(err)
 		release()
@@ -615,11 +628,27 @@ func (st *state) pause(d time.Duration) bool {
 	return false
 }
 
+// inputStop is why dispatch stopped when the source gave no request: a
+// bad row, or a halt that ended the wait for one.
+func (st *state) inputStop() string {
+	if st.inputErr != nil {
+		return "input"
+	}
+	return "signal"
+}
+
 // stopInput stops dispatch at a row of the input that cannot be read:
 // the results so far are kept, and the run ends as bad input.
 func (st *state) stopInput(err error) {
+	if err == traffic.ErrStopped {
+		return // the run is stopping anyway
+	}
 	st.inputOnce.Do(func() {
-		st.inputErr = plan.Errorf("--dataset: %v", err)
+		flag := "--dataset"
+		if st.plan.Load.Trace != nil {
+			flag = "--trace"
+		}
+		st.inputErr = plan.Errorf("%s: %v", flag, err)
 		close(st.badInput)
 	})
 }
@@ -680,7 +709,7 @@ func (st *state) request(reqCtx context.Context, id int64, sched time.Time, it *
 // a turn fails (there is no answer to carry on from), or dispatch stops.
 // The session holds its slot throughout.
 func (st *state) conversation(reqCtx context.Context, n int64, sched time.Time, release func()) bool {
-	sess, err := st.convs.Session(n, st.plan.Workload.Turns)
+	sess, err := st.convs.Session(n, st.plan.Workload.Turns, st.halt)
 	if err != nil {
 		st.stopInput(err)
 		release()
@@ -692,7 +721,9 @@ func (st *state) conversation(reqCtx context.Context, n int64, sched time.Time, 
 	st.wg.Go(func() {
 		defer st.sessWG.Done()
 		defer release()
-		rng := rand.New(rand.NewPCG(st.plan.Workload.Seed, uint64(n)))
+		// Think times draw from a stream of their own, apart from the
+		// session's lengths.
+		rng := rand.New(rand.NewPCG(st.plan.Workload.Seed^0x7417, uint64(n)))
 		var answer []byte
 		for turn := 1; ; turn++ {
 			it := sess.Next()
@@ -713,6 +744,16 @@ func (st *state) conversation(reqCtx context.Context, n int64, sched time.Time, 
 			}
 			st.done <- rec
 			if !ok {
+				if st.pacer == nil && rec.Class == metrics.Throttled {
+					// As a closed loop's single requests do: wait out
+					// the throttle before the slot starts another
+					// conversation.
+					hold := min(max(rec.RetryAfter, 0), time.Minute)
+					if hold == 0 {
+						hold = time.Second
+					}
+					st.pause(hold)
+				}
 				return
 			}
 			sess.Answer(answer)
@@ -813,7 +854,7 @@ func (st *state) openLoop(reqCtx context.Context) string {
 			}
 		}
 		if !st.launch(reqCtx, n, st.start.Add(due), release) {
-			return "input"
+			return st.inputStop()
 		}
 		// Let the request's goroutine start on this P now: the next nap
 		// blocks the thread, and the goroutine would wait for the runtime
@@ -874,7 +915,7 @@ func (st *state) closedLoop(reqCtx context.Context) string {
 		}
 		active.Add(1)
 		if !st.launch(reqCtx, n, time.Now(), release) {
-			return "input"
+			return st.inputStop()
 		}
 	}
 }

@@ -626,14 +626,19 @@ func TestClosedLoopBacksOffOn429(t *testing.T) {
 		defer st.close()
 		p := basePlan("d", 50, 10)
 		p.Load.Clients, p.Load.Duration, p.Load.NoCheck = 4, plan.Duration(10*time.Second), true
-		start := time.Now()
-		out, _ := st.execute(t, p, nil, nil)
-		// 4 clients, each waiting 1 to 5 s after each 429: at most 4 x 10.
-		if n := out.Results.Requests.Throttled; n < 4 || n > 40 {
-			t.Errorf("%d requests throttled in 10 s by 4 clients", n)
-		}
-		if d := time.Since(start); d > 10*time.Second+time.Second {
-			t.Errorf("ran %v: the back-off outlived the run", d)
+		for _, turns := range []int{0, 3} {
+			// Conversations too: a throttled first turn ends its
+			// conversation, and the slot waits before the next.
+			p.Workload.Turns = turns
+			start := time.Now()
+			out, _ := st.execute(t, p, nil, nil)
+			// 4 clients, each waiting 1 to 5 s after each 429: at most 4 x 10.
+			if n := out.Results.Requests.Throttled; n < 4 || n > 40 {
+				t.Errorf("turns %d: %d requests throttled in 10 s by 4 clients", turns, n)
+			}
+			if d := time.Since(start); d > 10*time.Second+time.Second {
+				t.Errorf("turns %d: ran %v: the back-off outlived the run", turns, d)
+			}
 		}
 	})
 }

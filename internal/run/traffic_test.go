@@ -3,6 +3,7 @@ package run
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -338,6 +339,41 @@ func TestPrefixCaching(t *testing.T) {
 		out, _ = st.execute(t, p, nil, nil)
 		if out.Results.Tokens.Cached != 0 || out.Results.Tokens.CacheReported != 10 {
 			t.Errorf("no prefix: %d tokens cached of %d requests reporting", out.Results.Tokens.Cached, out.Results.Tokens.CacheReported)
+		}
+	})
+}
+
+// TestConversationsOpenLoop: with a rate, the schedule is of
+// conversations: the validity check counts conversations, and later turns
+// add no schedule lag.
+func TestConversationsOpenLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := newStack(t, fast())
+		defer st.close()
+		p := basePlan("d", 50, 10)
+		p.Workload.Turns = 4
+		p.Load.Rate, p.Load.Duration, p.Load.Clients = rate(600), plan.Duration(3*time.Second), 2
+		out, c := st.execute(t, p, nil, nil)
+		res := out.Results
+		// 30 conversations due in 3 s; 2 slots, each busy about 1.6 s a
+		// conversation, start 4.
+		if res.Sessions != 4 || res.Sessions+res.Requests.NotSent != 30 {
+			t.Fatalf("%d conversations, %d not sent; want 4 of 30 due", res.Sessions, res.Requests.NotSent)
+		}
+		if !strings.Contains(strings.Join(res.Invalid, ";"), "sent 4 of 30 due conversations") {
+			t.Errorf("invalid reasons %q", res.Invalid)
+		}
+		var lags int
+		for _, r := range c.recs {
+			if _, ok := r.Lag(); ok {
+				lags++
+			}
+		}
+		if n := res.Latency["lag"].Count; n != 4 || lags != 4 {
+			t.Errorf("%d lag samples (%d records with a lag), want one per conversation", n, lags)
+		}
+		if !math.IsNaN(res.AchievedRatio()) {
+			t.Errorf("achieved ratio %v mixes requests and conversations", res.AchievedRatio())
 		}
 	})
 }

@@ -44,7 +44,11 @@ func (c *promptCache) hit(now time.Time, hashes []uint64) int {
 	return 0
 }
 
-// add caches the prompt's prefixes.
+// add caches the prompt's prefixes. At the limit it sweeps out what has
+// expired and, if that is not enough, drops arbitrary entries (a map's
+// order is random) down to half the limit: a sweep then comes once per
+// half a limit of new prefixes, not once per request, and the cache never
+// empties at once.
 func (c *promptCache) add(now time.Time, hashes []uint64) {
 	if len(c.seen)+len(hashes) > cacheLimit {
 		for h, at := range c.seen {
@@ -52,8 +56,11 @@ func (c *promptCache) add(now time.Time, hashes []uint64) {
 				delete(c.seen, h)
 			}
 		}
-		if len(c.seen)+len(hashes) > cacheLimit {
-			clear(c.seen)
+		for h := range c.seen {
+			if len(c.seen)+len(hashes) <= cacheLimit/2 {
+				break
+			}
+			delete(c.seen, h)
 		}
 	}
 	for _, h := range hashes {

@@ -105,3 +105,30 @@ func TestPromptCacheProvisioned(t *testing.T) {
 		}
 	})
 }
+
+// TestPromptCacheBounded: past its limit the cache drops down to half of
+// it, keeping the rest, instead of sweeping on every request or emptying.
+func TestPromptCacheBounded(t *testing.T) {
+	c := newPromptCache(time.Hour)
+	now := time.Unix(0, 0)
+	hashes := make([]uint64, 1000)
+	for i := range cacheLimit / 1000 {
+		for j := range hashes {
+			hashes[j] = uint64(i*1000 + j)
+		}
+		c.add(now, hashes)
+	}
+	if len(c.seen) != cacheLimit/1000*1000 {
+		t.Fatalf("%d entries before the limit", len(c.seen))
+	}
+	for j := range hashes {
+		hashes[j] = uint64(cacheLimit + j)
+	}
+	c.add(now, hashes)
+	if n := len(c.seen); n > cacheLimit/2+1000 || n < cacheLimit/2-1000 {
+		t.Errorf("%d entries after the limit, want about %d", n, cacheLimit/2)
+	}
+	if c.hit(now, hashes[len(hashes)-1:]) == 0 {
+		t.Error("the newest prefix was dropped")
+	}
+}

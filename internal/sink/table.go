@@ -49,7 +49,10 @@ func Table(w io.Writer, r *metrics.Results) {
 	}
 	offered := "closed loop"
 	if o := r.RPM.Offered.F(); !math.IsNaN(o) {
-		offered = strconv.FormatFloat(o, 'f', -1, 64) + " offered"
+		offered = strconv.FormatFloat(math.Round(o*10)/10, 'f', -1, 64) + " offered"
+		if r.Sessions > 0 {
+			offered = strconv.FormatFloat(math.Round(o*10)/10, 'f', -1, 64) + " conversations a minute offered; requests"
+		}
 	}
 	fmt.Fprintf(w, "RPM       %s, %s sent, %s achieved", offered, f1(r.RPM.Sent), f1(r.RPM.Achieved))
 	if g := r.RPM.Goodput; !math.IsNaN(g.F()) {

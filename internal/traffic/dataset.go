@@ -57,6 +57,9 @@ type BadRow struct {
 	File string
 	Line int
 	Err  error
+	// Lost says nothing after the row can be read: a JSON array's
+	// decoder does not recover from a syntax error or a cut.
+	Lost bool
 }
 
 func (e *BadRow) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
@@ -72,8 +75,15 @@ type Reader struct {
 	promptCol    int
 	outputCol    int
 	line         int // the line of a JSONL reader
-	tok          *tokenizer.Tokenizer
-	started      bool
+	// lineOff and lineNo are where lineAt last counted to, so that
+	// counting lines for many bad rows reads the file once.
+	lineOff int64
+	lineNo  int
+	lf      *os.File
+	// Empty counts conversations skipped for having no user turn.
+	Empty   int
+	tok     *tokenizer.Tokenizer
+	started bool
 	// MaxTurns, if positive, keeps only a conversation's first turns.
 	MaxTurns int
 }
@@ -121,7 +131,7 @@ func Open(path, format string, tok *tokenizer.Tokenizer) (*Reader, error) {
 	if format == "" {
 		if format, err = Detect(path, head); err != nil {
 			f.Close()
-			return nil, &BadRow{path, 1, err}
+			return nil, &BadRow{File: path, Line: 1, Err: err}
 		}
 	}
 	r := &Reader{path: path, format: format, f: f, br: br, tok: tok}
@@ -131,7 +141,7 @@ func Open(path, format string, tok *tokenizer.Tokenizer) (*Reader, error) {
 		tk, err := r.dec.Token()
 		if err != nil || tk != json.Delim('[') {
 			f.Close()
-			return nil, &BadRow{path, 1, fmt.Errorf("want a JSON array of %s rows", format)}
+			return nil, &BadRow{File: path, Line: 1, Err: fmt.Errorf("want a JSON array of %s rows", format)}
 		}
 	case CSV:
 		r.cr = csv.NewReader(br)
@@ -139,7 +149,7 @@ func Open(path, format string, tok *tokenizer.Tokenizer) (*Reader, error) {
 		hdr, err := r.cr.Read()
 		if err != nil {
 			f.Close()
-			return nil, &BadRow{path, 1, fmt.Errorf("want a header with prompt and output_tokens columns: %v", err)}
+			return nil, &BadRow{File: path, Line: 1, Err: fmt.Errorf("want a header with prompt and output_tokens columns: %v", err)}
 		}
 		r.promptCol, r.outputCol = -1, -1
 		for i, h := range hdr {
@@ -152,7 +162,7 @@ func Open(path, format string, tok *tokenizer.Tokenizer) (*Reader, error) {
 		}
 		if r.promptCol < 0 {
 			f.Close()
-			return nil, &BadRow{path, 1, fmt.Errorf("no prompt column in the header %q", strings.Join(hdr, ","))}
+			return nil, &BadRow{File: path, Line: 1, Err: fmt.Errorf("no prompt column in the header %q", strings.Join(hdr, ","))}
 		}
 	case JSONL:
 	default:
@@ -185,7 +195,12 @@ func (r *Reader) readLine() ([]byte, error) {
 func (r *Reader) Format() string { return r.format }
 
 // Close closes the file.
-func (r *Reader) Close() error { return r.f.Close() }
+func (r *Reader) Close() error {
+	if r.lf != nil {
+		r.lf.Close()
+	}
+	return r.f.Close()
+}
 
 // wholeRunes cuts b after its last whole rune: a peek may end inside one.
 func wholeRunes(b []byte) []byte {
@@ -201,26 +216,40 @@ func wholeRunes(b []byte) []byte {
 }
 
 // lineAt returns the line of the first row byte at or after offset off
-// (past spaces and the comma between rows), by counting from the start of
-// the file: only for an error, so the cost does not matter.
+// (past spaces and the comma between rows). It counts on from where it
+// last stopped when off is past it (rows come in order), else from the
+// start: only errors ask, and the whole file is read at most once per
+// pass.
 func (r *Reader) lineAt(off int64) int {
-	f, err := os.Open(r.path)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	n := 1
-	br := bufio.NewReader(f)
-	for i := int64(0); ; i++ {
-		c, err := br.ReadByte()
+	if r.lf == nil {
+		f, err := os.Open(r.path)
 		if err != nil {
-			return n
+			return 0
 		}
-		if i >= off && !strings.ContainsRune(" \t\r\n,", rune(c)) {
-			return n
+		r.lf, r.lineOff, r.lineNo = f, 0, 1
+	}
+	if off < r.lineOff {
+		r.lineOff, r.lineNo = 0, 1
+	}
+	buf := make([]byte, 64<<10)
+	pos := r.lineOff
+	for {
+		k, err := r.lf.ReadAt(buf, pos)
+		for _, c := range buf[:k] {
+			if pos >= off && !strings.ContainsRune(" \t\r\n,", rune(c)) {
+				// lineNo is the line of pos: the next call counts on
+				// from here.
+				r.lineOff = pos
+				return r.lineNo
+			}
+			if c == '\n' {
+				r.lineNo++
+			}
+			pos++
 		}
-		if c == '\n' {
-			n++
+		if err != nil {
+			r.lineOff = pos
+			return r.lineNo
 		}
 	}
 }
@@ -231,7 +260,7 @@ func (r *Reader) Next() (*Conversation, error) {
 	case ShareGPT, Replay:
 		if !r.dec.More() {
 			if _, err := r.dec.Token(); err != nil {
-				return nil, &BadRow{r.path, r.lineAt(r.dec.InputOffset()), fmt.Errorf("the JSON array is not closed: %v", err)}
+				return nil, &BadRow{File: r.path, Line: r.lineAt(r.dec.InputOffset()), Err: fmt.Errorf("the JSON array is not closed: %v", err), Lost: true}
 			}
 			return nil, io.EOF
 		}
@@ -240,11 +269,11 @@ func (r *Reader) Next() (*Conversation, error) {
 		if err := r.dec.Decode(&raw); err != nil {
 			line := r.lineAt(off)
 			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-				return nil, &BadRow{r.path, line, fmt.Errorf("the file ends inside a row: truncated JSON")}
+				return nil, &BadRow{File: r.path, Line: line, Err: fmt.Errorf("the file ends inside a row: truncated JSON"), Lost: true}
 			}
 			// A syntax error leaves the decoder lost: nothing after it can
 			// be read.
-			return nil, &BadRow{r.path, line, fmt.Errorf("malformed JSON: %v", err)}
+			return nil, &BadRow{File: r.path, Line: line, Err: fmt.Errorf("malformed JSON: %v", err), Lost: true}
 		}
 		var c *Conversation
 		var err error
@@ -253,8 +282,14 @@ func (r *Reader) Next() (*Conversation, error) {
 		} else {
 			c, err = r.replay(raw)
 		}
+		if err == errNoTurn {
+			// Public ShareGPT files hold conversations with no human
+			// turn: nothing to send, and no reason to stop.
+			r.Empty++
+			return r.Next()
+		}
 		if err != nil {
-			return nil, &BadRow{r.path, r.lineAt(off), err}
+			return nil, &BadRow{File: r.path, Line: r.lineAt(off), Err: err, Lost: false}
 		}
 		return c, nil
 	case CSV:
@@ -262,17 +297,24 @@ func (r *Reader) Next() (*Conversation, error) {
 		if err == io.EOF {
 			return nil, io.EOF
 		}
-		line, _ := r.cr.FieldPos(0)
 		if err != nil {
-			return nil, &BadRow{r.path, line, err}
+			// FieldPos panics after a parse error: the error has the line.
+			line := 0
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.Line
+				err = pe.Err
+			}
+			return nil, &BadRow{File: r.path, Line: line, Err: err, Lost: false}
 		}
+		line, _ := r.cr.FieldPos(0)
 		if r.promptCol >= len(rec) || strings.TrimSpace(rec[r.promptCol]) == "" {
-			return nil, &BadRow{r.path, line, fmt.Errorf("no prompt")}
+			return nil, &BadRow{File: r.path, Line: line, Err: fmt.Errorf("no prompt"), Lost: false}
 		}
 		out := 0
 		if r.outputCol >= 0 && r.outputCol < len(rec) && strings.TrimSpace(rec[r.outputCol]) != "" {
 			if out, err = strconv.Atoi(strings.TrimSpace(rec[r.outputCol])); err != nil || out < 1 {
-				return nil, &BadRow{r.path, line, fmt.Errorf("output_tokens %q is not a positive whole number", rec[r.outputCol])}
+				return nil, &BadRow{File: r.path, Line: line, Err: fmt.Errorf("output_tokens %q is not a positive whole number", rec[r.outputCol]), Lost: false}
 			}
 		}
 		return &Conversation{Line: line, Turns: []Turn{userTurn(rec[r.promptCol], out)}}, nil
@@ -284,14 +326,14 @@ func (r *Reader) Next() (*Conversation, error) {
 		}
 		r.line++
 		if err != nil && err != io.EOF {
-			return nil, &BadRow{r.path, r.line, err}
+			return nil, &BadRow{File: r.path, Line: r.line, Err: err, Lost: true}
 		}
 		if len(bytes.TrimSpace(b)) == 0 {
 			continue
 		}
 		c, perr := r.jsonl(b)
 		if perr != nil {
-			return nil, &BadRow{r.path, r.line, perr}
+			return nil, &BadRow{File: r.path, Line: r.line, Err: perr, Lost: false}
 		}
 		c.Line = r.line
 		return c, nil
@@ -407,26 +449,34 @@ func (r *Reader) shareGPT(raw json.RawMessage) (*Conversation, error) {
 		}
 	}
 	if len(c.Turns) == 0 {
-		return nil, fmt.Errorf("a conversation with no human turn")
+		return nil, errNoTurn
 	}
 	return c, nil
 }
+
+// errNoTurn is a ShareGPT conversation with no human turn.
+var errNoTurn = errors.New("a conversation with no human turn")
 
 // Dataset is a Source of a dataset's prompts, read ahead by a goroutine
 // into a bounded buffer so that a large file is streamed, never loaded,
 // and the dispatcher never waits on the disk. It cycles through the file;
 // with Shuffle, rows come out of a seeded shuffle buffer.
 type Dataset struct {
-	ch      chan conv
-	cancel  context.CancelFunc
-	maxOut  int // --max-tokens: overrides the rows' output lengths
-	turns   bool
-	Wrapped func(rows int) // called when the file starts over
+	ch     chan conv
+	cancel context.CancelFunc
+	maxOut int // --max-tokens: overrides the rows' output lengths
+	path   string
+	notify func(string)
+	pass   int // consumer only: the pass of the last row handed out
 }
 
+// conv is a row on its way to the consumer: its pass through the file
+// (from 1), and how many rows the file holds (0 until a pass ends).
 type conv struct {
-	c   *Conversation
-	err error
+	c    *Conversation
+	err  error
+	pass int
+	rows int
 }
 
 // DatasetOptions configure a Dataset.
@@ -484,14 +534,18 @@ func OpenDataset(o DatasetOptions) (*Dataset, error) {
 	first, err := r.Next()
 	if err == io.EOF {
 		r.Close()
-		return nil, &BadRow{o.Path, 1, fmt.Errorf("no rows")}
+		why := "no rows"
+		if r.Empty > 0 {
+			why = fmt.Sprintf("no rows: none of its %d conversations has a human turn", r.Empty)
+		}
+		return nil, &BadRow{File: o.Path, Line: 1, Err: errors.New(why)}
 	}
 	if err != nil && !o.SkipBad {
 		r.Close()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &Dataset{ch: make(chan conv, 256), cancel: cancel, maxOut: o.MaxTokens}
+	d := &Dataset{ch: make(chan conv, 256), cancel: cancel, maxOut: o.MaxTokens, path: o.Path, notify: o.Notify}
 	go d.read(ctx, r, first, err, o)
 	return d, nil
 }
@@ -499,16 +553,29 @@ func OpenDataset(o DatasetOptions) (*Dataset, error) {
 // read feeds the buffer until cancelled.
 func (d *Dataset) read(ctx context.Context, r *Reader, first *Conversation, firstErr error, o DatasetOptions) {
 	defer close(d.ch)
+	// r is replaced at each pass; the one open at the end is closed.
+	defer func() { r.Close() }()
+	notify := func(msg string) {
+		if ctx.Err() == nil {
+			o.Notify(msg)
+		}
+	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0xda7a))
-	var buf []*Conversation
-	send := func(c *Conversation, err error) bool {
+	pass, rows, fileRows := 1, 0, 0
+	send := func(c *Conversation, err error, pass int) bool {
 		select {
-		case d.ch <- conv{c, err}:
+		case d.ch <- conv{c, err, pass, fileRows}:
 			return true
 		case <-ctx.Done():
 			return false
 		}
 	}
+	// The shuffle buffer grows by a row for every row sent, so that the
+	// first goes at once, until it holds ShuffleBuffer rows or
+	// ShuffleBytes; it is kept across passes, so the mixing never stops
+	// and never stalls to refill.
+	var buf []*Conversation
+	var passOf []int
 	bytes, emitted := 0, 0
 	size := func(c *Conversation) int {
 		n := 0
@@ -519,72 +586,82 @@ func (d *Dataset) read(ctx context.Context, r *Reader, first *Conversation, firs
 	}
 	emit := func(c *Conversation) bool {
 		if !o.Shuffle {
-			return send(c, nil)
+			return send(c, nil, pass)
 		}
-		buf = append(buf, c)
+		buf, passOf = append(buf, c), append(passOf, pass)
 		bytes += size(c)
-		// The buffer grows by a row for every row sent, so that the first
-		// goes at once, until it holds ShuffleBuffer rows or ShuffleBytes.
 		for len(buf) > 0 && (len(buf) > min(emitted, ShuffleBuffer) || bytes > ShuffleBytes) {
 			i := rng.IntN(len(buf))
-			out := buf[i]
-			buf[i] = buf[len(buf)-1]
-			buf = buf[:len(buf)-1]
+			out, outPass := buf[i], passOf[i]
+			last := len(buf) - 1
+			buf[i], passOf[i] = buf[last], passOf[last]
+			buf, passOf = buf[:last], passOf[:last]
 			bytes -= size(out)
 			emitted++
-			if !send(out, nil) {
+			if !send(out, nil, outPass) {
 				return false
 			}
 		}
 		return true
 	}
-	rows, c, err := 0, first, firstErr
+	warnedEmpty, skipped := false, 0
+	c, err := first, firstErr
 	for {
+		if r.Empty > 0 && !warnedEmpty {
+			warnedEmpty = true
+			notify(fmt.Sprintf("note: dataset %s: skipping conversations with no human turn", o.Path))
+		}
 		switch {
 		case err == io.EOF:
-			r.Close()
 			if rows == 0 {
-				send(nil, &BadRow{o.Path, 1, fmt.Errorf("no readable rows")})
+				send(nil, &BadRow{File: o.Path, Line: 1, Err: fmt.Errorf("no readable rows")}, pass)
 				return
 			}
-			// Start over, and flush the shuffle buffer in its own order.
-			for len(buf) > 0 && o.Shuffle {
-				i := rng.IntN(len(buf))
-				if !send(buf[i], nil) {
-					return
-				}
-				buf[i] = buf[len(buf)-1]
-				buf = buf[:len(buf)-1]
-			}
-			o.Notify(fmt.Sprintf("note: dataset %s: all %d rows sent, starting over", o.Path, rows))
-			if r, err = Open(o.Path, r.format, o.Tokenizer); err != nil {
-				send(nil, err)
+			r.Close()
+			nr, err := Open(o.Path, r.format, o.Tokenizer)
+			if err != nil {
+				send(nil, err, pass)
 				return
 			}
+			r = nr
 			r.MaxTurns = max(o.Turns, 1)
-			rows = 0
+			if pass == 1 {
+				fileRows = rows
+			}
+			pass, rows = pass+1, 0
 		case err != nil:
 			if !o.SkipBad {
-				send(nil, err)
+				send(nil, err, pass)
 				return
 			}
-			o.Notify(fmt.Sprintf("warning: skipped %v", err))
-			var br *BadRow
-			if errors.As(err, &br) && strings.HasPrefix(br.Err.Error(), "malformed JSON") && (r.format == ShareGPT || r.format == Replay) {
-				// A JSON array cannot be read past a syntax error.
+			// Each bad row is named once, on the first pass, and at most
+			// maxSkipNotes of them.
+			if pass == 1 {
+				skipped++
+				switch {
+				case skipped <= maxSkipNotes:
+					notify(fmt.Sprintf("warning: skipped %v", err))
+				case skipped == maxSkipNotes+1:
+					notify(fmt.Sprintf("warning: dataset %s: more rows skipped, not listed", o.Path))
+				}
+			}
+			if br, ok := err.(*BadRow); ok && br.Lost {
+				// Nothing after it can be read: start over.
 				err = io.EOF
 				continue
 			}
 		default:
 			rows++
 			if !emit(c) {
-				r.Close()
 				return
 			}
 		}
 		c, err = r.Next()
 	}
 }
+
+// maxSkipNotes is how many skipped rows a dataset names.
+const maxSkipNotes = 20
 
 // CheckBudget is how long a dataset is read through before the first
 // request: all of a file of a few megabytes, so that a bad row in it
@@ -620,19 +697,34 @@ func Check(path, format string, budget time.Duration) error {
 func (d *Dataset) Close() { d.cancel() }
 
 // Next implements Source: the next conversation's first turn.
-func (d *Dataset) Next(n int64) (*Item, error) {
-	c, err := d.Conversation()
+func (d *Dataset) Next(n int64, stop <-chan struct{}) (*Item, error) {
+	c, err := d.Conversation(stop)
 	if err != nil {
 		return nil, err
 	}
 	return d.item(c.Turns[0].Messages, c.Turns[0], -1, 1), nil
 }
 
-// Conversation returns the next conversation.
-func (d *Dataset) Conversation() (*Conversation, error) {
-	v, ok := <-d.ch
+// Conversation returns the next conversation; ErrStopped if stop closes
+// first.
+func (d *Dataset) Conversation(stop <-chan struct{}) (*Conversation, error) {
+	var v conv
+	var ok bool
+	select {
+	case v, ok = <-d.ch:
+	case <-stop:
+		return nil, ErrStopped
+	}
 	if !ok {
 		return nil, fmt.Errorf("dataset closed")
+	}
+	if v.pass > d.pass {
+		if d.pass > 0 {
+			// Said when the next pass's first row goes, not when the
+			// reader, rows ahead, starts it.
+			d.notify(fmt.Sprintf("note: dataset %s: all %d rows sent, starting over", d.path, v.rows))
+		}
+		d.pass = v.pass
 	}
 	return v.c, v.err
 }

@@ -3,9 +3,12 @@ package traffic
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aoaibench/aoaibench/internal/tokenizer"
@@ -101,8 +104,10 @@ func TestBadDatasets(t *testing.T) {
 		{"bin.json", "\x00\x01\x02\x89PNG", "not text", 1},
 		{"bad.jsonl", `{"prompt": "a"}` + "\n" + `{"prompt": "b"}` + "\n" + `{"prompt": oops}` + "\n", "malformed JSON", 3},
 		{"noprompt.jsonl", `{"text": "a"}` + "\n", `want "prompt"`, 1},
-		{"nohuman.json", `[{"conversations": [{"from": "gpt", "value": "a"}]}]`, "no human turn", 1},
+		{"nohuman.json", `[{"conversations": [{"from": "gpt", "value": "a"}]}]`, "has a human turn", 1},
 		{"obj.json", `[{"x": 1}]`, "neither ShareGPT", 1},
+		{"quote.csv", "prompt,output_tokens\nhello,5\nbad \"quote,3\n", "bare \"", 3},
+		{"short.csv", "prompt,output_tokens\nhello,5\nbye\n", "wrong number of fields", 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := write(t, tc.name, tc.content)
@@ -111,7 +116,7 @@ func TestBadDatasets(t *testing.T) {
 				// A later row: the first rows were fine.
 				d, _ := OpenDataset(DatasetOptions{Path: p})
 				for range 5 {
-					if _, err = d.Next(0); err != nil {
+					if _, err = d.Next(0, nil); err != nil {
 						break
 					}
 				}
@@ -125,23 +130,61 @@ func TestBadDatasets(t *testing.T) {
 	}
 }
 
-// TestDatasetCyclesAndShuffles: the rows cycle; shuffled, every row comes
-// once a cycle, in another order, the same for the same seed.
+// TestSkipBadEnds: skipping bad rows never loops on a row that cannot be
+// passed (a cut JSON array starts over), never panics (a bad CSV quote),
+// and names each skipped row; a wait for a row gives up when stop closes.
+func TestSkipBadEnds(t *testing.T) {
+	for name, content := range map[string]string{
+		"cut.json":    `[{"conversations": [{"from": "human", "value": "a"}]},` + "\n" + `{"conversations": [{"from": "hu`,
+		"quote.csv":   "prompt,output_tokens\nhello,5\nbad \"quote,3\nok,2\n",
+		"lines.jsonl": `{"prompt": "a"}` + "\n" + `{"prompt": oops}` + "\n",
+	} {
+		var mu sync.Mutex
+		var notes []string
+		d, err := OpenDataset(DatasetOptions{Path: write(t, name, content), SkipBad: true,
+			Notify: func(s string) { mu.Lock(); notes = append(notes, s); mu.Unlock() }})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for range 20 {
+			if _, err := d.Next(0, nil); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+		d.Close()
+		mu.Lock()
+		if len(notes) == 0 || len(notes) > 100 || !strings.Contains(strings.Join(notes, "\n"), name+":") {
+			t.Errorf("%s: %d notes: %q", name, len(notes), notes)
+		}
+		mu.Unlock()
+	}
+	// A reader that has nothing to give: stop ends the wait.
+	d := &Dataset{ch: make(chan conv)}
+	stop := make(chan struct{})
+	close(stop)
+	if _, err := d.Next(0, stop); err != ErrStopped {
+		t.Errorf("stopped wait: %v", err)
+	}
+}
+
+// TestDatasetCyclesAndShuffles: the rows cycle; shuffled, they come in
+// another order, the same for the same seed, every row about as often as
+// any other however many passes (the buffer is kept across passes).
 func TestDatasetCyclesAndShuffles(t *testing.T) {
 	var b strings.Builder
 	for i := range 50 {
 		b.WriteString(`{"prompt": "p` + string(rune('A'+i%26)) + string(rune('a'+i/26)) + `"}` + "\n")
 	}
 	p := write(t, "d.jsonl", b.String())
-	order := func(shuffle bool, seed uint64) []string {
+	order := func(shuffle bool, seed uint64, n int) []string {
 		d, err := OpenDataset(DatasetOptions{Path: p, Shuffle: shuffle, Seed: seed})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer d.Close()
 		var out []string
-		for range 100 {
-			it, err := d.Next(0)
+		for range n {
+			it, err := d.Next(0, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,16 +192,147 @@ func TestDatasetCyclesAndShuffles(t *testing.T) {
 		}
 		return out
 	}
-	seq := order(false, 0)
+	seq := order(false, 0, 100)
 	if seq[0] != seq[50] || seq[1] == seq[0] {
 		t.Errorf("sequential order %v", seq[:3])
 	}
-	a, b2, c := order(true, 1), order(true, 1), order(true, 2)
+	a, b2, c := order(true, 1, 2000), order(true, 1, 2000), order(true, 2, 2000)
 	seen := map[string]int{}
-	for _, s := range a[:50] {
+	for _, s := range a {
 		seen[s]++
 	}
-	if len(seen) != 50 || strings.Join(a, ",") != strings.Join(b2, ",") || strings.Join(a, ",") == strings.Join(c, ",") || strings.Join(a[:50], ",") == strings.Join(seq[:50], ",") {
-		t.Errorf("shuffle: %d distinct of 50; same seed same order %v; other seed other order %v", len(seen), strings.Join(a, ",") == strings.Join(b2, ","), strings.Join(a, ",") != strings.Join(c, ","))
+	lo, hi := 2000, 0
+	for _, n := range seen {
+		lo, hi = min(lo, n), max(hi, n)
+	}
+	if len(seen) != 50 || lo < 25 || hi > 55 {
+		t.Errorf("shuffle: %d distinct rows, each sent %d to %d times of 2,000 (40 each on average)", len(seen), lo, hi)
+	}
+	if strings.Join(a, ",") != strings.Join(b2, ",") || strings.Join(a, ",") == strings.Join(c, ",") || strings.Join(a[:50], ",") == strings.Join(seq[:50], ",") {
+		t.Errorf("shuffle: same seed same order %v; other seed other order %v", strings.Join(a, ",") == strings.Join(b2, ","), strings.Join(a, ",") != strings.Join(c, ","))
+	}
+	// Late passes are shuffled too: rows following their predecessor in
+	// the file are rare.
+	next := map[string]string{}
+	for i := range 49 {
+		next[seq[i]] = seq[i+1]
+	}
+	follow := 0
+	for i := 1900; i < 1999; i++ {
+		if next[a[i]] == a[i+1] {
+			follow++
+		}
+	}
+	if follow > 10 {
+		t.Errorf("%d of 99 late rows follow their file predecessor: not shuffled", follow)
+	}
+	// Rows large enough that the byte bound holds the buffer: five
+	// passes on, still shuffled.
+	b.Reset()
+	pad := strings.Repeat("x", 200<<10)
+	for i := range 100 {
+		fmt.Fprintf(&b, `{"prompt": "r%03d %s"}`+"\n", i, pad)
+	}
+	p = write(t, "big.jsonl", b.String())
+	d, err := OpenDataset(DatasetOptions{Path: p, Shuffle: true, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var ids []int
+	for range 500 {
+		it, err := d.Next(0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id int
+		fmt.Sscanf(it.LastUser(), "r%d", &id)
+		ids = append(ids, id)
+	}
+	follow = 0
+	for i := 400; i < 499; i++ {
+		if ids[i+1] == (ids[i]+1)%100 {
+			follow++
+		}
+	}
+	if follow > 10 {
+		t.Errorf("big rows: %d of 99 rows of the fifth pass follow their file predecessor: not shuffled", follow)
+	}
+}
+
+// TestWrapNote: the note that the file starts over comes once, when the
+// second pass's first row is handed out, not when the reader, rows ahead,
+// starts it.
+func TestWrapNote(t *testing.T) {
+	var b strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&b, `{"prompt": "p%d"}`+"\n", i)
+	}
+	var notes []string
+	d, err := OpenDataset(DatasetOptions{Path: write(t, "w.jsonl", b.String()), Notify: func(s string) { notes = append(notes, s) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for sent := 1; sent <= 45; sent++ {
+		d.Next(0, nil)
+		// Rows 21 and 41 start the second and third passes.
+		want := 0
+		if sent > 20 {
+			want++
+		}
+		if sent > 40 {
+			want++
+		}
+		if len(notes) != want {
+			t.Fatalf("after %d rows: %d notes %q, want %d", sent, len(notes), notes, want)
+		}
+	}
+	if !strings.Contains(notes[0], "all 20 rows sent") {
+		t.Errorf("notes %q", notes)
+	}
+}
+
+// TestManyBadRowLines: each skipped row of an array names its own line,
+// counted on from the row before (not from the start of the file each
+// time).
+func TestManyBadRowLines(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("[\n")
+	for i := range 30 {
+		if i > 0 {
+			b.WriteString(",\n\n")
+		}
+		if i%3 == 2 {
+			b.WriteString(`{"conversations": "not a list"}`)
+		} else {
+			b.WriteString(`{"conversations": [{"from": "human", "value": "hi"}]}`)
+		}
+	}
+	b.WriteString("\n]\n")
+	r, err := Open(write(t, "many.json", b.String()), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var lines []int
+	for {
+		_, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		var br *BadRow
+		if !errors.As(err, &br) {
+			continue
+		}
+		lines = append(lines, br.Line)
+	}
+	// Row i starts on line 2 + 2i.
+	var want []int
+	for i := 2; i < 30; i += 3 {
+		want = append(want, 2+2*i)
+	}
+	if fmt.Sprint(lines) != fmt.Sprint(want) {
+		t.Errorf("bad rows at lines %v, want %v", lines, want)
 	}
 }

@@ -2,6 +2,7 @@ package traffic
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 )
@@ -28,10 +29,14 @@ type Item struct {
 }
 
 // Source yields the requests of a run. Next is called for n = 0, 1, 2...
-// in order, by one goroutine.
+// in order, by one goroutine; a source that may wait (a dataset read
+// ahead) gives up with ErrStopped when stop closes.
 type Source interface {
-	Next(n int64) (*Item, error)
+	Next(n int64, stop <-chan struct{}) (*Item, error)
 }
+
+// ErrStopped is a wait for the next request given up: the run stopped.
+var ErrStopped = errors.New("stopped")
 
 // Params are the fields of every request body but its messages and
 // max_tokens.

@@ -87,14 +87,14 @@ func turnSeed(id int64, turn int) uint64 {
 }
 
 // Session starts synthetic session n of up to turns turns.
-func (s *Synthetic) Session(n int64, turns int) (*Session, error) {
+func (s *Synthetic) Session(n int64, turns int, stop <-chan struct{}) (*Session, error) {
 	return &Session{ID: n, synth: s, last: max(turns, 1), rng: rand.New(rand.NewPCG(s.seed, uint64(n)))}, nil
 }
 
 // Session starts the next conversation of the dataset as session n, of
 // its turns up to turns.
-func (d *Dataset) Session(n int64, turns int) (*Session, error) {
-	c, err := d.Conversation()
+func (d *Dataset) Session(n int64, turns int, stop <-chan struct{}) (*Session, error) {
+	c, err := d.Conversation(stop)
 	if err != nil {
 		return nil, err
 	}
@@ -103,5 +103,5 @@ func (d *Dataset) Session(n int64, turns int) (*Session, error) {
 
 // Sessions starts conversations.
 type Sessions interface {
-	Session(n int64, turns int) (*Session, error)
+	Session(n int64, turns int, stop <-chan struct{}) (*Session, error)
 }

@@ -149,7 +149,7 @@ func NewSynthetic(prompt, output Dist, prefix, prefixes int, seed uint64) (*Synt
 }
 
 // Next implements Source.
-func (s *Synthetic) Next(n int64) (*Item, error) {
+func (s *Synthetic) Next(n int64, _ <-chan struct{}) (*Item, error) {
 	prompt := max(s.prompt.sample(s.rng), s.prefix+MinContext)
 	it := &Item{Prompt: prompt, MaxTokens: s.output.sample(s.rng), Session: -1}
 	it.messages = s.render(make([]byte, 0, 8*prompt+64), n, prompt, int(uint64(n)%uint64(s.prefixes)))
@@ -168,7 +168,9 @@ func (s *Synthetic) render(dst []byte, n int64, prompt, id int) []byte {
 			if j > 0 {
 				dst = append(dst, ' ')
 			}
-			dst = append(dst, s.words[(j*13+id*7+5)%len(s.words)]...)
+			// Words of the prefix's own: a hash of its number and the
+			// position, so that no two of a million prefixes are alike.
+			dst = append(dst, s.words[mix64(uint64(id)<<32|uint64(j))%uint64(len(s.words))]...)
 		}
 		dst = append(dst, `"},`...)
 		user -= s.prefix
@@ -208,7 +210,7 @@ func appendUserWords(dst []byte, words tokenizer.Words, k int, u uint64) []byte 
 }
 
 // Next implements Source for the fixed shape: the precomputed body.
-func (b *Builder) Next(n int64) (*Item, error) {
+func (b *Builder) Next(n int64, _ <-chan struct{}) (*Item, error) {
 	return &Item{Prompt: b.spec.Context, MaxTokens: b.spec.MaxTokens, Session: -1,
 		body: func(dst []byte, usage bool) []byte { return b.Body(dst, n, usage) }}, nil
 }

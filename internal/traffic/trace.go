@@ -35,6 +35,9 @@ type Trace struct {
 	words  tokenizer.Words
 }
 
+// maxOffset is pace.MaxOffset: the latest a request may be due.
+const maxOffset = 100 * 365 * 24 * time.Hour
+
 // MaxTraceRows bounds a trace held in memory (a row is about 40 bytes).
 const MaxTraceRows = 20_000_000
 
@@ -58,6 +61,7 @@ func ReadTrace(path string, speed float64, block int, seed uint64) (*Trace, erro
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	line := 0
 	var ms []float64 // each row's timestamp
+	var lines []int  // and its line
 	for sc.Scan() {
 		line++
 		b := sc.Bytes()
@@ -71,28 +75,28 @@ func ReadTrace(path string, speed float64, block int, seed uint64) (*Trace, erro
 			Hashes    []int64  `json:"hash_ids"`
 		}
 		if err := json.Unmarshal(b, &v); err != nil {
-			return nil, &BadRow{path, line, fmt.Errorf("malformed JSON: %v", err)}
+			return nil, &BadRow{File: path, Line: line, Err: fmt.Errorf("malformed JSON: %v", err)}
 		}
 		switch {
 		case v.Timestamp == nil || v.Input == nil || v.Output == nil:
-			return nil, &BadRow{path, line, fmt.Errorf(`want "timestamp" (ms), "input_length" and "output_length"`)}
+			return nil, &BadRow{File: path, Line: line, Err: fmt.Errorf(`want "timestamp" (ms), "input_length" and "output_length"`)}
 		case !(*v.Timestamp >= 0) || *v.Timestamp > float64(100*365*24*time.Hour/time.Millisecond):
-			return nil, &BadRow{path, line, fmt.Errorf("timestamp %g ms is not a time from 0 to a century", *v.Timestamp)}
+			return nil, &BadRow{File: path, Line: line, Err: fmt.Errorf("timestamp %g ms is not a time from 0 to a century", *v.Timestamp)}
 		case *v.Input < 1 || *v.Input > 10_000_000:
-			return nil, &BadRow{path, line, fmt.Errorf("input_length %d is not from 1 to 10000000", *v.Input)}
+			return nil, &BadRow{File: path, Line: line, Err: fmt.Errorf("input_length %d is not from 1 to 10000000", *v.Input)}
 		case *v.Output < 0 || *v.Output > 10_000_000:
-			return nil, &BadRow{path, line, fmt.Errorf("output_length %d is not from 0 to 10000000", *v.Output)}
+			return nil, &BadRow{File: path, Line: line, Err: fmt.Errorf("output_length %d is not from 0 to 10000000", *v.Output)}
 		case len(t.Rows) >= MaxTraceRows:
-			return nil, &BadRow{path, line, fmt.Errorf("more than %d rows", MaxTraceRows)}
+			return nil, &BadRow{File: path, Line: line, Err: fmt.Errorf("more than %d rows", MaxTraceRows)}
 		}
 		r := TraceRow{Input: int32(*v.Input), Output: int32(*v.Output)}
 		for _, h := range v.Hashes {
 			if h < 0 || h > math.MaxUint32 {
-				return nil, &BadRow{path, line, fmt.Errorf("hash id %d is not from 0 to %d", h, uint32(math.MaxUint32))}
+				return nil, &BadRow{File: path, Line: line, Err: fmt.Errorf("hash id %d is not from 0 to %d", h, uint32(math.MaxUint32))}
 			}
 			r.Hashes = append(r.Hashes, uint32(h))
 		}
-		ms = append(ms, *v.Timestamp)
+		ms, lines = append(ms, *v.Timestamp), append(lines, line)
 		if int(r.Input) < MinContext {
 			r.Input = MinContext
 			t.Raised++
@@ -100,10 +104,10 @@ func ReadTrace(path string, speed float64, block int, seed uint64) (*Trace, erro
 		t.Rows = append(t.Rows, r)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, &BadRow{path, line + 1, err}
+		return nil, &BadRow{File: path, Line: line + 1, Err: err}
 	}
 	if len(t.Rows) == 0 {
-		return nil, &BadRow{path, 1, fmt.Errorf("no rows")}
+		return nil, &BadRow{File: path, Line: 1, Err: fmt.Errorf("no rows")}
 	}
 	// Offsets count from the earliest row, in time order.
 	base := ms[0]
@@ -111,7 +115,11 @@ func ReadTrace(path string, speed float64, block int, seed uint64) (*Trace, erro
 		base = math.Min(base, v)
 	}
 	for i := range t.Rows {
-		t.Rows[i].At = time.Duration((ms[i] - base) / speed * float64(time.Millisecond))
+		at := (ms[i] - base) / speed * float64(time.Millisecond)
+		if at > float64(maxOffset) {
+			return nil, &BadRow{File: path, Line: lines[i], Err: fmt.Errorf("at --trace-speed %g, timestamp %g ms is more than a century into the replay", speed, ms[i])}
+		}
+		t.Rows[i].At = time.Duration(at)
 	}
 	sort.SliceStable(t.Rows, func(i, j int) bool { return t.Rows[i].At < t.Rows[j].At })
 	return t, nil
@@ -136,7 +144,7 @@ func (t *Trace) Offsets() []time.Duration {
 // Next implements Source: row n's prompt, of exactly its input length,
 // made of its hash blocks (then, past them, of words unique to the
 // request).
-func (t *Trace) Next(n int64) (*Item, error) {
+func (t *Trace) Next(n int64, _ <-chan struct{}) (*Item, error) {
 	if n < 0 || n >= int64(len(t.Rows)) {
 		return nil, fmt.Errorf("trace: no row %d", n)
 	}

@@ -46,7 +46,7 @@ func TestTrace(t *testing.T) {
 	}
 	var texts []string
 	for n, want := range []int{700, 1200, MinContext} {
-		it, err := tr.Next(int64(n))
+		it, err := tr.Next(int64(n), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +90,7 @@ func TestTrace(t *testing.T) {
 func TestSessionHistory(t *testing.T) {
 	p, o, _ := ParseSynthetic("prompt_tokens=200,output_tokens=20")
 	syn, _ := NewSynthetic(p, o, 0, 1, 3)
-	s, _ := syn.Session(4, 3)
+	s, _ := syn.Session(4, 3, nil)
 	var prev []tokenizer.Message
 	for turn := 1; ; turn++ {
 		it := s.Next()
@@ -120,5 +120,23 @@ func TestSessionHistory(t *testing.T) {
 		answer := "an \"answer\"\nwith é"
 		s.Answer([]byte(answer))
 		prev = append(msgs, tokenizer.Message{Role: "assistant", Content: answer})
+	}
+}
+
+// TestPrefixesDistinct: of many shared prefixes, no two are alike.
+func TestPrefixesDistinct(t *testing.T) {
+	p, o, _ := ParseSynthetic("prompt_tokens=300,output_tokens=5")
+	syn, err := NewSynthetic(p, o, 200, 1000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int64{}
+	for n := range int64(1000) {
+		it, _ := syn.Next(n, nil)
+		sys := messagesOf(t, it)[0].Content
+		if m, dup := seen[sys]; dup {
+			t.Fatalf("requests %d and %d share a prefix of the 1,000 asked for", m, n)
+		}
+		seen[sys] = n
 	}
 }

@@ -127,8 +127,8 @@ func TestSyntheticExact(t *testing.T) {
 		prm := &Params{Model: "m"}
 		var sum float64
 		for n := range int64(200) {
-			it, _ := a.Next(n)
-			jt, _ := b.Next(n)
+			it, _ := a.Next(n, nil)
+			jt, _ := b.Next(n, nil)
 			if it.Prompt != jt.Prompt || it.MaxTokens != jt.MaxTokens {
 				t.Fatal("same seed, different requests")
 			}
