@@ -21,10 +21,40 @@ const (
 	OpenAI  API = "openai"   // /v1/chat/completions, Authorization: Bearer
 )
 
+// Type is what kind of request an endpoint takes (AIPerf's
+// --endpoint-type).
+type Type string
+
+// The endpoint types aoaibench sends.
+const (
+	Chat        Type = "chat"        // chat completions
+	Responses   Type = "responses"   // the Responses API
+	Completions Type = "completions" // legacy completions
+	Embeddings  Type = "embeddings"
+)
+
+// suffix is the type's path after the API's base.
+func (t Type) suffix() string {
+	switch t {
+	case Responses:
+		return "/responses"
+	case Completions:
+		return "/completions"
+	case Embeddings:
+		return "/embeddings"
+	}
+	return "/chat/completions"
+}
+
+// ResponsesVersion is the Azure API version the Responses API needs at
+// least, used when a classic Azure endpoint is given an older one.
+const ResponsesVersion = "2025-04-01-preview"
+
 // Endpoint is where and how to send requests.
 type Endpoint struct {
 	API        API
-	URL        string // the full chat-completions URL
+	Type       Type
+	URL        string // the full URL requests go to
 	Deployment string // Azure deployment name
 	Model      string // sent in the body; empty for classic Azure
 	Loopback   bool   // the host is this machine
@@ -52,10 +82,19 @@ func Secret(raw string) string {
 	return p
 }
 
-// Resolve builds the endpoint for a base URL. api may be empty to choose
-// from the URL: Azure's hosts and paths ending in /openai/v1 are Azure,
-// anything else is OpenAI-compatible.
-func Resolve(raw string, api API, deployment, model, apiVersion string) (Endpoint, error) {
+// Resolve builds the endpoint of type typ ("" is chat) for a base URL.
+// api may be empty to choose from the URL: Azure's hosts (and API
+// Management's, which front Azure OpenAI with its paths) and paths ending
+// in /openai/v1 are Azure, anything else is OpenAI-compatible.
+func Resolve(raw string, api API, typ Type, deployment, model, apiVersion string) (Endpoint, error) {
+	if typ == "" {
+		typ = Chat
+	}
+	switch typ {
+	case Chat, Responses, Completions, Embeddings:
+	default:
+		return Endpoint{}, fmt.Errorf("unknown --endpoint-type %q (want chat, responses, completions or embeddings)", typ)
+	}
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || strings.ContainsAny(strings.TrimSpace(raw), " \t\r\n") {
 		return Endpoint{}, fmt.Errorf("malformed endpoint URL %q: want http(s)://host[:port][/path]", redactURL(raw))
@@ -75,13 +114,13 @@ func Resolve(raw string, api API, deployment, model, apiVersion string) (Endpoin
 		case strings.HasSuffix(path, "/openai/v1"):
 			api = AzureV1
 		case strings.HasSuffix(host, ".openai.azure.com"), strings.HasSuffix(host, ".cognitiveservices.azure.com"),
-			strings.HasSuffix(host, ".services.ai.azure.com"):
+			strings.HasSuffix(host, ".services.ai.azure.com"), strings.HasSuffix(host, ".azure-api.net"):
 			api = Azure
 		default:
 			api = OpenAI
 		}
 	}
-	e := Endpoint{API: api, Deployment: deployment, Loopback: isLoopback(host)}
+	e := Endpoint{API: api, Type: typ, Deployment: deployment, Loopback: isLoopback(host)}
 	switch api {
 	case Azure:
 		if deployment == "" {
@@ -91,7 +130,17 @@ func Resolve(raw string, api API, deployment, model, apiVersion string) (Endpoin
 			return Endpoint{}, fmt.Errorf("--api-version must not be empty for an Azure endpoint")
 		}
 		path = strings.TrimSuffix(path, "/openai")
-		u.Path = path + "/openai/deployments/" + url.PathEscape(deployment) + "/chat/completions"
+		if typ == Responses {
+			// The Responses API is not under a deployment: the
+			// deployment is the body's model.
+			u.Path = path + "/openai/responses"
+			e.Model = deployment
+			if apiVersion < "2025-03-01" {
+				apiVersion = ResponsesVersion
+			}
+		} else {
+			u.Path = path + "/openai/deployments/" + url.PathEscape(deployment) + typ.suffix()
+		}
 		u.RawPath = ""
 		u.RawQuery = url.Values{"api-version": {apiVersion}}.Encode()
 	case AzureV1:
@@ -102,20 +151,18 @@ func Resolve(raw string, api API, deployment, model, apiVersion string) (Endpoin
 		if !strings.HasSuffix(path, "/openai/v1") {
 			path += "/openai/v1"
 		}
-		u.Path = path + "/chat/completions"
+		u.Path = path + typ.suffix()
 	case OpenAI:
 		e.Model = firstNonEmpty(model, deployment)
 		if e.Model == "" {
 			return Endpoint{}, fmt.Errorf("--model is required for an OpenAI-compatible endpoint")
 		}
-		switch {
-		case strings.HasSuffix(path, "/chat/completions"):
-		case strings.HasSuffix(path, "/v1"):
-			path += "/chat/completions"
-		default:
-			path += "/v1/chat/completions"
+		// A URL given whole, up to the chat path, keeps its base.
+		path = strings.TrimSuffix(path, "/chat/completions")
+		if !strings.HasSuffix(path, "/v1") {
+			path += "/v1"
 		}
-		u.Path = path
+		u.Path = path + typ.suffix()
 	default:
 		return Endpoint{}, fmt.Errorf("unknown --api %q (want azure, azure-v1 or openai)", api)
 	}

@@ -25,7 +25,7 @@ func TestResolve(t *testing.T) {
 		{"http://localhost:8080", Azure, "d", "", Azure, "http://localhost:8080/openai/deployments/d/chat/completions?api-version=2024-10-21", ""},
 	}
 	for _, c := range cases {
-		e, err := Resolve(c.raw, c.api, c.dep, c.mod, "2024-10-21")
+		e, err := Resolve(c.raw, c.api, "", c.dep, c.mod, "2024-10-21")
 		if err != nil {
 			t.Errorf("%s: %v", c.raw, err)
 			continue
@@ -37,7 +37,34 @@ func TestResolve(t *testing.T) {
 			t.Errorf("%s: double slash in %s", c.raw, e.URL)
 		}
 	}
-	e, _ := Resolve("http://127.0.0.1:1", OpenAI, "", "m", "")
+	types := []struct {
+		raw, dep string
+		api      API
+		typ      Type
+		version  string
+		wantURL  string
+		wantMod  string
+	}{
+		{"https://r.openai.azure.com", "d", "", Responses, "2024-10-21", "https://r.openai.azure.com/openai/responses?api-version=2025-04-01-preview", "d"},
+		{"https://r.openai.azure.com", "d", "", Responses, "2025-05-01", "https://r.openai.azure.com/openai/responses?api-version=2025-05-01", "d"},
+		{"https://r.openai.azure.com/openai/v1", "d", "", Responses, "", "https://r.openai.azure.com/openai/v1/responses", "d"},
+		{"https://r.openai.azure.com", "d", "", Embeddings, "2024-10-21", "https://r.openai.azure.com/openai/deployments/d/embeddings?api-version=2024-10-21", ""},
+		{"https://r.openai.azure.com", "d", "", Completions, "2024-10-21", "https://r.openai.azure.com/openai/deployments/d/completions?api-version=2024-10-21", ""},
+		{"https://gw.azure-api.net", "d", "", Chat, "2024-10-21", "https://gw.azure-api.net/openai/deployments/d/chat/completions?api-version=2024-10-21", ""},
+		{"https://x.services.ai.azure.com/openai/v1", "d", "", Embeddings, "", "https://x.services.ai.azure.com/openai/v1/embeddings", "d"},
+		{"http://127.0.0.1:8000/v1/chat/completions", "m", "", Responses, "", "http://127.0.0.1:8000/v1/responses", "m"},
+		{"http://127.0.0.1:8000", "m", "", Completions, "", "http://127.0.0.1:8000/v1/completions", "m"},
+	}
+	for _, c := range types {
+		e, err := Resolve(c.raw, c.api, c.typ, c.dep, "", c.version)
+		if err != nil || e.URL != c.wantURL || e.Model != c.wantMod || e.Type != c.typ {
+			t.Errorf("%s %s: %v %s model %q, want %s %q", c.raw, c.typ, err, e.URL, e.Model, c.wantURL, c.wantMod)
+		}
+	}
+	if _, err := Resolve("http://127.0.0.1:1", OpenAI, "speech", "", "m", ""); err == nil || !strings.Contains(err.Error(), "--endpoint-type") {
+		t.Errorf("unknown type: %v", err)
+	}
+	e, _ := Resolve("http://127.0.0.1:1", OpenAI, "", "", "m", "")
 	if !e.Loopback {
 		t.Error("127.0.0.1 not loopback")
 	}
@@ -46,14 +73,14 @@ func TestResolve(t *testing.T) {
 		api API
 		dep string
 	}{{"not a url", "", "d"}, {"ftp://x", "", "d"}, {"http://", "", "d"}, {"https://x.openai.azure.com", "", ""}, {"http://h", "bogus", "d"}, {"http://h?x=1", "", "d"}, {"http://127.0.0.1:99999", "", "d"}, {"http://127.0.0.1:0", OpenAI, "d"}, {"http://:80", "", "d"}} {
-		if _, err := Resolve(bad.raw, bad.api, bad.dep, "", "v"); err == nil {
+		if _, err := Resolve(bad.raw, bad.api, "", bad.dep, "", "v"); err == nil {
 			t.Errorf("Resolve(%q, %q): want error", bad.raw, bad.api)
 		}
 	}
 }
 
 func TestUserInfoNeverShown(t *testing.T) {
-	e, err := Resolve("http://user:hunter2@127.0.0.1:8000", OpenAI, "", "m", "")
+	e, err := Resolve("http://user:hunter2@127.0.0.1:8000", OpenAI, "", "", "m", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +90,7 @@ func TestUserInfoNeverShown(t *testing.T) {
 	if Secret("http://user:hunter2@h") != "hunter2" || Secret("http://h") != "" {
 		t.Error("Secret")
 	}
-	if _, err := Resolve("http://user:hunter2@h:99999", OpenAI, "", "m", ""); err == nil || strings.Contains(err.Error(), "hunter2") {
+	if _, err := Resolve("http://user:hunter2@h:99999", OpenAI, "", "", "m", ""); err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error %v", err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/aoaibench/aoaibench/internal/api"
 )
@@ -36,10 +38,22 @@ const minSecret = 4
 // servers echo the Authorization header they were sent.
 var bearer = regexp.MustCompile(`(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}`)
 
+// jwt matches a JSON Web Token, as Microsoft Entra ID tokens are, wherever
+// it appears: a server may echo one without its "Bearer".
+var jwt = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*`)
+
+// maxTokens is how many of the latest tokens a redactor remembers: a
+// token stops being sent a refresh after it is replaced.
+const maxTokens = 8
+
 // Redactor removes secrets from text. Its zero value redacts only bearer
-// and basic credentials. It is safe for concurrent use once built.
+// and basic credentials and JSON Web Tokens. It is safe for concurrent use:
+// tokens are added while requests run.
 type Redactor struct {
-	secrets []string // longest first, so that a secret inside another goes last
+	mu      sync.Mutex
+	secrets atomic.Pointer[[]string] // longest first, so that a secret inside another goes last
+	keys    []string                 // under mu: the lasting secrets
+	tokens  []string                 // under mu: the latest tokens
 }
 
 // NewRedactor returns a redactor of the given secrets (empty and very
@@ -50,29 +64,56 @@ func NewRedactor(secrets ...string) *Redactor {
 	return r
 }
 
-// Add adds secrets; call it before the redactor is shared.
+// Add adds lasting secrets: keys, passwords, header values.
 func (r *Redactor) Add(secrets ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, s := range secrets {
-		s = strings.TrimSpace(s)
-		if len(s) >= minSecret {
-			r.secrets = append(r.secrets, s)
+		if s = strings.TrimSpace(s); len(s) >= minSecret {
+			r.keys = append(r.keys, s)
 		}
 	}
-	sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
+	r.publish()
 }
 
-// Redact returns s with every secret, bearer token and basic credential
-// replaced by [REDACTED].
+// AddToken adds a token that replaces earlier ones: only the latest
+// maxTokens are kept.
+func (r *Redactor) AddToken(tok string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if tok = strings.TrimSpace(tok); len(tok) >= minSecret {
+		r.tokens = append(r.tokens, tok)
+		if len(r.tokens) > maxTokens {
+			r.tokens = append(r.tokens[:0], r.tokens[len(r.tokens)-maxTokens:]...)
+		}
+	}
+	r.publish()
+}
+
+// publish makes the current secrets visible to Redact. Called under mu.
+func (r *Redactor) publish() {
+	all := append(append([]string(nil), r.keys...), r.tokens...)
+	sort.Slice(all, func(i, j int) bool { return len(all[i]) > len(all[j]) })
+	r.secrets.Store(&all)
+}
+
+// Redact returns s with every secret, bearer token, basic credential and
+// JSON Web Token replaced by [REDACTED].
 func (r *Redactor) Redact(s string) string {
 	if r != nil {
-		for _, sec := range r.secrets {
-			if strings.Contains(s, sec) {
-				s = strings.ReplaceAll(s, sec, Redacted)
+		if secrets := r.secrets.Load(); secrets != nil {
+			for _, sec := range *secrets {
+				if strings.Contains(s, sec) {
+					s = strings.ReplaceAll(s, sec, Redacted)
+				}
 			}
 		}
 	}
 	if bearer.MatchString(s) {
 		s = bearer.ReplaceAllString(s, "$1 "+Redacted)
+	}
+	if strings.Contains(s, "eyJ") && jwt.MatchString(s) {
+		s = jwt.ReplaceAllString(s, Redacted)
 	}
 	return s
 }

@@ -51,6 +51,10 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdo
 }
 
 func TestBadInput(t *testing.T) {
+	// The Azure SDK reads the process environment; keep its chain to the
+	// environment credential so no case reaches for a metadata endpoint.
+	t.Setenv("AZURE_TOKEN_CREDENTIALS", "EnvironmentCredential")
+	t.Setenv("AZURE_TENANT_ID", "")
 	cases := []struct {
 		args []string
 		want string
@@ -78,8 +82,18 @@ func TestBadInput(t *testing.T) {
 		{[]string{"load", "--bogus"}, "unknown flag --bogus"},
 		{[]string{"load", "not a url"}, "malformed endpoint URL"},
 		{[]string{"load", "ftp://example.com"}, "malformed endpoint URL"},
-		{[]string{"load", "-e", "dep", "https://res.openai.azure.com"}, "--api-key-env: environment variable OPENAI_API_KEY is empty"},
-		{[]string{"load", "-k", "MY_KEY", "-e", "dep", "https://res.openai.azure.com"}, "environment variable MY_KEY is empty"},
+		{[]string{"load", "--auth", "key", "-e", "dep", "https://res.openai.azure.com"}, "--api-key-env: environment variable OPENAI_API_KEY is empty"},
+		{[]string{"load", "--auth", "key", "-k", "MY_KEY", "-e", "dep", "https://res.openai.azure.com"}, "environment variable MY_KEY is empty"},
+		// No key and an Azure host: Microsoft Entra ID, which finds no
+		// credential here (only the environment's is tried: no network).
+		{[]string{"load", "-e", "dep", "https://res.openai.azure.com"}, "--auth entra (chosen because $OPENAI_API_KEY is empty"},
+		{[]string{"load", "--auth", "entra", "-e", "dep", "https://res.openai.azure.com"}, "--auth entra: getting a Microsoft Entra ID token"},
+		{[]string{"load", "--auth", "token"}, "--auth"},
+		{[]string{"load", "--auth", "entra"}, "needs an endpoint URL"},
+		{[]string{"load", "--header", "NoColon"}, "--header"},
+		{[]string{"load", "--header", "X-Key: env:NOPE", "--model", "m", "http://127.0.0.1:9"}, "--header X-Key: environment variable NOPE is empty"},
+		{[]string{"load", "--endpoint-type", "images"}, "--endpoint-type"},
+		{[]string{"load", "--embedding-batch=-1"}, "--embedding-batch"},
 		{[]string{"load", "https://res.openai.azure.com"}, "--deployment is required"},
 		{[]string{"load", "--api", "bogus", "http://127.0.0.1:9"}, "--api"},
 		{[]string{"load", "--tokenizer", "p50k_base"}, "--tokenizer"},
@@ -163,6 +177,11 @@ func TestKeyNeverWritten(t *testing.T) {
 func echoServer(t *testing.T) *httptest.Server {
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/msi/token" { // App Service managed identity
+			fmt.Fprintf(w, `{"access_token":%q,"expires_on":"%d","resource":"https://cognitiveservices.azure.com","token_type":"Bearer"}`,
+				echoedToken, time.Now().Add(time.Hour).Unix())
+			return
+		}
 		var b strings.Builder
 		for k, v := range r.Header {
 			fmt.Fprintf(&b, "%s=%s ", k, strings.Join(v, ","))
@@ -186,18 +205,32 @@ func echoServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
-// TestEchoedSecretsNeverWritten: neither the API key nor a URL password
-// reaches stdout, stderr, the JSONL log or any results file, even from a
-// server that echoes them back.
+// echoedToken is the Microsoft Entra ID token echoServer issues.
+const echoedToken = "opaque-entra-token-0123456789abcdef"
+
+// TestEchoedSecretsNeverWritten: neither the API key, a URL password, a
+// --header value nor a Microsoft Entra ID token reaches stdout, stderr,
+// the JSONL log or any results file, even from a server that echoes them
+// back.
 func TestEchoedSecretsNeverWritten(t *testing.T) {
-	const key, pass = "sk-very-secret-value", "hunter2-url-password"
+	const key, pass, hdr = "sk-very-secret-value", "hunter2-url-password", "apim-subscription-secret"
 	srv := echoServer(t)
 	dir := t.TempDir()
 	u := strings.Replace(srv.URL, "http://", "http://user:"+pass+"@", 1)
-	env := map[string]string{"OPENAI_API_KEY": key}
-	for _, api := range []string{"openai", "azure"} {
-		code, out, errOut := runCLI(t, env, "load", "--api", api, "-e", "dep", "--model", "gpt-4o", "-n", "9", "-c", "1",
-			"--output-dir", dir, "--log-file", dir+"/run.log", "-f", "jsonl", u)
+	// The Azure SDK reads its managed identity from the process.
+	t.Setenv("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
+	t.Setenv("IDENTITY_ENDPOINT", srv.URL+"/msi/token")
+	t.Setenv("IDENTITY_HEADER", "identity-header-secret")
+	env := map[string]string{"OPENAI_API_KEY": key, "APIM_KEY": hdr}
+	for _, api := range []string{"openai", "azure", "entra"} {
+		args := []string{"load", "--api", api, "-e", "dep", "--model", "gpt-4o", "-n", "9", "-c", "1",
+			"--output-dir", dir, "--log-file", dir + "/run.log", "-f", "jsonl",
+			"--header", "Ocp-Apim-Subscription-Key: env:APIM_KEY", u}
+		if api == "entra" {
+			args = append(args, "--auth", "entra")
+			args[2] = "azure"
+		}
+		code, out, errOut := runCLI(t, env, args...)
 		if code != 1 { // two thirds fail: the run failed
 			t.Fatalf("%s: exit %d: %s", api, code, errOut)
 		}
@@ -209,10 +242,16 @@ func TestEchoedSecretsNeverWritten(t *testing.T) {
 			}
 			all += string(b)
 		}
-		for _, secret := range []string{key, pass, key[:10]} {
+		for _, secret := range []string{key, pass, key[:10], hdr, echoedToken, echoedToken[:12]} {
 			if strings.Contains(all, secret) {
 				t.Fatalf("%s: %q was written", api, secret)
 			}
+		}
+		if api == "entra" && !strings.Contains(all, "Authorization=Bearer [REDACTED]") {
+			t.Errorf("entra: no bearer token was sent (or it was not redacted): %s", all)
+		}
+		if !strings.Contains(all, "Ocp-Apim-Subscription-Key=[REDACTED]") {
+			t.Errorf("%s: the --header was not sent (or not redacted): %s", api, all)
 		}
 		if !strings.Contains(all, "upstream failed for") || !strings.Contains(all, "[REDACTED]") {
 			t.Errorf("%s: the echoed errors are not in the records: %s", api, all)

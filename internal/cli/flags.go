@@ -95,6 +95,7 @@ func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 		Target: plan.Target{
 			URL: c.Endpoint, API: c.API, Deployment: c.Deployment, Model: c.Model, APIVersion: c.APIVersion,
 			KeyEnv: c.APIKeyEnv, HTTP2: c.HTTP2, Connections: c.Connections,
+			Auth: c.Auth, Headers: c.Header, Spillover: c.Spillover,
 		},
 		Workload: plan.Workload{
 			Shape: c.ShapeProfile, ContextTokens: ctx, MaxTokens: maxTokens, Completions: c.Completions,
@@ -115,6 +116,7 @@ func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 	w := &p.Workload
 	w.Synthetic, w.PrefixTokens, w.Prefixes, w.Turns, w.ThinkTime, w.LogContent =
 		t.Synthetic, t.PrefixTokens, t.Prefixes, t.Turns, t.ThinkTime, t.LogRequestContent
+	w.Endpoint, w.NoStream, w.EmbeddingBatch = c.EndpointType, c.NoStream, c.EmbeddingBatch
 	if t.Dataset != "" {
 		w.Dataset = &plan.Dataset{Path: t.Dataset, Format: t.DatasetFormat, Shuffle: t.DatasetShuffle, SkipBad: t.DatasetSkipBad, MaxTokens: dsMax}
 		w.Shape = "dataset"

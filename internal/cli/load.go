@@ -20,14 +20,20 @@ type LoadCmd struct {
 type LoadFlags struct {
 	Endpoint string `arg:"" optional:"" placeholder:"URL" help:"Base URL of the endpoint (https://NAME.openai.azure.com, http://127.0.0.1:8000 ...). Omit it to test the built-in simulator."`
 
-	Deployment  string `short:"e" placeholder:"NAME" help:"Azure OpenAI deployment name (for OpenAI-compatible servers, the model when --model is not given)."`
-	APIVersion  string `short:"a" default:"2024-10-21" placeholder:"VERSION" help:"Azure OpenAI API version (classic Azure endpoints)."`
-	APIKeyEnv   string `short:"k" default:"OPENAI_API_KEY" placeholder:"VAR" help:"Environment variable that holds the API key (optional for loopback servers)."`
-	API         string `enum:"azure,azure-v1,openai," default:"" placeholder:"DIALECT" help:"Request dialect: azure, azure-v1 or openai; chosen from the URL when empty."`
-	Model       string `placeholder:"MODEL" help:"Model name: sent to OpenAI-compatible servers, and for Azure the model behind the deployment (sets the tokenizer)."`
-	HTTP11      bool   `name:"http1.1" help:"HTTP/1.1, one connection per request in flight, as the OpenAI SDKs do (the default)."`
-	HTTP2       bool   `name:"http2" help:"HTTP/2 over TLS: requests in flight share connections (the server must offer HTTP/2)."`
-	Connections int    `placeholder:"N" help:"With --http2, spread requests over N connections (default 1)."`
+	Deployment     string   `short:"e" placeholder:"NAME" help:"Azure OpenAI deployment name (for OpenAI-compatible servers, the model when --model is not given)."`
+	APIVersion     string   `short:"a" default:"2024-10-21" placeholder:"VERSION" help:"Azure OpenAI API version (classic Azure endpoints)."`
+	APIKeyEnv      string   `short:"k" default:"OPENAI_API_KEY" placeholder:"VAR" help:"Environment variable that holds the API key (optional for loopback servers)."`
+	API            string   `enum:"azure,azure-v1,openai," default:"" placeholder:"DIALECT" help:"Request dialect: azure, azure-v1 or openai; chosen from the URL when empty."`
+	Model          string   `placeholder:"MODEL" help:"Model name: sent to OpenAI-compatible servers, and for Azure the model behind the deployment (sets the tokenizer)."`
+	HTTP11         bool     `name:"http1.1" help:"HTTP/1.1, one connection per request in flight, as the OpenAI SDKs do (the default)."`
+	HTTP2          bool     `name:"http2" help:"HTTP/2 over TLS: requests in flight share connections (the server must offer HTTP/2)."`
+	Connections    int      `placeholder:"N" help:"With --http2, spread requests over N connections (default 1)."`
+	Auth           string   `placeholder:"MODE" help:"key (the --api-key-env variable), entra (Microsoft Entra ID: az login, managed or workload identity, a service principal) or none; by default key when the variable is set, else entra for Azure hosts, else none."`
+	Header         []string `placeholder:"'NAME: VALUE'" help:"Send this header with every request (repeatable); VALUE may be env:VAR, read from the environment, e.g. 'Ocp-Apim-Subscription-Key: env:APIM_KEY' for an API Management gateway."`
+	Spillover      string   `name:"spillover-deployment" placeholder:"NAME" help:"Ask Azure to send a provisioned deployment's overflow to this deployment (x-ms-spillover-deployment)."`
+	EndpointType   string   `placeholder:"TYPE" help:"chat (default), responses (the Responses API), completions (legacy) or embeddings."`
+	NoStream       bool     `help:"Ask for whole answers, not streams: only E2E is measured (no TTFT or TPOT)."`
+	EmbeddingBatch int      `placeholder:"N" help:"With --endpoint-type embeddings, inputs per request (1)."`
 
 	Clients   int           `short:"c" default:"20" placeholder:"N" help:"Most requests in flight at once; without --rate, exactly this many are kept in flight."`
 	Requests  int64         `short:"n" placeholder:"N" help:"Stop after this many requests (0: no limit)."`

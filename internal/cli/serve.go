@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"sort"
@@ -19,6 +21,8 @@ type ServeCmd struct {
 	Model      string        `placeholder:"MODEL" help:"Model of the deployment (without --config)."`
 	Sim        string        `placeholder:"KEY=VALUE,..." help:"Deployment settings as key=value,... (same keys as --config)."`
 	Stats      time.Duration `default:"1m" placeholder:"TIME" help:"How often to log totals (0: never)."`
+	Entra      bool          `help:"Act as Microsoft Entra ID too: serve managed identity's App Service token endpoint at /msi/token and accept its tokens (it prints the IDENTITY_ENDPOINT and IDENTITY_HEADER to export)."`
+	TokenLife  time.Duration `name:"token-lifetime" default:"1h" placeholder:"TIME" help:"With --entra, how long each token lasts (10s exercises refreshing)."`
 	MemProfile string        `name:"mem-profile" type:"path" placeholder:"FILE" help:"Write a pprof allocation profile to this file when stopping."`
 }
 
@@ -37,6 +41,14 @@ func (c *ServeCmd) Run(env *Env) error {
 		return err
 	}
 	cfg := sim.Config{Deployments: all, APIKey: env.Getenv(c.APIKeyEnv), Precise: true}
+	if c.Entra {
+		if c.TokenLife < time.Second || c.TokenLife > 24*time.Hour {
+			return usagef("--token-lifetime must be from 1s to 24h, got %v", c.TokenLife)
+		}
+		var b [16]byte
+		rand.Read(b[:])
+		cfg.Identity = &sim.Identity{Header: hex.EncodeToString(b[:]), Lifetime: c.TokenLife}
+	}
 	s, err := sim.Start(cfg, c.Listen)
 	if err != nil {
 		return usagef("--listen %s: %v", c.Listen, err)
@@ -46,8 +58,16 @@ func (c *ServeCmd) Run(env *Env) error {
 		fmt.Fprintf(env.Stderr, "serving %s\n", d.Describe())
 	}
 	auth := "no API key required"
-	if cfg.APIKey != "" {
+	switch {
+	case cfg.APIKey != "" && c.Entra:
+		auth = "API key from $" + c.APIKeyEnv + " or an Entra ID token required"
+	case cfg.APIKey != "":
 		auth = "API key from $" + c.APIKeyEnv + " required"
+	case c.Entra:
+		auth = "an Entra ID token required"
+	}
+	if c.Entra {
+		fmt.Fprintf(env.Stderr, "Microsoft Entra ID tokens of %v: export IDENTITY_ENDPOINT=%s/msi/token IDENTITY_HEADER=%s\n", c.TokenLife, s.URL(), cfg.Identity.Header)
 	}
 	fmt.Fprintf(env.Stderr, "simulator listening on %s (%s); routes: /openai/deployments/{name}/chat/completions?api-version=..., /openai/v1/chat/completions, /v1/chat/completions, /v1/models, /healthz, /sim/stats\n", s.URL(), auth)
 	var tick <-chan time.Time

@@ -44,7 +44,10 @@ type Config struct {
 	Endpoint api.Endpoint
 	// Header is added to every request: the API key's header, gateway
 	// headers. Its values are secrets: never logged.
-	Header   http.Header
+	Header http.Header
+	// Bearer, if set, gives the Authorization header of each attempt: a
+	// token that is refreshed while the run goes on.
+	Bearer   func() string
 	Retry    string        // RetryNone or RetryExponential
 	RetryFor time.Duration // give up retrying this long after the first attempt (default 60 s)
 	Timeout  time.Duration // per attempt, headers to end of stream (default 10 min)
@@ -254,6 +257,9 @@ func (c *Client) attempt(ctx context.Context, req Request, w *metrics.Wire) {
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("Accept", "text/event-stream")
+	if c.cfg.Bearer != nil {
+		hreq.Header.Set("Authorization", c.cfg.Bearer())
+	}
 	for k, v := range c.cfg.Header {
 		hreq.Header[k] = v
 	}

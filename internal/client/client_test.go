@@ -115,7 +115,7 @@ func azureStream(hdr, ttft, itl time.Duration, words []string, withUsage bool) [
 
 func newClient(t *testing.T, s *script, retry string) *Client {
 	t.Helper()
-	ep, err := api.Resolve("https://x.openai.azure.com", "", "gpt-4o", "", "2024-10-21")
+	ep, err := api.Resolve("https://x.openai.azure.com", "", "", "gpt-4o", "", "2024-10-21")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +397,7 @@ func TestLoopback(t *testing.T) {
 	}))
 	defer srv.Close()
 	for _, dialect := range []api.API{api.Azure, api.OpenAI} {
-		ep, err := api.Resolve(srv.URL, dialect, "dep", "gpt-4o", "2024-10-21")
+		ep, err := api.Resolve(srv.URL, dialect, "", "dep", "gpt-4o", "2024-10-21")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -58,7 +58,7 @@ func endsApart(w http.ResponseWriter, r *http.Request) {
 // before the terminator makes the transport drop each connection.
 func TestConnectionsReused(t *testing.T) {
 	srv, conns := countingServer(t, endsApart, false)
-	ep, _ := api.Resolve(srv.URL, api.OpenAI, "", "m", "")
+	ep, _ := api.Resolve(srv.URL, api.OpenAI, "", "", "m", "")
 	c := New(Config{Endpoint: ep})
 	defer c.Close()
 	const n = 20
@@ -99,7 +99,7 @@ func TestConnectionPolicy(t *testing.T) {
 		t.Run(fmt.Sprintf("http2=%v,connections=%d", tc.http2, tc.connections), func(t *testing.T) {
 			peak.Store(0)
 			srv, conns := countingServer(t, h, true)
-			ep, _ := api.Resolve(srv.URL, api.OpenAI, "", "m", "")
+			ep, _ := api.Resolve(srv.URL, api.OpenAI, "", "", "m", "")
 			tlsCfg := srv.Client().Transport.(*http.Transport).TLSClientConfig
 			c := New(Config{Endpoint: ep, HTTP2: tc.http2, Connections: tc.connections, TLS: tlsCfg})
 			defer c.Close()
@@ -216,7 +216,7 @@ func TestEchoedKeyRedacted(t *testing.T) {
 	for i, h := range bodies {
 		srv := httptest.NewServer(h)
 		for _, dialect := range []api.API{api.Azure, api.OpenAI} {
-			ep, _ := api.Resolve(srv.URL, dialect, "d", "m", "v")
+			ep, _ := api.Resolve(srv.URL, dialect, "", "d", "m", "v")
 			c := New(Config{Endpoint: ep, Header: auth.KeyHeader(dialect, key), Redact: auth.NewRedactor(key).Redact})
 			rec := do(c, context.Background())
 			if rec.Class == metrics.OK || strings.Contains(rec.Err, key) || strings.Contains(rec.Err, key[:12]) {

@@ -196,6 +196,8 @@ type Results struct {
 	// Throttling is what the run learned of the quota, when it was
 	// throttled.
 	Throttling *Throttling `json:"throttling,omitempty"`
+	// Entra is how Microsoft Entra ID tokens were kept, with --auth entra.
+	Entra *Entra `json:"entra,omitempty"`
 }
 
 // StageResults are one stage's figures: the requests scheduled in it.
@@ -206,6 +208,13 @@ type StageResults struct {
 	Target  float64  `json:"target"`  // requests per minute, or clients
 	Clients bool     `json:"clients"` // the target is a client count
 	Results *Results `json:"results,omitempty"`
+}
+
+// Entra counts a run's token refreshes: done in the background, never
+// inside a request.
+type Entra struct {
+	Refreshes int64 `json:"refreshes"`
+	Failures  int64 `json:"failures"` // refresh attempts that failed (each retried)
 }
 
 // TurnResults are the figures of every request that was turn Turn of its

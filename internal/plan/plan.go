@@ -44,6 +44,16 @@ type Target struct {
 	// KeyEnv names the environment variable holding the API key: the key
 	// itself is never part of a plan.
 	KeyEnv string `json:"key_env,omitempty"`
+	// Auth is key, entra or none; "" chooses: key when KeyEnv is set,
+	// else entra for an Azure host, else none.
+	Auth string `json:"auth,omitempty"`
+	// Headers are sent with every request, "Name: value"; a value of
+	// env:VAR is read from the environment when the run starts. Other
+	// values are secrets too: run.json keeps only env: references.
+	Headers []string `json:"headers,omitempty"`
+	// Spillover names the deployment Azure sends a provisioned
+	// deployment's overflow to (x-ms-spillover-deployment).
+	Spillover string `json:"spillover,omitempty"`
 	// HTTP2 negotiates HTTP/2 (else HTTP/1.1, as the OpenAI SDKs do);
 	// Connections spreads HTTP/2 streams over that many connections.
 	HTTP2       bool `json:"http2,omitempty"`
@@ -85,6 +95,13 @@ type Workload struct {
 	// LogContent writes each request's prompt and answer text to
 	// requests.jsonl (off by default: they may be confidential).
 	LogContent bool `json:"log_content,omitempty"`
+	// Endpoint is chat (""), responses, completions or embeddings.
+	Endpoint string `json:"endpoint_type,omitempty"`
+	// NoStream asks for whole answers: no TTFT, no TPOT, only E2E.
+	NoStream bool `json:"no_stream,omitempty"`
+	// EmbeddingBatch is how many inputs an embeddings request carries
+	// (0: 1).
+	EmbeddingBatch int `json:"embedding_batch,omitempty"`
 }
 
 // Dataset is a file of prompts.
@@ -319,8 +336,49 @@ func (p *Plan) validateTraffic() error {
 		return Errorf("--trace-block must be from 1 to %d tokens, got %d", 1<<20, l.Trace.Block)
 	case w.Completions > 1 && w.Turns > 1:
 		return Errorf("--completions %d and --turns: a conversation carries one answer forward; give one", w.Completions)
+	case w.Endpoint != "" && !oneOf(w.Endpoint, "chat", "responses", "completions", "embeddings"):
+		return Errorf("--endpoint-type must be chat, responses, completions or embeddings, got %q", w.Endpoint)
+	case w.EmbeddingBatch < 0 || w.EmbeddingBatch > 2048:
+		return Errorf("--embedding-batch must be from 1 to 2048 (0: one), got %d", w.EmbeddingBatch)
+	case w.EmbeddingBatch > 1 && w.Endpoint != "embeddings":
+		return Errorf("--embedding-batch needs --endpoint-type embeddings")
+	case w.Endpoint == "embeddings" && w.Turns > 1:
+		return Errorf("--turns sends conversations: an embeddings endpoint has none")
+	case w.Endpoint != "" && w.Endpoint != "chat" && w.Completions > 1:
+		return Errorf("--completions (n) is a chat parameter: --endpoint-type %s has none", w.Endpoint)
+	case p.Target.Auth != "" && !oneOf(p.Target.Auth, "key", "entra", "none"):
+		return Errorf("--auth must be key, entra or none, got %q", p.Target.Auth)
+	}
+	for i, h := range p.Target.Headers {
+		// The text is never quoted back: it may be a secret given without
+		// its name.
+		name, value, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(name) == "" || strings.ContainsAny(strings.TrimSpace(name), " \t\r\n") {
+			return Errorf("--header number %d: want 'Name: value' (a value of env:VAR is read from the environment)", i+1)
+		}
+		if strings.TrimSpace(value) == NotWritten {
+			return Errorf("--header %s: run.json does not keep header values: give it on the command line as env:VAR", strings.TrimSpace(name))
+		}
 	}
 	return nil
+}
+
+// NotWritten stands in run.json for a header value given on the command
+// line: it may be a secret.
+const NotWritten = "(not written: give it again, or as env:VAR)"
+
+// HeadersForFile returns headers fit for run.json: env:VAR values as they
+// are, any other value replaced by NotWritten.
+func HeadersForFile(hs []string) []string {
+	var out []string
+	for _, h := range hs {
+		name, value, _ := strings.Cut(h, ":")
+		if !strings.HasPrefix(strings.TrimSpace(value), "env:") {
+			value = " " + NotWritten
+		}
+		out = append(out, name+":"+value)
+	}
+	return out
 }
 
 func oneOf(s string, set ...string) bool {

@@ -53,6 +53,9 @@ type Options struct {
 	// Sleep waits for each due time (PreciseSleep when nil; tests in
 	// synctest bubbles use TimerSleep).
 	Sleep Sleeper
+	// Entra makes the Microsoft Entra ID token source of --auth entra
+	// (auth.NewDefaultEntra when nil; tests give their own).
+	Entra func(ctx context.Context, redact *auth.Redactor, log func(string)) (*auth.Entra, error)
 	// DatasetCheck is how long a dataset is read through for bad rows
 	// before the first request (0: traffic.CheckBudget; negative: not at
 	// all).
@@ -76,6 +79,8 @@ type Run struct {
 	convs   traffic.Sessions // multi-turn: conversations (nil: single requests)
 	params  traffic.Params
 	dataset *traffic.Dataset // closed with the run
+	auth    string           // key, entra or none
+	entra   *auth.Entra      // refreshes tokens; closed with the run
 	think   pace.Think
 	client  *client.Client
 	pacer   pace.Pacer   // nil: closed loop
@@ -130,28 +135,24 @@ func New(p plan.Plan, o Options) (*Run, error) {
 			r.ownSim = true
 		}
 		r.sim = s
-		ep, err := api.Resolve(s.URL(), api.Azure, t.Sim[0].Name, "", firstNonEmpty(t.APIVersion, "2024-10-21"))
+		ep, err := api.Resolve(s.URL(), api.Azure, api.Type(p.Workload.Endpoint), t.Sim[0].Name, "", firstNonEmpty(t.APIVersion, "2024-10-21"))
 		if err != nil {
 			r.Close()
 			return nil, plan.Errorf("%v", err)
 		}
 		r.ep = ep
 	} else {
-		ep, err := api.Resolve(t.URL, api.API(t.API), t.Deployment, t.Model, t.APIVersion)
+		ep, err := api.Resolve(t.URL, api.API(t.API), api.Type(p.Workload.Endpoint), t.Deployment, t.Model, t.APIVersion)
 		if err != nil {
 			return nil, plan.Errorf("%v", err)
 		}
 		r.ep = ep
 	}
 	header := http.Header{}
-	if t.KeyEnv != "" && r.sim == nil {
-		key := o.Getenv(t.KeyEnv)
-		if key == "" && !r.ep.Loopback {
-			r.Close()
-			return nil, plan.Errorf("--api-key-env: environment variable %s is empty or not set (a key is needed for %s)", t.KeyEnv, r.ep.Target())
-		}
-		r.redact.Add(key)
-		header = auth.KeyHeader(r.ep.API, key)
+	bearer, err := r.credentials(header)
+	if err != nil {
+		r.Close()
+		return nil, err
 	}
 
 	r.enc = p.Workload.Tokenizer
@@ -174,7 +175,7 @@ func New(p plan.Plan, o Options) (*Run, error) {
 		return nil, err
 	}
 	r.client = client.New(client.Config{
-		Endpoint: r.ep, Header: header, Retry: p.Load.Retry, Timeout: p.Load.RequestTimeout.D(),
+		Endpoint: r.ep, Header: header, Bearer: bearer, Retry: p.Load.Retry, Timeout: p.Load.RequestTimeout.D(),
 		MaxConns: p.Load.Clients, HTTP2: t.HTTP2, Connections: t.Connections, Redact: r.redact.Redact,
 		Transport: o.Transport, TLS: o.TLS,
 	})
@@ -234,6 +235,9 @@ func (r *Run) Sim() *sim.Running { return r.sim }
 func (r *Run) Close() {
 	if r.dataset != nil {
 		r.dataset.Close()
+	}
+	if r.entra != nil {
+		r.entra.Close()
 	}
 	if r.client != nil {
 		r.client.Close()
@@ -329,6 +333,10 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 	}
 	sum := metrics.NewSummary(metrics.SLO{TTFT: p.SLO.TTFT.D(), TPOT: p.SLO.TPOT.D(), E2E: p.SLO.E2E.D()})
 
+	var refreshes, failures int64
+	if r.entra != nil {
+		refreshes, failures = r.entra.Refreshes.Load(), r.entra.Failures.Load()
+	}
 	// Before t=0: decide it, let the sinks write run.json, start the
 	// aggregator.
 	st.start = time.Now().Add(lead)
@@ -408,6 +416,9 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 		}
 	}
 	res.Throttling = st.throttling.reading()
+	if r.entra != nil {
+		res.Entra = &metrics.Entra{Refreshes: r.entra.Refreshes.Load() - refreshes, Failures: r.entra.Failures.Load() - failures}
+	}
 	if st.convs != nil {
 		res.Sessions = st.sessions.Load()
 	}

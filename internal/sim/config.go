@@ -116,6 +116,9 @@ type Deployment struct {
 type Config struct {
 	Deployments []Deployment `json:"deployments"`
 	APIKey      string       `json:"-"`
+	// Identity, when set, issues Microsoft Entra ID tokens and accepts
+	// them (as well as the key, when there is one).
+	Identity *Identity `json:"-"`
 	// Precise times writes with kernel naps instead of Go's timers alone:
 	// set it when serving for real; tests in synctest bubbles leave it off.
 	Precise bool `json:"-"`

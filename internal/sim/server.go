@@ -29,9 +29,10 @@ const MaxBody = 8 << 20
 
 // Server is a simulated Azure OpenAI resource with one or more deployments.
 type Server struct {
-	deps  map[string]*deployment
-	names []string
-	key   string
+	deps   map[string]*deployment
+	names  []string
+	key    string
+	issuer *issuer // nil: no Microsoft Entra ID tokens
 	// clock wakes goroutines and writes streams; in precise mode more
 	// clocks write streams once it is busy (writer).
 	clock   *clock
@@ -66,6 +67,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Deployments = []Deployment{DefaultDeployment()}
 	}
 	s := &Server{deps: map[string]*deployment{}, key: cfg.APIKey, start: time.Now(), words: tokenizer.NewWords()}
+	if cfg.Identity != nil {
+		s.issuer = newIssuer(*cfg.Identity)
+	}
 	n := 1
 	if cfg.Precise {
 		n = runtime.GOMAXPROCS(0)
@@ -161,6 +165,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/models", s.models)
 	mux.HandleFunc("GET /openai/v1/models", s.models)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	if s.issuer != nil {
+		mux.HandleFunc("GET /msi/token", s.issuer.serveToken)
+	}
 	mux.HandleFunc("GET /sim/stats", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(s.Stats())
@@ -193,12 +200,21 @@ func writeError(w http.ResponseWriter, status int, e apiError) {
 
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.key == "" || r.URL.Path == "/healthz" {
+		open := r.URL.Path == "/healthz" || r.URL.Path == "/msi/token" || strings.HasPrefix(r.URL.Path, "/sim/")
+		if open || s.key == "" && s.issuer == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if r.Header.Get("api-key") == s.key || r.Header.Get("Authorization") == "Bearer "+s.key {
+		if s.key != "" && (r.Header.Get("api-key") == s.key || r.Header.Get("Authorization") == "Bearer "+s.key) {
 			next.ServeHTTP(w, r)
+			return
+		}
+		if s.issuer != nil && s.issuer.valid(r.Header.Get("Authorization")) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if s.issuer != nil {
+			writeError(w, http.StatusUnauthorized, apiError{Code: "401", Message: "Unauthorized. Access token is missing, invalid, audience is incorrect (https://cognitiveservices.azure.com), or have expired."})
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, "/openai/deployments/") {

@@ -51,6 +51,10 @@ type Stats struct {
 	// FirstRequest is the wall-clock arrival of the first request, if any.
 	FirstRequest *time.Time                 `json:"first_request,omitempty"`
 	Deployments  map[string]DeploymentStats `json:"deployments"`
+	// Tokens are the Microsoft Entra ID tokens issued, and the requests
+	// refused for a token not issued or expired (with Identity).
+	TokensIssued   int64 `json:"tokens_issued,omitempty"`
+	TokensRejected int64 `json:"tokens_rejected,omitempty"`
 }
 
 // DeploymentStats is one deployment's ground truth.
@@ -130,6 +134,11 @@ func (s *Server) Stats() Stats {
 	if ns := s.first.Load(); ns != 0 {
 		t := time.Unix(0, ns)
 		out.FirstRequest = &t
+	}
+	if is := s.issuer; is != nil {
+		is.mu.Lock()
+		out.TokensIssued, out.TokensRejected = is.issued, is.rejected
+		is.mu.Unlock()
 	}
 	for _, name := range s.names {
 		d := s.deps[name]

@@ -162,6 +162,9 @@ func Dir(dir, version string, command []string) (Sink, error) {
 			// plan asks for it again.
 			pl := *s.Plan
 			pl.Target.URL = api.WithoutPassword(pl.Target.URL)
+			// So does a header value given on the command line: only
+			// env:VAR references are kept.
+			pl.Target.Headers = plan.HeadersForFile(pl.Target.Headers)
 			info := struct {
 				*plan.Plan
 				RunInfo

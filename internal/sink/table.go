@@ -74,6 +74,9 @@ func Table(w io.Writer, r *metrics.Results) {
 	if r.Sessions > 0 {
 		fmt.Fprintf(w, "sessions  %d conversations, %d requests\n", r.Sessions, q.Sent)
 	}
+	if e := r.Entra; e != nil {
+		fmt.Fprintf(w, "auth      Microsoft Entra ID: %d token refreshes in the background, %d failed\n", e.Refreshes, e.Failures)
+	}
 	if len(r.Connections.Protocols) > 0 {
 		var ps []string
 		for p, n := range r.Connections.Protocols {

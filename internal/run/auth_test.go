@@ -1,0 +1,77 @@
+package run
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aoaibench/aoaibench/internal/metrics"
+	"github.com/aoaibench/aoaibench/internal/plan"
+	"github.com/aoaibench/aoaibench/internal/sim"
+	"github.com/aoaibench/aoaibench/internal/sink"
+)
+
+func TestAuthMode(t *testing.T) {
+	for _, c := range []struct{ mode, key, url, want string }{
+		{"", "k", "https://r.openai.azure.com", "key"},
+		{"", "", "https://r.openai.azure.com", "entra"},
+		{"", "", "https://r.cognitiveservices.azure.com", "entra"},
+		{"", "", "https://x.services.ai.azure.com/openai/v1", "entra"},
+		{"", "", "https://gw.azure-api.net", "none"},
+		{"", "", "http://127.0.0.1:8000", "none"},
+		{"none", "k", "https://r.openai.azure.com", "none"},
+		{"entra", "k", "http://127.0.0.1:1", "entra"},
+	} {
+		if got := authMode(c.mode, c.key, c.url); got != c.want {
+			t.Errorf("authMode(%q, key %q, %s) = %s, want %s", c.mode, c.key, c.url, got, c.want)
+		}
+	}
+}
+
+// TestEntraRefresh: against the simulator as an Entra ID issuer of
+// 2-second tokens, over real loopback TCP, through azidentity's default
+// chain (managed identity, App Service form): the run keeps a fresh
+// token by itself, every request succeeds, and the simulator refuses
+// none for a stale token.
+func TestEntraRefresh(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for seconds")
+	}
+	id := &sim.Identity{Header: "h-0123456789", Lifetime: 2 * time.Second}
+	s, err := sim.Start(sim.Config{Deployments: []sim.Deployment{fast()}, Identity: id}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	t.Setenv("IDENTITY_ENDPOINT", s.URL()+"/msi/token")
+	t.Setenv("IDENTITY_HEADER", id.Header)
+	t.Setenv("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
+	p := basePlan("d", 50, 5)
+	p.Target.URL, p.Target.Auth = s.URL(), "entra"
+	p.Load.Rate, p.Load.Duration = rate(1200), plan.Duration(6*time.Second)
+	r, err := New(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var recs []*metrics.Record
+	out, err := r.Execute(context.Background(), sink.Sink{Record: func(rec *metrics.Record) { recs = append(recs, rec) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := out.Results.Requests
+	st := s.Stats()
+	if q.OK != q.Sent || q.Sent < 100 || st.TokensRejected != 0 {
+		t.Fatalf("sent %d, ok %d; the simulator refused %d for their token", q.Sent, q.OK, st.TokensRejected)
+	}
+	// Tokens of 1 to 2 s (expiry in whole seconds) over 6 s: a refresh
+	// every 1 to 2 s.
+	if e := out.Results.Entra; e == nil || e.Refreshes < 3 || e.Failures != 0 || st.TokensIssued != e.Refreshes+1 {
+		t.Errorf("entra %+v, issued %d", out.Results.Entra, st.TokensIssued)
+	}
+	for _, rec := range recs {
+		if rec.Err != "" {
+			t.Fatalf("request %d: %s", rec.ID, rec.Err)
+		}
+	}
+}
