@@ -55,8 +55,15 @@ type Chunk struct {
 	Usage      Usage
 	HasError   bool
 	ErrMessage string
+	// Embeddings is how many embeddings an embeddings answer holds.
+	Embeddings int
 
 	index   int    // the choice being read
+	typ     evType // a Responses API event's type
+	status  evType // a Responses API answer's status
+	reason  string // its incomplete_details.reason
+	message string // an error event's message
+	pend    int    // where a Responses delta's text starts in Text, -1 for none
 	scratch []byte // finish reasons and error messages, before they become strings
 	keys    []byte // the parser's key buffer, kept between events
 }
@@ -68,7 +75,72 @@ var errSyntax = errors.New("malformed JSON")
 
 // reset empties c for the next event, keeping its buffers.
 func (c *Chunk) reset() {
-	*c = Chunk{Deltas: c.Deltas[:0], Text: c.Text[:0], Finish: c.Finish[:0], Usage: NoUsage, scratch: c.scratch[:0], keys: c.keys[:0]}
+	*c = Chunk{Deltas: c.Deltas[:0], Text: c.Text[:0], Finish: c.Finish[:0], Usage: NoUsage, scratch: c.scratch[:0], keys: c.keys[:0], pend: -1}
+}
+
+// evType is a Responses API event type, or an answer's status, that
+// matters to the measurements.
+type evType uint8
+
+const (
+	evNone evType = iota
+	evText
+	evReasoning
+	evRefusal
+	evTool
+	evCompleted
+	evIncomplete
+	evFailed
+	evError
+	evOther
+)
+
+// eventType reads a Responses API event's "type".
+func eventType(s []byte) evType {
+	switch string(s) {
+	case "response.output_text.delta":
+		return evText
+	case "response.reasoning_text.delta", "response.reasoning_summary_text.delta":
+		return evReasoning
+	case "response.refusal.delta":
+		return evRefusal
+	case "response.function_call_arguments.delta", "response.custom_tool_call_input.delta":
+		return evTool
+	case "response.completed":
+		return evCompleted
+	case "response.incomplete":
+		return evIncomplete
+	case "response.failed":
+		return evFailed
+	case "error":
+		return evError
+	}
+	return evOther
+}
+
+// statusType reads a Responses API answer's "status".
+func statusType(s []byte) evType {
+	switch string(s) {
+	case "completed":
+		return evCompleted
+	case "incomplete":
+		return evIncomplete
+	case "failed", "cancelled":
+		return evFailed
+	}
+	return evOther
+}
+
+// finishReason is the chat API's finish_reason for a Responses API
+// answer's incomplete_details.reason.
+func finishReason(reason string) string {
+	switch reason {
+	case "max_output_tokens":
+		return "length"
+	case "":
+		return "incomplete"
+	}
+	return reason // content_filter is the same word
 }
 
 // ParseChunk reads one event's JSON object into c.
@@ -92,25 +164,46 @@ func ParseChunk(data []byte, c *Chunk) error {
 				return nil
 			}
 			c.HasError = true
-			switch p.peek() {
-			case '"':
-				s, err := p.str(c.scratch[:0])
-				c.ErrMessage = string(s)
-				return err
-			case '{':
-				return p.object(func(k []byte) error {
-					if string(k) == "message" && p.peek() == '"' {
-						s, err := p.str(c.scratch[:0])
-						c.ErrMessage = string(s)
-						return err
-					}
-					return p.skip()
-				})
+			return c.errorValue(&p)
+		// The Responses API: an event's type and delta, the answer
+		// (response.completed and the like carry it whole), or, not
+		// streamed, the answer's own fields.
+		case "type":
+			s, err := p.str(c.scratch[:0])
+			c.scratch = s[:0]
+			c.typ = eventType(s)
+			return err
+		case "delta":
+			if p.peek() != '"' {
+				return p.skip()
 			}
-			return p.skip()
+			c.pend = len(c.Text)
+			var err error
+			c.Text, err = p.str(c.Text)
+			return err
+		case "message":
+			if p.peek() != '"' {
+				return p.skip()
+			}
+			s, err := p.str(c.scratch[:0])
+			c.scratch, c.message = s[:0], string(s)
+			return err
+		case "response":
+			return p.object(func(k []byte) error { return c.answer(&p, k, false) })
+		case "status", "incomplete_details", "output":
+			return c.answer(&p, key, true)
+		// Embeddings: count them, skip the vectors.
+		case "data":
+			return p.array(func() error {
+				c.Embeddings++
+				return p.skip()
+			})
 		}
 		return p.skip()
 	})
+	if err == nil {
+		c.event()
+	}
 	if err != nil {
 		return err
 	}
@@ -119,6 +212,169 @@ func ParseChunk(data []byte, c *Chunk) error {
 		return errSyntax
 	}
 	return nil
+}
+
+// errorValue reads an "error" value: a string or an object with a message.
+func (c *Chunk) errorValue(p *parser) error {
+	switch p.peek() {
+	case '"':
+		s, err := p.str(c.scratch[:0])
+		c.ErrMessage = string(s)
+		return err
+	case '{':
+		return p.object(func(k []byte) error {
+			if string(k) == "message" && p.peek() == '"' {
+				s, err := p.str(c.scratch[:0])
+				c.ErrMessage = string(s)
+				return err
+			}
+			return p.skip()
+		})
+	}
+	return p.skip()
+}
+
+// answer reads a field of a Responses API answer. Its output is read only
+// when it is not streamed (whole): an event's copy of the answer repeats
+// what the deltas carried.
+func (c *Chunk) answer(p *parser, k []byte, whole bool) error {
+	switch string(k) {
+	case "status":
+		if p.peek() != '"' {
+			return p.skip()
+		}
+		s, err := p.str(c.scratch[:0])
+		c.scratch, c.status = s[:0], statusType(s)
+		return err
+	case "incomplete_details":
+		return p.object(func(k []byte) error {
+			if string(k) != "reason" || p.peek() != '"' {
+				return p.skip()
+			}
+			s, err := p.str(c.scratch[:0])
+			c.scratch, c.reason = s[:0], string(s)
+			return err
+		})
+	case "usage":
+		if p.null() {
+			return nil
+		}
+		c.HasUsage = true
+		return c.usage(p)
+	case "error":
+		if p.null() {
+			return nil
+		}
+		if c.ErrMessage == "" {
+			return c.errorValue(p)
+		}
+	case "output":
+		if whole {
+			return p.array(func() error { return c.outputItem(p) })
+		}
+	}
+	return p.skip()
+}
+
+// outputItem reads one item of a whole Responses API answer's output: a
+// message's text and refusal parts, reasoning, a function call.
+func (c *Chunk) outputItem(p *parser) error {
+	d0 := len(c.Deltas)
+	kind := Content
+	err := p.object(func(k []byte) error {
+		switch string(k) {
+		case "type":
+			s, err := p.str(c.scratch[:0])
+			c.scratch = s[:0]
+			switch string(s) {
+			case "reasoning":
+				kind = Reasoning
+			case "function_call", "custom_tool_call":
+				kind = Tool
+			}
+			return err
+		case "content", "summary":
+			return p.array(func() error {
+				return p.object(func(k []byte) error {
+					if (string(k) == "text" || string(k) == "refusal") && p.peek() == '"' {
+						var err error
+						n := len(c.Text)
+						if c.Text, err = p.str(c.Text); len(c.Text) > n {
+							pk := Content
+							if string(k) == "refusal" {
+								pk = Refusal
+							}
+							c.Deltas = append(c.Deltas, Delta{Kind: pk, End: len(c.Text)})
+						}
+						return err
+					}
+					return p.skip()
+				})
+			})
+		case "arguments", "input":
+			if p.peek() != '"' {
+				return p.skip()
+			}
+			var err error
+			c.Text, err = p.str(c.Text)
+			c.Deltas = append(c.Deltas, Delta{Kind: Tool, End: len(c.Text)})
+			return err
+		}
+		return p.skip()
+	})
+	// The item's type may follow its content.
+	if kind != Content {
+		for i := d0; i < len(c.Deltas); i++ {
+			c.Deltas[i].Kind = kind
+		}
+	}
+	return err
+}
+
+// event files what a Responses API event (or a whole answer) says once
+// it is read: its field order is not fixed.
+func (c *Chunk) event() {
+	kind := Content
+	switch c.typ {
+	case evText:
+	case evReasoning:
+		kind = Reasoning
+	case evRefusal:
+		kind = Refusal
+	case evTool:
+		kind = Tool
+	default:
+		if c.pend >= 0 { // a delta of something not measured
+			c.Text = c.Text[:c.pend]
+		}
+		c.pend = -1
+	}
+	if c.pend >= 0 && (len(c.Text) > c.pend || kind == Tool) {
+		c.Deltas = append(c.Deltas, Delta{Kind: kind, End: len(c.Text)})
+	}
+	end := c.typ
+	if end == evNone || end == evOther {
+		end = c.status // not streamed: the answer's status
+		if c.typ == evOther {
+			end = evNone // response.created and the like: in progress
+		}
+	}
+	switch end {
+	case evCompleted:
+		c.Finish = append(c.Finish, Finish{Reason: "stop"})
+	case evIncomplete:
+		c.Finish = append(c.Finish, Finish{Reason: finishReason(c.reason)})
+	case evFailed:
+		c.HasError = true
+		if c.ErrMessage == "" {
+			c.ErrMessage = "response failed"
+		}
+	case evError:
+		c.HasError = true
+		if c.ErrMessage == "" {
+			c.ErrMessage = c.message
+		}
+	}
 }
 
 // choice reads one choice object. Its "index" may come after its delta
@@ -136,11 +392,16 @@ func (c *Chunk) choice(p *parser) error {
 			}
 			c.index = max(v, 0) // not a count: choice 0
 			return nil
-		case "delta":
+		case "delta", "message": // a stream's delta, or a whole answer's message
 			if p.null() {
 				return nil
 			}
 			return p.object(func(k []byte) error { return c.delta(p, k) })
+		case "text": // legacy completions
+			if p.null() {
+				return nil
+			}
+			return c.delta(p, []byte("content"))
 		case "finish_reason":
 			if p.null() {
 				return nil

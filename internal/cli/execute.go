@@ -295,6 +295,9 @@ func simReport(w io.Writer, st sim.Stats) {
 		if len(th) > 0 {
 			reasons = " (" + strings.Join(th, ", ") + ")"
 		}
+		if d.Spilled > 0 {
+			reasons += fmt.Sprintf(", spilled over %d", d.Spilled)
+		}
 		fmt.Fprintf(w, "simulator %s: accepted %d, throttled %d%s, failed %d, invalid %d, completed %d;\n          %d prompt + %d completion tokens\n",
 			name, d.Accepted, d.ThrottledTotal(), reasons, d.Failed, d.Invalid, d.Completed, d.PromptTokens, d.CompletionTokens)
 	}

@@ -150,6 +150,9 @@ type Request struct {
 	Body func(usage bool) []byte
 	// Choices is the n asked for (0 is 1).
 	Choices int
+	// Whole says the answer is not streamed: one JSON body (--no-stream,
+	// embeddings), read to its end, with no output times.
+	Whole bool
 	// NoRetry sends one attempt whatever the retry policy: the run's
 	// first request, whose answer checks the endpoint.
 	NoRetry bool
@@ -256,7 +259,11 @@ func (c *Client) attempt(ctx context.Context, req Request, w *metrics.Wire) {
 		return
 	}
 	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set("Accept", "text/event-stream")
+	if req.Whole {
+		hreq.Header.Set("Accept", "application/json")
+	} else {
+		hreq.Header.Set("Accept", "text/event-stream")
+	}
 	if c.cfg.Bearer != nil {
 		hreq.Header.Set("Authorization", c.cfg.Bearer())
 	}
@@ -299,6 +306,10 @@ func (c *Client) attempt(ctx context.Context, req Request, w *metrics.Wire) {
 			w.Throttles++
 		}
 		c.fail(w, class, fmt.Sprintf("%d %s", resp.StatusCode, msg))
+		return
+	}
+	if req.Whole {
+		c.whole(ctx, actx, w, resp.Body)
 		return
 	}
 	if c.stream(ctx, actx, req, w, resp.Body) {
@@ -480,6 +491,62 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 	return true
 }
 
+// maxWhole bounds a whole answer: an embeddings batch of 2,048 vectors of
+// 3,072 floats is about 60 MB of JSON.
+const maxWhole = 128 << 20
+
+// whole reads a JSON answer that is not streamed: its text for the
+// tokenizer, its finish_reason and usage; no event, so no TTFT or TPOT is
+// made up from one arrival.
+func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reader) {
+	b, err := io.ReadAll(io.LimitReader(body, maxWhole+1))
+	if err != nil {
+		class := c.errClass(ctx, actx, metrics.Stream)
+		c.fail(w, class, c.errMessage(class, err))
+		return
+	}
+	if len(b) > maxWhole {
+		c.fail(w, metrics.Stream, fmt.Sprintf("answer over %d MB", maxWhole>>20))
+		return
+	}
+	var ck api.Chunk
+	if err := api.ParseChunk(b, &ck); err != nil {
+		c.fail(w, metrics.Stream, "malformed answer: "+string(b[:min(len(b), 16<<10)]))
+		return
+	}
+	if ck.HasError {
+		c.fail(w, metrics.Stream, "error answer: "+ck.ErrMessage)
+		return
+	}
+	if ck.HasUsage {
+		mergeUsage(&w.Usage, ck.Usage)
+	}
+	start := 0
+	for _, d := range ck.Deltas {
+		if d.Index >= maxChoices {
+			c.fail(w, metrics.Stream, fmt.Sprintf("choice index %d out of range", d.Index))
+			return
+		}
+		w.Grow(d.Index)
+		if d.Kind != metrics.Reasoning {
+			text := ck.Text[start:d.End]
+			if room := metrics.MaxText - len(w.Text[d.Index]); room > 0 {
+				w.Text[d.Index] = append(w.Text[d.Index], text[:min(len(text), room)]...)
+			}
+		}
+		start = d.End
+	}
+	for _, f := range ck.Finish {
+		if f.Index < maxChoices {
+			w.Grow(f.Index)
+			w.Finish[f.Index] = f.Reason
+		}
+	}
+	w.Embeddings = ck.Embeddings
+	w.End = c.now()
+	w.Class = metrics.OK
+}
+
 // mergeUsage keeps every count a usage report gives.
 func mergeUsage(u *metrics.Usage, v metrics.Usage) {
 	for _, f := range []struct {
@@ -515,6 +582,7 @@ func readHeaders(h *metrics.Headers, hd http.Header, now time.Time) {
 	}
 	h.Region = truncate(hd.Get("x-ms-region"), 80)
 	h.Deployment = truncate(hd.Get("x-ms-deployment-name"), 120)
+	h.SpilledFrom = truncate(hd.Get("x-ms-spillover-from-deployment"), 120)
 	h.RetryAfter = retryAfter(hd, now)
 }
 

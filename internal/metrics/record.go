@@ -320,7 +320,22 @@ func (r *Record) Derive(w *Wire, tok *tokenizer.Tokenizer, quick bool) {
 		visible = max(r.ServerOutput-hidden, 0)
 	}
 	if len(w.Events) == 0 {
-		r.Visible = max(visible, 0)
+		// Nothing streamed: a whole answer (--no-stream), an embedding,
+		// or no output at all. Its text is counted; no time is stamped.
+		if tok != nil {
+			r.ClientOutput = 0
+			for _, t := range w.Text {
+				n := tok.Count(validPrefix(t))
+				if len(t) >= MaxText {
+					r.ClientEstimated = true
+				}
+				r.ClientOutput += n
+			}
+		}
+		if visible < 0 {
+			visible = max(r.ClientOutput, 0)
+		}
+		r.Visible = visible
 		return
 	}
 	r.First, r.Last = w.Events[0].At, w.Events[len(w.Events)-1].At

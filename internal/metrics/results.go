@@ -198,6 +198,22 @@ type Results struct {
 	Throttling *Throttling `json:"throttling,omitempty"`
 	// Entra is how Microsoft Entra ID tokens were kept, with --auth entra.
 	Entra *Entra `json:"entra,omitempty"`
+	// Deployments splits the successful requests by the deployment that
+	// served them (x-ms-deployment-name), when more than one did or any
+	// spilled over from a provisioned one.
+	Deployments map[string]*Served `json:"deployments,omitempty"`
+}
+
+// Served are the figures of the requests one deployment served.
+type Served struct {
+	Requests int64 `json:"requests"`
+	// Spilled counts requests that came to it by spillover
+	// (x-ms-spillover-from-deployment), From the deployment they
+	// spilled from.
+	Spilled int64  `json:"spilled"`
+	From    string `json:"spilled_from,omitempty"`
+	TTFT    Dist   `json:"ttft"`
+	E2E     Dist   `json:"e2e"`
 }
 
 // StageResults are one stage's figures: the requests scheduled in it.

@@ -28,10 +28,20 @@ type Summary struct {
 	NewConns                   int64
 	Protocols                  map[string]int64
 
+	// Served splits successful requests by serving deployment.
+	Served map[string]*served
+
 	firstSend, lastEnd time.Time
 
 	slo     SLO
 	goodput int64
+}
+
+// served accumulates one serving deployment's figures.
+type served struct {
+	requests, spilled int64
+	from              string
+	ttft, e2e         *Hist
 }
 
 // SLO is a set of per-request objectives that goodput counts; a zero field
@@ -118,6 +128,23 @@ func (s *Summary) Add(r *Record) {
 		h["ttft_uncached"].addOK(r.TTFT())
 	}
 	s.QuotaTokens += int64(r.QuotaTokens())
+	if r.Deployment != "" {
+		sv := s.Served[r.Deployment]
+		if sv == nil {
+			if s.Served == nil {
+				s.Served = map[string]*served{}
+			}
+			sv = &served{ttft: NewDurations(), e2e: NewDurations()}
+			s.Served[r.Deployment] = sv
+		}
+		sv.requests++
+		if r.SpilledFrom != "" {
+			sv.spilled++
+			sv.from = r.SpilledFrom
+		}
+		sv.ttft.addOK(r.TTFT())
+		sv.e2e.addOK(r.E2E())
+	}
 	h["ttft"].addOK(r.TTFT())
 	h["ttft_sched"].addOK(r.TTFTSched())
 	if !r.FirstReasoning.IsZero() {
@@ -249,6 +276,16 @@ func (s *Summary) Results(in Info) *Results {
 	}
 	for _, name := range Dists {
 		r.Latency[name] = s.Hists[name].Dist(200)
+	}
+	spilled := false
+	for _, sv := range s.Served {
+		spilled = spilled || sv.spilled > 0
+	}
+	if len(s.Served) > 1 || spilled {
+		r.Deployments = map[string]*Served{}
+		for name, sv := range s.Served {
+			r.Deployments[name] = &Served{Requests: sv.requests, Spilled: sv.spilled, From: sv.from, TTFT: sv.ttft.Dist(200), E2E: sv.e2e.Dist(200)}
+		}
 	}
 	return r
 }

@@ -54,6 +54,9 @@ type Headers struct {
 	RetryAfter time.Duration
 	Region     string // x-ms-region
 	Deployment string // x-ms-deployment-name
+	// SpilledFrom is x-ms-spillover-from-deployment: the provisioned
+	// deployment the request spilled over from.
+	SpilledFrom string
 }
 
 // NoHeaders is a Headers with every figure absent.
@@ -95,6 +98,8 @@ type Wire struct {
 	Text [][]byte
 	// Finish is each choice's finish_reason, "" if none came.
 	Finish []string
+	// Embeddings is how many embeddings an embeddings answer held.
+	Embeddings int
 
 	offs    []int         // Derive's scratch: token end offsets,
 	choices []choiceState // per choice,

@@ -674,6 +674,17 @@ func (st *state) request(reqCtx context.Context, id int64, sched time.Time, it *
 	rec.Warmup = sched.Sub(st.start) < st.warmup
 	rec.ClientPrompt = it.Prompt
 	rec.MaxTokens = it.MaxTokens * max(st.plan.Workload.Completions, 1)
+	switch st.params.Endpoint {
+	case traffic.Responses, traffic.Completions:
+		// The prompt is not the chat messages counted exactly: the
+		// server's usage says.
+		rec.ClientPrompt = -1
+		if st.params.Endpoint == traffic.Responses && it.MaxTokens > 0 {
+			rec.MaxTokens = max(it.MaxTokens, traffic.MinResponsesTokens)
+		}
+	case traffic.Embeddings:
+		rec.ClientPrompt, rec.MaxTokens = -1, 0
+	}
 	rec.Session, rec.Turn = it.Session, it.Turn
 	w, _ := st.wires.Get().(*metrics.Wire)
 	if w == nil {
@@ -683,6 +694,7 @@ func (st *state) request(reqCtx context.Context, id int64, sched time.Time, it *
 	check := !st.plan.Load.NoCheck && st.checked.CompareAndSwap(false, true)
 	st.client.Do(reqCtx, client.Request{
 		Body:    func(usage bool) []byte { return st.params.Body(nil, it, usage) },
+		Whole:   !st.params.Streams(),
 		Choices: st.plan.Workload.Completions, NoRetry: check,
 		Answered: st.answer,
 	}, w)
@@ -690,6 +702,9 @@ func (st *state) request(reqCtx context.Context, id int64, sched time.Time, it *
 		if err := client.Fatal(w, st.ep.Target()); err != nil {
 			st.fail(err)
 		}
+	}
+	if b := max(st.params.Batch, 1); st.params.Endpoint == traffic.Embeddings && w.Class == metrics.OK && w.Embeddings != b {
+		w.Class, w.Err = metrics.Stream, fmt.Sprintf("answer held %d embeddings for %d inputs", w.Embeddings, b)
 	}
 	st.inflight.Add(-1)
 	if ended != nil {

@@ -17,7 +17,7 @@ import (
 func (r *Run) traffic(m models.Model) error {
 	p := &r.plan
 	w := p.Workload
-	r.params = traffic.Params{Model: r.ep.Model, Reasoning: m.Reasoning, Completions: w.Completions,
+	r.params = traffic.Params{Endpoint: w.Endpoint, NoStream: w.NoStream, Batch: w.EmbeddingBatch, Model: r.ep.Model, Reasoning: m.Reasoning, Completions: w.Completions,
 		FrequencyPenalty: w.FrequencyPenalty, PresencePenalty: w.PresencePenalty, Temperature: w.Temperature, TopP: w.TopP}
 	var err error
 	if r.think, err = pace.ParseThink(w.ThinkTime, parseDuration); err != nil {
@@ -50,7 +50,9 @@ func (r *Run) traffic(m models.Model) error {
 		if w.Turns > 1 {
 			r.convs = ds
 		}
-	case w.Synthetic != "" || w.PrefixTokens > 0 || w.Turns > 1:
+	case w.Synthetic != "" || w.PrefixTokens > 0 || w.Turns > 1 || !r.params.Chat():
+		// The fixed shape's precomputed body is a streamed chat body;
+		// other APIs render the same prompts from their messages.
 		prompt, output := traffic.Dist{Mean: float64(w.ContextTokens)}, traffic.Dist{Mean: float64(w.MaxTokens)}
 		if w.Synthetic != "" {
 			if prompt, output, err = traffic.ParseSynthetic(w.Synthetic); err != nil {

@@ -108,6 +108,11 @@ type Deployment struct {
 	SlowHeaders float64  `json:"slow_headers"`
 	HeaderDelay Duration `json:"header_delay"`
 
+	// Spillover names a standard deployment that takes what this
+	// provisioned one throttles, as Azure's spillover does; a request's
+	// x-ms-spillover-deployment header names one for that request.
+	Spillover string `json:"spillover"`
+
 	Region string `json:"region"`
 	Seed   uint64 `json:"seed"`
 }

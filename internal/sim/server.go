@@ -41,6 +41,7 @@ type Server struct {
 	start   time.Time
 	words   tokenizer.Words // output text is made of these single-token words
 	first   atomic.Int64    // wall-clock arrival of the first request, Unix ns
+	vector  string          // the embedding every input gets, as JSON
 }
 
 type deployment struct {
@@ -66,7 +67,7 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Deployments) == 0 {
 		cfg.Deployments = []Deployment{DefaultDeployment()}
 	}
-	s := &Server{deps: map[string]*deployment{}, key: cfg.APIKey, start: time.Now(), words: tokenizer.NewWords()}
+	s := &Server{deps: map[string]*deployment{}, key: cfg.APIKey, start: time.Now(), words: tokenizer.NewWords(), vector: embeddingVector()}
 	if cfg.Identity != nil {
 		s.issuer = newIssuer(*cfg.Identity)
 	}
@@ -103,6 +104,16 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.deps[dc.Name] = d
 		s.names = append(s.names, dc.Name)
+	}
+	for _, n := range s.names {
+		d := s.deps[n]
+		if sp := d.cfg.Spillover; sp != "" {
+			t := s.deps[sp]
+			if d.ptu == nil || t == nil || t.std == nil {
+				s.Close()
+				return nil, fmt.Errorf("deployment %s: spillover %q: a provisioned deployment spills over to a standard one of the same resource", n, sp)
+			}
+		}
 	}
 	return s, nil
 }
@@ -159,9 +170,22 @@ func (s *Server) Deployments() []Deployment {
 // Handler returns the simulator's HTTP routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /openai/deployments/{name}/chat/completions", s.classic)
-	mux.HandleFunc("POST /openai/v1/chat/completions", s.v1)
-	mux.HandleFunc("POST /v1/chat/completions", s.v1)
+	for _, k := range []kind{kindChat, kindCompletions, kindEmbeddings} {
+		mux.HandleFunc("POST /openai/deployments/{name}/"+k.path(), s.classic(k))
+		mux.HandleFunc("POST /openai/v1/"+k.path(), s.v1(k))
+		mux.HandleFunc("POST /v1/"+k.path(), s.v1(k))
+	}
+	// The Responses API: Azure's classic form names the deployment in the
+	// body's model, as the v1 form does.
+	mux.HandleFunc("POST /openai/responses", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("api-version") == "" {
+			writeError(w, http.StatusNotFound, apiError{Code: "404", Message: "Resource not found"})
+			return
+		}
+		s.serve(w, r, "", kindResponses)
+	})
+	mux.HandleFunc("POST /openai/v1/responses", s.v1(kindResponses))
+	mux.HandleFunc("POST /v1/responses", s.v1(kindResponses))
 	mux.HandleFunc("GET /v1/models", s.models)
 	mux.HandleFunc("GET /openai/v1/models", s.models)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
@@ -241,20 +265,44 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data})
 }
 
-func (s *Server) classic(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Query().Get("api-version") == "" {
-		writeError(w, http.StatusNotFound, apiError{Code: "404", Message: "Resource not found"})
-		return
+// kind is the API a request is for.
+type kind uint8
+
+const (
+	kindChat kind = iota
+	kindResponses
+	kindCompletions
+	kindEmbeddings
+)
+
+func (k kind) path() string {
+	return [...]string{"chat/completions", "responses", "completions", "embeddings"}[k]
+}
+
+// operation names the kind in Azure's 429 message.
+func (k kind) operation() string {
+	return [...]string{"ChatCompletions_Create", "Responses_Create", "Completions_Create", "Embeddings_Create"}[k]
+}
+
+func (s *Server) classic(k kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("api-version") == "" {
+			writeError(w, http.StatusNotFound, apiError{Code: "404", Message: "Resource not found"})
+			return
+		}
+		s.serve(w, r, r.PathValue("name"), k)
 	}
-	s.serve(w, r, r.PathValue("name"))
 }
 
-func (s *Server) v1(w http.ResponseWriter, r *http.Request) {
-	s.serve(w, r, "")
+func (s *Server) v1(k kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, "", k) }
 }
 
-// chatRequest is the part of a chat-completions request the simulator uses.
+// chatRequest is the part of a request the simulator uses, in the chat
+// API's terms: the other APIs' fields are read and turned into these.
 type chatRequest struct {
+	kind                kind
+	texts               []string // completions' prompt, embeddings' inputs: counted without chat overhead
 	Messages            []message `json:"messages"`
 	Model               string    `json:"model"`
 	MaxTokens           *int      `json:"max_tokens"`
@@ -268,6 +316,12 @@ type chatRequest struct {
 	TopP             *float64 `json:"top_p"`
 	FrequencyPenalty *float64 `json:"frequency_penalty"`
 	PresencePenalty  *float64 `json:"presence_penalty"`
+	// The Responses API's.
+	Input           json.RawMessage `json:"input"`
+	Instructions    string          `json:"instructions"`
+	MaxOutputTokens *int            `json:"max_output_tokens"`
+	// Legacy completions'.
+	Prompt json.RawMessage `json:"prompt"`
 }
 
 type message struct {
@@ -286,7 +340,7 @@ func invalid(w http.ResponseWriter, p, format string, a ...any) {
 
 // parse reads and validates a request; it writes the error and returns
 // false on bad input.
-func (s *Server) parse(w http.ResponseWriter, r *http.Request, d *deployment) (*chatRequest, []tokenizer.Message, bool) {
+func (s *Server) parse(w http.ResponseWriter, r *http.Request, d *deployment, k kind) (*chatRequest, []tokenizer.Message, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -305,6 +359,10 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request, d *deployment) (*
 		} else {
 			invalid(w, "", "We could not parse the JSON body of your request: %v", err)
 		}
+		return nil, nil, false
+	}
+	req.kind = k
+	if !s.translate(w, &req) {
 		return nil, nil, false
 	}
 	if len(req.Messages) == 0 {
@@ -359,6 +417,88 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request, d *deployment) (*
 	return &req, msgs, true
 }
 
+// translate turns a Responses, completions or embeddings request into
+// the chat terms the simulator runs on; it writes the error and returns
+// false on bad input.
+func (s *Server) translate(w http.ResponseWriter, req *chatRequest) bool {
+	switch req.kind {
+	case kindResponses:
+		if req.Messages != nil || req.MaxTokens != nil || req.N != nil || req.StreamOptions != nil {
+			name := map[bool]string{true: "messages", false: "max_tokens"}[req.Messages != nil]
+			if req.N != nil {
+				name = "n"
+			} else if req.StreamOptions != nil {
+				name = "stream_options"
+			}
+			writeError(w, http.StatusBadRequest, apiError{Type: "invalid_request_error", Param: param(name), Code: "unknown_parameter",
+				Message: fmt.Sprintf("Unknown parameter: '%s'.", name)})
+			return false
+		}
+		if req.Instructions != "" {
+			req.Messages = append(req.Messages, message{Role: "system", Content: json.RawMessage(strconv.Quote(req.Instructions))})
+		}
+		var text string
+		if json.Unmarshal(req.Input, &text) == nil {
+			b, _ := json.Marshal(text)
+			req.Messages = append(req.Messages, message{Role: "user", Content: b})
+		} else {
+			var items []message
+			if len(req.Input) == 0 || json.Unmarshal(req.Input, &items) != nil || len(items) == 0 {
+				invalid(w, "input", "'input' is a required property: a string or a non-empty array of input items.")
+				return false
+			}
+			req.Messages = append(req.Messages, items...)
+		}
+		if v := req.MaxOutputTokens; v != nil && *v < 16 {
+			invalid(w, "max_output_tokens", "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got %d instead.", *v)
+			return false
+		}
+		req.MaxTokens, req.MaxOutputTokens = req.MaxOutputTokens, nil
+		if req.MaxTokens != nil && req.MaxCompletionTokens == nil {
+			// One limit for reasoning models and others alike.
+			req.MaxCompletionTokens, req.MaxTokens = req.MaxTokens, nil
+		}
+	case kindCompletions:
+		texts, ok := stringOrStrings(req.Prompt)
+		if !ok || len(texts) != 1 {
+			invalid(w, "prompt", "'prompt' is a required property: one string (the simulator takes no batch of prompts).")
+			return false
+		}
+		req.texts = texts
+		b, _ := json.Marshal(texts[0])
+		req.Messages = []message{{Role: "user", Content: b}}
+	case kindEmbeddings:
+		texts, ok := stringOrStrings(req.Input)
+		if !ok || len(texts) == 0 || len(texts) > 2048 {
+			invalid(w, "input", "'input' is a required property: a string or an array of 1 to 2048 strings.")
+			return false
+		}
+		if req.Stream {
+			invalid(w, "stream", "Embeddings are not streamed.")
+			return false
+		}
+		req.texts = texts
+		for _, t := range texts {
+			b, _ := json.Marshal(t)
+			req.Messages = append(req.Messages, message{Role: "user", Content: b})
+		}
+	}
+	return true
+}
+
+// stringOrStrings reads a string or an array of strings.
+func stringOrStrings(raw json.RawMessage) ([]string, bool) {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []string{one}, true
+	}
+	var many []string
+	if json.Unmarshal(raw, &many) == nil {
+		return many, true
+	}
+	return nil, false
+}
+
 func jsonType(goType string) string {
 	switch {
 	case strings.HasPrefix(goType, "[]"):
@@ -410,8 +550,8 @@ func requestID() string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-// serve runs one chat-completions request against a deployment.
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string) {
+// serve runs one request against a deployment.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, k kind) {
 	arrived := time.Now()
 	s.first.CompareAndSwap(0, arrived.UnixNano())
 	if name == "" {
@@ -441,12 +581,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string) {
 			Message: "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again."})
 		return
 	}
-	req, msgs, ok := s.parse(w, r, d)
+	req, msgs, ok := s.parse(w, r, d, k)
 	if !ok {
 		d.count(func(st *depStats) { st.Invalid++ })
 		return
 	}
-	prompt := d.tok.CountMessages(msgs)
+	s.admit(w, r, d, req, msgs, arrived, "")
+}
+
+// admit runs a parsed request on deployment d: admission, faults, then
+// the answer. from names the provisioned deployment it spilled over from.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, d *deployment, req *chatRequest, msgs []tokenizer.Message, arrived time.Time, from string) {
+	k := req.kind
+	var prompt int
+	if req.texts != nil {
+		// A prompt string, or inputs to embed: tokens, no chat overhead.
+		for _, t := range req.texts {
+			prompt += d.tok.Count(t)
+		}
+	} else {
+		prompt = d.tok.CountMessages(msgs)
+	}
 	if prompt > d.cfg.ContextWindow {
 		writeError(w, http.StatusBadRequest, apiError{Type: "invalid_request_error", Param: param("messages"), Code: "context_length_exceeded",
 			Message: fmt.Sprintf("This model's maximum context length is %d tokens. However, your messages resulted in %d tokens. Please reduce the length of the messages.", d.cfg.ContextWindow, prompt)})
@@ -467,10 +622,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string) {
 		asked = false
 	}
 	limit = max(min(limit, d.cfg.ContextWindow-prompt), 1)
+	if k == kindEmbeddings {
+		limit = 0
+	}
 	est := prompt + limit*n
 	// The prompt's prefixes at each cache step, hashed outside the lock.
 	var hashes []uint64
-	if d.cache != nil && prompt >= CacheMin+tokenizer.PerReply {
+	if d.cache != nil && k != kindEmbeddings && prompt >= CacheMin+tokenizer.PerReply {
 		hashes, _ = prefixHashes(nil, d.tok, msgs, nil)
 	}
 
@@ -480,6 +638,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string) {
 	h.Set("x-request-id", rid)
 	h.Set("x-ms-region", d.cfg.Region)
 	h.Set("x-ms-deployment-name", d.cfg.Name)
+	if from != "" {
+		h.Set("x-ms-spillover-from-deployment", from)
+	}
+	// Spillover: to the deployment this request names, else the one the
+	// deployment is set up with; never twice.
+	var spill *deployment
+	if from == "" && d.ptu != nil {
+		name := r.Header.Get("x-ms-spillover-deployment")
+		if name == "" {
+			name = d.cfg.Spillover
+		}
+		if t := s.deps[name]; t != nil && t.std != nil {
+			spill = t
+		}
+	}
 
 	// Admission, then the fault dice, under the deployment's lock.
 	d.mu.Lock()
@@ -510,10 +683,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string) {
 	slow := v.ok && !fail && d.cfg.SlowHeaders > 0 && d.rng.Float64() < d.cfg.SlowHeaders
 	// Hidden reasoning comes out of the same max_completion_tokens as the
 	// answer.
-	reasoning := min(d.cfg.ReasoningTokens, limit-1)
+	reasoning := max(min(d.cfg.ReasoningTokens, limit-1), 0)
 	visible := limit - reasoning
 	output := visible
 	switch {
+	case k == kindEmbeddings:
+		output = 0
 	case !asked && d.cfg.DefaultOutputStdev > 0:
 		// No max_tokens: the model stops where it will, up to the
 		// context window.
@@ -535,6 +710,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string) {
 	// Reasoning streams nothing: its tokens come before the first.
 	ttft += time.Duration(float64(time.Duration(d.cfg.ITL)*time.Duration(reasoning)) * itlScale)
 	seed := d.rng.Uint64()
+	if !v.ok && spill != nil && v.reason == "utilization" {
+		d.stats.Spilled++
+		d.mu.Unlock()
+		s.admit(w, r, spill, req, msgs, arrived, d.cfg.Name)
+		return
+	}
 	s.rateHeaders(d, h, now)
 	if !v.ok {
 		d.stats.Throttled[v.reason]++
@@ -611,8 +792,8 @@ func (s *Server) throttle(w http.ResponseWriter, d *deployment, req *chatRequest
 		unit = "second"
 	}
 	writeError(w, http.StatusTooManyRequests, apiError{Code: "429", Message: fmt.Sprintf(
-		"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version %s have exceeded %s %s. Please retry after %d %s. (aoaibench simulator)",
-		apiVersion, what, tier, secs, unit)})
+		"Requests to the %s Operation under Azure OpenAI API version %s have exceeded %s %s. Please retry after %d %s. (aoaibench simulator)",
+		req.kind.operation(), apiVersion, what, tier, secs, unit)})
 }
 
 func (d *deployment) count(f func(*depStats)) {

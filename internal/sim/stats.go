@@ -10,6 +10,7 @@ import (
 // depStats is a deployment's ground truth, guarded by deployment.mu.
 type depStats struct {
 	Accepted, Failed, Invalid, Completed, Cut int64
+	Spilled                                   int64 // throttled here and served by the spillover deployment
 	Throttled                                 map[string]int64
 	PromptTokens, CompletionTokens            int64
 	CachedTokens                              int64
@@ -67,6 +68,9 @@ type DeploymentStats struct {
 	Invalid          int64            `json:"invalid"`
 	Completed        int64            `json:"completed"`
 	Cut              int64            `json:"cut"`
+	// Spilled counts requests this provisioned deployment passed to its
+	// spillover deployment instead of throttling them.
+	Spilled int64 `json:"spilled,omitempty"`
 	Active           int64            `json:"active"`
 	PromptTokens     int64            `json:"prompt_tokens"`
 	CompletionTokens int64            `json:"completion_tokens"`
@@ -146,7 +150,7 @@ func (s *Server) Stats() Stats {
 		x := &d.stats
 		ds := DeploymentStats{
 			Model: d.cfg.Model, Type: d.cfg.Type, Accepted: x.Accepted, Throttled: map[string]int64{},
-			Failed: x.Failed, Invalid: x.Invalid, Completed: x.Completed, Cut: x.Cut, Active: d.run.Load(),
+			Failed: x.Failed, Invalid: x.Invalid, Completed: x.Completed, Cut: x.Cut, Spilled: x.Spilled, Active: d.run.Load(),
 			PromptTokens: x.PromptTokens, CompletionTokens: x.CompletionTokens, CachedTokens: x.CachedTokens, StreamedTokens: d.streamed.Load(),
 			TimingError: figures(x.timing), Classes: map[string]ClassFigures{},
 		}

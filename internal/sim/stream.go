@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -45,6 +46,8 @@ type stream struct {
 	buf         []byte
 	first, last time.Time
 	lates       []time.Duration // write lateness not yet booked
+	item        string          // the Responses API's output message id
+	seq         int             // the Responses API's next sequence_number
 
 	// Direct writes, by the clock: mu guards the stream from the clock's
 	// tick to the goroutine's hand-back, or its leaving.
@@ -98,12 +101,31 @@ func (st *stream) run() {
 	d.run.Add(1)
 	defer d.run.Add(-1)
 
-	st.id = "chatcmpl-" + newID(29)
 	st.created = strconv.FormatInt(time.Now().Unix(), 10)
-	st.tails = make([]string, st.n)
-	for i := range st.tails {
-		st.tails[i] = `,"finish_reason":null,"index":` + strconv.Itoa(i) + `,"logprobs":null}],"created":` + st.created +
-			`,"id":"` + st.id + `","model":"` + d.cfg.Model + `","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}` + "\n\n"
+	var buf []byte
+	switch st.req.kind {
+	case kindResponses:
+		st.id, st.item = "resp_"+newID(48), "msg_"+newID(48)
+		buf = st.responsesStart()
+	case kindCompletions:
+		st.id = "cmpl-" + newID(29)
+		st.tails = make([]string, st.n)
+		for i := range st.tails {
+			st.tails[i] = `","index":` + strconv.Itoa(i) + `,"logprobs":null,"finish_reason":null}],"created":` + st.created +
+				`,"id":"` + st.id + `","model":"` + d.cfg.Model + `","object":"text_completion"}` + "\n\n"
+		}
+	default:
+		st.id = "chatcmpl-" + newID(29)
+		st.tails = make([]string, st.n)
+		for i := range st.tails {
+			st.tails[i] = `,"finish_reason":null,"index":` + strconv.Itoa(i) + `,"logprobs":null}],"created":` + st.created +
+				`,"id":"` + st.id + `","model":"` + d.cfg.Model + `","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}` + "\n\n"
+		}
+		buf = append(buf, promptFilterFrame...)
+		for i := range st.n {
+			buf = append(buf, `data: {"choices":[{"content_filter_results":{},"delta":{"content":"","refusal":null,"role":"assistant"}`...)
+			buf = append(buf, st.tails[i]...)
+		}
 	}
 	if !st.req.Stream {
 		st.plain(ctx)
@@ -114,12 +136,9 @@ func (st *stream) run() {
 	h.Set("Cache-Control", "no-cache")
 	st.w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(st.w)
-	buf := append([]byte(nil), promptFilterFrame...)
-	for i := range st.n {
-		buf = append(buf, `data: {"choices":[{"content_filter_results":{},"delta":{"content":"","refusal":null,"role":"assistant"}`...)
-		buf = append(buf, st.tails[i]...)
+	if len(buf) > 0 {
+		st.w.Write(buf)
 	}
-	st.w.Write(buf)
 	if rc.Flush() != nil {
 		return
 	}
@@ -293,16 +312,38 @@ func (st *stream) drop() {
 // choice, and after the last chunk the finish, usage and [DONE] events.
 func (st *stream) emit(buf []byte) []byte {
 	nt := min(st.d.cfg.TokensPerChunk, st.output-st.sent)
-	for i := range st.n {
-		buf = append(buf, `data: {"choices":[{"content_filter_results":`...)
-		buf = append(buf, contentFilter...)
-		buf = append(buf, `,"delta":{"content":"`...)
+	switch st.req.kind {
+	case kindResponses:
+		buf = st.event(buf, "response.output_text.delta")
+		buf = append(buf, `,"item_id":"`...)
+		buf = append(buf, st.item...)
+		buf = append(buf, `","output_index":0,"content_index":0,"delta":"`...)
 		for t := range nt {
 			buf = append(buf, ' ')
-			buf = append(buf, st.word(st.sent+t+i*st.output)...)
+			buf = append(buf, st.word(st.sent+t)...)
 		}
-		buf = append(buf, `"}`...)
-		buf = append(buf, st.tails[i]...)
+		buf = append(buf, `","logprobs":[]}`+"\n\n"...)
+	case kindCompletions:
+		for i := range st.n {
+			buf = append(buf, `data: {"choices":[{"text":"`...)
+			for t := range nt {
+				buf = append(buf, ' ')
+				buf = append(buf, st.word(st.sent+t+i*st.output)...)
+			}
+			buf = append(buf, st.tails[i]...)
+		}
+	default:
+		for i := range st.n {
+			buf = append(buf, `data: {"choices":[{"content_filter_results":`...)
+			buf = append(buf, contentFilter...)
+			buf = append(buf, `,"delta":{"content":"`...)
+			for t := range nt {
+				buf = append(buf, ' ')
+				buf = append(buf, st.word(st.sent+t+i*st.output)...)
+			}
+			buf = append(buf, `"}`...)
+			buf = append(buf, st.tails[i]...)
+		}
 	}
 	if st.c == st.chunks-1 {
 		buf = st.end(buf)
@@ -323,6 +364,19 @@ func (st *stream) end(buf []byte) []byte {
 		finish = "stop"
 	}
 	model := st.d.cfg.Model
+	switch st.req.kind {
+	case kindResponses:
+		return st.responsesEnd(buf, finish)
+	case kindCompletions:
+		for i := range st.n {
+			buf = append(buf, `data: {"choices":[{"text":"","index":`+strconv.Itoa(i)+`,"logprobs":null,"finish_reason":"`+finish+`"}],"created":`+st.created+`,"id":"`+st.id+`","model":"`+model+`","object":"text_completion"}`+"\n\n"...)
+		}
+		if st.req.StreamOptions != nil && st.req.StreamOptions.IncludeUsage {
+			buf = fmt.Appendf(buf, `data: {"choices":[],"created":%s,"id":"%s","model":"%s","object":"text_completion","usage":{"completion_tokens":%d,"prompt_tokens":%d,"total_tokens":%d}}`+"\n\n",
+				st.created, st.id, model, st.completion(), st.prompt, st.prompt+st.completion())
+		}
+		return append(buf, "data: [DONE]\n\n"...)
+	}
 	for i := range st.n {
 		buf = append(buf, `data: {"choices":[{"content_filter_results":{},"delta":{},"finish_reason":"`+finish+`","index":`+strconv.Itoa(i)+`,"logprobs":null}],"created":`+st.created+`,"id":"`+st.id+`","model":"`+model+`","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}`+"\n\n"...)
 	}
@@ -419,34 +473,52 @@ func (st *stream) plain(ctx context.Context) {
 	if !st.s.clock.sleepUntil(time.Now().Add(total), wake, ctx.Done()) {
 		return
 	}
-	type choice struct {
-		Index        int            `json:"index"`
-		Message      map[string]any `json:"message"`
-		FinishReason string         `json:"finish_reason"`
+	finish := "length"
+	if st.output+st.reasoning < st.limit() {
+		finish = "stop"
 	}
-	var choices []choice
-	for i := range st.n {
-		var b []byte
-		for t := range st.output {
-			if t > 0 {
-				b = append(b, ' ')
+	created, _ := strconv.ParseInt(st.created, 10, 64)
+	usage := map[string]any{"prompt_tokens": st.prompt, "completion_tokens": st.completion(), "total_tokens": st.prompt + st.completion(),
+		"completion_tokens_details": map[string]int{"reasoning_tokens": st.reasoning * st.n},
+		"prompt_tokens_details":     map[string]int{"cached_tokens": st.cached}}
+	var body any
+	switch st.req.kind {
+	case kindEmbeddings:
+		var b strings.Builder
+		b.WriteString(`{"object":"list","data":[`)
+		for i := range st.req.texts {
+			if i > 0 {
+				b.WriteByte(',')
 			}
-			b = append(b, st.word(t+i*st.output)...)
+			b.WriteString(`{"object":"embedding","index":` + strconv.Itoa(i) + `,"embedding":`)
+			b.WriteString(st.s.vector)
+			b.WriteByte('}')
 		}
-		finish := "length"
-		if st.output+st.reasoning < st.limit() {
-			finish = "stop"
+		fmt.Fprintf(&b, `],"model":%q,"usage":{"prompt_tokens":%d,"total_tokens":%d}}`+"\n", d.cfg.Model, st.prompt, st.prompt)
+		body = json.RawMessage(b.String())
+	case kindResponses:
+		status := "completed"
+		if finish == "length" {
+			status = "incomplete"
 		}
-		choices = append(choices, choice{i, map[string]any{"role": "assistant", "content": string(b)}, finish})
+		body = st.response(status, finish, true)
+	case kindCompletions:
+		var choices []map[string]any
+		for i := range st.n {
+			choices = append(choices, map[string]any{"text": st.text(i), "index": i, "logprobs": nil, "finish_reason": finish})
+		}
+		delete(usage, "completion_tokens_details")
+		delete(usage, "prompt_tokens_details")
+		body = map[string]any{"id": st.id, "object": "text_completion", "created": created, "model": d.cfg.Model, "choices": choices, "usage": usage}
+	default:
+		var choices []map[string]any
+		for i := range st.n {
+			choices = append(choices, map[string]any{"index": i, "message": map[string]any{"role": "assistant", "content": strings.TrimPrefix(st.text(i), " ")}, "finish_reason": finish})
+		}
+		body = map[string]any{"id": st.id, "object": "chat.completion", "created": created, "model": d.cfg.Model, "choices": choices, "usage": usage}
 	}
-	c, _ := strconv.ParseInt(st.created, 10, 64)
 	st.w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(st.w).Encode(map[string]any{
-		"id": st.id, "object": "chat.completion", "created": c, "model": d.cfg.Model, "choices": choices,
-		"usage": map[string]any{"prompt_tokens": st.prompt, "completion_tokens": st.completion(), "total_tokens": st.prompt + st.completion(),
-			"completion_tokens_details": map[string]int{"reasoning_tokens": st.reasoning * st.n},
-			"prompt_tokens_details":     map[string]int{"cached_tokens": st.cached}},
-	})
+	json.NewEncoder(st.w).Encode(body)
 	st.done(total, 0, time.Time{}, time.Time{})
 }
 

@@ -81,6 +81,9 @@ func RecordLine(b []byte, r *metrics.Record, start time.Time) []byte {
 	o.optInt("limit_tokens", r.LimitTokens)
 	o.str("region", r.Region)
 	o.str("deployment", r.Deployment)
+	if r.SpilledFrom != "" {
+		o.str("spilled_from", r.SpilledFrom)
+	}
 	o.str("proto", r.Proto)
 	o.int("new_conns", int64(r.NewConns))
 	if r.Warmup {

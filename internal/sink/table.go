@@ -108,12 +108,18 @@ func Table(w io.Writer, r *metrics.Results) {
 		}
 		return fmt.Sprintf("%.3f", ms)
 	}
+	// Whole answers (--no-stream, embeddings) have no first token: their
+	// rows would be empty, and E2E is the figure.
+	whole := r.Latency["ttft"].Count == 0 && r.Latency["e2e"].Count > 0
 	for _, d := range []struct{ name, key string }{{"TTFT", "ttft"}, {"TTFT from sched", "ttft_sched"},
 		{"to content", "ttft_content"}, {"to reasoning", "ttft_reasoning"}, {"TPOT", "tpot"}, {"ITL", "itl"},
 		{"TTFT cached", "ttft_cached"}, {"TTFT not cached", "ttft_uncached"},
 		{"E2E", "e2e"}, {"headers", "headers"}, {"schedule lag", "lag"}, {"to failure", "failed"}, {"not sent, lag", "not_sent_lag"}} {
 		st, ok := r.Latency[d.key]
 		if !ok || st.Count == 0 && (d.key == "ttft_content" || d.key == "ttft_reasoning" || d.key == "not_sent_lag" || d.key == "failed") {
+			continue
+		}
+		if whole && st.Count == 0 {
 			continue
 		}
 		if (d.key == "ttft_cached" || d.key == "ttft_uncached") && (r.Tokens.CachedRequests == 0 || r.Tokens.CachedRequests == q.OK) {
@@ -124,6 +130,30 @@ func Table(w io.Writer, r *metrics.Results) {
 			msf(st.P50), msf(st.P90), msf(st.P95), msf(st.P99), msf(st.P999), msf(st.Max))
 	}
 	tw.Flush()
+	if whole {
+		fmt.Fprintf(w, "not streamed: whole answers, so no TTFT, TPOT or ITL; %s input tokens/s\n", f0(metrics.Num(r.TPM.Context.F()/60)))
+	}
+	if len(r.Deployments) > 0 {
+		names := make([]string, 0, len(r.Deployments))
+		for n := range r.Deployments {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for i, n := range names {
+			sv := r.Deployments[n]
+			head := "served by "
+			if i > 0 {
+				head = "          "
+			}
+			spill := ""
+			if sv.Spilled > 0 {
+				spill = fmt.Sprintf(" (%d spilled over from %s)", sv.Spilled, sv.From)
+			}
+			fmt.Fprintf(w, "%s%s: %d requests%s\n", head, n, sv.Requests, spill)
+			fmt.Fprintf(w, "            TTFT p50 %s, p99 %s ms; E2E p50 %s, p99 %s ms\n",
+				msf(sv.TTFT.P50), msf(sv.TTFT.P99), msf(sv.E2E.P50), msf(sv.E2E.P99))
+		}
+	}
 	if st := r.TokensPerS; st.Count > 0 {
 		fmt.Fprintf(w, "tokens/s per choice  mean %.1f, p50 %.1f, p99 %.1f\n", st.Mean.F(), st.P50.F(), st.P99.F())
 	}

@@ -38,9 +38,22 @@ type Source interface {
 // ErrStopped is a wait for the next request given up: the run stopped.
 var ErrStopped = errors.New("stopped")
 
+// Endpoint types: what API a request body is for.
+const (
+	Chat        = "chat"        // /chat/completions: messages
+	Responses   = "responses"   // /responses: input, max_output_tokens
+	Completions = "completions" // legacy /completions: a prompt string
+	Embeddings  = "embeddings"  // /embeddings: input strings, no stream
+)
+
 // Params are the fields of every request body but its messages and
 // max_tokens.
 type Params struct {
+	// Endpoint is the API the body is for: Chat ("" too), Responses,
+	// Completions or Embeddings.
+	Endpoint         string
+	NoStream         bool   // ask for the whole answer at once
+	Batch            int    // embeddings: inputs per request (0 is 1)
 	Model            string // sent as "model" when not empty
 	Reasoning        bool   // send max_completion_tokens
 	Completions      int    // n; 0 or 1 sends none
@@ -50,21 +63,72 @@ type Params struct {
 	TopP             *float64
 }
 
+// Chat reports whether the bodies are streamed chat completions (the
+// fixed shape's fast path, the prompt counted exactly).
+func (p *Params) Chat() bool { return (p.Endpoint == "" || p.Endpoint == Chat) && !p.NoStream }
+
+// Streams reports whether the bodies ask for a stream.
+func (p *Params) Streams() bool { return !p.NoStream && p.Endpoint != Embeddings }
+
+// MinResponsesTokens is the least max_output_tokens the Responses API
+// takes: a smaller limit is sent as this.
+const MinResponsesTokens = 16
+
 // Body appends request it's JSON body to dst; with usage, it asks for a
 // usage frame.
 func (p *Params) Body(dst []byte, it *Item, usage bool) []byte {
-	if it.body != nil {
-		return it.body(dst, usage)
+	if it.body != nil && p.Chat() {
+		return it.body(dst, usage) // the fixed shape's fast path
 	}
+	msgs := it.Messages()
 	if dst == nil {
-		dst = make([]byte, 0, len(it.messages)+256)
+		dst = make([]byte, 0, len(msgs)*max(p.Batch, 1)+256)
+	}
+	switch p.Endpoint {
+	case Responses:
+		// The Responses API takes chat messages as its input (easy input
+		// messages); it has no n and no stream_options: usage comes in
+		// response.completed.
+		dst = append(dst, `{"input":`...)
+		dst = append(dst, msgs...)
+		dst = p.model(dst)
+		if it.MaxTokens > 0 {
+			dst = append(dst, `,"max_output_tokens":`...)
+			dst = strconv.AppendInt(dst, int64(max(it.MaxTokens, MinResponsesTokens)), 10)
+		}
+		dst = p.sampling(dst, false)
+		if p.NoStream {
+			return append(dst, `,"stream":false}`...)
+		}
+		return append(dst, `,"stream":true}`...)
+	case Completions:
+		dst = append(dst, `{"prompt":`...)
+		dst = appendJSONString(dst, promptText(msgs))
+		dst = p.model(dst)
+		if it.MaxTokens > 0 {
+			dst = append(dst, `,"max_tokens":`...)
+			dst = strconv.AppendInt(dst, int64(it.MaxTokens), 10)
+		}
+		dst = p.sampling(dst, true)
+		return p.stream(dst, usage)
+	case Embeddings:
+		// One text, Batch times: an embedding model has no prompt cache
+		// to favour repeats, and every input is counted and embedded.
+		text := appendJSONString(nil, promptText(msgs))
+		dst = append(dst, `{"input":[`...)
+		for i := range max(p.Batch, 1) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, text...)
+		}
+		dst = append(dst, ']')
+		dst = p.model(dst)
+		return append(dst, '}')
 	}
 	dst = append(dst, `{"messages":`...)
-	dst = append(dst, it.messages...)
-	if p.Model != "" {
-		dst = append(dst, `,"model":`...)
-		dst = strconv.AppendQuote(dst, p.Model)
-	}
+	dst = append(dst, msgs...)
+	dst = p.model(dst)
 	if it.MaxTokens > 0 {
 		if p.Reasoning {
 			dst = append(dst, `,"max_completion_tokens":`...)
@@ -77,22 +141,98 @@ func (p *Params) Body(dst []byte, it *Item, usage bool) []byte {
 		dst = append(dst, `,"n":`...)
 		dst = strconv.AppendInt(dst, int64(p.Completions), 10)
 	}
+	dst = p.sampling(dst, true)
+	return p.stream(dst, usage)
+}
+
+func (p *Params) model(dst []byte) []byte {
+	if p.Model == "" {
+		return dst
+	}
+	dst = append(dst, `,"model":`...)
+	return strconv.AppendQuote(dst, p.Model)
+}
+
+// sampling appends the sampling parameters; penalties only where the API
+// has them (the Responses API has none).
+func (p *Params) sampling(dst []byte, penalties bool) []byte {
 	for _, f := range []struct {
 		key string
 		v   *float64
 	}{{"frequency_penalty", p.FrequencyPenalty}, {"presence_penalty", p.PresencePenalty}, {"temperature", p.Temperature}, {"top_p", p.TopP}} {
-		if f.v != nil {
+		if f.v != nil && (penalties || !strings.HasSuffix(f.key, "_penalty")) {
 			dst = append(dst, `,"`...)
 			dst = append(dst, f.key...)
 			dst = append(dst, `":`...)
 			dst = strconv.AppendFloat(dst, *f.v, 'g', -1, 64)
 		}
 	}
+	return dst
+}
+
+// stream ends a chat or completions body: a stream, with a usage frame
+// asked for, or the whole answer.
+func (p *Params) stream(dst []byte, usage bool) []byte {
+	if p.NoStream {
+		return append(dst, `,"stream":false}`...)
+	}
 	dst = append(dst, `,"stream":true`...)
 	if usage {
 		dst = append(dst, `,"stream_options":{"include_usage":true}`...)
 	}
 	return append(dst, '}')
+}
+
+// Messages returns the item's messages as a JSON array.
+func (it *Item) Messages() []byte {
+	if it.messages != nil {
+		return it.messages
+	}
+	if it.body == nil {
+		return []byte("[]")
+	}
+	var v struct {
+		Messages json.RawMessage `json:"messages"`
+	}
+	json.Unmarshal(it.body(nil, false), &v)
+	return v.Messages
+}
+
+// promptText is a messages array as one text, for the APIs that take
+// text: each message's text parts, a line between messages.
+func promptText(msgs []byte) string {
+	var list []struct {
+		Content json.RawMessage `json:"content"`
+	}
+	json.Unmarshal(msgs, &list)
+	var b strings.Builder
+	for i, m := range list {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(contentText(m.Content))
+	}
+	return b.String()
+}
+
+// contentText is a message's content as text: the string, or its text
+// parts joined.
+func contentText(c json.RawMessage) string {
+	var s string
+	if json.Unmarshal(c, &s) == nil {
+		return s
+	}
+	var parts []struct {
+		Text string `json:"text"`
+	}
+	json.Unmarshal(c, &parts)
+	var texts []string
+	for _, p := range parts {
+		if p.Text != "" {
+			texts = append(texts, p.Text)
+		}
+	}
+	return strings.Join(texts, "\n")
 }
 
 // appendMessage appends {"role":role,"content":content} to a messages
@@ -120,19 +260,7 @@ func (it *Item) LastUser() string {
 	if it.Text != "" {
 		return it.Text
 	}
-	var b []byte
-	if it.body != nil {
-		b = it.body(nil, false)
-		var v struct {
-			Messages json.RawMessage `json:"messages"`
-		}
-		if json.Unmarshal(b, &v) != nil {
-			return ""
-		}
-		b = v.Messages
-	} else {
-		b = it.messages
-	}
+	b := it.Messages()
 	var msgs []struct {
 		Role    string          `json:"role"`
 		Content json.RawMessage `json:"content"`
@@ -144,22 +272,7 @@ func (it *Item) LastUser() string {
 		if msgs[i].Role != "user" {
 			continue
 		}
-		var s string
-		if json.Unmarshal(msgs[i].Content, &s) == nil {
-			return s
-		}
-		var parts []struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
-		}
-		json.Unmarshal(msgs[i].Content, &parts)
-		var texts []string
-		for _, p := range parts {
-			if p.Text != "" {
-				texts = append(texts, p.Text)
-			}
-		}
-		return strings.Join(texts, "\n")
+		return contentText(msgs[i].Content)
 	}
 	return ""
 }
