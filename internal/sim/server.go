@@ -302,7 +302,7 @@ func (s *Server) v1(k kind) http.HandlerFunc {
 // API's terms: the other APIs' fields are read and turned into these.
 type chatRequest struct {
 	kind                kind
-	texts               []string // completions' prompt, embeddings' inputs: counted without chat overhead
+	texts               []string  // completions' prompt, embeddings' inputs: counted without chat overhead
 	Messages            []message `json:"messages"`
 	Model               string    `json:"model"`
 	MaxTokens           *int      `json:"max_tokens"`

@@ -60,20 +60,20 @@ type Stats struct {
 
 // DeploymentStats is one deployment's ground truth.
 type DeploymentStats struct {
-	Model            string           `json:"model"`
-	Type             string           `json:"type"`
-	Accepted         int64            `json:"accepted"`
-	Throttled        map[string]int64 `json:"throttled"`
-	Failed           int64            `json:"failed"`
-	Invalid          int64            `json:"invalid"`
-	Completed        int64            `json:"completed"`
-	Cut              int64            `json:"cut"`
+	Model     string           `json:"model"`
+	Type      string           `json:"type"`
+	Accepted  int64            `json:"accepted"`
+	Throttled map[string]int64 `json:"throttled"`
+	Failed    int64            `json:"failed"`
+	Invalid   int64            `json:"invalid"`
+	Completed int64            `json:"completed"`
+	Cut       int64            `json:"cut"`
 	// Spilled counts requests this provisioned deployment passed to its
 	// spillover deployment instead of throttling them.
-	Spilled int64 `json:"spilled,omitempty"`
-	Active           int64            `json:"active"`
-	PromptTokens     int64            `json:"prompt_tokens"`
-	CompletionTokens int64            `json:"completion_tokens"`
+	Spilled          int64 `json:"spilled,omitempty"`
+	Active           int64 `json:"active"`
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
 	// CachedTokens are the prompt tokens the prompt cache served.
 	CachedTokens int64 `json:"cached_tokens"`
 	// StreamedTokens counts output tokens as they are written.
