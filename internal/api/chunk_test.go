@@ -52,10 +52,23 @@ func viewOf(c *Chunk) view {
 // reference parses a chunk with encoding/json, the way the fast parser
 // must agree with.
 func reference(data []byte) (view, bool) {
+	type delta struct {
+		Content          *string `json:"content"`
+		Refusal          *string `json:"refusal"`
+		ReasoningContent *string `json:"reasoning_content"`
+		ToolCalls        []struct {
+			Function *struct {
+				Name      *string `json:"name"`
+				Arguments *string `json:"arguments"`
+			} `json:"function"`
+		} `json:"tool_calls"`
+	}
 	var v struct {
 		Choices []struct {
-			Index *float64 `json:"index"`
-			Delta *struct {
+			Index   *float64 `json:"index"`
+			Text    *string  `json:"text"`    // legacy completions
+			Message *delta   `json:"message"` // a whole answer
+			Delta   *struct {
 				Content          *string `json:"content"`
 				Refusal          *string `json:"refusal"`
 				ReasoningContent *string `json:"reasoning_content"`
@@ -92,6 +105,27 @@ func reference(data []byte) (view, bool) {
 	}
 	for _, ch := range v.Choices {
 		idx := max(count(ch.Index), 0)
+		if ch.Text != nil && *ch.Text != "" {
+			out.text[fmt.Sprintf("%d/%d", idx, Content)] += *ch.Text
+		}
+		for _, d := range []*delta{ch.Message} {
+			if d == nil {
+				continue
+			}
+			for kind, s := range map[Kind]*string{Content: d.Content, Refusal: d.Refusal, Reasoning: d.ReasoningContent} {
+				if str(s) != "" {
+					out.text[fmt.Sprintf("%d/%d", idx, kind)] += str(s)
+				}
+			}
+			for _, tc := range d.ToolCalls {
+				out.tools[idx]++
+				text := ""
+				if tc.Function != nil {
+					text = str(tc.Function.Name) + str(tc.Function.Arguments)
+				}
+				out.text[fmt.Sprintf("%d/%d", idx, Tool)] += text
+			}
+		}
 		if d := ch.Delta; d != nil {
 			for kind, s := range map[Kind]*string{Content: d.Content, Refusal: d.Refusal, Reasoning: d.ReasoningContent} {
 				if str(s) != "" {
@@ -160,6 +194,72 @@ var chunkSeeds = []string{
 	` { "choices" : [ { "delta" : { "content" : "x" } } ] , "usage" : null } `,
 	`{"choices":[{"delta":{"content":"x"}}],"extra":[1,-2.5e3,true,false,null,{"a":[]}]}`,
 	`{"choices":[{"delta":{"content":"x"}}`, `{"choices":[{"delta":{"content":"x}]}`, `[1]`, `{}`, `{"a":tru}`,
+	`{"choices":[{"text":" word","index":0,"logprobs":null,"finish_reason":null}],"object":"text_completion"}`,
+	`{"choices":[{"index":0,"message":{"role":"assistant","content":"whole answer","refusal":null},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":2}}`,
+}
+
+// TestResponsesEvents: the Responses API's stream is read by each event's
+// type, wherever "type" comes in the object: the deltas that are output,
+// the events that end the answer, and those that say nothing measured.
+func TestResponsesEvents(t *testing.T) {
+	cases := []struct {
+		data   string
+		text   map[string]string // choice/kind -> text
+		finish string
+		usage  Usage
+		err    string
+	}{
+		{data: `{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","status":"in_progress","output":[],"usage":null}}`},
+		{data: `{"type":"response.output_item.added","sequence_number":2,"item":{"type":"message","status":"in_progress","content":[]}}`},
+		{data: `{"type":"response.output_text.delta","sequence_number":4,"item_id":"msg_1","output_index":0,"content_index":0,"delta":" Hi","logprobs":[]}`,
+			text: map[string]string{"0/0": " Hi"}},
+		// The delta before the type.
+		{data: `{"delta":"there","sequence_number":5,"type":"response.output_text.delta"}`, text: map[string]string{"0/0": "there"}},
+		{data: `{"type":"response.reasoning_summary_text.delta","delta":"thinking"}`, text: map[string]string{"0/1": "thinking"}},
+		{data: `{"type":"response.reasoning_text.delta","delta":"more"}`, text: map[string]string{"0/1": "more"}},
+		{data: `{"type":"response.refusal.delta","delta":"no"}`, text: map[string]string{"0/2": "no"}},
+		{data: `{"type":"response.function_call_arguments.delta","delta":"{\"a\":"}`, text: map[string]string{"0/3": `{"a":`}},
+		// Text that is not a delta of output is not output.
+		{data: `{"type":"response.output_text.done","text":" Hi there"}`},
+		{data: `{"type":"response.audio.transcript.delta","delta":"words"}`},
+		{data: `{"type":"response.completed","response":{"status":"completed","output":[{"type":"message","content":[{"type":"output_text","text":" Hi there"}]}],
+			"usage":{"input_tokens":12,"input_tokens_details":{"cached_tokens":0},"output_tokens":40,"output_tokens_details":{"reasoning_tokens":38},"total_tokens":52}}}`,
+			finish: "stop", usage: Usage{Prompt: 12, Completion: 40, Reasoning: 38, Cached: 0}},
+		{data: `{"type":"response.incomplete","response":{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"usage":{"input_tokens":3,"output_tokens":16}}}`,
+			finish: "length", usage: Usage{Prompt: 3, Completion: 16, Reasoning: -1, Cached: -1}},
+		{data: `{"type":"response.incomplete","response":{"incomplete_details":{"reason":"content_filter"},"status":"incomplete"}}`, finish: "content_filter"},
+		{data: `{"type":"response.failed","response":{"status":"failed","error":{"code":"server_error","message":"The model failed"}}}`, err: "The model failed"},
+		{data: `{"type":"error","code":"rate_limit_exceeded","message":"Slow down","param":null,"sequence_number":3}`, err: "Slow down"},
+		// Whole answers (not streamed).
+		{data: `{"id":"resp_1","object":"response","status":"completed","output":[{"type":"reasoning","summary":[{"type":"summary_text","text":"hmm"}]},
+			{"type":"message","content":[{"type":"output_text","text":"Answer"},{"type":"refusal","refusal":"but no"}]}],"usage":{"input_tokens":7,"output_tokens":9}}`,
+			text: map[string]string{"0/0": "Answer", "0/1": "hmm", "0/2": "but no"}, finish: "stop", usage: Usage{Prompt: 7, Completion: 9, Reasoning: -1, Cached: -1}},
+		{data: `{"object":"response","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"output":[]}`, finish: "length"},
+		{data: `{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,-0.2]},{"embedding":[1e-3]}],"usage":{"prompt_tokens":8,"total_tokens":8}}`,
+			usage: Usage{Prompt: 8, Completion: -1, Reasoning: -1, Cached: -1}},
+	}
+	var c Chunk
+	for _, tc := range cases {
+		if err := ParseChunk([]byte(tc.data), &c); err != nil {
+			t.Errorf("%s: %v", tc.data, err)
+			continue
+		}
+		v := viewOf(&c)
+		if tc.text == nil {
+			tc.text = map[string]string{}
+		}
+		finish := v.finish[0]
+		if !maps.Equal(v.text, tc.text) || finish != tc.finish || len(v.finish) > 1 || c.HasError != (tc.err != "") || c.ErrMessage != tc.err {
+			t.Errorf("%s:\n got text %q finish %v error %v %q\nwant text %q finish %q error %q", tc.data, v.text, v.finish, c.HasError, c.ErrMessage, tc.text, tc.finish, tc.err)
+		}
+		if tc.usage != (Usage{}) && c.Usage != tc.usage {
+			t.Errorf("%s: usage %+v, want %+v", tc.data, c.Usage, tc.usage)
+		}
+	}
+	ParseChunk([]byte(`{"data":[{"embedding":[1]},{"embedding":[2]},{"embedding":[3]}]}`), &c)
+	if c.Embeddings != 3 {
+		t.Errorf("embeddings %d, want 3", c.Embeddings)
+	}
 }
 
 func TestParseChunk(t *testing.T) {
@@ -188,7 +288,7 @@ func FuzzParseChunk(f *testing.F) {
 	}
 	keys := []string{"choices", "delta", "content", "refusal", "reasoning_content", "tool_calls", "function", "name",
 		"arguments", "finish_reason", "usage", "prompt_tokens", "completion_tokens", "error", "message", "index",
-		"completion_tokens_details", "prompt_tokens_details", "reasoning_tokens", "cached_tokens"}
+		"completion_tokens_details", "prompt_tokens_details", "reasoning_tokens", "cached_tokens", "text"}
 	f.Fuzz(func(t *testing.T, s string) {
 		// encoding/json matches keys case-insensitively; servers send
 		// lowercase keys, and the fast parser matches them exactly.
@@ -200,7 +300,8 @@ func FuzzParseChunk(f *testing.F) {
 		}
 		// The Responses API's names are read too; encoding/json's
 		// reference reads only the chat API's.
-		for _, k := range []string{"input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details"} {
+		for _, k := range []string{"input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details",
+			"type", "status", "incomplete_details", "output", "response", "data"} {
 			if strings.Contains(low, `"`+k+`"`) {
 				t.Skip()
 			}

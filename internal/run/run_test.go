@@ -31,9 +31,9 @@ type stack struct {
 	opts     Options // extra options for execute
 }
 
-func newStack(t *testing.T, d sim.Deployment) *stack {
+func newStack(t *testing.T, d sim.Deployment, more ...sim.Deployment) *stack {
 	t.Helper()
-	s, err := sim.New(sim.Config{Deployments: []sim.Deployment{d}})
+	s, err := sim.New(sim.Config{Deployments: append([]sim.Deployment{d}, more...)})
 	if err != nil {
 		t.Fatal(err)
 	}
