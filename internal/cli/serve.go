@@ -69,7 +69,7 @@ func (c *ServeCmd) Run(env *Env) error {
 	if c.Entra {
 		fmt.Fprintf(env.Stderr, "Microsoft Entra ID tokens of %v: export IDENTITY_ENDPOINT=%s/msi/token IDENTITY_HEADER=%s\n", c.TokenLife, s.URL(), cfg.Identity.Header)
 	}
-	fmt.Fprintf(env.Stderr, "simulator listening on %s (%s); routes: /openai/deployments/{name}/chat/completions?api-version=..., /openai/v1/chat/completions, /v1/chat/completions, /v1/models, /healthz, /sim/stats\n", s.URL(), auth)
+	fmt.Fprintf(env.Stderr, "simulator listening on %s (%s); routes: /openai/deployments/{name}/{chat/completions,completions,embeddings}?api-version=..., /openai/responses?api-version=..., /openai/v1/..., /v1/{chat/completions,completions,embeddings,responses,models}, /healthz, /sim/stats\n", s.URL(), auth)
 	var tick <-chan time.Time
 	if c.Stats > 0 {
 		t := time.NewTicker(c.Stats)

@@ -154,16 +154,20 @@ func HTML(w io.Writer, runs []*Run, version string, now time.Time) error {
 		dist = append(dist, chart(m.title+": cumulative distribution", "seconds", "share of requests", ss))
 	}
 	var tok []series
+	output := false // embeddings have none: no chart of zeros
 	for i, r := range runs {
 		var v []float64
 		for _, rec := range r.Records {
 			if rec.Class == "ok" {
 				v = append(v, float64(rec.OutputTokens))
+				output = output || rec.OutputTokens > 0
 			}
 		}
 		tok = append(tok, series{name: r.Name, color: color(i), pts: cdf(v)})
 	}
-	dist = append(dist, chart("Output tokens per request: cumulative distribution", "tokens", "share of requests", tok))
+	if output {
+		dist = append(dist, countChart("Output tokens per request: cumulative distribution", "tokens", "share of requests", tok))
+	}
 	writeCharts(&b, "Distributions", dist)
 	writeCharts(&b, "Traffic: what was sent and what it did", trafficCharts(runs, color))
 

@@ -249,3 +249,19 @@ func TestCompareFormats(t *testing.T) {
 		t.Errorf("json: %v %s", err, j.String())
 	}
 }
+
+// TestTicks: tick labels carry the decimals their step needs, so that no
+// two read the same, and no more.
+func TestTicks(t *testing.T) {
+	for _, c := range []struct {
+		v, step float64
+		want    string
+	}{
+		{2344.2, 0.2, "2344.2"}, {2344, 0.2, "2344"}, {0.15, 0.05, "0.15"}, {0.1 + 0.05 + 0.05, 0.05, "0.2"},
+		{0.75, 0.25, "0.75"}, {15000, 5000, "15k"}, {1.5e6, 5e5, "1.5M"}, {10002, 2, "10002"}, {3e-17, 0.1, "0"}, {600, 200, "600"}, {7.5, 2.5, "7.5"}, {10, 2.5, "10"},
+	} {
+		if got := fmtTick(c.v, c.step); got != c.want {
+			t.Errorf("fmtTick(%v, %v) = %q, want %q", c.v, c.step, got, c.want)
+		}
+	}
+}

@@ -40,6 +40,8 @@ type spec struct {
 	yMax float64
 	// marks are x positions drawn as thin vertical lines: stage ends.
 	marks []float64
+	// wholeX says x is a count (tokens): no tick between two whole numbers.
+	wholeX bool
 }
 
 // palette colours runs; red and orange are left out, for they mark
@@ -68,17 +70,35 @@ func niceStep(span float64, ticks int) float64 {
 	return 10 * mag
 }
 
-func fmtTick(v float64) string {
+// fmtTick formats a tick at v on an axis of ticks step apart: with the
+// decimals the step needs, so that two ticks never read the same (2344.2
+// and 2344.4, not 2344 twice).
+func fmtTick(v, step float64) string {
 	a := math.Abs(v)
+	// Rounding noise from adding steps up is not a value.
+	v = math.Round(v/step) * step
+	// As many decimals as the step has (2.5: one; 0.25: two).
+	dec := 0
+	for dec < 9 && step > 0 {
+		m := step * math.Pow(10, float64(dec))
+		if math.Abs(m-math.Round(m)) <= 1e-6*math.Max(m, 1) {
+			break
+		}
+		dec++
+	}
 	switch {
-	case a == 0:
+	case a == 0 || math.Abs(v) < step/2:
 		return "0"
-	case a >= 1e6:
+	case a >= 1e6 && step >= 1e4:
 		return strconv.FormatFloat(v/1e6, 'f', -1, 64) + "M"
-	case a >= 1e4:
+	case a >= 1e4 && step >= 10:
 		return strconv.FormatFloat(v/1e3, 'f', -1, 64) + "k"
 	}
-	return strconv.FormatFloat(v, 'g', 4, 64)
+	t := strconv.FormatFloat(v, 'f', dec, 64)
+	if dec > 0 {
+		t = strings.TrimRight(strings.TrimRight(t, "0"), ".")
+	}
+	return t
 }
 
 func valid(p pt) bool {
@@ -88,6 +108,11 @@ func valid(p pt) bool {
 // chart draws a simple chart of ss.
 func chart(title, xlab, ylab string, ss []series) string {
 	return draw(spec{title: title, xlab: xlab, ylab: ylab, ss: ss})
+}
+
+// countChart draws a chart whose x is a count (tokens, turns).
+func countChart(title, xlab, ylab string, ss []series) string {
+	return draw(spec{title: title, xlab: xlab, ylab: ylab, ss: ss, wholeX: true})
 }
 
 // draw renders a chart as SVG: the plot, then its legend below it, where
@@ -122,6 +147,9 @@ func draw(c spec) string {
 	ystep := niceStep(y1, 5)
 	y1 = math.Ceil(y1/ystep) * ystep
 	xstep := niceStep(x1-x0, 6)
+	if c.wholeX {
+		xstep = math.Max(math.Floor(xstep), 1) // 2.5 tokens apart: 2
+	}
 
 	// The legend's entries, laid out in rows under the plot.
 	type entry struct {
@@ -169,11 +197,11 @@ func draw(c spec) string {
 	// Grid and ticks.
 	for y := 0.0; y <= y1+ystep/2; y += ystep {
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="g"/><text x="%d" y="%.1f" class="yl">%s</text>`,
-			padL, chartW-padR, sy(y), sy(y), padL-5, sy(y)+4, fmtTick(y))
+			padL, chartW-padR, sy(y), sy(y), padL-5, sy(y)+4, fmtTick(y, ystep))
 	}
 	for x := math.Ceil(x0/xstep) * xstep; x <= x1+xstep/1e6; x += xstep {
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" class="g"/><text x="%.1f" y="%d" class="xl">%s</text>`,
-			sx(x), sx(x), padT, padT+plotH, sx(x), padT+plotH+15, fmtTick(x))
+			sx(x), sx(x), padT, padT+plotH, sx(x), padT+plotH+15, fmtTick(x, xstep))
 	}
 	fmt.Fprintf(&b, `<text x="%.0f" y="%d" class="al">%s</text>`, float64(padL)+pw/2, padT+plotH+32, html.EscapeString(c.xlab))
 	fmt.Fprintf(&b, `<text transform="translate(13 %.0f) rotate(-90)" class="al">%s</text>`, float64(padT)+ph/2, html.EscapeString(c.ylab))

@@ -33,6 +33,7 @@ type Row struct {
 	Mismatch                     float64 // share of requests whose token counts differ
 	CachedShare                  float64 // of prompt tokens, served from the prompt cache
 	Sessions                     float64 // conversations of a multi-turn run
+	Spilled                      float64 // requests a provisioned deployment spilled over
 	Warnings                     []string
 }
 
@@ -42,7 +43,7 @@ var nan = math.NaN()
 // one, else from the last live line (the notebook's "last row").
 func (r *Run) Row() Row {
 	row := Row{Name: r.Name, OfferedRPM: r.Settings.Rate.F(), Clients: r.Settings.Clients, Context: r.Settings.ContextTokens,
-		MaxTokens: r.Settings.MaxTokens, Mismatch: nan, LagP99: nan, TPMQuota: nan, CachedShare: nan, Sessions: nan}
+		MaxTokens: r.Settings.MaxTokens, Mismatch: nan, LagP99: nan, TPMQuota: nan, CachedShare: nan, Sessions: nan, Spilled: nan}
 	if s := r.Summary; s != nil {
 		row.Duration = s.Window.F()
 		q := s.Requests
@@ -72,6 +73,12 @@ func (r *Run) Row() Row {
 		row.CachedShare = s.CachedShare()
 		if s.Sessions > 0 {
 			row.Sessions = float64(s.Sessions)
+		}
+		if len(s.Deployments) > 0 {
+			row.Spilled = 0
+			for _, d := range s.Deployments {
+				row.Spilled += float64(d.Spilled)
+			}
 		}
 	} else if n := len(r.Lines); n > 0 {
 		last := r.Lines[n-1]
@@ -153,6 +160,7 @@ var columns = []column{
 	{"token_mismatch_share", "token mismatch share", func(r Row) float64 { return r.Mismatch }, 3},
 	{"cached_share", "prompt cached share", func(r Row) float64 { return r.CachedShare }, 3},
 	{"sessions", "conversations", func(r Row) float64 { return r.Sessions }, 0},
+	{"spilled", "spilled over", func(r Row) float64 { return r.Spilled }, 0},
 }
 
 // known is n, or NaN when a setting is unknown (zero).

@@ -46,6 +46,7 @@ func histograms(sets ...[]float64) [][]pt {
 func trafficCharts(runs []*Run, color func(int) string) []string {
 	var prompts, outputs, turns []series
 	var charts []string
+	output := false // embeddings have none: no chart of zeros
 	for i, r := range runs {
 		var sentP, servedP, asked, served []float64
 		for _, rec := range r.Records {
@@ -62,6 +63,7 @@ func trafficCharts(runs []*Run, color func(int) string) []string {
 				servedP = append(servedP, v)
 			}
 			served = append(served, float64(rec.OutputTokens))
+			output = output || rec.OutputTokens > 0
 		}
 		h := histograms(sentP, servedP)
 		prompts = append(prompts, series{name: r.Name + " as sent (client count)", color: color(i), dashed: true, step: true, pts: h[0]},
@@ -80,9 +82,10 @@ func trafficCharts(runs []*Run, color func(int) string) []string {
 				series{name: r.Name + " p95", color: color(i), dashed: true, pts: p95})
 		}
 	}
-	charts = append(charts,
-		chart("Prompt tokens per request", "prompt tokens", "requests", prompts),
-		chart("Output tokens per request", "output tokens", "requests", outputs))
+	charts = append(charts, countChart("Prompt tokens per request", "prompt tokens", "requests", prompts))
+	if output {
+		charts = append(charts, countChart("Output tokens per request", "output tokens", "requests", outputs))
+	}
 	for i, r := range runs {
 		var hit, miss []pt
 		cache := false
@@ -107,8 +110,8 @@ func trafficCharts(runs []*Run, color func(int) string) []string {
 			ss = []series{{name: "no cache hit", color: color(i), dots: true, pts: sample(miss)},
 				{name: "prompt cache hit" + share, color: color(i), cross: true, pts: sample(hit)}}
 		}
-		charts = append(charts, chart(r.Name+": TTFT by prompt tokens", "prompt tokens", "seconds", ss))
+		charts = append(charts, countChart(r.Name+": TTFT by prompt tokens", "prompt tokens", "seconds", ss))
 	}
-	charts = append(charts, chart("TTFT by turn of the conversation", "turn", "seconds", turns))
+	charts = append(charts, countChart("TTFT by turn of the conversation", "turn", "seconds", turns))
 	return charts
 }

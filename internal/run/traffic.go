@@ -19,6 +19,9 @@ func (r *Run) traffic(m models.Model) error {
 	w := p.Workload
 	r.params = traffic.Params{Endpoint: w.Endpoint, NoStream: w.NoStream, Batch: w.EmbeddingBatch, Model: r.ep.Model, Reasoning: m.Reasoning, Completions: w.Completions,
 		FrequencyPenalty: w.FrequencyPenalty, PresencePenalty: w.PresencePenalty, Temperature: w.Temperature, TopP: w.TopP}
+	if w.Endpoint == traffic.Responses && w.MaxTokens > 0 && w.MaxTokens < traffic.MinResponsesTokens && w.Dataset == nil {
+		r.notes = append(r.notes, fmt.Sprintf("note: --max-tokens %d is sent as max_output_tokens %d, the least the Responses API takes", w.MaxTokens, traffic.MinResponsesTokens))
+	}
 	var err error
 	if r.think, err = pace.ParseThink(w.ThinkTime, parseDuration); err != nil {
 		return plan.Errorf("--think-time: %v", err)
