@@ -274,7 +274,14 @@ func describeLoad(p *plan.Plan) string {
 			what += ", think time " + w.ThinkTime
 		}
 	}
-	return fmt.Sprintf("%s, %d clients, %s", rate, p.Load.Clients, what)
+	out := fmt.Sprintf("%s, %d clients, %s", rate, p.Load.Clients, what)
+	if sh := p.Load.Shard; sh != nil && sh.Count > 1 {
+		out = fmt.Sprintf("shard %d of %d (requests %d, %d+%d, ... of the plan's): %s", sh.Index, sh.Count, sh.Index, sh.Index, sh.Count, out)
+	}
+	if p.Load.StartAt != "" {
+		out += "; starting at " + p.Load.StartAt
+	}
+	return out
 }
 
 // simReport prints the simulator's own count of what it served.

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"math/rand/v2"
+	"strconv"
+	"strings"
 
 	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/traffic"
@@ -16,6 +18,23 @@ var outputFlags = map[string]bool{"plan": true, "output-dir": true, "log-file": 
 // typed are the flags given on the command line. It returns notes for
 // stderr.
 func (c *LoadCmd) toPlan(env *Env, typed map[string]bool) (*plan.Plan, []string, error) {
+	p, notes, err := c.readPlan(typed)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.Load.Shard == nil {
+		if p.Load.Shard, err = envShard(env.Getenv); err != nil {
+			return nil, nil, err
+		}
+	}
+	if p.Load.Shard != nil && p.Load.Shard.Count > 1 && c.Plan == "" && !typed["seed"] && p.Load.StartAt == "" {
+		return nil, nil, usagef("--shard: give --seed N (or --start-at) so that every shard draws the same prompts and arrivals")
+	}
+	return p, notes, nil
+}
+
+// readPlan is the plan from --plan, or from the flags.
+func (c *LoadCmd) readPlan(typed map[string]bool) (*plan.Plan, []string, error) {
 	if c.Plan == "" {
 		return c.LoadFlags.toPlan(typed)
 	}
@@ -38,6 +57,49 @@ func (c *LoadCmd) toPlan(env *Env, typed map[string]bool) (*plan.Plan, []string,
 		}
 		return p, nil, nil
 	}
+}
+
+// parseShard reads --shard I/N; "" is no shard.
+func parseShard(s string) (*plan.Shard, error) {
+	if s == "" {
+		return nil, nil
+	}
+	i, n, ok := strings.Cut(s, "/")
+	a, err1 := strconv.Atoi(strings.TrimSpace(i))
+	b, err2 := strconv.Atoi(strings.TrimSpace(n))
+	if !ok || err1 != nil || err2 != nil || b < 1 || a < 0 || a >= b || b > plan.MaxShards {
+		return nil, usagef("--shard %q: want I/N with 0 <= I < N <= %d (e.g. 0/4)", s, plan.MaxShards)
+	}
+	return &plan.Shard{Index: a, Count: b}, nil
+}
+
+// envShard is the shard the environment names: $JOB_COMPLETION_INDEX (a
+// Kubernetes Indexed Job's) of $AOAIBENCH_SHARDS; nil when
+// AOAIBENCH_SHARDS is not set.
+func envShard(getenv func(string) string) (*plan.Shard, error) {
+	n := getenv("AOAIBENCH_SHARDS")
+	if n == "" {
+		return nil, nil
+	}
+	i := getenv("JOB_COMPLETION_INDEX")
+	if i == "" {
+		return nil, usagef("$AOAIBENCH_SHARDS is %s but $JOB_COMPLETION_INDEX is not set: which shard is this?", n)
+	}
+	sh, err := parseShard(i + "/" + n)
+	if err != nil {
+		return nil, usagef("$JOB_COMPLETION_INDEX/$AOAIBENCH_SHARDS: %v", strings.TrimPrefix(err.Error(), "--shard "))
+	}
+	return sh, nil
+}
+
+// fnv64 hashes s (FNV-1a).
+func fnv64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // toPlan turns the run's flags (and --params) into a plan.
@@ -86,7 +148,16 @@ func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	shard, err := parseShard(c.Shard)
+	if err != nil {
+		return nil, nil, err
+	}
 	seed := rand.Uint64()
+	if c.StartAt != "" {
+		// Shards must draw the same prompts and arrivals: without --seed,
+		// the time they start at is what they share.
+		seed = fnv64(c.StartAt)
+	}
 	if c.Seed != nil {
 		seed = *c.Seed
 	}
@@ -105,6 +176,7 @@ func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 		Load: plan.Load{
 			Rate: c.Rate, Clients: c.Clients, Requests: c.Requests, Duration: c.Duration,
 			RequestTimeout: c.RequestTimeout, DrainTimeout: c.DrainTimeout, Retry: c.Retry, NoCheck: c.NoProbe,
+			Shard: shard, StartAt: c.StartAt,
 		},
 		SLO:    plan.SLO{TTFT: c.SLOTTFT, TPOT: c.SLOTPOT, E2E: c.SLOE2E},
 		Output: plan.Output{Dir: c.OutputDir, LogFile: c.LogFile, Format: c.OutputFormat, Window: c.AggregationWindow},

@@ -44,6 +44,8 @@ type LoadFlags struct {
 	StartRate float64       `placeholder:"RPM" help:"The rate (or, with client stages, the clients) the first stage starts from (0)."`
 	Warmup    plan.Duration `placeholder:"TIME" help:"Send for this long first, leaving it out of the figures (it counts in --duration)."`
 	Seed      *uint64       `placeholder:"N" help:"Seed for Poisson gaps and the prompts' unique words (random when omitted; recorded in run.json)."`
+	Shard     string        `placeholder:"I/N" help:"Run shard I (from 0) of N: this machine's share of the load, so that N machines together send what the flags say (default from $JOB_COMPLETION_INDEX and $AOAIBENCH_SHARDS when set). Merge the shards' --output-dir with aoaibench merge."`
+	StartAt   string        `placeholder:"TIME" help:"Start at this RFC 3339 time (2026-12-02T15:00:00Z), so that shards start together; each records how late it was."`
 
 	AggregationWindow plan.Duration `short:"w" default:"60" placeholder:"TIME" help:"Sliding window of the live line's figures (60 s)."`
 	ShapeProfile      string        `short:"s" name:"shape-profile" aliases:"shape" enum:"balanced,context,generation,custom," default:"" placeholder:"SHAPE" help:"Request shape: balanced (500 context/500 max tokens), context (2000/200), generation (500/1000) or custom (default balanced, or custom when -p is given)."`

@@ -198,10 +198,25 @@ type Results struct {
 	Throttling *Throttling `json:"throttling,omitempty"`
 	// Entra is how Microsoft Entra ID tokens were kept, with --auth entra.
 	Entra *Entra `json:"entra,omitempty"`
+	// Shard says which share of a divided plan this run was (nil: all of
+	// it); a merged run has Count and no Index.
+	Shard *ShardResults `json:"shard,omitempty"`
 	// Deployments splits the successful requests by the deployment that
 	// served them (x-ms-deployment-name), when more than one did or any
 	// spilled over from a provisioned one.
 	Deployments map[string]*Served `json:"deployments,omitempty"`
+}
+
+// ShardResults place a shard among its plan's shards.
+type ShardResults struct {
+	Index   int    `json:"index"`
+	Count   int    `json:"count"`
+	StartAt string `json:"start_at,omitempty"`
+	// Skew is how late this shard's t=0 was past StartAt, in seconds: a
+	// machine that started after the agreed time.
+	Skew Num `json:"skew_s"`
+	// Merged lists the shards a merged run is made of.
+	Merged []int `json:"merged,omitempty"`
 }
 
 // Served are the figures of the requests one deployment served.

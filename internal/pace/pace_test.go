@@ -3,6 +3,7 @@ package pace
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -236,4 +237,60 @@ func TestThink(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestShardsUnion: n shards of a schedule send, together, exactly its
+// requests at exactly its offsets, for constant, Poisson and staged
+// schedules; each shard's Count agrees with its Due.
+func TestShardsUnion(t *testing.T) {
+	c, _ := NewConstant(24000)
+	p, _ := NewPoisson(24000, 7)
+	s, _ := NewStages(0, []Stage{{30 * time.Second, 6000}, {30 * time.Second, 6000}})
+	for name, sched := range map[string]Pacer{"constant": c, "poisson": p, "stages": s} {
+		const n, total = 4, 5000
+		var union []time.Duration
+		for i := range n {
+			sh := NewShard(sched.Clone(), i, n)
+			for k := int64(0); ; k++ {
+				d, ok := sh.Due(k)
+				if !ok || sh.Global(k) >= total {
+					break
+				}
+				union = append(union, d)
+				if got := sh.Count(d); got != k && (k == 0 || mustDue(t, sh, k-1) != d) {
+					t.Fatalf("%s shard %d: Count(Due(%d)) = %d", name, i, k, got)
+				}
+			}
+		}
+		slices.Sort(union)
+		one := sched.Clone()
+		want := 0
+		for ; want < total; want++ {
+			if _, ok := one.Due(int64(want)); !ok {
+				break
+			}
+		}
+		if len(union) != want {
+			t.Fatalf("%s: %d requests in the union, want %d", name, len(union), want)
+		}
+		for k, d := range union {
+			if want := mustDue(t, one, int64(k)); d != want {
+				t.Fatalf("%s: request %d of the union at %v, the single schedule's at %v", name, k, d, want)
+			}
+		}
+	}
+	for _, c := range []struct{ total, want0, want3 int64 }{{10, 3, 2}, {3, 1, 0}, {8, 2, 2}} {
+		if a, b := Split(c.total, 0, 4), Split(c.total, 3, 4); a != c.want0 || b != c.want3 {
+			t.Errorf("Split(%d): %d and %d, want %d and %d", c.total, a, b, c.want0, c.want3)
+		}
+	}
+}
+
+func mustDue(t *testing.T, p Pacer, n int64) time.Duration {
+	t.Helper()
+	d, ok := p.Due(n)
+	if !ok {
+		t.Fatalf("request %d not due", n)
+	}
+	return d
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aoaibench/aoaibench/internal/sim"
 )
@@ -153,7 +154,21 @@ type Load struct {
 	// Trace dispatches a recorded trace's requests at its offsets: it is
 	// the schedule and the workload.
 	Trace *Trace `json:"trace,omitempty"`
+	// Shard makes this run one of several machines' share of the load:
+	// together they send what the plan says. StartAt (RFC 3339) is when
+	// they all start.
+	Shard   *Shard `json:"shard,omitempty"`
+	StartAt string `json:"start_at,omitempty"`
 }
+
+// Shard is shard Index (from 0) of Count.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// MaxShards is the most shards a plan may be divided into.
+const MaxShards = 10000
 
 // Stage is one step of a ramp: over Duration, from the previous target to
 // Target.
@@ -239,6 +254,12 @@ func (p *Plan) Validate(window int) error {
 		return Errorf("--warmup %s must be shorter than the run (%s)", l.Warmup, l.Length())
 	case l.Arrival != "" && l.Arrival != "constant" && l.Arrival != "poisson":
 		return Errorf("--arrival must be constant or poisson, got %q", l.Arrival)
+	case l.Shard != nil && (l.Shard.Count < 1 || l.Shard.Count > MaxShards || l.Shard.Index < 0 || l.Shard.Index >= l.Shard.Count):
+		return Errorf("--shard %d/%d: want i/N with 0 <= i < N <= %d", l.Shard.Index, l.Shard.Count, MaxShards)
+	case l.Shard != nil && w.Turns > 1:
+		return Errorf("--shard: conversations (--turns) are not divided among shards")
+	case l.StartAt != "" && !validTime(l.StartAt):
+		return Errorf("--start-at %q is not an RFC 3339 time (e.g. 2026-12-02T15:00:00Z)", l.StartAt)
 	case l.RequestTimeout <= 0:
 		return Errorf("--request-timeout must be positive, got %s", l.RequestTimeout)
 	case l.Retry != "none" && l.Retry != "exponential":
@@ -460,4 +481,10 @@ func ParseStages(flag, s string) ([]Stage, bool, error) {
 		return nil, false, Errorf("%s: %q mixes rates and client counts (c): give one kind", flag, s)
 	}
 	return out, clients, nil
+}
+
+// validTime reports whether s is an RFC 3339 time.
+func validTime(s string) bool {
+	_, err := time.Parse(time.RFC3339Nano, s)
+	return err == nil
 }

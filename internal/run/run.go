@@ -85,6 +85,9 @@ type Run struct {
 	client  *client.Client
 	pacer   pace.Pacer   // nil: closed loop
 	stages  *pace.Stages // of rates (then also the pacer) or of clients
+	// requests and clients are the plan's, or this shard's share.
+	requests int64
+	clients  int
 	redact  *auth.Redactor
 	sim     *sim.Running
 	ownSim  bool // started by the run, stopped by Close
@@ -201,6 +204,14 @@ func New(p plan.Plan, o Options) (*Run, error) {
 		if err != nil {
 			r.Close()
 			return nil, plan.Errorf("--rate: %v", err)
+		}
+	}
+	r.shard()
+	if at := p.Load.StartAt; at != "" {
+		t, _ := time.Parse(time.RFC3339Nano, at)
+		if d := time.Until(t); d > 24*time.Hour {
+			r.Close()
+			return nil, plan.Errorf("--start-at %s is %s away: more than a day", at, d.Round(time.Second))
 		}
 	}
 	who := fmt.Sprintf("model %q", r.ep.Model)
@@ -339,7 +350,8 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 	}
 	// Before t=0: decide it, let the sinks write run.json, start the
 	// aggregator.
-	st.start = time.Now().Add(lead)
+	var skew time.Duration
+	st.start, skew = r.startTime(time.Now())
 	st.sinks = sinks
 	for _, s := range sinks {
 		if s.Start != nil {
@@ -403,6 +415,12 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 	}
 	res := sum.Results(info)
 	res.Stages = st.stageResults(stopped, dispatch)
+	if sh := p.Load.Shard; sh != nil || p.Load.StartAt != "" {
+		res.Shard = &metrics.ShardResults{Count: 1, StartAt: p.Load.StartAt, Skew: metrics.Num(skew.Seconds())}
+		if sh != nil {
+			res.Shard.Index, res.Shard.Count = sh.Index, sh.Count
+		}
+	}
 	if st.convs != nil {
 		res.Sessions = st.sessions.Load()
 		for i, ts := range st.turnSums {
@@ -457,7 +475,7 @@ func (st *state) window(stopped string, dispatch time.Duration, sum *metrics.Sum
 	case stopped == "duration":
 		end = st.length
 	case stopped == "requests" && st.convs == nil:
-		if d, ok := st.pacer.Clone().Due(st.plan.Load.Requests); ok {
+		if d, ok := st.pacer.Clone().Due(st.requests); ok {
 			end = d
 		}
 	}
@@ -467,14 +485,15 @@ func (st *state) window(stopped string, dispatch time.Duration, sum *metrics.Sum
 // offered is the mean offered rate from a to b: the rate, or the stages'
 // integral over the span.
 func (st *state) offered(a, b time.Duration) float64 {
+	_, n := st.shardOf()
 	if st.plan.Load.Rate != nil {
-		return *st.plan.Load.Rate
+		return *st.plan.Load.Rate / float64(n) // a shard's share
 	}
 	switch {
 	case st.pacer == nil || b <= a:
 		return math.NaN()
 	case st.stages != nil:
-		return (st.stages.Integral(b) - st.stages.Integral(a)) * 60 / (b - a).Seconds()
+		return (st.stages.Integral(b) - st.stages.Integral(a)) * 60 / (b - a).Seconds() / float64(n)
 	}
 	// A trace: what its offsets held in the span.
 	p := st.pacer.Clone()
@@ -527,7 +546,7 @@ func (st *state) notSent(info *metrics.Info, sum *metrics.Summary, stopped strin
 	}
 	p := st.pacer.Clone()
 	due := p.Count(end)
-	if l := st.plan.Load.Requests; l > 0 {
+	if l := st.requests; l > 0 {
 		due = min(due, l)
 	}
 	sent := st.dispatched.Load()
@@ -561,7 +580,7 @@ func (st *state) invalid(res *metrics.Results, sum *metrics.Summary) []string {
 		why = append(why, fmt.Sprintf("sent %d of %d due %s (%.1f%%)", sent, int64(due), unit, 100*float64(sent)/due))
 	}
 	if res.Requests.HeldBack > 0 {
-		why = append(why, fmt.Sprintf("the --clients cap of %d held back %d due requests", st.plan.Load.Clients, res.Requests.HeldBack))
+		why = append(why, fmt.Sprintf("the --clients cap of %d held back %d due requests", st.clients, res.Requests.HeldBack))
 	}
 	return why
 }
@@ -598,7 +617,7 @@ func (st *state) launch(reqCtx context.Context, n int64, sched time.Time, releas
 	st.dispatched.Add(1)
 	st.wg.Go(func() {
 		var hold time.Duration
-		rec := st.request(reqCtx, n, sched, it, nil, func(w *metrics.Wire) {
+		rec := st.request(reqCtx, st.global(n), sched, it, nil, func(w *metrics.Wire) {
 			// A closed-loop client that was throttled waits the server's
 			// retry-after (a second when it gives none) before it sends
 			// again: without it, 429s come back as fast as the loop can
@@ -829,8 +848,7 @@ func (st *state) warnOnce(flag *atomic.Bool, msg string) {
 // ones are doing, with at most Clients in flight, until the duration, the
 // request count or the schedule's end, or a halt.
 func (st *state) openLoop(reqCtx context.Context) string {
-	l := &st.plan.Load
-	slots := make(chan struct{}, l.Clients)
+	slots := make(chan struct{}, st.clients)
 	release := func() { <-slots }
 	var deadline <-chan time.Time
 	if st.length > 0 {
@@ -840,7 +858,7 @@ func (st *state) openLoop(reqCtx context.Context) string {
 	}
 	warned := false
 	for n := int64(0); ; n++ {
-		if l.Requests > 0 && n >= l.Requests {
+		if st.requests > 0 && n >= st.requests {
 			return "requests"
 		}
 		due, ok := st.pacer.Due(n)
@@ -869,7 +887,7 @@ func (st *state) openLoop(reqCtx context.Context) string {
 			}
 			if !warned {
 				warned = true
-				st.warn(fmt.Sprintf("warning: --clients %d requests in flight held back request %d; the client cap, not the service, limits this test (raise --clients)", l.Clients, n))
+				st.warn(fmt.Sprintf("warning: --clients %d requests in flight held back request %d; the client cap, not the service, limits this test (raise --clients)", st.clients, n))
 			}
 			select {
 			case slots <- struct{}{}:
@@ -893,7 +911,6 @@ func (st *state) openLoop(reqCtx context.Context) string {
 // of clients, the number the ramp says at each moment): a new request goes
 // as soon as one ends.
 func (st *state) closedLoop(reqCtx context.Context) string {
-	l := &st.plan.Load
 	var active atomic.Int64
 	freed := make(chan struct{}, 1)
 	release := func() {
@@ -905,9 +922,10 @@ func (st *state) closedLoop(reqCtx context.Context) string {
 	}
 	target := func(at time.Duration) int64 {
 		if st.stages == nil {
-			return int64(l.Clients)
+			return int64(st.clients)
 		}
-		return int64(math.Round(st.stages.Rate(at)))
+		i, n := st.shardOf()
+		return pace.Split(int64(math.Round(st.stages.Rate(at))), i, n)
 	}
 	var deadline <-chan time.Time
 	if st.length > 0 {
@@ -923,7 +941,7 @@ func (st *state) closedLoop(reqCtx context.Context) string {
 		poll = tk.C
 	}
 	for n := int64(0); ; n++ {
-		if l.Requests > 0 && n >= l.Requests {
+		if st.requests > 0 && n >= st.requests {
 			return "requests"
 		}
 		for active.Load() >= target(time.Since(st.start)) {
@@ -1020,7 +1038,7 @@ func (st *state) aggregate(sum *metrics.Summary) {
 			if stop := time.Duration(st.stopped.Load()); stop > 0 {
 				at = min(at, stop)
 			}
-			t.Behind = behind(check, at, t, st.dispatched.Load(), st.plan.Load.Requests)
+			t.Behind = behind(check, at, t, st.dispatched.Load(), st.requests)
 			if t.Behind != "" && !wasBehind {
 				st.warn(fmt.Sprintf("WARNING: the load generator is behind its schedule (%s): the figures are not valid for %.4g RPM", t.Behind, offered))
 			}

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aoaibench/aoaibench/internal/metrics"
+)
+
+// TestShardsMerge: two shards of one plan, each against its own built-in
+// simulator, merge into one run whose records number 0..N-1 as a single
+// run's would, on the schedule of the whole; a report reads it. Shard
+// sets that are not whole, or not of one plan, are refused with one line
+// and exit 2, and nothing is written.
+func TestShardsMerge(t *testing.T) {
+	dir := t.TempDir()
+	shard := func(name, spec string, extra ...string) {
+		t.Helper()
+		args := append([]string{"load", "-n", "12", "-r", "1200", "-p", "50", "-m", "5", "--seed", "7", "--shard", spec,
+			"--output-dir", filepath.Join(dir, name)}, extra...)
+		if code, _, errOut := runCLI(t, nil, args...); code != 0 {
+			t.Fatalf("%s: exit %d: %s", name, code, errOut)
+		}
+	}
+	shard("s0", "0/2")
+	shard("s1", "1/2")
+	shard("other", "1/2", "--max-tokens", "6")
+	out := filepath.Join(dir, "merged")
+	code, _, errOut := runCLI(t, nil, "merge", filepath.Join(dir, "s1"), filepath.Join(dir, "s0"), "-o", out)
+	if code != 0 || !strings.Contains(errOut, "merged 2 shards, 12 records") {
+		t.Fatalf("merge: exit %d: %s", code, errOut)
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "summary.json"))
+	res, err := metrics.ReadResults(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests.Sent != 12 || res.Requests.OK != 12 || res.RPM.Offered.F() != 1200 || res.Latency["ttft"].Count != 12 || res.Shard == nil || len(res.Shard.Merged) != 2 {
+		t.Errorf("merged results: %+v, offered %v, TTFT count %d, shard %+v", res.Requests, res.RPM.Offered, res.Latency["ttft"].Count, res.Shard)
+	}
+	lines, _ := os.ReadFile(filepath.Join(out, "requests.jsonl"))
+	seen := map[int64]float64{}
+	for _, l := range strings.Split(strings.TrimSpace(string(lines)), "\n") {
+		var r struct {
+			ID    int64   `json:"id"`
+			Sched float64 `json:"sched"`
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		seen[r.ID] = r.Sched
+	}
+	for k := range int64(12) {
+		// The shards started apart: each keeps its own spacing of 100 ms,
+		// request k of the whole is shard k mod 2's.
+		if _, ok := seen[k]; !ok {
+			t.Errorf("request %d missing from the merged records: %v", k, seen)
+		}
+	}
+	if d := seen[2] - seen[0]; d < 0.0999 || d > 0.1001 {
+		t.Errorf("requests 0 and 2 (shard 0) %.6f s apart, want 0.1", d)
+	}
+	if code, md, errOut := runCLI(t, nil, "report", "--format", "md", out); code != 0 || !strings.Contains(md, "| sent | 12 |") {
+		t.Errorf("report of the merged run: exit %d: %s%s", code, md, errOut)
+	}
+
+	for _, c := range []struct {
+		dirs []string
+		want string
+	}{
+		{[]string{"s0"}, "1 of 2 shards given; missing shard 1"},
+		{[]string{"s0", "s0"}, "are both shard 0 of 2"},
+		{[]string{"s0", "other"}, "ran different plans: workload.max_tokens is 5 in one and 6 in the other"},
+		{[]string{"s0", "merged"}, "is not a shard"},
+		{[]string{"s0", "nope"}, "nope: no such file or directory"},
+	} {
+		var args []string
+		for _, d := range c.dirs {
+			args = append(args, filepath.Join(dir, d))
+		}
+		bad := filepath.Join(dir, "bad")
+		code, out, errOut := runCLI(t, nil, append([]string{"merge", "-o", bad}, args...)...)
+		lines := strings.Split(strings.TrimSpace(errOut), "\n")
+		if code != 2 || len(lines) != 1 || !strings.Contains(errOut, c.want) || out != "" {
+			t.Errorf("merge %v: exit %d, stderr %q; want exit 2 and one line with %q", c.dirs, code, errOut, c.want)
+		}
+		if _, err := os.Stat(bad); err == nil {
+			t.Errorf("merge %v wrote %s", c.dirs, bad)
+		}
+	}
+}
+
+// TestShardFlags: --shard and the environment's shard are checked before
+// anything is sent.
+func TestShardFlags(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"load", "--shard", "4/4"}, `--shard "4/4": want I/N with 0 <= I < N`},
+		{nil, []string{"load", "--shard", "x"}, `--shard "x"`},
+		{nil, []string{"load", "--shard", "0/0"}, `--shard "0/0"`},
+		{nil, []string{"load", "--shard", "0/2"}, "give --seed N (or --start-at)"},
+		{nil, []string{"load", "--shard", "0/2", "--seed", "1", "--turns", "3"}, "--shard: conversations"},
+		{nil, []string{"load", "--start-at", "tomorrow"}, `--start-at "tomorrow" is not an RFC 3339 time`},
+		{nil, []string{"load", "--start-at", "2999-01-01T00:00:00Z"}, "more than a day"},
+		{map[string]string{"AOAIBENCH_SHARDS": "4"}, []string{"load"}, "$JOB_COMPLETION_INDEX is not set"},
+		{map[string]string{"AOAIBENCH_SHARDS": "4", "JOB_COMPLETION_INDEX": "9"}, []string{"load", "--seed", "1"}, `"9/4"`},
+	} {
+		code, out, errOut := runCLI(t, c.env, c.args...)
+		lines := strings.Split(strings.TrimSpace(errOut), "\n")
+		if code != 2 || len(lines) != 1 || !strings.Contains(errOut, c.want) || out != "" {
+			t.Errorf("%v %q: exit %d, stderr %q; want exit 2 and one line with %q", c.env, c.args, code, errOut, c.want)
+		}
+	}
+}
