@@ -88,11 +88,11 @@ type Run struct {
 	// requests and clients are the plan's, or this shard's share.
 	requests int64
 	clients  int
-	redact  *auth.Redactor
-	sim     *sim.Running
-	ownSim  bool // started by the run, stopped by Close
-	notes   []string
-	wires   sync.Pool // *metrics.Wire
+	redact   *auth.Redactor
+	sim      *sim.Running
+	ownSim   bool // started by the run, stopped by Close
+	notes    []string
+	wires    sync.Pool // *metrics.Wire
 }
 
 // New prepares a run of p: it checks the plan (errors are *plan.Error,
