@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -11,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/term"
 
@@ -183,6 +186,29 @@ func outputs(env *Env, p *plan.Plan, r *run.Run, out, errw io.Writer, step bool)
 			return nil, usageError{err.Error()}
 		}
 		sinks = append(sinks, s)
+	}
+	if addr := p.Output.MetricsListen; addr != "" && !step {
+		i, n := 0, 1
+		if sh := p.Load.Shard; sh != nil {
+			i, n = sh.Index, sh.Count
+		}
+		prom := sink.NewProm(sink.ShardLabels(i, n))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, usagef("--metrics-listen: %v", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", prom.Handler())
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		fmt.Fprintf(errw, "metrics: http://%s/metrics\n", ln.Addr())
+		sinks = append(sinks, prom.Sink(), sink.Sink{End: func(sink.End) error {
+			// A scrape in flight finishes; the port closes with the run.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			srv.Shutdown(ctx)
+			return nil
+		}})
 	}
 	if p.Output.Dir != "" {
 		if _, err := os.Stat(filepath.Join(p.Output.Dir, "summary.json")); err == nil {

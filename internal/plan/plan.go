@@ -211,6 +211,9 @@ type Output struct {
 	LogFile string   `json:"log_file,omitempty"` // the live JSONL lines, also
 	Format  string   `json:"format"`             // live line: human or jsonl
 	Window  Duration `json:"window"`             // the live line's sliding window
+	// MetricsListen serves the live figures to Prometheus at this
+	// address (/metrics).
+	MetricsListen string `json:"metrics_listen,omitempty"`
 }
 
 // Error is bad input: a one-line message naming the flag or field. The
