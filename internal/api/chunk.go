@@ -20,6 +20,7 @@ const (
 	Reasoning = metrics.Reasoning
 	Refusal   = metrics.Refusal
 	Tool      = metrics.Tool
+	Summary   = metrics.ReasoningSummary
 )
 
 // Delta is the output one event carries for one choice: its text is
@@ -63,7 +64,9 @@ type Chunk struct {
 	status  evType // a Responses API answer's status
 	reason  string // its incomplete_details.reason
 	message string // an error event's message
-	pend    int    // where a Responses delta's text starts in Text, -1 for none
+	pend    []byte // a Responses event's delta, filed once its type is known
+	hasPend bool
+	whole   bool // an answer not streamed: its message, output, status and data are read
 	scratch []byte // finish reasons and error messages, before they become strings
 	keys    []byte // the parser's key buffer, kept between events
 }
@@ -75,7 +78,7 @@ var errSyntax = errors.New("malformed JSON")
 
 // reset empties c for the next event, keeping its buffers.
 func (c *Chunk) reset() {
-	*c = Chunk{Deltas: c.Deltas[:0], Text: c.Text[:0], Finish: c.Finish[:0], Usage: NoUsage, scratch: c.scratch[:0], keys: c.keys[:0], pend: -1}
+	*c = Chunk{Deltas: c.Deltas[:0], Text: c.Text[:0], Finish: c.Finish[:0], Usage: NoUsage, scratch: c.scratch[:0], keys: c.keys[:0], pend: c.pend[:0]}
 }
 
 // evType is a Responses API event type, or an answer's status, that
@@ -86,6 +89,7 @@ const (
 	evNone evType = iota
 	evText
 	evReasoning
+	evSummary
 	evRefusal
 	evTool
 	evCompleted
@@ -100,8 +104,10 @@ func eventType(s []byte) evType {
 	switch string(s) {
 	case "response.output_text.delta":
 		return evText
-	case "response.reasoning_text.delta", "response.reasoning_summary_text.delta":
+	case "response.reasoning_text.delta":
 		return evReasoning
+	case "response.reasoning_summary_text.delta":
+		return evSummary
 	case "response.refusal.delta":
 		return evRefusal
 	case "response.function_call_arguments.delta", "response.custom_tool_call_input.delta":
@@ -143,9 +149,17 @@ func finishReason(reason string) string {
 	return reason // content_filter is the same word
 }
 
-// ParseChunk reads one event's JSON object into c.
-func ParseChunk(data []byte, c *Chunk) error {
+// ParseChunk reads one streamed event's JSON object into c.
+func ParseChunk(data []byte, c *Chunk) error { return parse(data, c, false) }
+
+// ParseAnswer reads a whole answer that was not streamed: a chat
+// completion's messages, a Responses API response's output, an
+// embeddings list.
+func ParseAnswer(data []byte, c *Chunk) error { return parse(data, c, true) }
+
+func parse(data []byte, c *Chunk, whole bool) error {
 	c.reset()
+	c.whole = whole
 	p := parser{b: data, key: c.keys}
 	defer func() { c.keys = p.key[:0] }()
 	p.ws()
@@ -177,9 +191,9 @@ func ParseChunk(data []byte, c *Chunk) error {
 			if p.peek() != '"' {
 				return p.skip()
 			}
-			c.pend = len(c.Text)
 			var err error
-			c.Text, err = p.str(c.Text)
+			c.pend, err = p.str(c.pend[:0])
+			c.hasPend = true
 			return err
 		case "message":
 			if p.peek() != '"' {
@@ -189,11 +203,20 @@ func ParseChunk(data []byte, c *Chunk) error {
 			c.scratch, c.message = s[:0], string(s)
 			return err
 		case "response":
+			if whole || p.peek() != '{' {
+				return p.skip()
+			}
 			return p.object(func(k []byte) error { return c.answer(&p, k, false) })
 		case "status", "incomplete_details", "output":
+			if !whole {
+				return p.skip()
+			}
 			return c.answer(&p, key, true)
 		// Embeddings: count them, skip the vectors.
 		case "data":
+			if !whole || p.peek() != '[' {
+				return p.skip()
+			}
 			return p.array(func() error {
 				c.Embeddings++
 				return p.skip()
@@ -294,6 +317,15 @@ func (c *Chunk) outputItem(p *parser) error {
 			}
 			return err
 		case "content", "summary":
+			summary := string(k) == "summary"
+			d := len(c.Deltas)
+			defer func() {
+				if summary {
+					for i := d; i < len(c.Deltas); i++ {
+						c.Deltas[i].Kind = Summary
+					}
+				}
+			}()
 			return p.array(func() error {
 				return p.object(func(k []byte) error {
 					if (string(k) == "text" || string(k) == "refusal") && p.peek() == '"' {
@@ -325,7 +357,9 @@ func (c *Chunk) outputItem(p *parser) error {
 	// The item's type may follow its content.
 	if kind != Content {
 		for i := d0; i < len(c.Deltas); i++ {
-			c.Deltas[i].Kind = kind
+			if c.Deltas[i].Kind != Summary {
+				c.Deltas[i].Kind = kind
+			}
 		}
 	}
 	return err
@@ -334,30 +368,27 @@ func (c *Chunk) outputItem(p *parser) error {
 // event files what a Responses API event (or a whole answer) says once
 // it is read: its field order is not fixed.
 func (c *Chunk) event() {
-	kind := Content
+	kind, output := Content, true
 	switch c.typ {
 	case evText:
 	case evReasoning:
 		kind = Reasoning
+	case evSummary:
+		kind = Summary
 	case evRefusal:
 		kind = Refusal
 	case evTool:
 		kind = Tool
 	default:
-		if c.pend >= 0 { // a delta of something not measured
-			c.Text = c.Text[:c.pend]
-		}
-		c.pend = -1
+		output = false // a delta of something not measured, or none
 	}
-	if c.pend >= 0 && (len(c.Text) > c.pend || kind == Tool) {
+	if output && c.hasPend && (len(c.pend) > 0 || kind == Tool) {
+		c.Text = append(c.Text, c.pend...)
 		c.Deltas = append(c.Deltas, Delta{Kind: kind, End: len(c.Text)})
 	}
 	end := c.typ
-	if end == evNone || end == evOther {
+	if c.whole {
 		end = c.status // not streamed: the answer's status
-		if c.typ == evOther {
-			end = evNone // response.created and the like: in progress
-		}
 	}
 	switch end {
 	case evCompleted:
@@ -395,6 +426,9 @@ func (c *Chunk) choice(p *parser) error {
 		case "delta", "message": // a stream's delta, or a whole answer's message
 			if p.null() {
 				return nil
+			}
+			if (string(key) == "message") != c.whole {
+				return p.skip()
 			}
 			return p.object(func(k []byte) error { return c.delta(p, k) })
 		case "text": // legacy completions
@@ -500,10 +534,15 @@ func (c *Chunk) usage(p *parser) error {
 
 // parser is a minimal JSON reader over b.
 type parser struct {
-	b   []byte
-	i   int
-	key []byte // buffer for object keys; a key is used before its value is read
+	b     []byte
+	i     int
+	key   []byte // buffer for object keys; a key is used before its value is read
+	depth int    // objects and arrays open
 }
+
+// maxDepth bounds nesting, as encoding/json does: a hostile server's
+// thousands of brackets must not overflow the stack.
+const maxDepth = 10000
 
 func (p *parser) ws() {
 	for p.i < len(p.b) {
@@ -542,6 +581,10 @@ func (p *parser) object(field func(key []byte) error) error {
 	if p.peek() != '{' {
 		return errSyntax
 	}
+	if p.depth++; p.depth > maxDepth {
+		return errSyntax
+	}
+	defer func() { p.depth-- }()
 	p.i++
 	if p.peek() == '}' {
 		p.i++
@@ -583,6 +626,10 @@ func (p *parser) array(elem func() error) error {
 	if p.peek() != '[' {
 		return errSyntax
 	}
+	if p.depth++; p.depth > maxDepth {
+		return errSyntax
+	}
+	defer func() { p.depth-- }()
 	p.i++
 	if p.peek() == ']' {
 		p.i++

@@ -49,9 +49,9 @@ func viewOf(c *Chunk) view {
 	return v
 }
 
-// reference parses a chunk with encoding/json, the way the fast parser
-// must agree with.
-func reference(data []byte) (view, bool) {
+// reference parses a chunk (or, whole, an answer not streamed) with
+// encoding/json, the way the fast parser must agree with.
+func reference(data []byte, whole bool) (view, bool) {
 	type delta struct {
 		Content          *string `json:"content"`
 		Refusal          *string `json:"refusal"`
@@ -109,7 +109,7 @@ func reference(data []byte) (view, bool) {
 			out.text[fmt.Sprintf("%d/%d", idx, Content)] += *ch.Text
 		}
 		for _, d := range []*delta{ch.Message} {
-			if d == nil {
+			if d == nil || !whole {
 				continue
 			}
 			for kind, s := range map[Kind]*string{Content: d.Content, Refusal: d.Refusal, Reasoning: d.ReasoningContent} {
@@ -126,7 +126,7 @@ func reference(data []byte) (view, bool) {
 				out.text[fmt.Sprintf("%d/%d", idx, Tool)] += text
 			}
 		}
-		if d := ch.Delta; d != nil {
+		if d := ch.Delta; d != nil && !whole {
 			for kind, s := range map[Kind]*string{Content: d.Content, Refusal: d.Refusal, Reasoning: d.ReasoningContent} {
 				if str(s) != "" {
 					out.text[fmt.Sprintf("%d/%d", idx, kind)] += str(s)
@@ -208,6 +208,7 @@ func TestResponsesEvents(t *testing.T) {
 		finish string
 		usage  Usage
 		err    string
+		whole  bool
 	}{
 		{data: `{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","status":"in_progress","output":[],"usage":null}}`},
 		{data: `{"type":"response.output_item.added","sequence_number":2,"item":{"type":"message","status":"in_progress","content":[]}}`},
@@ -215,7 +216,7 @@ func TestResponsesEvents(t *testing.T) {
 			text: map[string]string{"0/0": " Hi"}},
 		// The delta before the type.
 		{data: `{"delta":"there","sequence_number":5,"type":"response.output_text.delta"}`, text: map[string]string{"0/0": "there"}},
-		{data: `{"type":"response.reasoning_summary_text.delta","delta":"thinking"}`, text: map[string]string{"0/1": "thinking"}},
+		{data: `{"type":"response.reasoning_summary_text.delta","delta":"thinking"}`, text: map[string]string{"0/4": "thinking"}},
 		{data: `{"type":"response.reasoning_text.delta","delta":"more"}`, text: map[string]string{"0/1": "more"}},
 		{data: `{"type":"response.refusal.delta","delta":"no"}`, text: map[string]string{"0/2": "no"}},
 		{data: `{"type":"response.function_call_arguments.delta","delta":"{\"a\":"}`, text: map[string]string{"0/3": `{"a":`}},
@@ -233,14 +234,18 @@ func TestResponsesEvents(t *testing.T) {
 		// Whole answers (not streamed).
 		{data: `{"id":"resp_1","object":"response","status":"completed","output":[{"type":"reasoning","summary":[{"type":"summary_text","text":"hmm"}]},
 			{"type":"message","content":[{"type":"output_text","text":"Answer"},{"type":"refusal","refusal":"but no"}]}],"usage":{"input_tokens":7,"output_tokens":9}}`,
-			text: map[string]string{"0/0": "Answer", "0/1": "hmm", "0/2": "but no"}, finish: "stop", usage: Usage{Prompt: 7, Completion: 9, Reasoning: -1, Cached: -1}},
-		{data: `{"object":"response","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"output":[]}`, finish: "length"},
+			text: map[string]string{"0/0": "Answer", "0/4": "hmm", "0/2": "but no"}, finish: "stop", usage: Usage{Prompt: 7, Completion: 9, Reasoning: -1, Cached: -1}, whole: true},
+		{data: `{"object":"response","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"output":[]}`, finish: "length", whole: true},
 		{data: `{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,-0.2]},{"embedding":[1e-3]}],"usage":{"prompt_tokens":8,"total_tokens":8}}`,
-			usage: Usage{Prompt: 8, Completion: -1, Reasoning: -1, Cached: -1}},
+			usage: Usage{Prompt: 8, Completion: -1, Reasoning: -1, Cached: -1}, whole: true},
 	}
 	var c Chunk
 	for _, tc := range cases {
-		if err := ParseChunk([]byte(tc.data), &c); err != nil {
+		parse := ParseChunk
+		if tc.whole {
+			parse = ParseAnswer
+		}
+		if err := parse([]byte(tc.data), &c); err != nil {
 			t.Errorf("%s: %v", tc.data, err)
 			continue
 		}
@@ -256,7 +261,7 @@ func TestResponsesEvents(t *testing.T) {
 			t.Errorf("%s: usage %+v, want %+v", tc.data, c.Usage, tc.usage)
 		}
 	}
-	ParseChunk([]byte(`{"data":[{"embedding":[1]},{"embedding":[2]},{"embedding":[3]}]}`), &c)
+	ParseAnswer([]byte(`{"data":[{"embedding":[1]},{"embedding":[2]},{"embedding":[3]}]}`), &c)
 	if c.Embeddings != 3 {
 		t.Errorf("embeddings %d, want 3", c.Embeddings)
 	}
@@ -265,15 +270,39 @@ func TestResponsesEvents(t *testing.T) {
 func TestParseChunk(t *testing.T) {
 	var c Chunk
 	for _, s := range chunkSeeds {
-		want, ok := reference([]byte(s))
-		err := ParseChunk([]byte(s), &c)
-		if ok != (err == nil) {
-			t.Errorf("%s: parse error %v, reference ok %v", s, err, ok)
-			continue
+		for _, whole := range []bool{false, true} {
+			want, ok := reference([]byte(s), whole)
+			var err error
+			if whole {
+				err = ParseAnswer([]byte(s), &c)
+			} else {
+				err = ParseChunk([]byte(s), &c)
+			}
+			if ok != (err == nil) {
+				t.Errorf("%s (whole %v): parse error %v, reference ok %v", s, whole, err, ok)
+				continue
+			}
+			if got := viewOf(&c); ok && !same(got, want) {
+				t.Errorf("%s (whole %v):\n got %+v\nwant %+v", s, whole, got, want)
+			}
 		}
-		if got := viewOf(&c); ok && !same(got, want) {
-			t.Errorf("%s:\n got %+v\nwant %+v", s, got, want)
-		}
+	}
+	// A stream's chunk that also carries the message so far (some
+	// servers send both) counts only its delta.
+	ParseChunk([]byte(`{"choices":[{"message":{"content":"Hello wor"},"delta":{"content":"wor"}}]}`), &c)
+	if string(c.Text) != "wor" || len(c.Deltas) != 1 {
+		t.Errorf("delta and message: text %q, %d deltas", c.Text, len(c.Deltas))
+	}
+	// Keys of the Responses API and of whole answers do not change what
+	// a chat stream's chunk says.
+	ParseChunk([]byte(`{"delta":"xyz","status":"completed","data":1,"response":"r","choices":[{"delta":{"content":"hi"}}]}`), &c)
+	if string(c.Text) != "hi" || len(c.Deltas) != 1 || c.Deltas[0].End != 2 || len(c.Finish) != 0 || c.HasError {
+		t.Errorf("chat chunk with stray keys: text %q, deltas %+v, finish %+v", c.Text, c.Deltas, c.Finish)
+	}
+	// Nesting past encoding/json's limit is refused, not a stack overflow.
+	deep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
+	if err := ParseChunk([]byte(`{"x":`+deep+`}`), &c); err == nil {
+		t.Errorf("20,000 nested arrays accepted")
 	}
 	// Choices are told apart by index, wherever it comes in the object.
 	ParseChunk([]byte(`{"choices":[{"delta":{"content":"b"},"index":1},{"index":0,"delta":{"content":"a"}}]}`), &c)
@@ -307,8 +336,14 @@ func FuzzParseChunk(f *testing.F) {
 			}
 		}
 		var c Chunk
-		err := ParseChunk([]byte(s), &c)
-		want, ok := reference([]byte(s))
+		whole := len(s)%2 == 1 // both modes, by the input's length
+		var err error
+		if whole {
+			err = ParseAnswer([]byte(s), &c)
+		} else {
+			err = ParseChunk([]byte(s), &c)
+		}
+		want, ok := reference([]byte(s), whole)
 		// The fast parser may accept a little more than encoding/json
 		// (it does not check every number form) but must never reject
 		// valid JSON, and must agree on everything it reads.
@@ -333,7 +368,7 @@ func BenchmarkParseChunk(b *testing.B) {
 	b.Run("encoding-json", func(b *testing.B) {
 		b.ReportAllocs()
 		for range b.N {
-			reference(data)
+			reference(data, false)
 		}
 	})
 }

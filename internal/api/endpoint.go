@@ -157,9 +157,17 @@ func Resolve(raw string, api API, typ Type, deployment, model, apiVersion string
 		if e.Model == "" {
 			return Endpoint{}, fmt.Errorf("--model is required for an OpenAI-compatible endpoint")
 		}
-		// A URL given whole, up to the chat path, keeps its base.
-		path = strings.TrimSuffix(path, "/chat/completions")
-		if !strings.HasSuffix(path, "/v1") {
+		// A URL given whole, up to an API's path, keeps its base as it is
+		// (Gemini's /v1beta/openai, Perplexity's none); a base URL gets
+		// /v1 unless it ends in it.
+		given := false
+		for _, t := range []Type{Chat, Responses, Completions, Embeddings} {
+			if strings.HasSuffix(path, t.suffix()) {
+				path, given = strings.TrimSuffix(path, t.suffix()), true
+				break
+			}
+		}
+		if !given && !strings.HasSuffix(path, "/v1") {
 			path += "/v1"
 		}
 		u.Path = path + typ.suffix()

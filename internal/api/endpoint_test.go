@@ -54,6 +54,11 @@ func TestResolve(t *testing.T) {
 		{"https://x.services.ai.azure.com/openai/v1", "d", "", Embeddings, "", "https://x.services.ai.azure.com/openai/v1/embeddings", "d"},
 		{"http://127.0.0.1:8000/v1/chat/completions", "m", "", Responses, "", "http://127.0.0.1:8000/v1/responses", "m"},
 		{"http://127.0.0.1:8000", "m", "", Completions, "", "http://127.0.0.1:8000/v1/completions", "m"},
+		// A whole URL without /v1 keeps its base.
+		{"https://generativelanguage.googleapis.com/v1beta/openai/chat/completions", "gemini-2.5-flash", "", Chat, "", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions", "gemini-2.5-flash"},
+		{"https://api.perplexity.ai/chat/completions", "sonar", "", Chat, "", "https://api.perplexity.ai/chat/completions", "sonar"},
+		{"https://api.perplexity.ai/chat/completions", "sonar", "", Embeddings, "", "https://api.perplexity.ai/embeddings", "sonar"},
+		{"http://127.0.0.1:8000/v1/embeddings", "m", "", Chat, "", "http://127.0.0.1:8000/v1/chat/completions", "m"},
 	}
 	for _, c := range types {
 		e, err := Resolve(c.raw, c.api, c.typ, c.dep, "", c.version)

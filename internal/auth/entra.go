@@ -13,8 +13,22 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 )
 
-// Scope is the Microsoft Entra ID scope of Azure OpenAI.
+// Scope is the Microsoft Entra ID scope of Azure OpenAI in Azure's
+// public cloud; ScopeFor gives a host's cloud's.
 const Scope = "https://cognitiveservices.azure.com/.default"
+
+// ScopeFor is the Azure OpenAI scope of host's cloud: Azure Government
+// (*.azure.us) and Azure China (*.azure.cn) have their own audiences.
+func ScopeFor(host string) string {
+	host = strings.ToLower(host)
+	switch {
+	case strings.HasSuffix(host, ".azure.us"):
+		return "https://cognitiveservices.azure.us/.default"
+	case strings.HasSuffix(host, ".azure.cn"):
+		return "https://cognitiveservices.azure.cn/.default"
+	}
+	return Scope
+}
 
 // Entra keeps a Microsoft Entra ID token for requests: it gets the first
 // before the run starts and every next one in the background, ahead of the
@@ -41,12 +55,12 @@ type Entra struct {
 // environment (service principal), workload identity (AKS), managed
 // identity (VMs, App Service, Container Apps), then the Azure CLI and
 // Developer CLI sign-ins.
-func NewDefaultEntra(ctx context.Context, redact *Redactor, log func(string)) (*Entra, error) {
+func NewDefaultEntra(ctx context.Context, scope string, redact *Redactor, log func(string)) (*Entra, error) {
 	cred, err := azidentity.NewDefaultAzureCredential(nil)
 	if err != nil {
 		return nil, err
 	}
-	return NewEntra(ctx, cred, Scope, redact, log)
+	return NewEntra(ctx, cred, scope, redact, log)
 }
 
 // NewEntra gets the first token of cred for scope (an error means no
@@ -123,6 +137,12 @@ func (e *Entra) loop(tok azcore.AccessToken) {
 		got := time.Now()
 		next, err := e.get(ctx)
 		cancel()
+		if err == nil && next.Token == tok.Token {
+			// The SDK hands back its cached token when its own refresh
+			// failed: no new token, and the same refresh time, already
+			// past. Asking again at once would spin.
+			err = fmt.Errorf("getting a Microsoft Entra ID token: the credential returned the token it had")
+		}
 		if err != nil {
 			if e.Failures.Add(1) == 1 {
 				e.log("warning: " + err.Error() + " (retrying; requests keep the current token)")
@@ -131,9 +151,15 @@ func (e *Entra) loop(tok azcore.AccessToken) {
 			backoff = min(2*backoff, 30*time.Second)
 			continue
 		}
+		tok = next
 		e.Refreshes.Add(1)
 		backoff = time.Second
+		// A token whose refresh time has passed (or that expires at once)
+		// is taken, and the next asked for no sooner than a second later.
 		at = refreshAt(next, got)
+		if soonest := time.Now().Add(time.Second); at.Before(soonest) {
+			at = soonest
+		}
 	}
 }
 

@@ -439,6 +439,11 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 			}
 			text := ck.Text[start:d.End]
 			start = d.End
+			if d.Kind == metrics.ReasoningSummary {
+				// A summary of hidden reasoning: timed, not counted (its
+				// tokens are not the reasoning tokens the usage reports).
+				text = nil
+			}
 			if room := metrics.MaxText - len(w.Text[d.Index]); room > 0 {
 				w.Text[d.Index] = append(w.Text[d.Index], text[:min(len(text), room)]...)
 			}
@@ -492,25 +497,33 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 }
 
 // maxWhole bounds a whole answer: an embeddings batch of 2,048 vectors of
-// 3,072 floats is about 60 MB of JSON.
-const maxWhole = 128 << 20
+// 3,072 floats is about 60 MB of JSON; any other answer, 16 MB (the
+// longest SSE line the stream reader takes).
+const (
+	maxWhole      = 16 << 20
+	maxEmbeddings = 128 << 20
+)
 
 // whole reads a JSON answer that is not streamed: its text for the
 // tokenizer, its finish_reason and usage; no event, so no TTFT or TPOT is
 // made up from one arrival.
 func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reader) {
-	b, err := io.ReadAll(io.LimitReader(body, maxWhole+1))
+	most := int64(maxWhole)
+	if c.cfg.Endpoint.Type == api.Embeddings {
+		most = maxEmbeddings
+	}
+	b, err := io.ReadAll(io.LimitReader(body, most+1))
 	if err != nil {
 		class := c.errClass(ctx, actx, metrics.Stream)
 		c.fail(w, class, c.errMessage(class, err))
 		return
 	}
-	if len(b) > maxWhole {
-		c.fail(w, metrics.Stream, fmt.Sprintf("answer over %d MB", maxWhole>>20))
+	if int64(len(b)) > most {
+		c.fail(w, metrics.Stream, fmt.Sprintf("answer over %d MB", most>>20))
 		return
 	}
 	var ck api.Chunk
-	if err := api.ParseChunk(b, &ck); err != nil {
+	if err := api.ParseAnswer(b, &ck); err != nil {
 		c.fail(w, metrics.Stream, "malformed answer: "+string(b[:min(len(b), 16<<10)]))
 		return
 	}
@@ -528,11 +541,14 @@ func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reade
 			return
 		}
 		w.Grow(d.Index)
-		if d.Kind != metrics.Reasoning {
+		// Reasoning text is kept, as a stream's is; a summary of hidden
+		// reasoning is not output.
+		if d.Kind != metrics.ReasoningSummary {
 			text := ck.Text[start:d.End]
 			if room := metrics.MaxText - len(w.Text[d.Index]); room > 0 {
 				w.Text[d.Index] = append(w.Text[d.Index], text[:min(len(text), room)]...)
 			}
+			w.Reasoned = w.Reasoned || d.Kind == metrics.Reasoning && d.End > start
 		}
 		start = d.End
 	}

@@ -293,14 +293,14 @@ func (r *Record) Derive(w *Wire, tok *tokenizer.Tokenizer, quick bool) {
 		r.ClientOutput = 0
 	}
 	r.First, r.Last, r.FirstContent, r.FirstReasoning = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-	streamedReasoning := false
+	streamedReasoning := w.Reasoned
 	continuous := len(w.Text) == 1 && len(w.Events) > 0
 	for _, e := range w.Events {
 		if e.Kinds.Has(Reasoning) {
 			streamedReasoning = true
-			if r.FirstReasoning.IsZero() {
-				r.FirstReasoning = e.At
-			}
+		}
+		if (e.Kinds.Has(Reasoning) || e.Kinds.Has(ReasoningSummary)) && r.FirstReasoning.IsZero() {
+			r.FirstReasoning = e.At
 		}
 		if e.Kinds.Visible() && r.FirstContent.IsZero() {
 			r.FirstContent = e.At

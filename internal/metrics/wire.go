@@ -8,13 +8,16 @@ import (
 // Kind is what an output delta carries.
 type Kind uint8
 
-// Output kinds. Reasoning is streamed thinking (reasoning_content); the
+// Output kinds. Reasoning is streamed thinking (reasoning_content);
+// ReasoningSummary a summary of reasoning that stays hidden (the Responses API's
+// reasoning summaries: its tokens are not the reasoning tokens); the
 // others are what a user sees.
 const (
 	Content Kind = iota
 	Reasoning
 	Refusal
 	Tool
+	ReasoningSummary
 )
 
 // Kinds is a set of output kinds: one event may carry several (vLLM ends
@@ -25,7 +28,7 @@ type Kinds uint8
 func (ks Kinds) Has(k Kind) bool { return ks&(1<<k) != 0 }
 
 // Visible reports whether the set holds output a user sees.
-func (ks Kinds) Visible() bool { return ks&^(1<<Reasoning) != 0 }
+func (ks Kinds) Visible() bool { return ks&^(1<<Reasoning|1<<ReasoningSummary) != 0 }
 
 // With returns the set with k added.
 func (ks Kinds) With(k Kind) Kinds { return ks | 1<<k }
@@ -100,6 +103,10 @@ type Wire struct {
 	Finish []string
 	// Embeddings is how many embeddings an embeddings answer held.
 	Embeddings int
+	// Reasoned says a whole answer's text holds its reasoning (as a
+	// stream's reasoning deltas do): the server's reasoning tokens are
+	// then not hidden.
+	Reasoned bool
 
 	offs    []int         // Derive's scratch: token end offsets,
 	choices []choiceState // per choice,

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/aoaibench/aoaibench/internal/sim"
 )
 
@@ -377,14 +379,44 @@ func (p *Plan) validateTraffic() error {
 		// The text is never quoted back: it may be a secret given without
 		// its name.
 		name, value, ok := strings.Cut(h, ":")
-		if !ok || strings.TrimSpace(name) == "" || strings.ContainsAny(strings.TrimSpace(name), " \t\r\n") {
-			return Errorf("--header number %d: want 'Name: value' (a value of env:VAR is read from the environment)", i+1)
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || !httpguts.ValidHeaderFieldName(name) {
+			return Errorf("--header number %d: want 'Name: value' with a header's name (a value of env:VAR is read from the environment)", i+1)
 		}
-		if strings.TrimSpace(value) == NotWritten {
-			return Errorf("--header %s: run.json does not keep header values: give it on the command line as env:VAR", strings.TrimSpace(name))
+		switch {
+		case value == NotWritten:
+			return Errorf("--header %s: run.json does not keep header values: give it on the command line as env:VAR", name)
+		case !httpguts.ValidHeaderFieldValue(value):
+			return Errorf("--header %s: the value holds characters a header cannot carry", name)
+		}
+		switch strings.ToLower(name) {
+		case "host", "content-length", "transfer-encoding", "connection":
+			return Errorf("--header %s: the transport sets it; it cannot be given", name)
 		}
 	}
+	if s := p.Target.Spillover; s != "" && !httpguts.ValidHeaderFieldValue(s) {
+		return Errorf("--spillover-deployment %q is not a deployment name", s)
+	}
+	if !w.Streams() && (p.SLO.TTFT > 0 || p.SLO.TPOT > 0 || hasObjective(p.SLO.Thresholds, "ttft", "tpot", "itl")) {
+		return Errorf("--slo: a run that is not streamed (--no-stream, embeddings) has no TTFT, TPOT or ITL to hold to an objective")
+	}
 	return nil
+}
+
+// Streams reports whether the workload's answers are streamed.
+func (w *Workload) Streams() bool { return !w.NoStream && w.Endpoint != "embeddings" }
+
+// hasObjective reports whether a threshold's figure starts with one of
+// the prefixes.
+func hasObjective(ths []Threshold, prefixes ...string) bool {
+	for _, th := range ths {
+		for _, p := range prefixes {
+			if strings.HasPrefix(th.Figure, p) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // NotWritten stands in run.json for a header value given on the command

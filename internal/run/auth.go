@@ -7,35 +7,42 @@ import (
 	"net/url"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/aoaibench/aoaibench/internal/auth"
 	"github.com/aoaibench/aoaibench/internal/plan"
 )
 
 // authMode is the plan's --auth, or the one it implies: key when the
-// key's variable is set, else Microsoft Entra ID for an Azure host, else
-// none (a loopback server, a gateway that takes a --header).
-func authMode(mode, key, rawURL string) string {
+// key's variable is set; else Microsoft Entra ID for an Azure host; else
+// none for a loopback server or a gateway given a --header; else key
+// (whose empty variable is then an error before anything is sent).
+func authMode(mode, key, rawURL string, loopback, headers bool) string {
 	if mode != "" {
 		return mode
 	}
 	if key != "" {
 		return "key"
 	}
-	u, err := url.Parse(rawURL)
-	if err == nil {
+	if u, err := url.Parse(rawURL); err == nil {
 		host := strings.ToLower(u.Hostname())
-		for _, suffix := range []string{".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com"} {
+		for _, suffix := range []string{".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com",
+			".openai.azure.us", ".cognitiveservices.azure.us", ".openai.azure.cn", ".cognitiveservices.azure.cn"} {
 			if strings.HasSuffix(host, suffix) {
 				return "entra"
 			}
 		}
 	}
-	return "none"
+	if loopback || headers {
+		return "none"
+	}
+	return "key"
 }
 
 // credentials sets up how the run proves who it is: the API key's
-// header, a Microsoft Entra ID token kept fresh in the background, and
-// the --header values. Every secret goes to the redactor.
+// header, the --header values, and a Microsoft Entra ID token kept fresh
+// in the background (last: getting one may take seconds, and a bad
+// --header should fail first). Every secret goes to the redactor.
 func (r *Run) credentials(header http.Header) (func() string, error) {
 	t := &r.plan.Target
 	if r.sim != nil {
@@ -47,16 +54,33 @@ func (r *Run) credentials(header http.Header) (func() string, error) {
 	if t.KeyEnv != "" && r.sim == nil {
 		key = r.opts.Getenv(t.KeyEnv)
 	}
-	var bearer func() string
 	mode := "none"
 	if r.sim == nil {
-		mode = authMode(t.Auth, key, t.URL)
+		mode = authMode(t.Auth, key, t.URL, r.ep.Loopback, len(t.Headers) > 0)
 	}
 	r.auth = mode
+	for _, h := range t.Headers {
+		name, value, _ := strings.Cut(h, ":")
+		name, value = http.CanonicalHeaderKey(strings.TrimSpace(name)), strings.TrimSpace(value)
+		if v, ok := strings.CutPrefix(value, "env:"); ok {
+			value = r.opts.Getenv(v)
+			if value == "" {
+				return nil, plan.Errorf("--header %s: environment variable %s is empty or not set", name, v)
+			}
+			if !httpguts.ValidHeaderFieldValue(value) {
+				return nil, plan.Errorf("--header %s: environment variable %s holds characters a header cannot carry", name, v)
+			}
+		}
+		r.redact.Add(value)
+		header.Set(name, value)
+	}
+	if t.Spillover != "" {
+		header.Set("X-Ms-Spillover-Deployment", t.Spillover)
+	}
 	switch mode {
 	case "key":
 		if key == "" && (t.Auth == "key" || !r.ep.Loopback) {
-			return nil, plan.Errorf("--api-key-env: environment variable %s is empty or not set (a key is needed for %s)", t.KeyEnv, r.ep.Target())
+			return nil, plan.Errorf("--api-key-env: environment variable %s is empty or not set (a key is needed for %s; --auth none sends none)", t.KeyEnv, r.ep.Target())
 		}
 		r.redact.Add(key)
 		for k, v := range auth.KeyHeader(r.ep.API, key) {
@@ -67,7 +91,11 @@ func (r *Run) credentials(header http.Header) (func() string, error) {
 		if newEntra == nil {
 			newEntra = auth.NewDefaultEntra
 		}
-		e, err := newEntra(context.Background(), r.redact, r.opts.Log)
+		host := ""
+		if u, err := url.Parse(t.URL); err == nil {
+			host = u.Hostname()
+		}
+		e, err := newEntra(context.Background(), auth.ScopeFor(host), r.redact, r.opts.Log)
 		if err != nil {
 			why := ""
 			if t.Auth == "" {
@@ -76,22 +104,7 @@ func (r *Run) credentials(header http.Header) (func() string, error) {
 			return nil, plan.Errorf("--auth entra%s: %v", why, err)
 		}
 		r.entra = e
-		bearer = e.Header
+		return e.Header, nil
 	}
-	for _, h := range t.Headers {
-		name, value, _ := strings.Cut(h, ":")
-		name, value = http.CanonicalHeaderKey(strings.TrimSpace(name)), strings.TrimSpace(value)
-		if v, ok := strings.CutPrefix(value, "env:"); ok {
-			value = r.opts.Getenv(v)
-			if value == "" {
-				return nil, plan.Errorf("--header %s: environment variable %s is empty or not set", name, v)
-			}
-		}
-		r.redact.Add(value)
-		header.Set(name, value)
-	}
-	if t.Spillover != "" {
-		header.Set("X-Ms-Spillover-Deployment", t.Spillover)
-	}
-	return bearer, nil
+	return nil, nil
 }

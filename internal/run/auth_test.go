@@ -12,18 +12,26 @@ import (
 )
 
 func TestAuthMode(t *testing.T) {
-	for _, c := range []struct{ mode, key, url, want string }{
-		{"", "k", "https://r.openai.azure.com", "key"},
-		{"", "", "https://r.openai.azure.com", "entra"},
-		{"", "", "https://r.cognitiveservices.azure.com", "entra"},
-		{"", "", "https://x.services.ai.azure.com/openai/v1", "entra"},
-		{"", "", "https://gw.azure-api.net", "none"},
-		{"", "", "http://127.0.0.1:8000", "none"},
-		{"none", "k", "https://r.openai.azure.com", "none"},
-		{"entra", "k", "http://127.0.0.1:1", "entra"},
+	for _, c := range []struct {
+		mode, key, url    string
+		loopback, headers bool
+		want              string
+	}{
+		{"", "k", "https://r.openai.azure.com", false, false, "key"},
+		{"", "", "https://r.openai.azure.com", false, false, "entra"},
+		{"", "", "https://r.cognitiveservices.azure.com", false, false, "entra"},
+		{"", "", "https://x.services.ai.azure.com/openai/v1", false, false, "entra"},
+		{"", "", "https://r.openai.azure.us", false, false, "entra"},
+		// A gateway with its own header: none; without one, the key
+		// (whose empty variable is an error before anything is sent).
+		{"", "", "https://gw.azure-api.net", false, true, "none"},
+		{"", "", "https://api.openai.com/v1", false, false, "key"},
+		{"", "", "http://127.0.0.1:8000", true, false, "none"},
+		{"none", "k", "https://r.openai.azure.com", false, false, "none"},
+		{"entra", "k", "http://127.0.0.1:1", true, false, "entra"},
 	} {
-		if got := authMode(c.mode, c.key, c.url); got != c.want {
-			t.Errorf("authMode(%q, key %q, %s) = %s, want %s", c.mode, c.key, c.url, got, c.want)
+		if got := authMode(c.mode, c.key, c.url, c.loopback, c.headers); got != c.want {
+			t.Errorf("authMode(%q, key %q, %s, loopback %v, headers %v) = %s, want %s", c.mode, c.key, c.url, c.loopback, c.headers, got, c.want)
 		}
 	}
 }

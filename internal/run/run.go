@@ -55,7 +55,7 @@ type Options struct {
 	Sleep Sleeper
 	// Entra makes the Microsoft Entra ID token source of --auth entra
 	// (auth.NewDefaultEntra when nil; tests give their own).
-	Entra func(ctx context.Context, redact *auth.Redactor, log func(string)) (*auth.Entra, error)
+	Entra func(ctx context.Context, scope string, redact *auth.Redactor, log func(string)) (*auth.Entra, error)
 	// DatasetCheck is how long a dataset is read through for bad rows
 	// before the first request (0: traffic.CheckBudget; negative: not at
 	// all).

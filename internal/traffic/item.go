@@ -1,6 +1,7 @@
 package traffic
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -90,7 +91,7 @@ func (p *Params) Body(dst []byte, it *Item, usage bool) []byte {
 		// messages); it has no n and no stream_options: usage comes in
 		// response.completed.
 		dst = append(dst, `{"input":`...)
-		dst = append(dst, msgs...)
+		dst = append(dst, responsesInput(msgs)...)
 		dst = p.model(dst)
 		if it.MaxTokens > 0 {
 			dst = append(dst, `,"max_output_tokens":`...)
@@ -181,6 +182,70 @@ func (p *Params) stream(dst []byte, usage bool) []byte {
 		dst = append(dst, `,"stream_options":{"include_usage":true}`...)
 	}
 	return append(dst, '}')
+}
+
+// responsesInput is chat messages as the Responses API's input: plain
+// messages pass as they are (easy input messages); content parts become
+// its parts (text → input_text, or output_text for the assistant;
+// image_url → input_image), a tool's answer a user's text, and fields it
+// does not take (name, tool_call_id) are dropped.
+func responsesInput(msgs []byte) []byte {
+	if !bytes.Contains(msgs, []byte(`"type"`)) && !bytes.Contains(msgs, []byte(`"name"`)) && !bytes.Contains(msgs, []byte(`"tool`)) {
+		return msgs
+	}
+	var list []struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"`
+	}
+	if json.Unmarshal(msgs, &list) != nil {
+		return msgs // the server will say what is wrong
+	}
+	type part map[string]any
+	out := make([]map[string]any, 0, len(list))
+	for _, m := range list {
+		role := m.Role
+		if role == "tool" || role == "function" {
+			role = "user"
+		}
+		var text string
+		if json.Unmarshal(m.Content, &text) == nil {
+			out = append(out, map[string]any{"role": role, "content": text})
+			continue
+		}
+		var parts []map[string]json.RawMessage
+		json.Unmarshal(m.Content, &parts)
+		var content []part
+		for _, p := range parts {
+			var typ, t string
+			json.Unmarshal(p["type"], &typ)
+			switch typ {
+			case "text", "input_text", "output_text":
+				json.Unmarshal(p["text"], &t)
+				kind := "input_text"
+				if role == "assistant" {
+					kind = "output_text"
+				}
+				content = append(content, part{"type": kind, "text": t})
+			case "image_url":
+				var img struct {
+					URL string `json:"url"`
+				}
+				if json.Unmarshal(p["image_url"], &img) != nil || img.URL == "" {
+					json.Unmarshal(p["image_url"], &img.URL)
+				}
+				content = append(content, part{"type": "input_image", "image_url": img.URL})
+			}
+		}
+		if content == nil {
+			content = []part{}
+		}
+		out = append(out, map[string]any{"role": role, "content": content})
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return msgs
+	}
+	return b
 }
 
 // Messages returns the item's messages as a JSON array.

@@ -173,3 +173,20 @@ func TestSyntheticExact(t *testing.T) {
 		t.Errorf("uniform: %+v %v", p, err)
 	}
 }
+
+// TestResponsesInput: chat messages become the Responses API's input:
+// plain ones as they are, content parts as its parts, a tool's answer as
+// a user's, fields it does not take dropped.
+func TestResponsesInput(t *testing.T) {
+	plain := `[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]`
+	if got := string(responsesInput([]byte(plain))); got != plain {
+		t.Errorf("plain messages changed: %s", got)
+	}
+	in := `[{"role":"user","name":"ann","content":[{"type":"text","text":"look"},{"type":"image_url","image_url":{"url":"https://x/i.png"}}]},` +
+		`{"role":"assistant","content":[{"type":"text","text":"a cat"}]},{"role":"tool","tool_call_id":"c1","content":"42"}]`
+	want := `[{"content":[{"text":"look","type":"input_text"},{"image_url":"https://x/i.png","type":"input_image"}],"role":"user"},` +
+		`{"content":[{"text":"a cat","type":"output_text"}],"role":"assistant"},{"content":"42","role":"user"}]`
+	if got := string(responsesInput([]byte(in))); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
