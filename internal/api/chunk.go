@@ -66,7 +66,7 @@ type Chunk struct {
 	message string // an error event's message
 	pend    []byte // a Responses event's delta, filed once its type is known
 	hasPend bool
-	whole   bool // an answer not streamed: its message, output, status and data are read
+	whole   bool   // an answer not streamed: its message, output, status and data are read
 	scratch []byte // finish reasons and error messages, before they become strings
 	keys    []byte // the parser's key buffer, kept between events
 }

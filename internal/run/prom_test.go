@@ -81,4 +81,3 @@ func TestPromMatchesSummary(t *testing.T) {
 		}
 	})
 }
-
