@@ -118,3 +118,31 @@ func TestShardFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestK8s: the Job for a load command, and a load command that would not
+// run refused before any manifest is printed.
+func TestK8s(t *testing.T) {
+	base := []string{"k8s", "--shards", "3", "--image", "reg/aoaibench:1", "--results-claim", "results"}
+	code, out, errOut := runCLI(t, nil, append(base, "--key-secret", "key", "--", "load", "-e", "gpt-4o", "-r", "600", "-d", "1m", "https://x.openai.azure.com")...)
+	if code != 0 || !strings.Contains(out, "completionMode: Indexed") || !strings.Contains(out, "AOAIBENCH_SHARDS") || !strings.Contains(out, "- https://x.openai.azure.com") {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--key-secret", "key", "--", "load", "-e", "gpt-4o", "-r", "600"}, "give the load command an endpoint URL"},
+		{[]string{"--key-secret", "key", "--", "load", "-r", "600", "--shard", "0/3", "https://x.openai.azure.com"}, "the Job sets --shard itself"},
+		{[]string{"--key-secret", "key", "--", "load", "-e", "d", "-r", "abc", "https://x.openai.azure.com"}, "the load command"},
+		{[]string{"--key-secret", "key", "--", "load", "-e", "d", "--clients", "0", "https://x.openai.azure.com"}, "--clients must be at least 1"},
+		{[]string{"--", "load", "-e", "d", "https://x.openai.azure.com"}, "how do the pods sign in?"},
+		{[]string{"--key-secret", "key", "--auth", "entra"}, "give the load command after --"},
+		{[]string{"--key-secret", "key", "--name", "Bad_Name", "--", "load", "-e", "d", "https://x.openai.azure.com"}, "is not a DNS label"},
+	} {
+		code, out, errOut := runCLI(t, nil, append(append([]string{}, base...), c.args...)...)
+		lines := strings.Split(strings.TrimSpace(errOut), "\n")
+		if code != 2 || len(lines) != 1 || !strings.Contains(errOut, c.want) || out != "" {
+			t.Errorf("%q: exit %d, stderr %q, stdout %d bytes; want exit 2 and one line with %q", c.args, code, errOut, len(out), c.want)
+		}
+	}
+}

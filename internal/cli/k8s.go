@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/aoaibench/aoaibench/internal/kube"
+	"github.com/aoaibench/aoaibench/internal/plan"
+)
+
+// K8sCmd is `aoaibench k8s`.
+type K8sCmd struct {
+	Shards           int           `required:"" placeholder:"N" help:"Pods, each running one shard (1/N) of the load."`
+	Name             string        `default:"aoaibench" placeholder:"NAME" help:"The Job's name; results go to /results/NAME/shard-I on the volume."`
+	Namespace        string        `placeholder:"NS" help:"The Job's namespace (kubectl's current one when empty)."`
+	Image            string        `required:"" placeholder:"IMAGE" help:"aoaibench's container image (deploy/Dockerfile builds one)."`
+	ResultsClaim     string        `required:"" placeholder:"PVC" help:"A ReadWriteMany PersistentVolumeClaim every shard writes its output directory to."`
+	KeySecret        string        `placeholder:"SECRET" help:"A Secret holding the API key (under --key-secret-key), given to the pods as the --api-key-env variable."`
+	KeySecretKey     string        `default:"api-key" placeholder:"KEY" help:"The key of the API key in --key-secret."`
+	EnvSecret        []string      `placeholder:"SECRET" help:"A Secret whose keys become the pods' environment variables, for --header 'Name: env:VAR' (repeatable)."`
+	ServiceAccount   string        `placeholder:"SA" help:"Run the pods as this service account."`
+	WorkloadIdentity bool          `help:"Label the pods for Azure workload identity: with --service-account, --auth entra gets its tokens."`
+	MetricsPort      int           `default:"9464" placeholder:"PORT" help:"Each pod serves live metrics to Prometheus on this port (0: none)."`
+	CPU              string        `default:"2" placeholder:"CPU" help:"Each pod's CPU (request and limit)."`
+	Memory           string        `default:"1Gi" placeholder:"MEM" help:"Each pod's memory (request and limit)."`
+	StartIn          plan.Duration `default:"2m" placeholder:"TIME" help:"Every shard starts this long after the manifest is written (apply it before then; a late pod records its skew)."`
+	StartAt          string        `placeholder:"TIME" help:"Every shard starts at this RFC 3339 time instead."`
+	Merge            bool          `help:"Print the Job that merges the shards' results instead (run it once the shards' Job is complete)."`
+	Load             []string      `arg:"" passthrough:"" placeholder:"-- load FLAGS URL" help:"The load command every shard runs, after --: load [flags] URL."`
+}
+
+// Help is the command's example.
+func (c *K8sCmd) Help() string {
+	return `The load is divided among the pods of an Indexed Job exactly as
+--shard divides it; they start together and write their results to a
+shared volume; a second Job merges them.
+
+Examples:
+  kubectl create secret generic aoaibench-key --from-literal=api-key=$OPENAI_API_KEY
+  aoaibench k8s --shards 4 --image registry.example/aoaibench:1 --results-claim results \
+    --key-secret aoaibench-key -- load -e gpt-4o -r 24000 -d 10m https://NAME.openai.azure.com > job.yaml
+  kubectl apply -f job.yaml && kubectl wait --for=condition=complete --timeout=1h job/aoaibench
+  aoaibench k8s --merge --shards 4 --image registry.example/aoaibench:1 --results-claim results -- load | kubectl apply -f -`
+}
+
+// Run prints the manifest.
+func (c *K8sCmd) Run(env *Env) error {
+	args := c.Load
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 || args[0] != "load" {
+		return usagef("give the load command after --: aoaibench k8s --shards N ... -- load [flags] URL")
+	}
+	args = args[1:]
+	if f := kube.ReservedIn(args); f != "" {
+		return usagef("k8s: the Job sets %s itself: leave it out of the load command", f)
+	}
+	spec := kube.Spec{
+		Name: c.Name, Namespace: c.Namespace, Image: c.Image, Shards: c.Shards, Args: args,
+		KeySecret: c.KeySecret, KeySecretKey: c.KeySecretKey, ServiceAccount: c.ServiceAccount,
+		WorkloadIdentity: c.WorkloadIdentity, ResultsClaim: c.ResultsClaim, MetricsPort: c.MetricsPort,
+		CPU: c.CPU, Memory: c.Memory, EnvFrom: c.EnvSecret, Seed: rand.Uint64(),
+	}
+	if c.Merge {
+		out, err := kube.MergeJob(spec)
+		if err != nil {
+			return usagef("k8s: %v", err)
+		}
+		_, err = env.Stdout.Write(out)
+		return err
+	}
+	// The load command must be one that runs: parse and check it as load
+	// would, here, before anyone applies the manifest.
+	var lc struct {
+		Load LoadCmd `cmd:""`
+	}
+	parser, err := kong.New(&lc, kong.Name("aoaibench"), kong.Writers(env.Stderr, env.Stderr),
+		kong.Exit(func(c int) { panic(exit{c}) }), kong.TypeMapper(reflect.TypeFor[plan.Duration](), durationMapper))
+	if err != nil {
+		return fmt.Errorf("k8s: %w", err)
+	}
+	kctx, err := parser.Parse(append([]string{"load"}, args...))
+	if err != nil {
+		return usagef("k8s: the load command: %v", err)
+	}
+	typed := typedFlags(kctx)
+	typed["seed"] = true // the Job gives every shard the same
+	p, _, err := lc.Load.LoadFlags.toPlan(typed)
+	if err != nil {
+		return err
+	}
+	if p.Target.URL == "" {
+		return usagef("k8s: give the load command an endpoint URL: each pod would test a simulator of its own")
+	}
+	if err := p.Validate(0); err != nil {
+		return err
+	}
+	auth := p.Target.Auth
+	switch {
+	case c.KeySecret != "" && (auth == "entra" || auth == "none"):
+		return usagef("k8s: --key-secret with --auth %s: the key would not be sent", auth)
+	case c.KeySecret == "" && auth == "" && !c.WorkloadIdentity && len(c.EnvSecret) == 0:
+		return usagef("k8s: how do the pods sign in? --key-secret SECRET (the API key), or --auth entra with --service-account and --workload-identity, or --env-secret for a gateway's --header")
+	case c.WorkloadIdentity && c.ServiceAccount == "":
+		return usagef("k8s: --workload-identity needs --service-account (the one federated with the Entra ID identity)")
+	}
+	spec.KeyEnv = p.Target.KeyEnv
+	spec.StartAt = c.StartAt
+	if spec.StartAt == "" {
+		spec.StartAt = time.Now().Add(c.StartIn.D()).UTC().Truncate(time.Second).Format(time.RFC3339)
+	} else if _, err := time.Parse(time.RFC3339Nano, spec.StartAt); err != nil {
+		return usagef("--start-at %q is not an RFC 3339 time", spec.StartAt)
+	}
+	out, err := kube.Job(spec)
+	if err != nil {
+		return usagef("k8s: %v", err)
+	}
+	_, err = env.Stdout.Write(out)
+	return err
+}
