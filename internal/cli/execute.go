@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -17,9 +18,11 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/aoaibench/aoaibench/internal/api"
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/run"
+	"github.com/aoaibench/aoaibench/internal/scrape"
 	"github.com/aoaibench/aoaibench/internal/sim"
 	"github.com/aoaibench/aoaibench/internal/sink"
 )
@@ -209,6 +212,13 @@ func outputs(env *Env, p *plan.Plan, r *run.Run, out, errw io.Writer, step bool)
 			srv.Shutdown(ctx)
 			return nil
 		}})
+	}
+	if len(p.Output.ServerMetrics) > 0 && !step {
+		s, err := serverMetrics(p, r, errw)
+		if err != nil {
+			return nil, err
+		}
+		sinks = append(sinks, s)
 	}
 	if p.Output.Dir != "" {
 		if _, err := os.Stat(filepath.Join(p.Output.Dir, "summary.json")); err == nil {
@@ -440,4 +450,75 @@ func writeHeapProfile(path string) error {
 		return fmt.Errorf("--mem-profile: %w", err)
 	}
 	return nil
+}
+
+// serverMetrics is the sink that scrapes the inference servers' own
+// metrics through the run, into server-metrics.jsonl with --output-dir,
+// and at the end sets their figures beside the client's.
+func serverMetrics(p *plan.Plan, r *run.Run, errw io.Writer) (sink.Sink, error) {
+	var f *os.File
+	var out io.Writer
+	if p.Output.Dir != "" {
+		if err := os.MkdirAll(p.Output.Dir, 0o755); err != nil {
+			return sink.Sink{}, usagef("--output-dir: %v", err)
+		}
+		var err error
+		if f, err = os.Create(filepath.Join(p.Output.Dir, "server-metrics.jsonl")); err != nil {
+			return sink.Sink{}, usagef("--output-dir: %v", err)
+		}
+		out = f
+	}
+	var targets []string
+	for _, u := range p.Output.ServerMetrics {
+		targets = append(targets, strings.TrimSpace(u))
+	}
+	sc := scrape.New(targets, time.Second, out, r.Redact)
+	return sink.Sink{
+		Start: func(s sink.Start) error {
+			sc.Start(s.T0)
+			return nil
+		},
+		End: func(e sink.End) error {
+			err := sc.Stop()
+			if f != nil {
+				if cerr := f.Close(); err == nil && cerr != nil {
+					err = fmt.Errorf("writing server-metrics.jsonl: %w", cerr)
+				}
+			}
+			client := e.Results.Latency["ttft"].Mean.F()
+			for _, fg := range sc.Figures() {
+				target := api.WithoutPassword(fg.Target)
+				if fg.Err != "" && math.IsNaN(fg.TTFT) && math.IsNaN(fg.Running) {
+					fmt.Fprintf(errw, "server    %s: no metrics (%s)\n", target, fg.Err)
+					continue
+				}
+				fmt.Fprintf(errw, "server    %s:\n", target)
+				if !math.IsNaN(fg.TTFT) {
+					fmt.Fprintf(errw, "          its TTFT mean %.1f ms over %.0f requests (the client's %.1f ms: %+.1f ms on the way)\n",
+						fg.TTFT*1e3, fg.Requests, client*1e3, (client-fg.TTFT)*1e3)
+				}
+				var more []string
+				for _, m := range []struct {
+					name string
+					v    float64
+					pct  bool
+				}{{"ITL mean", fg.ITL * 1e3, false}, {"queue mean", fg.Queue * 1e3, false}, {"running at most", fg.Running, false},
+					{"waiting at most", fg.Waiting, false}, {"KV cache at most", fg.KVCache * 100, true}} {
+					switch {
+					case math.IsNaN(m.v):
+					case m.pct:
+						more = append(more, fmt.Sprintf("%s %.0f%%", m.name, m.v))
+					case strings.HasSuffix(m.name, "mean"):
+						more = append(more, fmt.Sprintf("%s %.2f ms", m.name, m.v))
+					default:
+						more = append(more, fmt.Sprintf("%s %.0f", m.name, m.v))
+					}
+				}
+				if len(more) > 0 {
+					fmt.Fprintf(errw, "          %s\n", strings.Join(more, ", "))
+				}
+			}
+			return err
+		},
+	}, nil
 }

@@ -2,12 +2,15 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
+	"github.com/aoaibench/aoaibench/internal/sim"
 )
 
 // TestShardsMerge: two shards of one plan, each against its own built-in
@@ -144,5 +147,47 @@ func TestK8s(t *testing.T) {
 		if code != 2 || len(lines) != 1 || !strings.Contains(errOut, c.want) || out != "" {
 			t.Errorf("%q: exit %d, stderr %q, stdout %d bytes; want exit 2 and one line with %q", c.args, code, errOut, len(out), c.want)
 		}
+	}
+}
+
+// TestServerMetrics: scraping the simulator's vLLM-named /metrics
+// through a run over loopback TCP: the server's TTFT mean over the run is
+// the simulator's own ground truth, within a millisecond, and the
+// samples are in server-metrics.jsonl.
+func TestServerMetrics(t *testing.T) {
+	s, err := sim.Start(sim.Config{Precise: true}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	dir := t.TempDir()
+	code, _, errOut := runCLI(t, nil, "load", "--api", "azure", "-e", "gpt-4o-mini", "-n", "40", "-r", "600", "-p", "100", "-m", "10",
+		"--server-metrics", s.URL()+"/metrics", "--output-dir", dir, s.URL())
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var server float64
+	var n int
+	for _, l := range strings.Split(errOut, "\n") {
+		if strings.Contains(l, "its TTFT mean") {
+			fmt.Sscanf(strings.TrimSpace(l), "its TTFT mean %f ms over %d requests", &server, &n)
+		}
+	}
+	var truth float64
+	for _, c := range s.Stats().Deployments["gpt-4o-mini"].Classes {
+		if c.TTFT.Mean != nil {
+			truth = *c.TTFT.Mean * 1e3
+		}
+	}
+	if n != 40 || math.Abs(server-truth) > 1 {
+		t.Errorf("server TTFT mean %.3f ms over %d requests, the simulator's %.3f ms:\n%s", server, n, truth, errOut)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "server-metrics.jsonl"))
+	if err != nil || !strings.Contains(string(b), "vllm:num_requests_running") {
+		t.Errorf("server-metrics.jsonl: %v %.200s", err, b)
+	}
+	code, _, errOut = runCLI(t, nil, "load", "--server-metrics", "vllm:8000/metrics")
+	if code != 2 || !strings.Contains(errOut, "--server-metrics") {
+		t.Errorf("bad URL: exit %d: %s", code, errOut)
 	}
 }

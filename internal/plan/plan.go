@@ -14,6 +14,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"net/url"
 	"strings"
 	"time"
 
@@ -216,6 +217,9 @@ type Output struct {
 	// MetricsListen serves the live figures to Prometheus at this
 	// address (/metrics).
 	MetricsListen string `json:"metrics_listen,omitempty"`
+	// ServerMetrics are inference servers' Prometheus endpoints, scraped
+	// every second while the run goes.
+	ServerMetrics []string `json:"server_metrics,omitempty"`
 }
 
 // Error is bad input: a one-line message naming the flag or field. The
@@ -394,6 +398,12 @@ func (p *Plan) validateTraffic() error {
 			return Errorf("--header %s: the transport sets it; it cannot be given", name)
 		}
 	}
+	for _, m := range p.Output.ServerMetrics {
+		u, err := url.Parse(m)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return Errorf("--server-metrics %q: want the http(s) URL of a Prometheus endpoint (e.g. http://vllm:8000/metrics)", redactURL(m))
+		}
+	}
 	if s := p.Target.Spillover; s != "" && !httpguts.ValidHeaderFieldValue(s) {
 		return Errorf("--spillover-deployment %q is not a deployment name", s)
 	}
@@ -522,4 +532,14 @@ func ParseStages(flag, s string) ([]Stage, bool, error) {
 func validTime(s string) bool {
 	_, err := time.Parse(time.RFC3339Nano, s)
 	return err == nil
+}
+
+// redactURL is a URL fit to quote in a message: no user or password.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	return u.String()
 }

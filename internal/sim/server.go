@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/aoaibench/aoaibench/internal/models"
 	"github.com/aoaibench/aoaibench/internal/tokenizer"
 )
@@ -42,6 +44,7 @@ type Server struct {
 	words   tokenizer.Words // output text is made of these single-token words
 	first   atomic.Int64    // wall-clock arrival of the first request, Unix ns
 	vector  string          // the embedding every input gets, as JSON
+	reg     *prometheus.Registry
 }
 
 type deployment struct {
@@ -50,6 +53,8 @@ type deployment struct {
 	reasoning bool          // takes max_completion_tokens, not max_tokens
 	slots     chan struct{} // nil: no concurrency limit
 	run       atomic.Int64  // streams running (holding a slot or not queued)
+	waiting   atomic.Int64  // streams waiting for a slot
+	prom      vllmMetrics
 	// streamed counts output tokens as they are written, for throughput
 	// while streams are still running.
 	streamed atomic.Int64
@@ -105,6 +110,7 @@ func New(cfg Config) (*Server, error) {
 		s.deps[dc.Name] = d
 		s.names = append(s.names, dc.Name)
 	}
+	s.newMetrics()
 	for _, n := range s.names {
 		d := s.deps[n]
 		if sp := d.cfg.Spillover; sp != "" {
@@ -189,6 +195,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/models", s.models)
 	mux.HandleFunc("GET /openai/v1/models", s.models)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.Handle("GET /metrics", s.metricsHandler())
 	if s.issuer != nil {
 		mux.HandleFunc("GET /msi/token", s.issuer.serveToken)
 	}
@@ -224,7 +231,7 @@ func writeError(w http.ResponseWriter, status int, e apiError) {
 
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		open := r.URL.Path == "/healthz" || r.URL.Path == "/msi/token"
+		open := r.URL.Path == "/healthz" || r.URL.Path == "/msi/token" || r.URL.Path == "/metrics"
 		if open || s.key == "" && s.issuer == nil {
 			next.ServeHTTP(w, r)
 			return

@@ -90,14 +90,18 @@ func (st *stream) run() {
 	ctx := st.r.Context()
 	if d.slots != nil {
 		// Beyond max-concurrency a request waits its turn: TTFT grows.
+		d.waiting.Add(1)
 		select {
 		case d.slots <- struct{}{}:
+			d.waiting.Add(-1)
 			defer func() { <-d.slots }()
 		case <-ctx.Done():
+			d.waiting.Add(-1)
 			return
 		}
 	}
 	queued := time.Since(st.arrived)
+	d.prom.queue.Observe(queued.Seconds())
 	d.run.Add(1)
 	defer d.run.Add(-1)
 
@@ -409,6 +413,8 @@ func (st *stream) wrote(now time.Time, timed bool) {
 	}
 	if st.first.IsZero() {
 		st.first = now
+	} else {
+		d.prom.itl.Observe(now.Sub(st.last).Seconds())
 	}
 	st.last = now
 	st.c++
@@ -533,6 +539,20 @@ func (st *stream) done(ttft, queued time.Duration, first, last time.Time) {
 	defer d.mu.Unlock()
 	if d.ptu != nil {
 		d.ptu.correct(time.Now(), st.est, actual)
+	}
+	p := &d.prom
+	if !first.IsZero() {
+		p.ttft.Observe(ttft.Seconds())
+	}
+	p.e2e.Observe(time.Since(st.arrived).Seconds())
+	p.prompt.Add(float64(st.prompt))
+	p.generation.Add(float64(st.completion()))
+	p.cacheQueries.Add(float64(st.prompt))
+	p.cacheHits.Add(float64(st.cached))
+	if st.output+st.reasoning < st.limit() {
+		p.successStop.Inc()
+	} else {
+		p.successLimit.Inc()
 	}
 	x := &d.stats
 	x.Completed++

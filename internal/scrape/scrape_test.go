@@ -1,0 +1,73 @@
+package scrape
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const vllmText = `# HELP vllm:num_requests_running Number of requests in model execution batches.
+# TYPE vllm:num_requests_running gauge
+vllm:num_requests_running{model_name="m"} %d
+# TYPE vllm:kv_cache_usage_perc gauge
+vllm:kv_cache_usage_perc{model_name="m"} 0.25
+# TYPE vllm:time_to_first_token_seconds histogram
+vllm:time_to_first_token_seconds_bucket{le="0.1",model_name="m"} %d
+vllm:time_to_first_token_seconds_bucket{le="+Inf",model_name="m"} %d
+vllm:time_to_first_token_seconds_sum{model_name="m"} %g
+vllm:time_to_first_token_seconds_count{model_name="m"} %d
+# TYPE go_goroutines gauge
+go_goroutines 12
+`
+
+// TestScrape: the server's series are kept (others dropped), histograms
+// as buckets, sum and count; the run's means come from the deltas
+// between the first and the last scrape, the gauges' peaks from every
+// scrape; a server that stops answering is named, not fatal.
+func TestScrape(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept") != "text/plain;version=0.0.4" {
+			t.Errorf("Accept %q", r.Header.Get("Accept"))
+		}
+		k := n.Add(1)
+		// 100 requests before the run (0.5 s of TTFT in all), then 10 of
+		// 0.2 s each per scrape.
+		c := 100 + 10*(k-1)
+		fmt.Fprintf(w, vllmText, 3*k, c, c, 0.5+0.2*10*float64(k-1), c)
+	}))
+	defer srv.Close()
+	var out strings.Builder
+	sc := New([]string{srv.URL + "/metrics", "http://127.0.0.1:1/metrics"}, 10*time.Millisecond, &out, func(s string) string { return s })
+	sc.Start(time.Now())
+	for n.Load() < 5 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := sc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	figs := sc.Figures()
+	f := figs[0]
+	scrapes := n.Load()
+	if math.Abs(f.TTFT-0.2) > 1e-9 || f.Requests != float64(10*(scrapes-1)) || f.Running != float64(3*scrapes) || f.KVCache != 0.25 || !math.IsNaN(f.ITL) {
+		t.Errorf("figures %+v after %d scrapes", f, scrapes)
+	}
+	if figs[1].Err == "" || !math.IsNaN(figs[1].TTFT) {
+		t.Errorf("dead target: %+v", figs[1])
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) < 2*int(scrapes)-2 || !strings.Contains(lines[0], `"vllm:time_to_first_token_seconds_bucket{le=\"0.1\",model_name=\"m\"}":100`) || strings.Contains(out.String(), "go_goroutines") {
+		t.Errorf("%d lines: %.400s", len(lines), out.String())
+	}
+}
+
+func TestParseRefusesGarbage(t *testing.T) {
+	if _, err := Parse(strings.NewReader("vllm:x{ 1\n")); err == nil {
+		t.Error("garbage parsed")
+	}
+}
