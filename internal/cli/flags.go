@@ -181,7 +181,7 @@ func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 			RequestTimeout: c.RequestTimeout, DrainTimeout: c.DrainTimeout, Retry: c.Retry, NoCheck: c.NoProbe,
 			Shard: shard, StartAt: c.StartAt,
 		},
-		SLO:    plan.SLO{TTFT: c.SLOTTFT, TPOT: c.SLOTPOT, E2E: c.SLOE2E},
+		SLO: plan.SLO{TTFT: c.SLOTTFT, TPOT: c.SLOTPOT, E2E: c.SLOE2E},
 		Output: plan.Output{Dir: c.OutputDir, LogFile: c.LogFile, Format: c.OutputFormat, Window: c.AggregationWindow, MetricsListen: c.MetricsListen,
 			ServerMetrics: c.ServerMetrics},
 	}

@@ -12,9 +12,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"strconv"
-	"net/url"
 	"strings"
 	"time"
 

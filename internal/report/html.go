@@ -131,6 +131,9 @@ func HTML(w io.Writer, runs []*Run, version string, now time.Time) error {
 		chart("Failed (other than 429) per bucket", sec, "requests", nonZero(lines(func(t timeSeries) []pt { return t.failed }, ""))),
 	}
 	writeCharts(&b, "Over time", charts)
+	if sc := serverCharts(runs, ts, color); len(sc) > 0 {
+		writeCharts(&b, "The server's own metrics", sc)
+	}
 
 	// Distributions, from the whole-run summaries and the records.
 	var dist []string

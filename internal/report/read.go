@@ -16,6 +16,7 @@ import (
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
+	"github.com/aoaibench/aoaibench/internal/scrape"
 )
 
 // Num is a number read leniently: JSON numbers, null, and the original
@@ -111,6 +112,8 @@ type Run struct {
 	Summary  *metrics.Results
 	Records  []Record
 	Lines    []Line
+	// Server is the inference server's own metrics (--server-metrics).
+	Server []scrape.Sample
 }
 
 // Read reads a run from an aoaibench output directory or a JSONL log.
@@ -141,6 +144,9 @@ func Read(path string) (*Run, error) {
 	}
 	if err := r.readRecords(filepath.Join(path, "requests.jsonl")); err != nil {
 		return nil, err
+	}
+	if err := r.readServer(filepath.Join(path, "server-metrics.jsonl")); err != nil {
+		return nil, fmt.Errorf("run %s: %w", path, err)
 	}
 	// A log written beside the directory (the lab's TEST_NAME.log) adds
 	// the live lines.

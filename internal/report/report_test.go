@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/scrape"
 	"math"
 	"os"
 	"strings"
@@ -263,5 +264,21 @@ func TestTicks(t *testing.T) {
 		if got := fmtTick(c.v, c.step); got != c.want {
 			t.Errorf("fmtTick(%v, %v) = %q, want %q", c.v, c.step, got, c.want)
 		}
+	}
+}
+
+// TestServerCharts: a run with the server's own metrics gets their
+// charts, the server's TTFT as its histogram's mean between scrapes.
+func TestServerCharts(t *testing.T) {
+	r := &Run{Name: "r", Server: []scrape.Sample{
+		{T: 0, Series: map[string]float64{`vllm:num_requests_running{model_name="m"}`: 0, `vllm:time_to_first_token_seconds_sum{model_name="m"}`: 1, `vllm:time_to_first_token_seconds_count{model_name="m"}`: 10}},
+		{T: 1, Series: map[string]float64{`vllm:num_requests_running{model_name="m"}`: 4, `vllm:time_to_first_token_seconds_sum{model_name="m"}`: 2.5, `vllm:time_to_first_token_seconds_count{model_name="m"}`: 20}},
+	}}
+	charts := serverCharts([]*Run{r, {Name: "none"}}, []timeSeries{{}, {}}, func(int) string { return "#000" })
+	if len(charts) != 3 || !strings.Contains(charts[0], "requests running") || !strings.Contains(charts[2], "server (its histogram") {
+		t.Fatalf("%d charts", len(charts))
+	}
+	if serverCharts([]*Run{{Name: "none"}}, []timeSeries{{}}, func(int) string { return "#000" }) != nil {
+		t.Error("charts for a run with no server metrics")
 	}
 }
