@@ -315,6 +315,10 @@ func soak(ctx context.Context, o Options, w io.Writer) error {
 	// memory should stop growing), and at the end.
 	var at10k, atWin, atEnd float64
 	winReqs := int64(o.SoakRate) + 10_000
+	// And every five minutes' requests, to show the curve is flat.
+	every := int64(5 * o.SoakRate)
+	next := every
+	var curve []string
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		var line struct {
@@ -324,6 +328,10 @@ func soak(ctx context.Context, o Options, w io.Writer) error {
 			continue
 		}
 		rss := rssMB(cmd.Process.Pid)
+		if line.Requests >= next && rss > 0 {
+			curve = append(curve, fmt.Sprintf("%d: %.1f", line.Requests, rss))
+			next += every
+		}
 		if at10k == 0 && line.Requests >= 10_000 {
 			at10k = rss
 		}
@@ -339,6 +347,9 @@ func soak(ctx context.Context, o Options, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "memory: RSS %.1f MB after 10,000 requests, %.1f MB after %d (one live window full), %.1f MB after %d (ratio to 10,000: %.2f; to the full window: %.2f) at %.0f RPM\n",
 		at10k, atWin, winReqs, atEnd, o.Soak, atEnd/at10k, atEnd/atWin, o.SoakRate)
+	if len(curve) > 0 {
+		fmt.Fprintf(w, "memory: RSS MB every 5 minutes (requests: MB): %s\n", strings.Join(curve, ", "))
+	}
 	return nil
 }
 

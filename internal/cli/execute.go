@@ -205,7 +205,12 @@ func outputs(env *Env, p *plan.Plan, r *run.Run, out, errw io.Writer, step bool)
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go srv.Serve(ln)
 		fmt.Fprintf(errw, "metrics: http://%s/metrics\n", ln.Addr())
+		linger := p.Output.MetricsLinger.D()
 		sinks = append(sinks, prom.Sink(), sink.Sink{End: func(sink.End) error {
+			if linger > 0 {
+				fmt.Fprintf(errw, "metrics: serving the final figures for %s\n", linger)
+				time.Sleep(linger)
+			}
 			// A scrape in flight finishes; the port closes with the run.
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()

@@ -12,7 +12,7 @@ import (
 // outputFlags are the flags that may be added to --plan: where a re-run's
 // results go, not what it does.
 var outputFlags = map[string]bool{"plan": true, "output-dir": true, "log-file": true, "output-format": true,
-	"cpu-profile": true, "mem-profile": true, "metrics-listen": true, "server-metrics": true}
+	"cpu-profile": true, "mem-profile": true, "metrics-listen": true, "metrics-linger": true, "server-metrics": true}
 
 // toPlan turns the command line (and --params, or --plan) into a plan.
 // typed are the flags given on the command line. It returns notes for
@@ -51,7 +51,7 @@ func (c *LoadCmd) readPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 		if err != nil {
 			return nil, nil, err
 		}
-		p.Output.Dir, p.Output.LogFile, p.Output.MetricsListen = c.OutputDir, c.LogFile, c.MetricsListen
+		p.Output.Dir, p.Output.LogFile, p.Output.MetricsListen, p.Output.MetricsLinger = c.OutputDir, c.LogFile, c.MetricsListen, c.MetricsLinger
 		if typed["server-metrics"] {
 			p.Output.ServerMetrics = c.ServerMetrics
 		}
@@ -182,7 +182,7 @@ func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 			Shard: shard, StartAt: c.StartAt,
 		},
 		SLO: plan.SLO{TTFT: c.SLOTTFT, TPOT: c.SLOTPOT, E2E: c.SLOE2E},
-		Output: plan.Output{Dir: c.OutputDir, LogFile: c.LogFile, Format: c.OutputFormat, Window: c.AggregationWindow, MetricsListen: c.MetricsListen,
+		Output: plan.Output{Dir: c.OutputDir, LogFile: c.LogFile, Format: c.OutputFormat, Window: c.AggregationWindow, MetricsListen: c.MetricsListen, MetricsLinger: c.MetricsLinger,
 			ServerMetrics: c.ServerMetrics},
 	}
 	if c.Rate != nil {

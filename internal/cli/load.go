@@ -67,6 +67,7 @@ type LoadFlags struct {
 	Params         string        `type:"existingfile" placeholder:"FILE" help:"Read the lab's benchmark.parameters file (AOAI_ENDPOINT, AOAI_DEPLOYMENT, TEST_NAME, RATE, DURATION...); flags typed on the command line win over it."`
 	LogFile        string        `type:"path" placeholder:"FILE" help:"Also write the JSONL live lines to this file (TEST_NAME.log with --params)."`
 	ServerMetrics  []string      `placeholder:"URL" help:"Scrape an inference server's Prometheus metrics every second (repeatable; e.g. http://vllm:8000/metrics): vLLM's, SGLang's or TGI's queue, KV cache and own TTFT, kept in server-metrics.jsonl and set beside the client's figures."`
+	MetricsLinger  plan.Duration `placeholder:"TIME" help:"With --metrics-listen, keep serving the run's final figures this long after it ends (e.g. 30s: two scrapes), so that Prometheus gets them."`
 	MetricsListen  string        `placeholder:"ADDR" help:"Serve live metrics to Prometheus at ADDR/metrics (e.g. 127.0.0.1:9464; :9464 for every interface, as in a pod): requests by class, in flight, tokens, TTFT, TPOT, E2E and lag histograms, named aoaibench_*."`
 	CPUProfile     string        `name:"cpu-profile" type:"path" placeholder:"FILE" help:"Write a pprof CPU profile of the run to this file."`
 	MemProfile     string        `name:"mem-profile" type:"path" placeholder:"FILE" help:"Write a pprof allocation profile at the end of the run to this file."`

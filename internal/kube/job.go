@@ -84,7 +84,7 @@ func Job(s Spec) ([]byte, error) {
 	args = append(args, "--seed", strconv.FormatUint(s.Seed, 10), "--start-at", s.StartAt,
 		"--output-dir", "/results/"+s.Name+"/shard-$(JOB_COMPLETION_INDEX)", "--output-format", "jsonl")
 	if s.MetricsPort > 0 {
-		args = append(args, "--metrics-listen", ":"+strconv.Itoa(s.MetricsPort))
+		args = append(args, "--metrics-listen", ":"+strconv.Itoa(s.MetricsPort), "--metrics-linger", "30s")
 	}
 	env := []any{
 		// Set by the Job controller on every pod of an Indexed Job; named
@@ -210,7 +210,7 @@ func MergeJob(s Spec) ([]byte, error) {
 // that reads a file the pods do not have), "" when none.
 func ReservedIn(args []string) string {
 	reserved := []string{"--shard", "--start-at", "--seed", "--output-dir", "--log-save-dir", "--log-file",
-		"--metrics-listen", "--output-format", "-f", "--plan", "--params", "--cpu-profile", "--mem-profile"}
+		"--metrics-listen", "--metrics-linger", "--output-format", "-f", "--plan", "--params", "--cpu-profile", "--mem-profile"}
 	for _, a := range args {
 		name, _, _ := strings.Cut(a, "=")
 		for _, r := range reserved {

@@ -217,6 +217,9 @@ type Output struct {
 	// MetricsListen serves the live figures to Prometheus at this
 	// address (/metrics).
 	MetricsListen string `json:"metrics_listen,omitempty"`
+	// MetricsLinger keeps serving the final figures this long after the
+	// run, so that a scraper gets them.
+	MetricsLinger Duration `json:"metrics_linger,omitempty"`
 	// ServerMetrics are inference servers' Prometheus endpoints, scraped
 	// every second while the run goes.
 	ServerMetrics []string `json:"server_metrics,omitempty"`
@@ -397,6 +400,9 @@ func (p *Plan) validateTraffic() error {
 		case "host", "content-length", "transfer-encoding", "connection":
 			return Errorf("--header %s: the transport sets it; it cannot be given", name)
 		}
+	}
+	if l := p.Output.MetricsLinger; l < 0 || l > Duration(time.Hour) {
+		return Errorf("--metrics-linger must be from 0 to 1h, got %s", l)
 	}
 	for _, m := range p.Output.ServerMetrics {
 		u, err := url.Parse(m)
