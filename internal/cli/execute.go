@@ -499,7 +499,7 @@ func serverMetrics(p *plan.Plan, r *run.Run, errw io.Writer) (sink.Sink, error) 
 				}
 				fmt.Fprintf(errw, "server    %s:\n", target)
 				if !math.IsNaN(fg.TTFT) {
-					fmt.Fprintf(errw, "          its TTFT mean %.1f ms over %.0f requests (the client's %.1f ms: %+.1f ms on the way)\n",
+					fmt.Fprintf(errw, "          its TTFT mean %.1f ms over %.0f requests;\n          the client's %.1f ms (%+.1f ms on the way)\n",
 						fg.TTFT*1e3, fg.Requests, client*1e3, (client-fg.TTFT)*1e3)
 				}
 				var more []string
@@ -519,8 +519,9 @@ func serverMetrics(p *plan.Plan, r *run.Run, errw io.Writer) (sink.Sink, error) 
 						more = append(more, fmt.Sprintf("%s %.0f", m.name, m.v))
 					}
 				}
-				if len(more) > 0 {
-					fmt.Fprintf(errw, "          %s\n", strings.Join(more, ", "))
+				// Two figures a line keep the table within 80 columns.
+				for i := 0; i < len(more); i += 2 {
+					fmt.Fprintf(errw, "          %s\n", strings.Join(more[i:min(i+2, len(more))], ", "))
 				}
 			}
 			return err
