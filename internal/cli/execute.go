@@ -20,6 +20,7 @@ import (
 
 	"github.com/aoaibench/aoaibench/internal/api"
 	"github.com/aoaibench/aoaibench/internal/metrics"
+	"github.com/aoaibench/aoaibench/internal/pace"
 	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/run"
 	"github.com/aoaibench/aoaibench/internal/scrape"
@@ -317,7 +318,8 @@ func describeLoad(p *plan.Plan) string {
 	}
 	out := fmt.Sprintf("%s, %d clients, %s", rate, p.Load.Clients, what)
 	if sh := p.Load.Shard; sh != nil && sh.Count > 1 {
-		out = fmt.Sprintf("shard %d of %d (requests %d, %d+%d, ... of the plan's): %s", sh.Index, sh.Count, sh.Index, sh.Index, sh.Count, out)
+		out = fmt.Sprintf("shard %d of %d (requests %d, %d+%d, ... of the plan's; %d of its %d clients): %s", sh.Index, sh.Count,
+			sh.Index, sh.Index, sh.Count, pace.Split(int64(p.Load.Clients), sh.Index, sh.Count), p.Load.Clients, out)
 	}
 	if p.Load.StartAt != "" {
 		out += "; starting at " + p.Load.StartAt
@@ -478,9 +480,20 @@ func serverMetrics(p *plan.Plan, r *run.Run, errw io.Writer) (sink.Sink, error) 
 		targets = append(targets, strings.TrimSpace(u))
 	}
 	sc := scrape.New(targets, time.Second, out, r.Redact)
+	// The server may serve other models, and other clients: its figures
+	// are the run's model's when it labels them so.
+	sc.Model = p.Target.Deployment
+	if sc.Model == "" {
+		sc.Model = p.Target.Model
+	}
 	return sink.Sink{
 		Start: func(s sink.Start) error {
 			sc.Start(s.T0)
+			for _, fg := range sc.Figures() {
+				if fg.Err != "" {
+					fmt.Fprintf(errw, "warning: --server-metrics %s: %s (scraping on)\n", api.WithoutPassword(fg.Target), fg.Err)
+				}
+			}
 			return nil
 		},
 		End: func(e sink.End) error {
@@ -499,8 +512,14 @@ func serverMetrics(p *plan.Plan, r *run.Run, errw io.Writer) (sink.Sink, error) 
 				}
 				fmt.Fprintf(errw, "server    %s:\n", target)
 				if !math.IsNaN(fg.TTFT) {
-					fmt.Fprintf(errw, "          its TTFT mean %.1f ms over %.0f requests;\n          the client's %.1f ms (%+.1f ms on the way)\n",
-						fg.TTFT*1e3, fg.Requests, client*1e3, (client-fg.TTFT)*1e3)
+					fmt.Fprintf(errw, "          its TTFT mean %.1f ms over %.0f requests%s;\n", fg.TTFT*1e3, fg.Requests, fg.Of)
+					if n := e.Results.Requests.OK; fg.Requests > float64(n) || client < fg.TTFT {
+						// Other clients' requests (other shards, other users)
+						// are in its count: the difference is not the way's.
+						fmt.Fprintf(errw, "          the client's %.1f ms over its %d (the server served others too)\n", client*1e3, n)
+					} else {
+						fmt.Fprintf(errw, "          the client's %.1f ms (%+.1f ms on the way)\n", client*1e3, (client-fg.TTFT)*1e3)
+					}
 				}
 				var more []string
 				for _, m := range []struct {

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/traffic"
@@ -41,7 +42,7 @@ func (c *LoadCmd) readPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 	{
 		for name := range typed {
 			if !outputFlags[name] {
-				return nil, nil, usagef("--plan runs a plan as it is: --%s cannot change it (only --output-dir, --log-file and --output-format may be added)", name)
+				return nil, nil, usagef("--plan runs a plan as it is: --%s cannot change it (only --output-dir, --log-file, --output-format and the metrics flags may be added)", name)
 			}
 		}
 		if c.Endpoint != "" {
@@ -154,6 +155,13 @@ func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 	shard, err := parseShard(c.Shard)
 	if err != nil {
 		return nil, nil, err
+	}
+	if c.StartAt != "" {
+		// One instant, one spelling: shards given 17:00+01:00 and 16:00Z
+		// run one plan with one seed.
+		if t, err := time.Parse(time.RFC3339Nano, c.StartAt); err == nil {
+			c.StartAt = t.UTC().Format(time.RFC3339Nano)
+		}
 	}
 	seed := rand.Uint64()
 	if c.StartAt != "" {

@@ -42,7 +42,7 @@ shared volume; a second Job merges them.
 Examples:
   kubectl create secret generic aoaibench-key --from-literal=api-key=$OPENAI_API_KEY
   aoaibench k8s --shards 4 --image registry.example/aoaibench:1 --results-claim results \
-    --key-secret aoaibench-key -- load -e gpt-4o -r 24000 -d 10m https://NAME.openai.azure.com > job.yaml
+    --key-secret aoaibench-key -- load -e gpt-4o -r 24000 -c 4000 -d 10m https://NAME.openai.azure.com > job.yaml
   kubectl apply -f job.yaml && kubectl wait --for=condition=complete --timeout=1h job/aoaibench
   aoaibench k8s --merge --shards 4 --image registry.example/aoaibench:1 --results-claim results -- load | kubectl apply -f -`
 }
@@ -97,8 +97,16 @@ func (c *K8sCmd) Run(env *Env) error {
 	if p.Target.URL == "" {
 		return usagef("k8s: give the load command an endpoint URL: each pod would test a simulator of its own")
 	}
+	// Checked as each pod will check it: as a shard of N.
+	p.Load.Shard = &plan.Shard{Index: 0, Count: c.Shards}
 	if err := p.Validate(0); err != nil {
 		return err
+	}
+	if p.Load.Length() == 0 && p.Load.Requests == 0 && p.Load.Trace == nil {
+		return usagef("k8s: the load command has no end: give -d or -n, or the pods run until deleted")
+	}
+	if w := p.Workload; w.Dataset != nil {
+		fmt.Fprintf(env.Stderr, "note: --dataset %s must be in the image or on a volume the pods mount, at that path\n", w.Dataset.Path)
 	}
 	auth := p.Target.Auth
 	switch {
@@ -106,15 +114,29 @@ func (c *K8sCmd) Run(env *Env) error {
 		return usagef("k8s: --key-secret with --auth %s: the key would not be sent", auth)
 	case c.KeySecret == "" && auth == "" && !c.WorkloadIdentity && len(c.EnvSecret) == 0:
 		return usagef("k8s: how do the pods sign in? --key-secret SECRET (the API key), or --auth entra with --service-account and --workload-identity, or --env-secret for a gateway's --header")
+	case auth == "entra" && c.ServiceAccount == "":
+		return usagef("k8s: --auth entra in a pod needs --service-account (with --workload-identity, the one federated with the Entra ID identity)")
 	case c.WorkloadIdentity && c.ServiceAccount == "":
 		return usagef("k8s: --workload-identity needs --service-account (the one federated with the Entra ID identity)")
 	}
 	spec.KeyEnv = p.Target.KeyEnv
 	spec.StartAt = c.StartAt
 	if spec.StartAt == "" {
+		if d := c.StartIn.D(); d < 0 || d > 24*time.Hour {
+			return usagef("--start-in must be from 0 to 24h, got %s", c.StartIn)
+		}
 		spec.StartAt = time.Now().Add(c.StartIn.D()).UTC().Truncate(time.Second).Format(time.RFC3339)
-	} else if _, err := time.Parse(time.RFC3339Nano, spec.StartAt); err != nil {
-		return usagef("--start-at %q is not an RFC 3339 time", spec.StartAt)
+	} else {
+		t, err := time.Parse(time.RFC3339Nano, spec.StartAt)
+		switch {
+		case err != nil:
+			return usagef("--start-at %q is not an RFC 3339 time", spec.StartAt)
+		case time.Until(t) < 0:
+			return usagef("--start-at %s has passed: the pods would start late", spec.StartAt)
+		case time.Until(t) > 24*time.Hour:
+			return usagef("--start-at %s is more than a day away: the pods would refuse it", spec.StartAt)
+		}
+		spec.StartAt = t.UTC().Format(time.RFC3339Nano)
 	}
 	out, err := kube.Job(spec)
 	if err != nil {

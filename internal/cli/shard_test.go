@@ -79,9 +79,14 @@ func TestShardsMerge(t *testing.T) {
 		{[]string{"s0", "other"}, "ran different plans: workload.max_tokens is 5 in one and 6 in the other"},
 		{[]string{"s0", "merged"}, "is not a shard"},
 		{[]string{"s0", "nope"}, "nope: no such file or directory"},
+		{[]string{"s0", "s1", "-o", "s1"}, "holds a run already"},
 	} {
 		var args []string
 		for _, d := range c.dirs {
+			if d == "-o" {
+				args = append(args, d)
+				continue
+			}
 			args = append(args, filepath.Join(dir, d))
 		}
 		bad := filepath.Join(dir, "bad")
@@ -109,6 +114,9 @@ func TestShardFlags(t *testing.T) {
 		{nil, []string{"load", "--shard", "0/0"}, `--shard "0/0"`},
 		{nil, []string{"load", "--shard", "0/2"}, "give --seed N (or --start-at)"},
 		{nil, []string{"load", "--shard", "0/2", "--seed", "1", "--turns", "3"}, "--shard: conversations"},
+		{nil, []string{"load", "--shard", "2/3", "--seed", "1", "-n", "2"}, "--requests 2 is fewer than the 3 shards"},
+		{nil, []string{"load", "--shard", "0/3", "--seed", "1", "-c", "2"}, "--clients 2 is fewer than the 3 shards"},
+		{nil, []string{"load", "--metrics-linger", "5s"}, "give --metrics-listen too"},
 		{nil, []string{"load", "--start-at", "tomorrow"}, `--start-at "tomorrow" is not an RFC 3339 time`},
 		{nil, []string{"load", "--start-at", "2999-01-01T00:00:00Z"}, "more than a day"},
 		{map[string]string{"AOAIBENCH_SHARDS": "4"}, []string{"load"}, "$JOB_COMPLETION_INDEX is not set"},
@@ -138,9 +146,16 @@ func TestK8s(t *testing.T) {
 		{[]string{"--key-secret", "key", "--", "load", "-r", "600", "--shard", "0/3", "https://x.openai.azure.com"}, "the Job sets --shard itself"},
 		{[]string{"--key-secret", "key", "--", "load", "-e", "d", "-r", "abc", "https://x.openai.azure.com"}, "the load command"},
 		{[]string{"--key-secret", "key", "--", "load", "-e", "d", "--clients", "0", "https://x.openai.azure.com"}, "--clients must be at least 1"},
-		{[]string{"--", "load", "-e", "d", "https://x.openai.azure.com"}, "how do the pods sign in?"},
+		{[]string{"--", "load", "-e", "d", "-d", "1m", "https://x.openai.azure.com"}, "how do the pods sign in?"},
+		{[]string{"--key-secret", "key", "--", "load", "-e", "d", "https://x.openai.azure.com"}, "the load command has no end"},
+		{[]string{"--key-secret", "key", "--", "load", "-e", "d", "-d", "1m", "--turns", "3", "https://x.openai.azure.com"}, "--shard: conversations"},
+		{[]string{"--key-secret", "key", "--", "load", "-e", "d", "-d", "1m", "-c", "2", "https://x.openai.azure.com"}, "--clients 2 is fewer than the 3 shards"},
+		{[]string{"--key-secret", "key", "--", "load", "-e", "d", "-d", "1m", "-fjsonl", "https://x.openai.azure.com"}, "the Job sets -f itself"},
+		{[]string{"--key-secret", "key", "--cpu", "lots", "--", "load", "-e", "d", "-d", "1m", "https://x.openai.azure.com"}, "--cpu"},
+		{[]string{"--start-at", "2001-01-01T00:00:00Z", "--key-secret", "key", "--", "load", "-e", "d", "-d", "1m", "https://x.openai.azure.com"}, "has passed"},
+		{[]string{"--", "load", "-e", "d", "-d", "1m", "--auth", "entra", "https://x.openai.azure.com"}, "--auth entra in a pod needs --service-account"},
 		{[]string{"--key-secret", "key", "--auth", "entra"}, "give the load command after --"},
-		{[]string{"--key-secret", "key", "--name", "Bad_Name", "--", "load", "-e", "d", "https://x.openai.azure.com"}, "is not a DNS label"},
+		{[]string{"--key-secret", "key", "--name", "Bad_Name", "--", "load", "-e", "d", "-d", "1m", "https://x.openai.azure.com"}, "is not a DNS label"},
 	} {
 		code, out, errOut := runCLI(t, nil, append(append([]string{}, base...), c.args...)...)
 		lines := strings.Split(strings.TrimSpace(errOut), "\n")

@@ -56,8 +56,52 @@ func (s *Spec) check() error {
 		return fmt.Errorf("--results-claim is required: a ReadWriteMany PersistentVolumeClaim that every shard writes to")
 	case s.MetricsPort < 0 || s.MetricsPort > 65535:
 		return fmt.Errorf("--metrics-port %d is not a port", s.MetricsPort)
+	case s.Namespace != "" && !dnsLabel(s.Namespace):
+		return fmt.Errorf("--namespace %q is not a namespace's name", s.Namespace)
+	case strings.ContainsAny(s.Image, " \t\r\n") || strings.HasPrefix(s.Image, "-"):
+		return fmt.Errorf("--image %q is not an image reference", s.Image)
+	case s.CPU != "" && !quantity(s.CPU):
+		return fmt.Errorf("--cpu %q is not a Kubernetes quantity (2, 500m)", s.CPU)
+	case s.Memory != "" && !quantity(s.Memory):
+		return fmt.Errorf("--memory %q is not a Kubernetes quantity (1Gi, 512Mi)", s.Memory)
+	}
+	for _, name := range append([]string{s.ResultsClaim, s.KeySecret, s.ServiceAccount}, s.EnvFrom...) {
+		if name != "" && !dnsLabel(name) && !dnsSubdomain(name) {
+			return fmt.Errorf("%q is not the name of a Kubernetes object", name)
+		}
 	}
 	return nil
+}
+
+// quantity reports whether s is a Kubernetes resource quantity: a
+// number and a suffix (m, k, M, G, T, P, E, or Ki ... Ei).
+func quantity(s string) bool {
+	i := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	switch s[i:] {
+	case "", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei":
+		return true
+	}
+	return false
+}
+
+// dnsSubdomain reports whether s is a DNS subdomain (the name of most
+// Kubernetes objects): labels joined by dots, 253 at most.
+func dnsSubdomain(s string) bool {
+	if len(s) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if l == "" || len(l) > 63 || !dnsLabel(l) {
+			return false
+		}
+	}
+	return true
 }
 
 // dnsLabel reports whether s can name a Job whose pods' names (the Job's,
@@ -214,7 +258,8 @@ func ReservedIn(args []string) string {
 	for _, a := range args {
 		name, _, _ := strings.Cut(a, "=")
 		for _, r := range reserved {
-			if name == r {
+			// -fjsonl is -f too.
+			if name == r || len(r) == 2 && strings.HasPrefix(a, r) && !strings.HasPrefix(a, "--") {
 				return r
 			}
 		}

@@ -67,6 +67,18 @@ func Dirs(dirs []string, out string) (*Outcome, error) {
 	if err := check(shards); err != nil {
 		return nil, err
 	}
+	// The merged run goes to a directory of its own: never over a shard
+	// (it would be read while written) or an earlier run.
+	for _, f := range []string{"run.json", "summary.json", "requests.jsonl"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err == nil {
+			return nil, plan.Errorf("merge -o %s holds a run already (%s): give a new directory", out, f)
+		}
+	}
+	for _, s := range shards {
+		if h, ok := s.hists.Latency["ttft"]; !ok || h == "" && s.results.Latency["ttft"].Count > 0 {
+			return nil, plan.Errorf("merge: %s/histograms.json has no TTFT histogram for its %d TTFTs", s.dir, s.results.Latency["ttft"].Count)
+		}
+	}
 	slices.SortFunc(shards, func(a, b *shard) int { return a.run.Load.Shard.Index - b.run.Load.Shard.Index })
 
 	parts := make([]metrics.Part, len(shards))
@@ -88,6 +100,27 @@ func Dirs(dirs []string, out string) (*Outcome, error) {
 		}
 	}
 	res.Shard.Skew = metrics.Num(skew) // the latest shard's
+	// Shards that did not run together, or not to the end, do not add up
+	// to the plan's load: say so, as a single run says it fell behind.
+	first, last := shards[0].start, shards[0].start
+	for _, s := range shards {
+		if s.start.Before(first) {
+			first = s.start
+		}
+		if s.start.After(last) {
+			last = s.start
+		}
+		if r := s.results.Shard; r != nil && r.Skew.F() > 1 {
+			res.Invalid = append(res.Invalid, fmt.Sprintf("shard %d started %.1f s after --start-at", s.run.Load.Shard.Index, r.Skew.F()))
+		}
+		if strings.Contains(s.results.Stopped, "signal") {
+			res.Invalid = append(res.Invalid, fmt.Sprintf("shard %d was interrupted", s.run.Load.Shard.Index))
+		}
+	}
+	if d := last.Sub(first); d > time.Second {
+		res.Invalid = append(res.Invalid, fmt.Sprintf("the shards started up to %.1f s apart (--start-at starts them together)", d.Seconds()))
+	}
+	res.Valid = len(res.Invalid) == 0
 	for _, th := range p.SLO.Thresholds {
 		res.SLO = append(res.SLO, th.Check(res))
 	}
@@ -107,6 +140,7 @@ func Dirs(dirs []string, out string) (*Outcome, error) {
 	}
 	rf := shards[0].run
 	rf.Load.Shard = nil
+	rf.Command = append([]string{"aoaibench", "merge", "-o", out}, dirs...)
 	rf.Start = start.UTC().Format(time.RFC3339Nano)
 	rf.Output.Dir = out
 	if err := writeJSON(filepath.Join(out, "run.json"), rf); err != nil {

@@ -270,6 +270,10 @@ func (p *Plan) Validate(window int) error {
 		return Errorf("--shard %d/%d: want i/N with 0 <= i < N <= %d", l.Shard.Index, l.Shard.Count, MaxShards)
 	case l.Shard != nil && w.Turns > 1:
 		return Errorf("--shard: conversations (--turns) are not divided among shards")
+	case l.Shard != nil && l.Requests > 0 && l.Requests < int64(l.Shard.Count):
+		return Errorf("--requests %d is fewer than the %d shards: a shard would have nothing to send", l.Requests, l.Shard.Count)
+	case l.Shard != nil && l.Clients < l.Shard.Count:
+		return Errorf("--clients %d is fewer than the %d shards: each shard needs one at least (--clients is the total, divided among them)", l.Clients, l.Shard.Count)
 	case l.StartAt != "" && !validTime(l.StartAt):
 		return Errorf("--start-at %q is not an RFC 3339 time (e.g. 2026-12-02T15:00:00Z)", l.StartAt)
 	case l.RequestTimeout <= 0:
@@ -403,6 +407,8 @@ func (p *Plan) validateTraffic() error {
 	}
 	if l := p.Output.MetricsLinger; l < 0 || l > Duration(time.Hour) {
 		return Errorf("--metrics-linger must be from 0 to 1h, got %s", l)
+	} else if l > 0 && p.Output.MetricsListen == "" {
+		return Errorf("--metrics-linger keeps --metrics-listen's figures up: give --metrics-listen too")
 	}
 	for _, m := range p.Output.ServerMetrics {
 		u, err := url.Parse(m)

@@ -110,6 +110,9 @@ func New(p plan.Plan, o Options) (*Run, error) {
 		o.Sleep = PreciseSleep
 	}
 	r := &Run{plan: p, opts: o, redact: auth.NewRedactor(api.Secret(p.Target.URL))}
+	for _, u := range p.Output.ServerMetrics {
+		r.redact.Add(api.Secret(u))
+	}
 	model := firstNonEmpty(p.Target.Model, p.Target.Deployment)
 	if p.Target.URL == "" && len(p.Target.Sim) > 0 {
 		model = p.Target.Sim[0].Model
@@ -352,6 +355,9 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 	// aggregator.
 	var skew time.Duration
 	st.start, skew = r.startTime(time.Now())
+	if skew > time.Second {
+		st.warn(fmt.Sprintf("warning: starting %.1f s after --start-at %s: this shard's schedule runs late against the others' (the merge will say so)", skew.Seconds(), p.Load.StartAt))
+	}
 	st.sinks = sinks
 	for _, s := range sinks {
 		if s.Start != nil {
@@ -1013,6 +1019,7 @@ func (st *state) aggregate(sum *metrics.Summary) {
 			offered = *st.plan.Load.Rate
 		}
 	}
+	_, shards := st.shardOf()
 	var completed, failures, throttled int64
 	wasBehind := false
 	emit := func(now time.Time, final bool) {
@@ -1030,7 +1037,7 @@ func (st *state) aggregate(sum *metrics.Summary) {
 			Planned: st.length, Window: win.Snapshot(now), Stage: stage, Stages: len(st.plan.Load.Stages),
 			Warmup:     elapsed < st.warmup,
 			Processing: st.inflight.Load(), Requests: st.sent.Load(),
-			Completed: completed, Failures: failures, Throttled: throttled, Offered: offered, Final: final,
+			Completed: completed, Failures: failures, Throttled: throttled, Offered: offered / float64(shards), Final: final,
 		}
 		if check != nil {
 			// Once dispatch has stopped, nothing more is due.
@@ -1040,7 +1047,7 @@ func (st *state) aggregate(sum *metrics.Summary) {
 			}
 			t.Behind = behind(check, at, t, st.dispatched.Load(), st.requests)
 			if t.Behind != "" && !wasBehind {
-				st.warn(fmt.Sprintf("WARNING: the load generator is behind its schedule (%s): the figures are not valid for %.4g RPM", t.Behind, offered))
+				st.warn(fmt.Sprintf("WARNING: the load generator is behind its schedule (%s): the figures are not valid for %.4g RPM", t.Behind, t.Offered))
 			}
 			wasBehind = t.Behind != ""
 		}

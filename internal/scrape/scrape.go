@@ -38,6 +38,10 @@ type Sample struct {
 
 // Scraper scrapes its targets every interval until Stop.
 type Scraper struct {
+	// Model, when set, keeps the figures to the series labelled with it
+	// (model_name, vLLM's; model) when a target labels any so.
+	Model string
+
 	targets  []string
 	hc       *http.Client
 	interval time.Duration
@@ -237,6 +241,7 @@ type Figures struct {
 	// requests they are over.
 	TTFT, ITL, E2E, Queue float64
 	Requests              float64
+	Of                    string // " of MODEL" when the figures are one model's
 	// Peaks of the gauges.
 	Running, Waiting, KVCache float64
 }
@@ -250,6 +255,11 @@ func (s *Scraper) Figures() []Figures {
 		f := Figures{Target: s.redact(s.targets[i]), Err: s.errs[i], TTFT: math.NaN(), ITL: math.NaN(), E2E: math.NaN(), Queue: math.NaN(),
 			Running: math.NaN(), Waiting: math.NaN(), KVCache: math.NaN()}
 		a, b := s.first[i].Series, s.last[i].Series
+		pk := s.peak[i]
+		if s.Model != "" && labelled(b, s.Model) {
+			a, b, pk = only(a, s.Model), only(b, s.Model), only(pk, s.Model)
+			f.Of = " of " + s.Model
+		}
 		mean := func(hist string) (float64, float64) {
 			sum, n := delta(a, b, hist+"_sum"), delta(a, b, hist+"_count")
 			if n > 0 {
@@ -264,10 +274,42 @@ func (s *Scraper) Figures() []Figures {
 		f.ITL, _ = mean("vllm:inter_token_latency_seconds")
 		f.E2E, _ = mean("vllm:e2e_request_latency_seconds")
 		f.Queue, _ = mean("vllm:request_queue_time_seconds")
-		f.Running = peak(s.peak[i], "vllm:num_requests_running", "sglang:num_running_reqs", "tgi_batch_current_size")
-		f.Waiting = peak(s.peak[i], "vllm:num_requests_waiting", "sglang:num_queue_reqs", "tgi_queue_size")
-		f.KVCache = peak(s.peak[i], "vllm:kv_cache_usage_perc", "sglang:token_usage")
+		f.Running = peak(pk, "vllm:num_requests_running", "sglang:num_running_reqs", "tgi_batch_current_size")
+		f.Waiting = peak(pk, "vllm:num_requests_waiting", "sglang:num_queue_reqs", "tgi_queue_size")
+		f.KVCache = peak(pk, "vllm:kv_cache_usage_perc", "sglang:token_usage")
 		out = append(out, f)
+	}
+	return out
+}
+
+// modelLabels are the labels servers name a model by.
+func modelLabels(model string) []string {
+	q := strconv.Quote(model)
+	return []string{"model_name=" + q, "model=" + q}
+}
+
+// labelled reports whether any series is labelled with the model.
+func labelled(series map[string]float64, model string) bool {
+	for k := range series {
+		for _, l := range modelLabels(model) {
+			if strings.Contains(k, l) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// only keeps the series labelled with the model.
+func only(series map[string]float64, model string) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range series {
+		for _, l := range modelLabels(model) {
+			if strings.Contains(k, l) {
+				out[k] = v
+				break
+			}
+		}
 	}
 	return out
 }

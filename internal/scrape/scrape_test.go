@@ -71,3 +71,24 @@ func TestParseRefusesGarbage(t *testing.T) {
 		t.Error("garbage parsed")
 	}
 }
+
+// TestModelFilter: a server that serves several models gives the run's
+// model's figures when it labels them.
+func TestModelFilter(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "# TYPE vllm:time_to_first_token_seconds histogram\n"+
+			"vllm:time_to_first_token_seconds_sum{model_name=\"a\"} 10\nvllm:time_to_first_token_seconds_count{model_name=\"a\"} 10\n"+
+			"vllm:time_to_first_token_seconds_bucket{le=\"+Inf\",model_name=\"a\"} 10\n"+
+			"vllm:time_to_first_token_seconds_sum{model_name=\"b\"} 0\nvllm:time_to_first_token_seconds_count{model_name=\"b\"} 0\n"+
+			"vllm:time_to_first_token_seconds_bucket{le=\"+Inf\",model_name=\"b\"} 0\n")
+	}))
+	defer srv.Close()
+	sc := New([]string{srv.URL}, time.Hour, nil, func(s string) string { return s })
+	sc.Model = "b"
+	sc.Start(time.Now())
+	sc.Stop()
+	f := sc.Figures()[0]
+	if f.Of != " of b" || !math.IsNaN(f.TTFT) {
+		t.Errorf("figures %+v: want model b's (none)", f)
+	}
+}

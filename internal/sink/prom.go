@@ -20,6 +20,7 @@ type Prom struct {
 	reg                      *prometheus.Registry
 	requests                 *prometheus.CounterVec
 	tokens                   *prometheus.CounterVec
+	attempts, throttles      prometheus.Counter
 	inflight, offered        prometheus.Gauge
 	ttft, tpot, e2e, lag, hd prometheus.Histogram
 }
@@ -46,6 +47,10 @@ func NewProm(labels prometheus.Labels) *Prom {
 			Help: "Requests ended, by class: ok, throttled, http, timeout, connection, stream, incomplete."}, []string{"class"}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aoaibench_tokens_total", ConstLabels: labels,
 			Help: "Tokens of successful requests: prompt, output (hidden reasoning included), cached (prompt tokens the cache served)."}, []string{"kind"}),
+		attempts: prometheus.NewCounter(prometheus.CounterOpts{Name: "aoaibench_attempts_total", ConstLabels: labels,
+			Help: "Attempts of ended requests, retries included."}),
+		throttles: prometheus.NewCounter(prometheus.CounterOpts{Name: "aoaibench_throttled_attempts_total", ConstLabels: labels,
+			Help: "Attempts answered 429, retried or not."}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aoaibench_requests_in_flight", ConstLabels: labels,
 			Help: "Requests sent and not yet ended."}),
 		offered: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aoaibench_offered_rpm", ConstLabels: labels,
@@ -53,6 +58,8 @@ func NewProm(labels prometheus.Labels) *Prom {
 	}
 	f(p.requests)
 	f(p.tokens)
+	f(p.attempts)
+	f(p.throttles)
 	f(p.inflight)
 	f(p.offered)
 	p.ttft = hist("ttft_seconds", "Time to first token of successful requests.", 0.005, 120, 40)
@@ -92,6 +99,8 @@ func (p *Prom) Sink() Sink {
 				return
 			}
 			p.requests.WithLabelValues(string(r.Class)).Inc()
+			p.attempts.Add(float64(r.Attempts))
+			p.throttles.Add(float64(r.Throttles))
 			obs(p.lag, r.Lag)
 			obs(p.hd, r.HeadersTime)
 			if r.Class != metrics.OK {

@@ -168,6 +168,10 @@ func Dir(dir, version string, command []string) (Sink, error) {
 			// So does a header value given on the command line: only
 			// env:VAR references are kept.
 			pl.Target.Headers = plan.HeadersForFile(pl.Target.Headers)
+			pl.Output.ServerMetrics = nil
+			for _, u := range s.Plan.Output.ServerMetrics {
+				pl.Output.ServerMetrics = append(pl.Output.ServerMetrics, api.WithoutPassword(u))
+			}
 			info := struct {
 				*plan.Plan
 				RunInfo
