@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/sim"
@@ -20,17 +21,25 @@ import (
 // and exit 2, and nothing is written.
 func TestShardsMerge(t *testing.T) {
 	dir := t.TempDir()
-	shard := func(name, spec string, extra ...string) {
-		t.Helper()
+	// The shards run at once, as on two machines, from one start.
+	at := time.Now().Add(4 * time.Second).UTC().Format(time.RFC3339Nano)
+	shard := func(name, spec string, extra ...string) error {
 		args := append([]string{"load", "-n", "12", "-r", "1200", "-p", "50", "-m", "5", "--seed", "7", "--shard", spec,
-			"--output-dir", filepath.Join(dir, name)}, extra...)
+			"--start-at", at, "--output-dir", filepath.Join(dir, name)}, extra...)
 		if code, _, errOut := runCLI(t, nil, args...); code != 0 {
-			t.Fatalf("%s: exit %d: %s", name, code, errOut)
+			return fmt.Errorf("%s: exit %d: %s", name, code, errOut)
+		}
+		return nil
+	}
+	errs := make(chan error, 3)
+	for _, s := range [][]string{{"s0", "0/2"}, {"s1", "1/2"}, {"other", "1/2", "--max-tokens", "6"}} {
+		go func() { errs <- shard(s[0], s[1], s[2:]...) }()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
 	}
-	shard("s0", "0/2")
-	shard("s1", "1/2")
-	shard("other", "1/2", "--max-tokens", "6")
 	out := filepath.Join(dir, "merged")
 	code, _, errOut := runCLI(t, nil, "merge", filepath.Join(dir, "s1"), filepath.Join(dir, "s0"), "-o", out)
 	if code != 0 || !strings.Contains(errOut, "merged 2 shards, 12 records") {
