@@ -183,8 +183,7 @@ func parse(data []byte, c *Chunk, whole bool) error {
 		// (response.completed and the like carry it whole), or, not
 		// streamed, the answer's own fields.
 		case "type":
-			s, err := p.str(c.scratch[:0])
-			c.scratch = s[:0]
+			s, err := c.word(&p)
 			c.typ = eventType(s)
 			return err
 		case "delta":
@@ -199,8 +198,8 @@ func parse(data []byte, c *Chunk, whole bool) error {
 			if p.peek() != '"' {
 				return p.skip()
 			}
-			s, err := p.str(c.scratch[:0])
-			c.scratch, c.message = s[:0], string(s)
+			s, err := c.word(&p)
+			c.message = string(s)
 			return err
 		case "response":
 			if whole || p.peek() != '{' {
@@ -237,17 +236,25 @@ func parse(data []byte, c *Chunk, whole bool) error {
 	return nil
 }
 
+// word reads a string value into the scratch buffer (no allocation):
+// the bytes hold until the next word.
+func (c *Chunk) word(p *parser) ([]byte, error) {
+	s, err := p.str(c.scratch[:0])
+	c.scratch = s[:0]
+	return s, err
+}
+
 // errorValue reads an "error" value: a string or an object with a message.
 func (c *Chunk) errorValue(p *parser) error {
 	switch p.peek() {
 	case '"':
-		s, err := p.str(c.scratch[:0])
+		s, err := c.word(p)
 		c.ErrMessage = string(s)
 		return err
 	case '{':
 		return p.object(func(k []byte) error {
 			if string(k) == "message" && p.peek() == '"' {
-				s, err := p.str(c.scratch[:0])
+				s, err := c.word(p)
 				c.ErrMessage = string(s)
 				return err
 			}
@@ -266,16 +273,16 @@ func (c *Chunk) answer(p *parser, k []byte, whole bool) error {
 		if p.peek() != '"' {
 			return p.skip()
 		}
-		s, err := p.str(c.scratch[:0])
-		c.scratch, c.status = s[:0], statusType(s)
+		s, err := c.word(p)
+		c.status = statusType(s)
 		return err
 	case "incomplete_details":
 		return p.object(func(k []byte) error {
 			if string(k) != "reason" || p.peek() != '"' {
 				return p.skip()
 			}
-			s, err := p.str(c.scratch[:0])
-			c.scratch, c.reason = s[:0], string(s)
+			s, err := c.word(p)
+			c.reason = string(s)
 			return err
 		})
 	case "usage":
@@ -307,8 +314,7 @@ func (c *Chunk) outputItem(p *parser) error {
 	err := p.object(func(k []byte) error {
 		switch string(k) {
 		case "type":
-			s, err := p.str(c.scratch[:0])
-			c.scratch = s[:0]
+			s, err := c.word(p)
 			switch string(s) {
 			case "reasoning":
 				kind = Reasoning
@@ -440,8 +446,7 @@ func (c *Chunk) choice(p *parser) error {
 			if p.null() {
 				return nil
 			}
-			s, err := p.str(c.scratch[:0])
-			c.scratch = s[:0]
+			s, err := c.word(p)
 			c.Finish = append(c.Finish, Finish{Reason: string(s)})
 			return err
 		}

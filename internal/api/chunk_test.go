@@ -65,21 +65,11 @@ func reference(data []byte, whole bool) (view, bool) {
 	}
 	var v struct {
 		Choices []struct {
-			Index   *float64 `json:"index"`
-			Text    *string  `json:"text"`    // legacy completions
-			Message *delta   `json:"message"` // a whole answer
-			Delta   *struct {
-				Content          *string `json:"content"`
-				Refusal          *string `json:"refusal"`
-				ReasoningContent *string `json:"reasoning_content"`
-				ToolCalls        []struct {
-					Function *struct {
-						Name      *string `json:"name"`
-						Arguments *string `json:"arguments"`
-					} `json:"function"`
-				} `json:"tool_calls"`
-			} `json:"delta"`
-			FinishReason *string `json:"finish_reason"`
+			Index        *float64 `json:"index"`
+			Text         *string  `json:"text"`    // legacy completions
+			Message      *delta   `json:"message"` // a whole answer
+			Delta        *delta   `json:"delta"`
+			FinishReason *string  `json:"finish_reason"`
 		} `json:"choices"`
 		Usage *struct {
 			PromptTokens     *float64 `json:"prompt_tokens"`
@@ -108,25 +98,13 @@ func reference(data []byte, whole bool) (view, bool) {
 		if ch.Text != nil && *ch.Text != "" {
 			out.text[fmt.Sprintf("%d/%d", idx, Content)] += *ch.Text
 		}
-		for _, d := range []*delta{ch.Message} {
-			if d == nil || !whole {
-				continue
-			}
-			for kind, s := range map[Kind]*string{Content: d.Content, Refusal: d.Refusal, Reasoning: d.ReasoningContent} {
-				if str(s) != "" {
-					out.text[fmt.Sprintf("%d/%d", idx, kind)] += str(s)
-				}
-			}
-			for _, tc := range d.ToolCalls {
-				out.tools[idx]++
-				text := ""
-				if tc.Function != nil {
-					text = str(tc.Function.Name) + str(tc.Function.Arguments)
-				}
-				out.text[fmt.Sprintf("%d/%d", idx, Tool)] += text
-			}
+		// A stream's chunk is read by its delta, a whole answer by its
+		// message.
+		d := ch.Delta
+		if whole {
+			d = ch.Message
 		}
-		if d := ch.Delta; d != nil && !whole {
+		if d != nil {
 			for kind, s := range map[Kind]*string{Content: d.Content, Refusal: d.Refusal, Reasoning: d.ReasoningContent} {
 				if str(s) != "" {
 					out.text[fmt.Sprintf("%d/%d", idx, kind)] += str(s)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -96,16 +97,6 @@ func envShard(getenv func(string) string) (*plan.Shard, error) {
 	return sh, nil
 }
 
-// fnv64 hashes s (FNV-1a).
-func fnv64(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
-}
-
 // toPlan turns the run's flags (and --params) into a plan.
 func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) {
 	var notes []string
@@ -167,7 +158,9 @@ func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 	if c.StartAt != "" {
 		// Shards must draw the same prompts and arrivals: without --seed,
 		// the time they start at is what they share.
-		seed = fnv64(c.StartAt)
+		h := fnv.New64a()
+		h.Write([]byte(c.StartAt))
+		seed = h.Sum64()
 	}
 	if c.Seed != nil {
 		seed = *c.Seed

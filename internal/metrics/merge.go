@@ -3,6 +3,7 @@ package metrics
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -100,7 +101,7 @@ func Merge(parts []Part, slo SLO) (*Results, *Summary, error) {
 		for _, why := range r.Invalid {
 			invalid = append(invalid, fmt.Sprintf("part %d: %s", i, why))
 		}
-		if !contains(stopped, r.Stopped) {
+		if !slices.Contains(stopped, r.Stopped) {
 			stopped = append(stopped, r.Stopped)
 		}
 		sessions += r.Sessions
@@ -121,13 +122,4 @@ func Merge(parts []Part, slo SLO) (*Results, *Summary, error) {
 		Offered: offered, Sent: sent, HeldBack: heldBack, NotSent: notSent, Invalid: invalid})
 	res.Sessions, res.Entra = sessions, entra
 	return res, s, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/aoaibench/aoaibench/internal/api"
 	"github.com/aoaibench/aoaibench/internal/sim"
 )
 
@@ -413,7 +414,11 @@ func (p *Plan) validateTraffic() error {
 	for _, m := range p.Output.ServerMetrics {
 		u, err := url.Parse(m)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return Errorf("--server-metrics %q: want the http(s) URL of a Prometheus endpoint (e.g. http://vllm:8000/metrics)", redactURL(m))
+			shown := "(unparsable URL)" // it may hold a password
+			if err == nil {
+				shown = api.WithoutPassword(m)
+			}
+			return Errorf("--server-metrics %s: want the http(s) URL of a Prometheus endpoint (e.g. http://vllm:8000/metrics)", shown)
 		}
 	}
 	if s := p.Target.Spillover; s != "" && !httpguts.ValidHeaderFieldValue(s) {
@@ -544,14 +549,4 @@ func ParseStages(flag, s string) ([]Stage, bool, error) {
 func validTime(s string) bool {
 	_, err := time.Parse(time.RFC3339Nano, s)
 	return err == nil
-}
-
-// redactURL is a URL fit to quote in a message: no user or password.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	u.User = nil
-	return u.String()
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/aoaibench/aoaibench/internal/scrape"
 )
@@ -32,23 +31,6 @@ func (r *Run) readServer(path string) error {
 	return sc.Err()
 }
 
-// sum adds up the series of a family (any labels) in one scrape, and
-// says whether it has any.
-func sum(series map[string]float64, names ...string) (float64, bool) {
-	for _, name := range names {
-		v, found := 0.0, false
-		for k, x := range series {
-			if (k == name || strings.HasPrefix(k, name+"{")) && !strings.Contains(k, `le="`) {
-				v, found = v+x, true
-			}
-		}
-		if found {
-			return v, true
-		}
-	}
-	return 0, false
-}
-
 // serverCharts set what the servers said beside what the clients saw:
 // requests running and waiting, the KV cache, and TTFT by the server's
 // histogram (its mean between scrapes) against the client's.
@@ -62,23 +44,23 @@ func serverCharts(runs []*Run, ts []timeSeries, color func(int) string) []string
 		any = true
 		var run, wait, cache, mean []pt
 		for k, s := range r.Server {
-			if v, ok := sum(s.Series, "vllm:num_requests_running", "sglang:num_running_reqs", "tgi_batch_current_size"); ok {
+			if v, ok := scrape.Sum(s.Series, "vllm:num_requests_running", "sglang:num_running_reqs", "tgi_batch_current_size"); ok {
 				run = append(run, pt{s.T, v})
 			}
-			if v, ok := sum(s.Series, "vllm:num_requests_waiting", "sglang:num_queue_reqs", "tgi_queue_size"); ok {
+			if v, ok := scrape.Sum(s.Series, "vllm:num_requests_waiting", "sglang:num_queue_reqs", "tgi_queue_size"); ok {
 				wait = append(wait, pt{s.T, v})
 			}
-			if v, ok := sum(s.Series, "vllm:kv_cache_usage_perc", "sglang:token_usage"); ok {
+			if v, ok := scrape.Sum(s.Series, "vllm:kv_cache_usage_perc", "sglang:token_usage"); ok {
 				cache = append(cache, pt{s.T, 100 * v})
 			}
 			if k == 0 {
 				continue
 			}
 			prev := r.Server[k-1].Series
-			s1, ok1 := sum(s.Series, "vllm:time_to_first_token_seconds_sum", "sglang:time_to_first_token_seconds_sum")
-			s0, _ := sum(prev, "vllm:time_to_first_token_seconds_sum", "sglang:time_to_first_token_seconds_sum")
-			c1, _ := sum(s.Series, "vllm:time_to_first_token_seconds_count", "sglang:time_to_first_token_seconds_count")
-			c0, _ := sum(prev, "vllm:time_to_first_token_seconds_count", "sglang:time_to_first_token_seconds_count")
+			s1, ok1 := scrape.Sum(s.Series, "vllm:time_to_first_token_seconds_sum", "sglang:time_to_first_token_seconds_sum")
+			s0, _ := scrape.Sum(prev, "vllm:time_to_first_token_seconds_sum", "sglang:time_to_first_token_seconds_sum")
+			c1, _ := scrape.Sum(s.Series, "vllm:time_to_first_token_seconds_count", "sglang:time_to_first_token_seconds_count")
+			c0, _ := scrape.Sum(prev, "vllm:time_to_first_token_seconds_count", "sglang:time_to_first_token_seconds_count")
 			if ok1 && c1 > c0 {
 				mean = append(mean, pt{s.T, (s1 - s0) / (c1 - c0)})
 			}

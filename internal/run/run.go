@@ -719,7 +719,7 @@ func (st *state) request(reqCtx context.Context, id int64, sched time.Time, it *
 	check := !st.plan.Load.NoCheck && st.checked.CompareAndSwap(false, true)
 	st.client.Do(reqCtx, client.Request{
 		Body:    func(usage bool) []byte { return st.params.Body(nil, it, usage) },
-		Whole:   !st.params.Streams(),
+		Whole:   !st.plan.Workload.Streams(),
 		Choices: st.plan.Workload.Completions, NoRetry: check,
 		Answered: st.answer,
 	}, w)

@@ -314,31 +314,35 @@ func only(series map[string]float64, model string) map[string]float64 {
 	return out
 }
 
-// delta sums, over every series of the family name (any labels), the
-// change from a to b.
-func delta(a, b map[string]float64, name string) float64 {
-	var d float64
-	for k, v := range b {
-		if k == name || strings.HasPrefix(k, name+"{") {
-			d += v - a[k]
-		}
-	}
-	return d
-}
-
-// peak is the highest value of the first family present, summed over its
-// series' peaks (deployments).
-func peak(p map[string]float64, names ...string) float64 {
-	for _, name := range names {
-		found, v := false, 0.0
-		for k, x := range p {
-			if k == name || strings.HasPrefix(k, name+"{") {
-				found, v = true, v+x
+// Sum adds up the series of the first of the families (any labels) that
+// the scrape has, histogram buckets left out, and says whether it had
+// one.
+func Sum(series map[string]float64, families ...string) (float64, bool) {
+	for _, name := range families {
+		v, found := 0.0, false
+		for k, x := range series {
+			if (k == name || strings.HasPrefix(k, name+"{")) && !strings.Contains(k, `le="`) {
+				v, found = v+x, true
 			}
 		}
 		if found {
-			return v
+			return v, true
 		}
+	}
+	return 0, false
+}
+
+// delta is a family's change from scrape a to scrape b.
+func delta(a, b map[string]float64, name string) float64 {
+	x, _ := Sum(a, name)
+	y, _ := Sum(b, name)
+	return y - x
+}
+
+// peak is the first present family's peaks (of each series) added up.
+func peak(p map[string]float64, names ...string) float64 {
+	if v, ok := Sum(p, names...); ok {
+		return v
 	}
 	return math.NaN()
 }

@@ -75,20 +75,26 @@ func TestParseRefusesGarbage(t *testing.T) {
 // TestModelFilter: a server that serves several models gives the run's
 // model's figures when it labels them.
 func TestModelFilter(t *testing.T) {
+	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, "# TYPE vllm:time_to_first_token_seconds histogram\n"+
-			"vllm:time_to_first_token_seconds_sum{model_name=\"a\"} 10\nvllm:time_to_first_token_seconds_count{model_name=\"a\"} 10\n"+
-			"vllm:time_to_first_token_seconds_bucket{le=\"+Inf\",model_name=\"a\"} 10\n"+
-			"vllm:time_to_first_token_seconds_sum{model_name=\"b\"} 0\nvllm:time_to_first_token_seconds_count{model_name=\"b\"} 0\n"+
-			"vllm:time_to_first_token_seconds_bucket{le=\"+Inf\",model_name=\"b\"} 0\n")
+		// Model a serves 10 requests of 1 s between scrapes; model b 10 of
+		// 0.1 s.
+		k := 10 * float64(n.Add(1))
+		fmt.Fprintf(w, "# TYPE vllm:time_to_first_token_seconds histogram\n"+
+			"vllm:time_to_first_token_seconds_sum{model_name=\"a\"} %g\nvllm:time_to_first_token_seconds_count{model_name=\"a\"} %g\n"+
+			"vllm:time_to_first_token_seconds_bucket{le=\"+Inf\",model_name=\"a\"} %g\n"+
+			"vllm:time_to_first_token_seconds_sum{model_name=\"b\"} %g\nvllm:time_to_first_token_seconds_count{model_name=\"b\"} %g\n"+
+			"vllm:time_to_first_token_seconds_bucket{le=\"+Inf\",model_name=\"b\"} %g\n", k, k, k, k/10, k, k)
 	}))
 	defer srv.Close()
-	sc := New([]string{srv.URL}, time.Hour, nil, func(s string) string { return s })
-	sc.Model = "b"
-	sc.Start(time.Now())
-	sc.Stop()
-	f := sc.Figures()[0]
-	if f.Of != " of b" || !math.IsNaN(f.TTFT) {
-		t.Errorf("figures %+v: want model b's (none)", f)
+	for model, want := range map[string]float64{"b": 0.1, "": 0.55, "c": 0.55} {
+		sc := New([]string{srv.URL}, time.Hour, nil, func(s string) string { return s })
+		sc.Model = model
+		sc.Start(time.Now())
+		sc.Stop()
+		f := sc.Figures()[0]
+		if math.Abs(f.TTFT-want) > 1e-9 || (model == "b") != (f.Of == " of b") {
+			t.Errorf("model %q: TTFT %v (%q), want %v", model, f.TTFT, f.Of, want)
+		}
 	}
 }

@@ -535,11 +535,7 @@ func (st *stream) done(ttft, queued time.Duration, first, last time.Time) {
 	// A provisioned deployment counts the prompt less its cached part,
 	// as its admission estimate did.
 	actual := st.prompt - st.cached + st.completion()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.ptu != nil {
-		d.ptu.correct(time.Now(), st.est, actual)
-	}
+	// /metrics' observers are safe for concurrent use: outside the lock.
 	p := &d.prom
 	if !first.IsZero() {
 		p.ttft.Observe(ttft.Seconds())
@@ -553,6 +549,11 @@ func (st *stream) done(ttft, queued time.Duration, first, last time.Time) {
 		p.successStop.Inc()
 	} else {
 		p.successLimit.Inc()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ptu != nil {
+		d.ptu.correct(time.Now(), st.est, actual)
 	}
 	x := &d.stats
 	x.Completed++

@@ -3,7 +3,9 @@ package sink
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -134,12 +136,7 @@ func Table(w io.Writer, r *metrics.Results) {
 		fmt.Fprintf(w, "not streamed: whole answers, so no TTFT, TPOT or ITL; %s input tokens/s\n", f0(metrics.Num(r.TPM.Context.F()/60)))
 	}
 	if len(r.Deployments) > 0 {
-		names := make([]string, 0, len(r.Deployments))
-		for n := range r.Deployments {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for i, n := range names {
+		for i, n := range slices.Sorted(maps.Keys(r.Deployments)) {
 			sv := r.Deployments[n]
 			head := "served by "
 			if i > 0 {

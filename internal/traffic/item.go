@@ -68,9 +68,6 @@ type Params struct {
 // fixed shape's fast path, the prompt counted exactly).
 func (p *Params) Chat() bool { return (p.Endpoint == "" || p.Endpoint == Chat) && !p.NoStream }
 
-// Streams reports whether the bodies ask for a stream.
-func (p *Params) Streams() bool { return !p.NoStream && p.Endpoint != Embeddings }
-
 // MinResponsesTokens is the least max_output_tokens the Responses API
 // takes: a smaller limit is sent as this.
 const MinResponsesTokens = 16
