@@ -45,6 +45,7 @@ type Server struct {
 	first   atomic.Int64    // wall-clock arrival of the first request, Unix ns
 	vector  string          // the embedding every input gets, as JSON
 	reg     *prometheus.Registry
+	scraped atomic.Bool // /metrics has been read: observe for it
 }
 
 type deployment struct {

@@ -101,7 +101,9 @@ func (st *stream) run() {
 		}
 	}
 	queued := time.Since(st.arrived)
-	d.prom.queue.Observe(queued.Seconds())
+	if s.scraped.Load() {
+		d.prom.queue.Observe(queued.Seconds())
+	}
 	d.run.Add(1)
 	defer d.run.Add(-1)
 
@@ -413,7 +415,7 @@ func (st *stream) wrote(now time.Time, timed bool) {
 	}
 	if st.first.IsZero() {
 		st.first = now
-	} else {
+	} else if st.s.scraped.Load() {
 		d.prom.itl.Observe(now.Sub(st.last).Seconds())
 	}
 	st.last = now
@@ -535,20 +537,8 @@ func (st *stream) done(ttft, queued time.Duration, first, last time.Time) {
 	// A provisioned deployment counts the prompt less its cached part,
 	// as its admission estimate did.
 	actual := st.prompt - st.cached + st.completion()
-	// /metrics' observers are safe for concurrent use: outside the lock.
-	p := &d.prom
-	if !first.IsZero() {
-		p.ttft.Observe(ttft.Seconds())
-	}
-	p.e2e.Observe(time.Since(st.arrived).Seconds())
-	p.prompt.Add(float64(st.prompt))
-	p.generation.Add(float64(st.completion()))
-	p.cacheQueries.Add(float64(st.prompt))
-	p.cacheHits.Add(float64(st.cached))
-	if st.output+st.reasoning < st.limit() {
-		p.successStop.Inc()
-	} else {
-		p.successLimit.Inc()
+	if st.s.scraped.Load() {
+		st.observe(ttft, first) // its observers need no lock
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -567,4 +557,22 @@ func (st *stream) done(ttft, queued time.Duration, first, last time.Time) {
 		x.classes[key] = c
 	}
 	c.add(st, ttft, queued, first, last)
+}
+
+// observe adds a completed request to /metrics.
+func (st *stream) observe(ttft time.Duration, first time.Time) {
+	p := &st.d.prom
+	if !first.IsZero() {
+		p.ttft.Observe(ttft.Seconds())
+	}
+	p.e2e.Observe(time.Since(st.arrived).Seconds())
+	p.prompt.Add(float64(st.prompt))
+	p.generation.Add(float64(st.completion()))
+	p.cacheQueries.Add(float64(st.prompt))
+	p.cacheHits.Add(float64(st.cached))
+	if st.output+st.reasoning < st.limit() {
+		p.successStop.Inc()
+	} else {
+		p.successLimit.Inc()
+	}
 }
