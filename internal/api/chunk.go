@@ -32,6 +32,10 @@ type Delta struct {
 	End   int
 }
 
+// BadIndex is the index of a choice whose "index" was not a count: out
+// of every range, so that it is refused rather than folded into choice 0.
+const BadIndex = math.MaxInt32
+
 // Finish is a choice's finish_reason.
 type Finish struct {
 	Index  int
@@ -56,8 +60,16 @@ type Chunk struct {
 	Usage      Usage
 	HasError   bool
 	ErrMessage string
-	// Embeddings is how many embeddings an embeddings answer holds.
-	Embeddings int
+	// Embeddings is how many embeddings an embeddings answer holds;
+	// NotVectors how many of them had no vector of numbers.
+	Embeddings, NotVectors int
+	// Choices says the object had a chat "choices" key; Responses that it
+	// was a Responses API event or answer ("type" or "output"): an
+	// endpoint speaking the other API is found out by them.
+	Choices, Responses bool
+	// BadUsage names a usage count that was not a number (e.g. "10" as a
+	// string): the count is ignored, the rest of the event read.
+	BadUsage string
 
 	index   int    // the choice being read
 	typ     evType // a Responses API event's type
@@ -166,6 +178,7 @@ func parse(data []byte, c *Chunk, whole bool) error {
 	err := p.object(func(key []byte) error {
 		switch string(key) {
 		case "choices":
+			c.Choices = true
 			return p.array(func() error { return c.choice(&p) })
 		case "usage":
 			if p.null() {
@@ -185,6 +198,7 @@ func parse(data []byte, c *Chunk, whole bool) error {
 		case "type":
 			s, err := c.word(&p)
 			c.typ = eventType(s)
+			c.Responses = c.Responses || c.typ != evOther && c.typ != evError || len(s) > 9 && string(s[:9]) == "response."
 			return err
 		case "delta":
 			if p.peek() != '"' {
@@ -210,6 +224,7 @@ func parse(data []byte, c *Chunk, whole bool) error {
 			if !whole {
 				return p.skip()
 			}
+			c.Responses = c.Responses || string(key) == "output"
 			return c.answer(&p, key, true)
 		// Embeddings: count them, skip the vectors.
 		case "data":
@@ -218,7 +233,7 @@ func parse(data []byte, c *Chunk, whole bool) error {
 			}
 			return p.array(func() error {
 				c.Embeddings++
-				return p.skip()
+				return c.embedding(&p)
 			})
 		}
 		return p.skip()
@@ -234,6 +249,38 @@ func parse(data []byte, c *Chunk, whole bool) error {
 		return errSyntax
 	}
 	return nil
+}
+
+// embedding reads one item of an embeddings answer's data: an object
+// whose "embedding" is an array of numbers. Anything else is counted in
+// NotVectors (the answer is then not what was asked), not an error of
+// the JSON.
+func (c *Chunk) embedding(p *parser) error {
+	if p.peek() != '{' {
+		c.NotVectors++
+		return p.skip()
+	}
+	vector := false
+	err := p.object(func(k []byte) error {
+		if string(k) != "embedding" || p.peek() != '[' {
+			return p.skip()
+		}
+		n, ok := 0, true
+		err := p.array(func() error {
+			n++
+			if c := p.peek(); c != '-' && (c < '0' || c > '9') {
+				ok = false
+				return p.skip()
+			}
+			return p.number()
+		})
+		vector = ok && n > 0
+		return err
+	})
+	if !vector {
+		c.NotVectors++
+	}
+	return err
 }
 
 // word reads a string value into the scratch buffer (no allocation):
@@ -427,7 +474,12 @@ func (c *Chunk) choice(p *parser) error {
 			if err := p.int(&v); err != nil {
 				return err
 			}
-			c.index = max(v, 0) // not a count: choice 0
+			// Not a count (negative, fractional, past 2^31): BadIndex,
+			// which the client refuses, never choice 0.
+			c.index = v
+			if v < 0 {
+				c.index = BadIndex
+			}
 			return nil
 		case "delta", "message": // a stream's delta, or a whole answer's message
 			if p.null() {
@@ -515,26 +567,45 @@ func (c *Chunk) usage(p *parser) error {
 	return p.object(func(k []byte) error {
 		switch string(k) {
 		case "prompt_tokens", "input_tokens":
-			return p.int(&u.Prompt)
+			return c.count(p, k, &u.Prompt)
 		case "completion_tokens", "output_tokens":
-			return p.int(&u.Completion)
+			return c.count(p, k, &u.Completion)
 		case "completion_tokens_details", "output_tokens_details":
+			if p.peek() != '{' {
+				return p.skip()
+			}
 			return p.object(func(k []byte) error {
 				if string(k) == "reasoning_tokens" {
-					return p.int(&u.Reasoning)
+					return c.count(p, k, &u.Reasoning)
 				}
 				return p.skip()
 			})
 		case "prompt_tokens_details", "input_tokens_details":
+			if p.peek() != '{' {
+				return p.skip()
+			}
 			return p.object(func(k []byte) error {
 				if string(k) == "cached_tokens" {
-					return p.int(&u.Cached)
+					return c.count(p, k, &u.Cached)
 				}
 				return p.skip()
 			})
 		}
 		return p.skip()
 	})
+}
+
+// count reads a usage count named k into *v. A value that is not a
+// number ("10", true, an object) is skipped and named in BadUsage: the
+// event's output still counts.
+func (c *Chunk) count(p *parser, k []byte, v *int) error {
+	if b := p.peek(); b != 'n' && b != '-' && (b < '0' || b > '9') {
+		if c.BadUsage == "" {
+			c.BadUsage = string(k)
+		}
+		return p.skip()
+	}
+	return p.int(v)
 }
 
 // parser is a minimal JSON reader over b.

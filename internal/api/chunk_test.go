@@ -94,7 +94,14 @@ func reference(data []byte, whole bool) (view, bool) {
 		return *s
 	}
 	for _, ch := range v.Choices {
-		idx := max(count(ch.Index), 0)
+		// An index that is not a count is refused later, never folded
+		// into choice 0; a null one is choice 0.
+		idx := 0
+		if ch.Index != nil {
+			if idx = count(ch.Index); idx < 0 {
+				idx = BadIndex
+			}
+		}
 		if ch.Text != nil && *ch.Text != "" {
 			out.text[fmt.Sprintf("%d/%d", idx, Content)] += *ch.Text
 		}

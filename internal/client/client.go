@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,7 +104,7 @@ func New(cfg Config) *Client {
 		if tr == nil {
 			tr = transport(cfg)
 		}
-		c.hcs = append(c.hcs, &http.Client{Transport: tr})
+		c.hcs = append(c.hcs, &http.Client{Transport: tr, CheckRedirect: NoRedirect})
 	}
 	return c
 }
@@ -116,22 +117,33 @@ func New(cfg Config) *Client {
 // N connections. It needs a server that offers HTTP/2 over TLS.
 func transport(cfg Config) http.RoundTripper {
 	if cfg.HTTP2 {
-		return &http2.Transport{TLSClientConfig: cfg.TLS.Clone(), DisableCompression: true, ReadIdleTimeout: 30 * time.Second}
+		return &http2.Transport{TLSClientConfig: cfg.TLS.Clone(), DisableCompression: true, ReadIdleTimeout: 30 * time.Second, MaxHeaderListSize: maxHeaderBytes}
 	}
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          0,
-		MaxIdleConnsPerHost:   max(cfg.MaxConns, 256),
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-		TLSClientConfig:       cfg.TLS.Clone(),
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:           0,
+		MaxIdleConnsPerHost:    max(cfg.MaxConns, 256),
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: maxHeaderBytes,
+		TLSClientConfig:        cfg.TLS.Clone(),
 		// A non-nil, empty map turns HTTP/2 off.
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
 }
+
+// NoRedirect is an http.Client's CheckRedirect that follows no redirect:
+// an API client has no business following one, and Go's client would send
+// the api-key header (and any --header) on to another host; it drops only
+// Authorization and cookies. A 3xx comes back as the answer.
+func NoRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// maxHeaderBytes bounds a response's headers (net/http's default is 10
+// MB): every kept header is cut to 120 bytes anyway.
+const maxHeaderBytes = 1 << 20
 
 // Close closes idle connections, ending their goroutines.
 func (c *Client) Close() {
@@ -158,6 +170,10 @@ type Request struct {
 	NoRetry bool
 	// Answered, if set, is called when an attempt's status line arrives.
 	Answered func()
+	// Stop, when closed, lets no new attempt leave: a retry that is
+	// waiting ends as incomplete (the run is stopping: the first
+	// interrupt stops retries as it stops dispatch).
+	Stop <-chan struct{}
 }
 
 // Do runs one request to completion, with retries as configured, filling
@@ -181,7 +197,18 @@ func (c *Client) Do(ctx context.Context, req Request, w *metrics.Wire) {
 			t.Stop()
 			w.Class, w.Err, w.End = metrics.Incomplete, "run ended while waiting to retry", c.now()
 			return
+		case <-req.Stop:
+			t.Stop()
+			w.Class, w.Err, w.End = metrics.Incomplete, "run stopped while waiting to retry", c.now()
+			return
 		case <-t.C:
+		}
+		select {
+		case <-req.Stop:
+			// The run stopped as the wait ended: no new attempt.
+			w.Class, w.Err, w.End = metrics.Incomplete, "run stopped while waiting to retry", c.now()
+			return
+		default:
 		}
 	}
 }
@@ -202,6 +229,8 @@ func Fatal(w *metrics.Wire, target string) error {
 		return fmt.Errorf("%s (check the API key or credentials)", answered())
 	case w.Status == http.StatusNotFound:
 		return fmt.Errorf("%s (check the URL, --deployment or --model, --api and --api-version)", answered())
+	case w.Status >= 300 && w.Status < 400:
+		return fmt.Errorf("%s (give the URL it points to: aoaibench follows no redirect, which would take the key to another host)", answered())
 	}
 	return nil
 }
@@ -289,14 +318,18 @@ func (c *Client) attempt(ctx context.Context, req Request, w *metrics.Wire) {
 	if req.Answered != nil {
 		req.Answered()
 	}
-	readHeaders(&w.Headers, resp.Header, c.now())
+	c.readHeaders(&w.Headers, resp.Header)
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		c.fail(w, metrics.HTTPStatus, fmt.Sprintf("%d %s", resp.StatusCode, redirected(hreq.URL, resp.Header.Get("Location"))))
+		return
+	}
 	if resp.StatusCode != http.StatusOK {
 		msg := errorBody(resp.Body)
 		if resp.StatusCode == http.StatusBadRequest && usage && strings.Contains(msg, "stream_options") {
 			// Older API versions and some servers reject stream_options:
 			// remember, and send this request again without it.
+			// The refused attempt reached the server: it counts.
 			c.noUsage.Store(true)
-			w.Attempts--
 			c.attempt(ctx, req, w)
 			return
 		}
@@ -309,10 +342,10 @@ func (c *Client) attempt(ctx context.Context, req Request, w *metrics.Wire) {
 		return
 	}
 	if req.Whole {
-		c.whole(ctx, actx, w, resp.Body)
+		c.whole(ctx, actx, w, resp.Body, resp.Header)
 		return
 	}
-	if c.stream(ctx, actx, req, w, resp.Body) {
+	if c.stream(ctx, actx, req, w, resp.Body, c.serverText(bodyKind(resp.Header, resp.ContentLength), 160)) {
 		t := time.AfterFunc(drainWait, cancel)
 		io.CopyN(io.Discard, resp.Body, drainMax)
 		t.Stop()
@@ -369,8 +402,10 @@ type streamState struct {
 // stream reads an SSE body, stamping output-bearing events, and reports
 // whether it ended cleanly. Nothing but reading, stamping and parsing
 // happens until the stream ends: tokens per event are counted afterwards
-// (metrics.Record.Derive), so the tokenizer never delays a read.
-func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire, body io.Reader) bool {
+// (metrics.Record.Derive), so the tokenizer never delays a read. kind
+// names the body's Content-Type and encoding, for the message when no
+// event came.
+func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire, body io.Reader, kind string) bool {
 	st, _ := c.states.Get().(*streamState)
 	if st == nil {
 		st = &streamState{sr: sse.NewReader(body, c.now)}
@@ -382,7 +417,8 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 	ck := &st.ck
 	want := max(req.Choices, 1)
 	w.Grow(want - 1)
-	sawDone := false
+	sawDone, events := false, 0
+	responses := c.cfg.Endpoint.Type == api.Responses
 	for !sawDone {
 		ev, err := st.sr.Next()
 		if err == io.EOF {
@@ -400,6 +436,7 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 		if len(ev.Data) == 0 {
 			continue
 		}
+		events++
 		if err := api.ParseChunk(ev.Data, ck); err != nil {
 			c.fail(w, metrics.Stream, "malformed event: "+string(ev.Data[:min(len(ev.Data), 16<<10)]))
 			return false
@@ -412,13 +449,19 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 			c.fail(w, metrics.Stream, msg)
 			return false
 		}
-		for _, f := range ck.Finish {
-			if f.Index >= maxChoices {
-				c.fail(w, metrics.Stream, fmt.Sprintf("choice index %d out of range", f.Index))
-				return false
-			}
-			w.Grow(f.Index)
-			w.Finish[f.Index] = f.Reason
+		// An endpoint of the other API would be timed by the wrong
+		// events: say so instead of measuring nothing, or the wrong
+		// thing.
+		switch {
+		case responses && ck.Choices:
+			c.fail(w, metrics.Stream, "a chat completions chunk in a Responses API stream (is the URL a chat endpoint?)")
+			return false
+		case !responses && ck.Responses:
+			c.fail(w, metrics.Stream, "a Responses API event in a "+string(c.cfg.Endpoint.Type)+" stream (is the URL a Responses endpoint?)")
+			return false
+		}
+		if ck.BadUsage != "" {
+			w.Warnf("usage %s is not a number: ignored", ck.BadUsage)
 		}
 		usage := int32(-1)
 		if ck.HasUsage {
@@ -429,11 +472,18 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 		}
 		start, evStart := 0, len(w.Events)
 		for _, d := range ck.Deltas {
-			if d.Index >= maxChoices {
-				c.fail(w, metrics.Stream, fmt.Sprintf("choice index %d out of range", d.Index))
+			if msg := badIndex(d.Index); msg != "" {
+				c.fail(w, metrics.Stream, msg)
 				return false
 			}
 			w.Grow(d.Index)
+			if f := w.Finish[d.Index]; f != "" {
+				// The choice ended in an earlier event (this event's own
+				// finish is filed below): output after it would stretch
+				// TPOT past the end the server announced.
+				c.fail(w, metrics.Stream, fmt.Sprintf("output after choice %d's finish_reason %q", d.Index, f))
+				return false
+			}
 			for len(st.bytes) <= d.Index {
 				st.bytes = append(st.bytes, 0)
 			}
@@ -466,6 +516,20 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 				w.Events = append(w.Events, metrics.Event{At: ev.At, Choice: int32(d.Index), Kinds: metrics.Kinds(0).With(d.Kind), End: int32(st.bytes[d.Index]), Usage: usage})
 			}
 		}
+		for _, f := range ck.Finish {
+			if msg := badIndex(f.Index); msg != "" {
+				c.fail(w, metrics.Stream, msg)
+				return false
+			}
+			w.Grow(f.Index)
+			if w.Finish[f.Index] != "" {
+				// Kept as the first said: a repeat is the server's slip,
+				// not a reason to throw the answer away.
+				w.Warnf("choice %d's finish_reason came twice (%s, then %s)", f.Index, w.Finish[f.Index], c.serverText(f.Reason, 40))
+				continue
+			}
+			w.Finish[f.Index] = c.finishReason(f.Reason)
+		}
 	}
 	// A clean end: [DONE], or the end of the body once every choice has
 	// its finish_reason; with [DONE], every choice that has one means all
@@ -488,12 +552,57 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 		if len(w.Finish) > 1 {
 			msg = fmt.Sprintf("stream ended before choice %d's finish_reason", missing)
 		}
+		if events == 0 {
+			// Nothing came that reads as an event: say what came instead
+			// (a gzip body, an HTML page, a whole JSON answer, nothing).
+			msg = "no event came: the answer was " + kind
+		}
 		c.fail(w, metrics.Stream, msg)
 		return false
 	}
 	w.End = c.now()
 	w.Class = metrics.OK
 	return true
+}
+
+// badIndex says why a choice index read from the wire is refused: past
+// the API's 128 choices, or not a count at all; "" when it is fine.
+func badIndex(i int) string {
+	switch {
+	case i == api.BadIndex:
+		return "a choice's index is not a count"
+	case i >= maxChoices:
+		return fmt.Sprintf("choice index %d out of range", i)
+	}
+	return ""
+}
+
+// finishReason is a finish_reason as kept: the API's words as they are,
+// any other text cut short and cleared of secrets (it is the server's).
+func (c *Client) finishReason(s string) string {
+	switch s {
+	case "stop", "length", "tool_calls", "content_filter", "function_call", "incomplete":
+		return s
+	}
+	return c.serverText(s, 40)
+}
+
+// bodyKind describes what an answer's body is by its headers, for a
+// message when it did not hold what was asked: "Content-Type text/html,
+// Content-Encoding gzip, 0 bytes".
+func bodyKind(h http.Header, length int64) string {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		ct = "none"
+	}
+	out := "Content-Type " + ct
+	if e := h.Get("Content-Encoding"); e != "" {
+		out += ", Content-Encoding " + e
+	}
+	if length == 0 {
+		out += ", empty"
+	}
+	return out
 }
 
 // maxWhole bounds a whole answer: an embeddings batch of 2,048 vectors of
@@ -507,7 +616,7 @@ const (
 // whole reads a JSON answer that is not streamed: its text for the
 // tokenizer, its finish_reason and usage; no event, so no TTFT or TPOT is
 // made up from one arrival.
-func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reader) {
+func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reader, h http.Header) {
 	most := int64(maxWhole)
 	if c.cfg.Endpoint.Type == api.Embeddings {
 		most = maxEmbeddings
@@ -524,20 +633,27 @@ func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reade
 	}
 	var ck api.Chunk
 	if err := api.ParseAnswer(b, &ck); err != nil {
-		c.fail(w, metrics.Stream, "malformed answer: "+string(b[:min(len(b), 16<<10)]))
+		c.fail(w, metrics.Stream, fmt.Sprintf("malformed answer (%s): %s", bodyKind(h, int64(len(b))), b[:min(len(b), 16<<10)]))
 		return
 	}
 	if ck.HasError {
 		c.fail(w, metrics.Stream, "error answer: "+ck.ErrMessage)
 		return
 	}
+	if ck.NotVectors > 0 {
+		c.fail(w, metrics.Stream, fmt.Sprintf("answer held %d embeddings that are not vectors of numbers", ck.NotVectors))
+		return
+	}
+	if ck.BadUsage != "" {
+		w.Warnf("usage %s is not a number: ignored", ck.BadUsage)
+	}
 	if ck.HasUsage {
 		mergeUsage(&w.Usage, ck.Usage)
 	}
 	start := 0
 	for _, d := range ck.Deltas {
-		if d.Index >= maxChoices {
-			c.fail(w, metrics.Stream, fmt.Sprintf("choice index %d out of range", d.Index))
+		if msg := badIndex(d.Index); msg != "" {
+			c.fail(w, metrics.Stream, msg)
 			return
 		}
 		w.Grow(d.Index)
@@ -553,10 +669,12 @@ func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reade
 		start = d.End
 	}
 	for _, f := range ck.Finish {
-		if f.Index < maxChoices {
-			w.Grow(f.Index)
-			w.Finish[f.Index] = f.Reason
+		if msg := badIndex(f.Index); msg != "" {
+			c.fail(w, metrics.Stream, msg)
+			return
 		}
+		w.Grow(f.Index)
+		w.Finish[f.Index] = c.finishReason(f.Reason)
 	}
 	w.Embeddings = ck.Embeddings
 	w.End = c.now()
@@ -575,12 +693,41 @@ func mergeUsage(u *metrics.Usage, v metrics.Usage) {
 	}
 }
 
-// readHeaders keeps the headers a capacity test reads.
-func readHeaders(h *metrics.Headers, hd http.Header, now time.Time) {
+// redirected says where a redirect pointed: only the host, which is
+// what a user needs to fix the URL (the path and query may hold
+// secrets; the redactor clears the host too, in fail).
+func redirected(from *url.URL, location string) string {
+	if location == "" {
+		return "redirect with no Location: redirects are not followed"
+	}
+	to, err := from.Parse(location)
+	if err != nil || to.Host == "" {
+		return "redirect to an unreadable Location: redirects are not followed"
+	}
+	return fmt.Sprintf("redirect to %s://%s: redirects are not followed", to.Scheme, to.Host)
+}
+
+// serverText is a string a server sent that is kept in a record: cut to
+// n bytes on one line, with every secret the server may have echoed
+// redacted first (a cut could leave half a key the redactor no longer
+// recognises; what lies past the cut is dropped anyway).
+func (c *Client) serverText(s string, n int) string {
+	if s == "" {
+		return ""
+	}
+	if len(s) > 16<<10 {
+		s = s[:16<<10]
+	}
+	return truncate(c.cfg.Redact(s), n)
+}
+
+// readHeaders keeps the headers a capacity test reads. Their text is the
+// server's: it goes through the redactor, as error texts do.
+func (c *Client) readHeaders(h *metrics.Headers, hd http.Header) {
 	if v := hd.Get("apim-request-id"); v != "" {
-		h.RequestID = truncate(v, 80)
+		h.RequestID = c.serverText(v, 80)
 	} else if v := hd.Get("x-request-id"); v != "" {
-		h.RequestID = truncate(v, 80)
+		h.RequestID = c.serverText(v, 80)
 	}
 	if v := hd.Get("azure-openai-deployment-utilization"); v != "" {
 		if f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "%")), 64); err == nil && f >= 0 && f <= 1e6 {
@@ -596,10 +743,10 @@ func readHeaders(h *metrics.Headers, hd http.Header, now time.Time) {
 			*f.dst = v
 		}
 	}
-	h.Region = truncate(hd.Get("x-ms-region"), 80)
-	h.Deployment = truncate(hd.Get("x-ms-deployment-name"), 120)
-	h.SpilledFrom = truncate(hd.Get("x-ms-spillover-from-deployment"), 120)
-	h.RetryAfter = retryAfter(hd, now)
+	h.Region = c.serverText(hd.Get("x-ms-region"), 80)
+	h.Deployment = c.serverText(hd.Get("x-ms-deployment-name"), 120)
+	h.SpilledFrom = c.serverText(hd.Get("x-ms-spillover-from-deployment"), 120)
+	h.RetryAfter = retryAfter(hd, c.now())
 }
 
 // retryAfter reads retry-after-ms (milliseconds, possibly fractional),

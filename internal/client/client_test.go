@@ -115,7 +115,17 @@ func azureStream(hdr, ttft, itl time.Duration, words []string, withUsage bool) [
 
 func newClient(t *testing.T, s *script, retry string) *Client {
 	t.Helper()
-	ep, err := api.Resolve("https://x.openai.azure.com", "", "", "gpt-4o", "", "2024-10-21")
+	return newClientOf(t, s, retry, api.Chat)
+}
+
+// newClientOf is newClient for an endpoint type.
+func newClientOf(t *testing.T, s *script, retry string, typ api.Type) *Client {
+	t.Helper()
+	version := "2024-10-21"
+	if typ == api.Responses {
+		version = api.ResponsesVersion
+	}
+	ep, err := api.Resolve("https://x.openai.azure.com", "", typ, "gpt-4o", "", version)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +302,8 @@ func TestStreamOptionsRejected(t *testing.T) {
 		s := &script{replies: []reply{reject, ok, ok}}
 		c := newClient(t, s, RetryNone)
 		rec := do(c, context.Background())
-		if rec.Class != metrics.OK || rec.Attempts != 1 || c.Usage() {
+		// The refused attempt reached the server: it is counted.
+		if rec.Class != metrics.OK || rec.Attempts != 2 || c.Usage() {
 			t.Fatalf("class %s attempts %d usage %v", rec.Class, rec.Attempts, c.Usage())
 		}
 		if rec.OutputTokens() != 3 || rec.ServerOutput != -1 {

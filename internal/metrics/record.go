@@ -74,6 +74,7 @@ type Record struct {
 	Throttles int // attempts answered 429
 	Class     Class
 	Err       string // short reason for a failure
+	Warn      string // what the answer did wrong without failing (Wire.Warn)
 	Proto     string // protocol of the last attempt
 	NewConns  int    // connections opened (0: a kept-alive one was reused)
 
@@ -279,7 +280,7 @@ func since(a, b time.Time) (time.Duration, bool) {
 // reported usage: it is divided by bytes.
 func (r *Record) Derive(w *Wire, tok *tokenizer.Tokenizer, quick bool) {
 	r.Send, r.Hdr, r.End = w.Send, w.Hdr, w.End
-	r.Status, r.Attempts, r.Throttles, r.Class, r.Err = w.Status, w.Attempts, w.Throttles, w.Class, w.Err
+	r.Status, r.Attempts, r.Throttles, r.Class, r.Err, r.Warn = w.Status, w.Attempts, w.Throttles, w.Class, w.Err, w.Warn
 	r.Proto, r.NewConns, r.Headers = w.Proto, w.NewConns, w.Headers
 	r.ServerPrompt, r.ServerOutput, r.ServerReasoning, r.ServerCached = w.Usage.Prompt, w.Usage.Completion, w.Usage.Reasoning, w.Usage.Cached
 	r.Events = len(w.Events)

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"math"
 	"time"
 )
@@ -107,6 +108,10 @@ type Wire struct {
 	// stream's reasoning deltas do): the server's reasoning tokens are
 	// then not hidden.
 	Reasoned bool
+	// Warn is the first thing the answer did wrong that did not make it
+	// fail (a usage count that is not a number, a choice that finished
+	// twice); "" when nothing did.
+	Warn string
 
 	offs    []int         // Derive's scratch: token end offsets,
 	choices []choiceState // per choice,
@@ -128,9 +133,16 @@ func (w *Wire) ResetAttempt() {
 	for i := range w.Text {
 		w.Text[i] = w.Text[i][:0]
 	}
-	w.Hdr, w.End, w.Status, w.Class, w.Err, w.Proto = time.Time{}, time.Time{}, 0, "", "", ""
+	w.Hdr, w.End, w.Status, w.Class, w.Err, w.Proto, w.Warn = time.Time{}, time.Time{}, 0, "", "", "", ""
 	w.Headers, w.Usage = NoHeaders, NoUsage
 	w.Events, w.Text, w.Finish = w.Events[:0], w.Text[:0], w.Finish[:0]
+}
+
+// Warnf notes a warning unless one is noted already: the first is kept.
+func (w *Wire) Warnf(format string, a ...any) {
+	if w.Warn == "" {
+		w.Warn = fmt.Sprintf(format, a...)
+	}
 }
 
 // Grow makes room for choice i in Text and Finish.

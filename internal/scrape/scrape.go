@@ -65,7 +65,9 @@ type Scraper struct {
 // clears secrets from error texts.
 func New(targets []string, interval time.Duration, out io.Writer, redact func(string) string) *Scraper {
 	s := &Scraper{targets: targets, interval: interval, redact: redact,
-		hc:    &http.Client{Timeout: max(interval, time.Second)},
+		// A redirect is not followed: it would take the URL's password
+		// (as basic credentials) and the scrape to another host.
+		hc:    &http.Client{Timeout: max(interval, time.Second), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		first: make([]Sample, len(targets)), last: make([]Sample, len(targets)),
 		peak: make([]map[string]float64, len(targets)), errs: make([]string, len(targets))}
 	if out != nil {
@@ -163,6 +165,10 @@ func (s *Scraper) scrape(i int, u string) Sample {
 		return smp
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		smp.Err = fmt.Sprintf("%d %s: redirects are not followed (give the URL it points to)", resp.StatusCode, http.StatusText(resp.StatusCode))
+		return smp
+	}
 	if resp.StatusCode != http.StatusOK {
 		smp.Err = fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 		return smp
@@ -171,6 +177,15 @@ func (s *Scraper) scrape(i int, u string) Sample {
 	if err != nil {
 		smp.Err = s.redact(err.Error())
 		return smp
+	}
+	// Label values are the server's text, written to
+	// server-metrics.jsonl: they go through the redactor as every
+	// server's text does.
+	for k, v := range series {
+		if r := s.redact(k); r != k {
+			delete(series, k)
+			series[r] = v
+		}
 	}
 	smp.Series = series
 	return smp

@@ -98,3 +98,36 @@ func TestModelFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestNoRedirectNoEcho: a scrape follows no redirect (the URL's password
+// would go along as basic credentials), and a label value echoing a
+// secret is redacted before it is written.
+func TestNoRedirectNoEcho(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	redir := httptest.NewServer(http.RedirectHandler(other.URL+"/metrics", http.StatusTemporaryRedirect))
+	defer redir.Close()
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, pass, _ := r.BasicAuth()
+		fmt.Fprintf(w, "vllm:num_requests_running{model_name=\"m\",auth=\"%s\"} 3\n", pass)
+	}))
+	defer echo.Close()
+	const pass = "scrape-password-123"
+	u := strings.Replace(echo.URL, "http://", "http://me:"+pass+"@", 1) + "/metrics"
+	var out strings.Builder
+	s := New([]string{redir.URL + "/metrics", u}, time.Hour, &out, func(s string) string { return strings.ReplaceAll(s, pass, "[REDACTED]") })
+	s.Start(time.Now())
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the redirect was followed %d times", n)
+	}
+	if f := s.Figures(); !strings.Contains(f[0].Err, "307") || f[1].Running != 3 {
+		t.Errorf("figures %+v", f)
+	}
+	if strings.Contains(out.String(), pass) || !strings.Contains(out.String(), "[REDACTED]") {
+		t.Errorf("server-metrics.jsonl: %s", out.String())
+	}
+}

@@ -84,6 +84,9 @@ func RecordLine(b []byte, r *metrics.Record, start time.Time) []byte {
 	if r.SpilledFrom != "" {
 		o.str("spilled_from", r.SpilledFrom)
 	}
+	if r.Warn != "" {
+		o.str("warning", r.Warn)
+	}
 	o.str("proto", r.Proto)
 	o.int("new_conns", int64(r.NewConns))
 	if r.Warmup {
