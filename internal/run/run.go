@@ -664,6 +664,21 @@ func (st *state) pause(d time.Duration) bool {
 	return false
 }
 
+// halted reports whether dispatch must stop now. It reads the causes
+// themselves, not only halt, which a goroutine closes a moment after
+// them: a request waiting for the slot that the first (fatal) request
+// frees must not leave.
+func (st *state) halted() bool {
+	for _, c := range []chan struct{}{st.halt, st.fatal, st.badInput} {
+		select {
+		case <-c:
+			return true
+		default:
+		}
+	}
+	return false
+}
+
 // inputStop is why dispatch stopped when the source gave no request: a
 // bad row, or a halt that ended the wait for one.
 func (st *state) inputStop() string {
@@ -721,7 +736,7 @@ func (st *state) request(reqCtx context.Context, id int64, sched time.Time, it *
 		Body:    func(usage bool) []byte { return st.params.Body(nil, it, usage) },
 		Whole:   !st.plan.Workload.Streams(),
 		Choices: st.plan.Workload.Completions, NoRetry: check,
-		Answered: st.answer,
+		Answered: st.answer, Stop: st.halt,
 	}, w)
 	if check {
 		if err := client.Fatal(w, st.ep.Target()); err != nil {
@@ -903,6 +918,12 @@ func (st *state) openLoop(reqCtx context.Context) string {
 				return "signal"
 			}
 		}
+		if st.halted() {
+			// A fatal first answer (or a halt) came while this request
+			// waited for its slot: it never leaves.
+			release()
+			return "signal"
+		}
 		if !st.launch(reqCtx, n, st.start.Add(due), release) {
 			return st.inputStop()
 		}
@@ -962,6 +983,9 @@ func (st *state) closedLoop(reqCtx context.Context) string {
 		}
 		if st.length > 0 && time.Since(st.start) >= st.length {
 			return "duration"
+		}
+		if st.halted() {
+			return "signal"
 		}
 		active.Add(1)
 		if !st.launch(reqCtx, n, time.Now(), release) {

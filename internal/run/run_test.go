@@ -616,6 +616,38 @@ func TestInterruptWhileNothingAnswers(t *testing.T) {
 	})
 }
 
+// TestInterruptStopsRetries: after the first interrupt no new attempt
+// leaves: requests waiting to retry a 429 end at once as incomplete,
+// instead of retrying on for a minute.
+func TestInterruptStopsRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := fast()
+		d.Storm429 = 1 // every request 429, retry-after 1 to 5 s
+		st := newStack(t, d)
+		defer st.close()
+		p := basePlan("d", 50, 10)
+		p.Load.Rate, p.Load.Duration, p.Load.Retry = rate(60), plan.Duration(time.Hour), "exponential"
+		ctx, cancel := context.WithCancel(context.Background())
+		var atStop int64
+		// Half a second off the 429s and retries, which come on whole
+		// seconds.
+		time.AfterFunc(5500*time.Millisecond, func() {
+			atStop = st.sim.Stats().Deployments["d"].ThrottledTotal()
+			cancel()
+		})
+		start := time.Now()
+		out, _ := st.execute(t, p, ctx, nil)
+		q := out.Results.Requests
+		if after := st.sim.Stats().Deployments["d"].ThrottledTotal(); after != atStop {
+			t.Errorf("%d attempts after the interrupt", after-atStop)
+		}
+		// The first request checks the endpoint: it is not retried.
+		if d := time.Since(start); d != 5500*time.Millisecond || q.Sent != 6 || q.Throttled != 1 || q.Incomplete != 5 {
+			t.Errorf("ended after %v with %+v", d, q)
+		}
+	})
+}
+
 // TestClosedLoopBacksOffOn429: a closed loop against a deployment that
 // throttles everything waits each retry-after instead of hammering it.
 func TestClosedLoopBacksOffOn429(t *testing.T) {
