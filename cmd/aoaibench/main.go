@@ -4,8 +4,6 @@ package main
 
 import (
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/aoaibench/aoaibench/internal/cli"
 )
@@ -14,9 +12,5 @@ import (
 var version string
 
 func main() {
-	os.Exit(cli.Main(os.Args[1:], cli.Env{
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Release: version,
-		Notify: func(c chan<- os.Signal) { signal.Notify(c, os.Interrupt, syscall.SIGTERM) },
-		Stop:   func(c chan<- os.Signal) { signal.Stop(c) },
-	}))
+	os.Exit(cli.Main(os.Args[1:], cli.ProcessEnv(version)))
 }

@@ -133,15 +133,18 @@ func Resolve(raw string, api API, typ Type, deployment, model, apiVersion string
 		if typ == Responses {
 			// The Responses API is not under a deployment: the
 			// deployment is the body's model.
-			u.Path = path + "/openai/responses"
+			u.Path, u.RawPath = path+"/openai/responses", ""
 			e.Model = deployment
 			if apiVersion < "2025-03-01" {
 				apiVersion = ResponsesVersion
 			}
 		} else {
-			u.Path = path + "/openai/deployments/" + url.PathEscape(deployment) + typ.suffix()
+			// The name is one path segment: a / or # in it is escaped
+			// once (RawPath), not again by String.
+			base := (&url.URL{Path: path}).EscapedPath()
+			u.Path = path + "/openai/deployments/" + deployment + typ.suffix()
+			u.RawPath = base + "/openai/deployments/" + url.PathEscape(deployment) + typ.suffix()
 		}
-		u.RawPath = ""
 		u.RawQuery = url.Values{"api-version": {apiVersion}}.Encode()
 	case AzureV1:
 		e.Model = firstNonEmpty(deployment, model)

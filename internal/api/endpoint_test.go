@@ -23,6 +23,9 @@ func TestResolve(t *testing.T) {
 		{"http://127.0.0.1:8000", "", "", "llama", OpenAI, "http://127.0.0.1:8000/v1/chat/completions", "llama"},
 		{"http://127.0.0.1:8000/", OpenAI, "", "m", OpenAI, "http://127.0.0.1:8000/v1/chat/completions", "m"},
 		{"http://localhost:8080", Azure, "d", "", Azure, "http://localhost:8080/openai/deployments/d/chat/completions?api-version=2024-10-21", ""},
+		// A name with / and # is one segment, escaped once.
+		{"https://res.openai.azure.com", "", "a/b#c", "", Azure, "https://res.openai.azure.com/openai/deployments/a%2Fb%23c/chat/completions?api-version=2024-10-21", ""},
+		{"https://gw.example.com/my%20api", Azure, "a b", "", Azure, "https://gw.example.com/my%20api/openai/deployments/a%20b/chat/completions?api-version=2024-10-21", ""},
 	}
 	for _, c := range cases {
 		e, err := Resolve(c.raw, c.api, "", c.dep, c.mod, "2024-10-21")

@@ -12,6 +12,7 @@ import (
 	"os"
 	"reflect"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"github.com/alecthomas/kong"
@@ -19,12 +20,14 @@ import (
 	"github.com/aoaibench/aoaibench/internal/plan"
 )
 
-// Exit statuses, documented in the README.
+// Exit statuses, one meaning each across commands, documented in the
+// README.
 const (
-	ExitOK     = 0  // the run worked
-	ExitFailed = 1  // the endpoint or the run failed
-	ExitUsage  = 2  // bad input: nothing was sent
-	ExitSLO    = 99 // the run worked but missed an --slo objective (k6's threshold code)
+	ExitOK      = 0  // the run worked
+	ExitFailed  = 1  // the endpoint or the run failed: nothing succeeded, or most failed
+	ExitUsage   = 2  // bad input: nothing was sent
+	ExitInvalid = 3  // it ran, but the figures are not valid for the asked rate
+	ExitSLO     = 99 // the run worked but missed an --slo objective (k6's threshold code)
 )
 
 // Env is what a command sees of the process.
@@ -159,7 +162,7 @@ func Main(args []string, env Env) (code int) {
 		// Bare aoaibench: the help, and success.
 		args = []string{"--help"}
 	}
-	ctx, err := parser.Parse(args)
+	ctx, err := parser.Parse(joinNegatives(args))
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "aoaibench: error: %s\n", oneLine(err.Error()))
 		return ExitUsage
@@ -184,6 +187,39 @@ func Main(args []string, env Env) (code int) {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// joinNegatives joins a flag and a negative number after it (--rate -1,
+// -r -1) into one argument, which kong would otherwise read as a short
+// flag: the flag's own check then says what is wrong with the value.
+func joinNegatives(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if i+1 < len(args) && isNegative(args[i+1]) && strings.HasPrefix(a, "-") && !strings.Contains(a, "=") && len(a) > 1 {
+			if strings.HasPrefix(a, "--") {
+				a += "=" + args[i+1]
+			} else {
+				a += args[i+1] // -r-1: kong reads a short flag's value joined
+			}
+			i++
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// isNegative reports whether s reads as a negative number (-1, -0.5,
+// -.5, -1e3), not as a flag.
+func isNegative(s string) bool {
+	if len(s) < 2 || s[0] != '-' {
+		return false
+	}
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
+}
 
 // durationMapper reads a duration flag (20s, 3m, a bare number of
 // seconds), so that kong's messages name a duration.

@@ -248,21 +248,32 @@ func verdict(o *run.Outcome) (int, string) {
 	if o.Fatal != nil {
 		return ExitFailed, "error: " + o.Fatal.Error()
 	}
-	q := o.Results.Requests
+	return judge(o.Results)
+}
+
+// judge is the exit status of a run's results and, unless it is 0, why:
+// the one rule load, lab, sweep, search and merge apply.
+func judge(r *metrics.Results) (int, string) {
+	q := r.Requests
 	// Requests cut off when the run ended (a second interrupt, the drain
-	// timeout) say nothing against the endpoint.
+	// timeout) say nothing against the endpoint, but a run in which
+	// nothing succeeded measured nothing.
 	ended := q.Sent - q.Incomplete
 	failed := q.Failed() - q.Throttled - q.Incomplete
 	switch {
 	case q.Sent == 0:
 		return ExitFailed, "error: the run failed: no request was sent before it ended"
-	case ended > 0 && q.OK == 0:
-		return ExitFailed, fmt.Sprintf("error: the run failed: none of %d requests succeeded", ended)
+	case q.OK == 0 && ended == 0:
+		return ExitFailed, fmt.Sprintf("error: the run failed: none of %d requests succeeded (all were cut off when the run ended)", q.Sent)
+	case q.OK == 0:
+		return ExitFailed, fmt.Sprintf("error: the run failed: none of %d requests succeeded", q.Sent)
 	case 2*failed > ended:
 		return ExitFailed, fmt.Sprintf("error: the run failed: %d of %d requests failed (other than throttled)", failed, ended)
+	case !r.Valid && len(r.Invalid) > 0:
+		return ExitInvalid, "the figures are NOT VALID for the asked rate: " + strings.Join(r.Invalid, "; ")
 	}
 	var missed []string
-	for _, c := range o.Results.SLO {
+	for _, c := range r.SLO {
 		if !c.Passed {
 			missed = append(missed, c.Objective)
 		}

@@ -33,17 +33,20 @@ func paramFlag(key string) (string, bool) {
 
 // readParams reads a shell-style parameters file: KEY=VALUE lines, with an
 // optional "export ", quotes, blank lines and # comments.
-func readParams(path string) (map[string]string, []string, error) {
+func readParams(path string) (map[string]string, []string, map[string]int, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, usagef("--params: %v", err)
+		return nil, nil, nil, usagef("--params: %v", err)
 	}
 	defer f.Close()
-	vals := map[string]string{}
+	vals, lines := map[string]string{}, map[string]int{}
 	var order []string
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
+		if n == 1 {
+			line = strings.TrimPrefix(line, "\ufeff") // a Windows editor's byte order mark
+		}
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -51,7 +54,7 @@ func readParams(path string) (map[string]string, []string, error) {
 		k, v, ok := strings.Cut(line, "=")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
-			return nil, nil, usagef("--params %s:%d: want KEY=VALUE, got %q", path, n, sc.Text())
+			return nil, nil, nil, usagef("--params %s:%d: want KEY=VALUE, got %q", path, n, sc.Text())
 		}
 		v = strings.TrimSpace(v)
 		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
@@ -62,12 +65,12 @@ func readParams(path string) (map[string]string, []string, error) {
 		if _, seen := vals[k]; !seen {
 			order = append(order, k)
 		}
-		vals[k] = v
+		vals[k], lines[k] = v, n
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, usagef("--params: %v", err)
+		return nil, nil, nil, usagef("--params: %v", err)
 	}
-	return vals, order, nil
+	return vals, order, lines, nil
 }
 
 // applyParams fills the load command from a parameters file; flags typed
@@ -75,12 +78,12 @@ func readParams(path string) (map[string]string, []string, error) {
 // typed set comes from the parsed path). It keeps the file's API key,
 // never printed, and returns notes for stderr.
 func (c *LoadFlags) applyParams(typed map[string]bool) (notes []string, err error) {
-	vals, order, err := readParams(c.Params)
+	vals, order, lines, err := readParams(c.Params)
 	if err != nil {
 		return nil, err
 	}
 	bad := func(k, want string) error {
-		return usagef("--params %s: %s=%q is not %s", c.Params, k, vals[k], want)
+		return usagef("--params %s:%d: %s=%q is not %s", c.Params, lines[k], k, vals[k], want)
 	}
 	testName := ""
 	for _, k := range order {
@@ -91,7 +94,7 @@ func (c *LoadFlags) applyParams(typed map[string]bool) (notes []string, err erro
 			continue
 		}
 		if strings.Contains(v, "[replace") || (strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]")) {
-			return nil, usagef("--params %s: %s still holds the template's placeholder %q", c.Params, k, v)
+			return nil, usagef("--params %s:%d: %s still holds the template's placeholder %q", c.Params, lines[k], k, v)
 		}
 		if flag != "" && (typed[flag] || (flag == "endpoint" && c.Endpoint != "")) {
 			continue // the command line wins
@@ -102,6 +105,11 @@ func (c *LoadFlags) applyParams(typed map[string]bool) (notes []string, err erro
 				c.fileKey = v
 			}
 		case "TEST_NAME":
+			// A name: the run's directory and NAME.log go where the lab
+			// is run, as the original's logs/NAME did.
+			if v == "." || v == ".." || strings.ContainsAny(v, `/\`) {
+				return nil, bad(k, "a name (the run's directory and NAME.log are made here; give --output-dir for another place)")
+			}
 			testName = v
 		case "ERROR_FILE":
 			notes = append(notes, fmt.Sprintf("note: --params %s: ERROR_FILE is ignored: failures are in the run's requests.jsonl", c.Params))

@@ -277,8 +277,12 @@ func (p *Plan) Validate(window int) error {
 		return Errorf("--clients %d is fewer than the %d shards: each shard needs one at least (--clients is the total, divided among them)", l.Clients, l.Shard.Count)
 	case l.StartAt != "" && !validTime(l.StartAt):
 		return Errorf("--start-at %q is not an RFC 3339 time (e.g. 2026-12-02T15:00:00Z)", l.StartAt)
+	case l.Duration > 0 && l.Duration < Duration(time.Millisecond):
+		return Errorf("--duration %s is under a millisecond: give 0 (no limit) or a duration a request fits in", l.Duration)
 	case l.RequestTimeout <= 0:
 		return Errorf("--request-timeout must be positive, got %s", l.RequestTimeout)
+	case l.RequestTimeout < Duration(time.Millisecond):
+		return Errorf("--request-timeout %s is under a millisecond: no request is answered that fast", l.RequestTimeout)
 	case l.Retry != "none" && l.Retry != "exponential":
 		return Errorf("--retry must be none or exponential, got %q", l.Retry)
 	case p.Output.Window <= 0:

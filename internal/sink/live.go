@@ -168,7 +168,10 @@ func ms(sec float64) string {
 // Live writes the live line to w once a second: on a terminal (tty) one
 // status line updated in place, else the original tool's lines, human or
 // jsonl.
-func Live(w io.Writer, format string, tty bool) Sink {
+func Live(out io.Writer, format string, tty bool) Sink {
+	// A stdout that is closed (a pipe to head) ends the live output,
+	// never the run: its results still go to their files.
+	w := &stopOnError{w: out}
 	if tty && format == "human" {
 		shown := false
 		return Sink{
@@ -192,6 +195,21 @@ func Live(w io.Writer, format string, tty bool) Sink {
 			fmt.Fprintln(w, HumanLine(t))
 		}
 	}}
+}
+
+// stopOnError writes until the first error, then drops what follows.
+type stopOnError struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stopOnError) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	s.err = err
+	return n, err
 }
 
 // JSONLog writes the JSONL live lines to a file (the lab's TEST_NAME.log),

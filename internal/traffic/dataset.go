@@ -80,6 +80,7 @@ type Reader struct {
 	lineOff int64
 	lineNo  int
 	lf      *os.File
+	skip    int64 // bytes of a byte order mark before the data
 	// Empty counts conversations skipped for having no user turn.
 	Empty   int
 	tok     *tokenizer.Tokenizer
@@ -128,13 +129,20 @@ func Open(path, format string, tok *tokenizer.Tokenizer) (*Reader, error) {
 	}
 	br := bufio.NewReaderSize(f, 256<<10)
 	head, _ := br.Peek(4096)
+	// A UTF-8 byte order mark (Windows editors write one) is not the
+	// data's: JSON decoders refuse it.
+	skip := 0
+	if bytes.HasPrefix(head, []byte(bom)) {
+		br.Discard(len(bom))
+		head, skip = head[len(bom):], len(bom)
+	}
 	if format == "" {
 		if format, err = Detect(path, head); err != nil {
 			f.Close()
 			return nil, &BadRow{File: path, Line: 1, Err: err}
 		}
 	}
-	r := &Reader{path: path, format: format, f: f, br: br, tok: tok}
+	r := &Reader{path: path, format: format, f: f, br: br, tok: tok, skip: int64(skip)}
 	switch format {
 	case ShareGPT, Replay:
 		r.dec = json.NewDecoder(br)
@@ -171,6 +179,9 @@ func Open(path, format string, tok *tokenizer.Tokenizer) (*Reader, error) {
 	}
 	return r, nil
 }
+
+// bom is UTF-8's byte order mark.
+const bom = "\ufeff"
 
 // MaxRow is the longest line of a JSONL dataset: a file that is not
 // JSONL (one line of a gigabyte) must not be read whole into memory.
@@ -221,6 +232,7 @@ func wholeRunes(b []byte) []byte {
 // start: only errors ask, and the whole file is read at most once per
 // pass.
 func (r *Reader) lineAt(off int64) int {
+	off += r.skip // the decoder's offsets start past a byte order mark
 	if r.lf == nil {
 		f, err := os.Open(r.path)
 		if err != nil {

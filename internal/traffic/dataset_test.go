@@ -35,60 +35,94 @@ const shareGPT = `[
 
 func TestDatasetFormats(t *testing.T) {
 	tok, _ := tokenizer.Get(tokenizer.O200k)
-	for _, tc := range []struct {
-		name, content, format string
-		rows                  int
-		first                 string // the first turn's user text
-		output                int
-		msgs                  int
-	}{
+	for _, tc := range []formatCase{
 		{"sg.json", shareGPT, ShareGPT, 2, "hello there", 5, 2},
 		{"d.jsonl", `{"prompt": "say hi", "output_tokens": 7}` + "\n\n" + `{"messages": [{"role": "user", "content": "x"}], "max_tokens": 3}` + "\n", JSONL, 2, "say hi", 7, 1},
 		{"r.json", `[[{"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}], [{"role": "user", "content": "hi"}]]`, Replay, 2, "look", 0, 1},
 		{"d.csv", "prompt,output_tokens\n\"hello, world\",12\nbye,\n", CSV, 2, "hello, world", 12, 1},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r, err := Open(write(t, tc.name, tc.content), "", tok)
-			if err != nil {
-				t.Fatal(err)
+		for _, mark := range []string{"", bom} {
+			// A byte order mark, as Windows editors write, is read past.
+			tc.content = mark + tc.content
+			if mark != "" {
+				tc.name = "bom-" + tc.name
 			}
-			defer r.Close()
-			if r.Format() != tc.format {
-				t.Fatalf("format %s, want %s", r.Format(), tc.format)
-			}
-			var convs []*Conversation
-			for {
-				c, err := r.Next()
-				if err != nil {
-					if err.Error() != "EOF" {
-						t.Fatal(err)
-					}
-					break
-				}
-				convs = append(convs, c)
-			}
-			if len(convs) != tc.rows {
-				t.Fatalf("%d rows, want %d", len(convs), tc.rows)
-			}
-			t0 := convs[0].Turns[0]
-			d := &Dataset{}
-			it := d.item(t0.Messages, t0, -1, 1)
-			if text := it.LastUser(); text != tc.first || t0.Output != tc.output || len(t0.Messages) != tc.msgs {
-				t.Errorf("first turn %q, output %d, %d messages", text, t0.Output, len(t0.Messages))
-			}
-			var body struct {
-				Messages []map[string]any `json:"messages"`
-			}
-			if err := json.Unmarshal((&Params{}).Body(nil, it, true), &body); err != nil || len(body.Messages) != tc.msgs {
-				t.Errorf("body: %v %v", err, body)
-			}
-		})
+			t.Run(tc.name, func(t *testing.T) { testFormat(t, tok, tc) })
+		}
 	}
 	// ShareGPT's second human turn is a turn of its own.
 	r, _ := Open(write(t, "sg.json", shareGPT), "", tok)
 	c, _ := r.Next()
 	if len(c.Turns) != 2 || (&Dataset{}).item(c.Turns[1].Messages, c.Turns[1], 0, 2).LastUser() != "and then?" || c.Turns[1].Output != 2 {
 		t.Errorf("turns %+v", c.Turns)
+	}
+	// After a byte order mark, a bad row's line is still right.
+	if _, err := readAll(write(t, "bad.json", bom+"[\n{\"conversations\": []},\n{\"conversations\": 7}\n]"), tok); err == nil || !strings.Contains(err.Error(), "bad.json:3:") {
+		t.Errorf("bad row after a byte order mark: %v", err)
+	}
+}
+
+// readAll reads every row of a dataset, returning the first error.
+func readAll(path string, tok *tokenizer.Tokenizer) (int, error) {
+	r, err := Open(path, "", tok)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	for n := 0; ; n++ {
+		if _, err := r.Next(); err != nil {
+			if err == io.EOF {
+				return n, nil
+			}
+			return n, err
+		}
+	}
+}
+
+// formatCase is a dataset file and what its rows must read as.
+type formatCase struct {
+	name, content, format string
+	rows                  int
+	first                 string // the first turn's user text
+	output                int
+	msgs                  int
+}
+
+// testFormat reads a dataset file and checks its rows and first turn.
+func testFormat(t *testing.T, tok *tokenizer.Tokenizer, tc formatCase) {
+	r, err := Open(write(t, tc.name, tc.content), "", tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.Format() != tc.format {
+		t.Fatalf("format %s, want %s", r.Format(), tc.format)
+	}
+	var convs []*Conversation
+	for {
+		c, err := r.Next()
+		if err != nil {
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			break
+		}
+		convs = append(convs, c)
+	}
+	if len(convs) != tc.rows {
+		t.Fatalf("%d rows, want %d", len(convs), tc.rows)
+	}
+	t0 := convs[0].Turns[0]
+	d := &Dataset{}
+	it := d.item(t0.Messages, t0, -1, 1)
+	if text := it.LastUser(); text != tc.first || t0.Output != tc.output || len(t0.Messages) != tc.msgs {
+		t.Errorf("first turn %q, output %d, %d messages", text, t0.Output, len(t0.Messages))
+	}
+	var body struct {
+		Messages []map[string]any `json:"messages"`
+	}
+	if err := json.Unmarshal((&Params{}).Body(nil, it, true), &body); err != nil || len(body.Messages) != tc.msgs {
+		t.Errorf("body: %v %v", err, body)
 	}
 }
 

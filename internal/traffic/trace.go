@@ -2,6 +2,7 @@ package traffic
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -65,6 +66,9 @@ func ReadTrace(path string, speed float64, block int, seed uint64) (*Trace, erro
 	for sc.Scan() {
 		line++
 		b := sc.Bytes()
+		if line == 1 {
+			b = bytes.TrimPrefix(b, []byte(bom))
+		}
 		if len(b) == 0 || len(trimSpace(b)) == 0 {
 			continue
 		}
