@@ -57,6 +57,9 @@ func Merge(parts []Part, slo SLO) (*Results, *Summary, error) {
 			s.Counts[c] += n
 		}
 		s.Attempts += q.Attempts
+		if s.Warned += q.Warned; s.FirstWarning == "" {
+			s.FirstWarning = q.FirstWarning
+		}
 		s.Throttles += q.ThrottledAttempts
 		sent += q.Sent
 		heldBack += q.HeldBack

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -107,6 +108,16 @@ func TestSummaryCounts(t *testing.T) {
 	s.Add(m)
 	if s.Compared != 1 || s.Mismatched != 1 {
 		t.Errorf("mismatch %d/%d", s.Mismatched, s.Compared)
+	}
+	// Answers that broke a rule without failing are counted, the first
+	// rule kept.
+	for _, w := range []string{"usage prompt_tokens is not a number: ignored", "", "choice 0's finish_reason came twice (stop, then stop)"} {
+		r := okRecord(0, time.Second, 2*time.Second, 3*time.Second, 11)
+		r.Warn = w
+		s.Add(r)
+	}
+	if q := s.Results(Info{Start: t0, Window: time.Minute, Sent: 6}).Requests; q.Warned != 2 || !strings.HasPrefix(q.FirstWarning, "usage prompt_tokens") {
+		t.Errorf("warned %d, first %q", q.Warned, q.FirstWarning)
 	}
 }
 

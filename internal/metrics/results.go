@@ -86,6 +86,11 @@ type Requests struct {
 	NotSent           int64 `json:"not_sent"`
 	Attempts          int64 `json:"attempts"`
 	ThrottledAttempts int64 `json:"throttled_attempts"`
+	// Warned counts answers that broke the API's rules without failing
+	// (a usage count that is not a number, a finish_reason twice): each
+	// record says which in its "warning"; FirstWarning is the first.
+	Warned       int64  `json:"warned,omitempty"`
+	FirstWarning string `json:"first_warning,omitempty"`
 	Throttled         int64 `json:"throttled"`
 	HTTP              int64 `json:"http"`
 	Timeout           int64 `json:"timeout"`

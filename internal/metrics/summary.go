@@ -23,6 +23,10 @@ type Summary struct {
 	CacheReported              int64 // that said how much was cached
 	QuotaTokens                int64 // prompt + max_tokens x n: Azure's admission count
 	Attempts, Throttles        int64
+	// Warned counts answers that broke the API's rules without failing
+	// (Record.Warn); FirstWarning is the first such rule.
+	Warned       int64
+	FirstWarning string
 	Compared, Mismatched       int64 // requests with both output counts; those that differ
 	MismatchAbs                int64 // sum of |server - client|
 	NewConns                   int64
@@ -92,6 +96,11 @@ func (s *Summary) Hist(name string) *Hist { return s.Hists[name] }
 func (s *Summary) Add(r *Record) {
 	s.Counts[r.Class]++
 	s.Attempts += int64(r.Attempts)
+	if r.Warn != "" {
+		if s.Warned++; s.FirstWarning == "" {
+			s.FirstWarning = r.Warn
+		}
+	}
 	s.Throttles += int64(r.Throttles)
 	s.NewConns += int64(r.NewConns)
 	if r.Proto != "" {
@@ -246,7 +255,7 @@ func (s *Summary) Results(in Info) *Results {
 		Valid: len(in.Invalid) == 0, Invalid: in.Invalid,
 		Requests: Requests{
 			Sent: in.Sent, OK: s.Counts[OK], HeldBack: in.HeldBack, NotSent: in.NotSent,
-			Attempts: s.Attempts, ThrottledAttempts: s.Throttles,
+			Attempts: s.Attempts, ThrottledAttempts: s.Throttles, Warned: s.Warned, FirstWarning: s.FirstWarning,
 			Throttled: s.Counts[Throttled], HTTP: s.Counts[HTTPStatus], Timeout: s.Counts[Timeout],
 			Connection: s.Counts[Connection], Stream: s.Counts[Stream], Incomplete: s.Counts[Incomplete],
 		},

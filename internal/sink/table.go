@@ -49,6 +49,9 @@ func Table(w io.Writer, r *metrics.Results) {
 	if len(failed) > 0 {
 		fmt.Fprintf(w, "          failed: %s\n", strings.Join(failed, ", "))
 	}
+	if q.Warned > 0 {
+		fmt.Fprintf(w, "          %d answers broke the API's rules without failing, e.g. %s\n", q.Warned, q.FirstWarning)
+	}
 	offered := "closed loop"
 	if o := r.RPM.Offered.F(); !math.IsNaN(o) {
 		offered = strconv.FormatFloat(math.Round(o*10)/10, 'f', -1, 64) + " offered"
