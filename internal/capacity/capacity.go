@@ -6,6 +6,7 @@
 package capacity
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,30 +25,64 @@ type StepFunc func(ctx context.Context, i int, rate float64) (res *metrics.Resul
 
 // Probe is one step's outcome.
 type Probe struct {
-	Rate    float64          `json:"rate"`
-	Passed  bool             `json:"passed"`
-	Reasons []string         `json:"reasons,omitempty"` // why it failed
-	Dir     string           `json:"dir,omitempty"`
-	Results *metrics.Results `json:"results"`
+	Rate float64 `json:"rate"`
+	// Judged says the step was held to objectives; Passed whether it met
+	// them. A step that was not judged has not passed.
+	Judged  bool     `json:"judged"`
+	Passed  bool     `json:"passed"`
+	Reasons []string `json:"reasons,omitempty"` // why it failed
+	// FailedBy is what failed it first: "load generator" (it did not
+	// send its rate), "quota" (over the quota, or throttled past an
+	// objective), or "objectives".
+	FailedBy string           `json:"failed_by,omitempty"`
+	Dir      string           `json:"dir,omitempty"`
+	Results  *metrics.Results `json:"results"`
 }
 
-// Judge says whether a step's results meet the objectives, and if not why.
-// A step whose load generator fell behind fails: it did not test its rate.
-func Judge(res *metrics.Results, objectives []plan.Threshold) (bool, []string) {
+// What fails a step, in Probe.FailedBy.
+const (
+	ByGenerator  = "load generator"
+	ByQuota      = "quota"
+	ByObjectives = "objectives"
+)
+
+// Judge says whether a step's results meet the objectives, and if not why
+// and what failed it. A step whose load generator fell behind fails: it
+// did not test its rate. So does one whose rates are over the quota: a
+// step shorter than the quota's minute can hold a rate no whole minute
+// allows, which is never the deployment's capacity.
+func Judge(res *metrics.Results, objectives []plan.Threshold) (bool, []string, string) {
 	var why []string
+	by := ""
 	if !res.Valid {
 		for _, r := range res.Invalid {
 			why = append(why, "not a test of its rate: "+r)
 		}
+		by = ByGenerator
+	}
+	if over := res.OverQuota(); len(over) > 0 {
+		why = append(why, over...)
+		by = cmp.Or(by, ByQuota)
 	}
 	for _, th := range objectives {
 		c := th.Check(res)
 		res.SLO = append(res.SLO, c)
 		if !c.Passed {
 			why = append(why, fmt.Sprintf("%s: %s", c.Objective, metrics.Format(c.Figure, c.Value.F())))
+			kind := ByObjectives
+			if strings.HasPrefix(c.Figure, "throttled") {
+				kind = ByQuota
+			}
+			by = cmp.Or(by, kind)
 		}
 	}
-	return len(why) == 0, why
+	return len(why) == 0, why, by
+}
+
+// judged is the probe of a step's results.
+func judged(rate float64, res *metrics.Results, dir string, objectives []plan.Threshold) Probe {
+	ok, why, by := Judge(res, objectives)
+	return Probe{Rate: rate, Judged: true, Passed: ok, Reasons: why, FailedBy: by, Dir: dir, Results: strip(res)}
 }
 
 // strip drops what a probe's entry in sweep.json or search.json does not
@@ -68,7 +103,8 @@ func strip(res *metrics.Results) *metrics.Results {
 }
 
 // Sweep runs a step at each rate, in order, judging each against the
-// objectives (none: every step passes). A step that errs stops the sweep.
+// objectives (and the quota and the load generator, as a search does). A
+// step that errs stops the sweep.
 func Sweep(ctx context.Context, rates []float64, objectives []plan.Threshold, step StepFunc) ([]Probe, error) {
 	var out []Probe
 	for i, r := range rates {
@@ -79,8 +115,7 @@ func Sweep(ctx context.Context, rates []float64, objectives []plan.Threshold, st
 		if err != nil {
 			return out, err
 		}
-		ok, why := Judge(res, objectives)
-		out = append(out, Probe{Rate: r, Passed: ok, Reasons: why, Dir: dir, Results: strip(res)})
+		out = append(out, judged(r, res, dir, objectives))
 	}
 	return out, nil
 }
@@ -105,6 +140,42 @@ type Found struct {
 	// Why the search stopped: "bracket" (within the tolerance), "max"
 	// (the highest rate passed), "min" (the lowest failed), "probes".
 	Stopped string `json:"stopped"`
+	// Bound says what bounds the answer, in one sentence for people.
+	Bound string `json:"bound"`
+}
+
+// SweepFile is sweep.json: a sweep's steps, each judged.
+type SweepFile struct {
+	Schema     int     `json:"schema"`
+	Kind       string  `json:"kind"`    // "sweep"
+	Clients    bool    `json:"clients"` // steps of client counts, not rates
+	Objectives string  `json:"objectives"`
+	Probes     []Probe `json:"probes"`
+}
+
+// SearchFile is search.json: a search's answer, what bounds it, and its
+// probes.
+type SearchFile struct {
+	Schema      int         `json:"schema"`
+	Kind        string      `json:"kind"` // "search"
+	Objectives  string      `json:"objectives"`
+	Tolerance   float64     `json:"tolerance"`
+	MaxRate     metrics.Num `json:"max_rate"`
+	BracketPass metrics.Num `json:"bracket_pass"`
+	BracketFail metrics.Num `json:"bracket_fail"`
+	Stopped     string      `json:"stopped"`
+	Bound       string      `json:"bound"`
+	Probes      []Probe     `json:"probes"`
+}
+
+// FileVersion is the schema of sweep.json and search.json.
+const FileVersion = 1
+
+// File returns a search's search.json.
+func (f *Found) File(objectives string, tolerance float64) SearchFile {
+	return SearchFile{Schema: FileVersion, Kind: "search", Objectives: objectives, Tolerance: tolerance,
+		MaxRate: metrics.Num(f.MaxRate), BracketPass: metrics.Num(f.Pass), BracketFail: metrics.Num(f.Fail),
+		Stopped: f.Stopped, Bound: f.Bound, Probes: f.Probes}
 }
 
 // ErrNoRate is returned when not even the lowest rate passed.
@@ -139,8 +210,9 @@ func (s Search) Run(ctx context.Context, objectives []plan.Threshold, step StepF
 		if err != nil {
 			return false, err
 		}
-		ok, why := Judge(res, objectives)
-		f.Probes = append(f.Probes, Probe{Rate: rate, Passed: ok, Reasons: why, Dir: dir, Results: strip(res)})
+		p := judged(rate, res, dir, objectives)
+		ok := p.Passed
+		f.Probes = append(f.Probes, p)
 		if ok && !(rate <= f.Pass) {
 			f.Pass = rate
 		}
@@ -190,8 +262,34 @@ bisect:
 	return f.done()
 }
 
+// bound says what bounds the search's answer, in one sentence for
+// people: the quota, the objectives or the load generator at the lowest
+// failing rate, or the range searched, or the probes allowed.
+func (f *Found) bound() string {
+	switch f.Stopped {
+	case "max":
+		return fmt.Sprintf("bounded by --max: %g RPM, the highest searched, passed; the deployment may hold more", f.Pass)
+	case "probes":
+		if math.IsNaN(f.Fail) {
+			return fmt.Sprintf("bounded by --max-probes: %g RPM passed, no higher rate was tried", f.Pass)
+		}
+	}
+	for _, p := range f.Probes {
+		if p.Rate != f.Fail || p.Passed || len(p.Reasons) == 0 {
+			continue
+		}
+		s := fmt.Sprintf("bounded by the %s: at %g RPM, %s", p.FailedBy, p.Rate, p.Reasons[0])
+		if p.FailedBy == ByGenerator {
+			s += " (the endpoint may hold more: send from more machines, --shard)"
+		}
+		return s
+	}
+	return ""
+}
+
 func (f *Found) done() (*Found, error) {
 	f.MaxRate = f.Pass
+	f.Bound = f.bound()
 	if math.IsNaN(f.Pass) {
 		return f, ErrNoRate
 	}

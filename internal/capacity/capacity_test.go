@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
@@ -86,6 +87,49 @@ func TestSearchInvalidStepFails(t *testing.T) {
 		}
 	}
 	_ = last
+	if !strings.HasPrefix(f.Bound, "bounded by the load generator: at ") || !strings.Contains(f.Bound, "the endpoint may hold more") {
+		t.Errorf("bound %q", f.Bound)
+	}
+}
+
+// shortSteps models 10-second steps against a 60,000 TPM standard
+// deployment: requests of 1,000 quota-counted tokens are all admitted up
+// to 360 RPM (the step ends before its minute fills), so their rate,
+// scaled to a minute, passes the objectives; only the quota can say it
+// was not held for a minute.
+func shortSteps(_ context.Context, i int, rate float64) (*metrics.Results, string, error) {
+	r := &metrics.Results{Valid: true, Requests: metrics.Requests{Sent: 100, OK: 100}, Quota: &metrics.Quota{TPM: 60000, RPM: 360, Source: "simulator"}}
+	r.RPM.Achieved, r.TPM.Quota = metrics.Num(rate), metrics.Num(rate*1000)
+	if rate > 360 {
+		r.Requests.Throttled, r.Requests.OK = 50, 50
+	}
+	return r, "", nil
+}
+
+// TestQuotaBoundsSearch: a step over the quota fails whatever the
+// objectives say, and the answer says the quota bounds it.
+func TestQuotaBoundsSearch(t *testing.T) {
+	f, err := Search{Min: 60, Max: 960, Tolerance: 0.05}.Run(context.Background(), objectives(t), shortSteps)
+	if err != nil || f.MaxRate != 60 || f.Fail > 63 {
+		t.Fatalf("%v: max %g, bracket %g..%g", err, f.MaxRate, f.Pass, f.Fail)
+	}
+	if !strings.HasPrefix(f.Bound, "bounded by the quota: at ") || !strings.Contains(f.Bound, "quota-counted TPM is over the 60000 TPM quota") {
+		t.Errorf("bound %q", f.Bound)
+	}
+	for _, p := range f.Probes {
+		if p.Rate > 60 && (p.Passed || p.FailedBy != ByQuota) || !p.Judged {
+			t.Errorf("probe %g: passed %v, failed by %q", p.Rate, p.Passed, p.FailedBy)
+		}
+	}
+	// A sweep judges its steps the same way: 480 RPM is not a pass.
+	probes, err := Sweep(context.Background(), []float64{60, 120, 480}, objectives(t), shortSteps)
+	if err != nil || !probes[0].Passed || probes[1].Passed || probes[2].Passed || probes[2].FailedBy != ByQuota {
+		t.Errorf("%v %+v", err, probes)
+	}
+	// The range and the probes bound an answer too.
+	if f, _ := (Search{Min: 10, Max: 40}).Run(context.Background(), objectives(t), deployment(1000)); !strings.HasPrefix(f.Bound, "bounded by --max: 40 RPM") {
+		t.Errorf("bound %q", f.Bound)
+	}
 }
 
 func TestParseRates(t *testing.T) {

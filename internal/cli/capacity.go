@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -25,6 +27,7 @@ import (
 // StepFlags are the flags of a sequence of steps.
 type StepFlags struct {
 	StepDuration plan.Duration `default:"60" placeholder:"TIME" help:"How long each step sends, after its --warmup (10 s unless given; --warmup 1m lets a standard deployment's sliding minute of tokens forget the step before)."`
+	ShortSteps   bool          `help:"Allow steps shorter than a standard deployment's minute: their per-minute rates are scaled from less than the quota counts (a rate over the quota still fails its step)."`
 }
 
 // SweepCmd is `aoaibench sweep`: one open-loop step per rate.
@@ -93,6 +96,9 @@ func (f *LoadFlags) steps(env *Env, kctx *kong.Context, sf StepFlags, what strin
 	}
 	if sf.StepDuration <= 0 {
 		return nil, nil, usagef("--step-duration must be positive, got %s", sf.StepDuration)
+	}
+	if sf.StepDuration.D() < time.Minute && !sf.ShortSteps && standardQuota(f) {
+		return nil, nil, usagef("--step-duration %s is shorter than a standard deployment's quota minute: a step's per-minute rates would be scaled from less than the quota counts; give 1m or more, or --short-steps", sf.StepDuration)
 	}
 	if !typed["warmup"] {
 		// A step follows a step that may have spent the quota: its first
@@ -174,9 +180,12 @@ func stepFunc(env *Env, f *LoadFlags, mk func(int, float64, bool) *plan.Plan, ru
 		if res.Stopped == "signal" {
 			return nil, "", errInterrupted
 		}
-		fmt.Fprintf(o.errw, "%s: sent %d, ok %d, 429 %d, failed %d; %.1f RPM achieved; TTFT p95 %s, E2E p95 %s\n",
-			label, res.Requests.Sent, res.Requests.OK, res.Requests.Throttled, res.Requests.Failed()-res.Requests.Throttled,
-			res.RPM.Achieved.F(), metrics.Format("ttft_p95", res.Latency["ttft"].P95.F()), metrics.Format("e2e_p95", res.Latency["e2e"].P95.F()))
+		ttft := "-"
+		if d := res.Latency["ttft"]; d.Count > 0 {
+			ttft = metrics.Ms(d.P95.F())
+		}
+		fmt.Fprintf(o.errw, "%s: %d sent, %d ok, %d throttled, %d failed; TTFT p95 %s\n",
+			label, res.Requests.Sent, res.Requests.OK, res.Requests.Throttled, res.Requests.Failed()-res.Requests.Throttled, ttft)
 		return res, p.Output.Dir, nil
 	}
 }
@@ -207,11 +216,12 @@ func (c *SweepCmd) Run(env *Env, kctx *kong.Context) error {
 	default:
 		return usagef("sweep needs --rates (10,20,40 or 10:200:10) or --clients-list")
 	}
-	var objectives []plan.Threshold
-	if c.SLO != "" {
-		if objectives, err = plan.ParseThresholds("--slo", c.SLO); err != nil {
-			return err
-		}
+	// Steps are judged as a search's are: by --slo, else the default
+	// objectives; a step over the quota or behind its schedule fails.
+	slo := cmp.Or(c.SLO, defaultObjectives)
+	objectives, err := plan.ParseThresholds("--slo", slo)
+	if err != nil {
+		return err
 	}
 	mk, running, err := c.LoadFlags.steps(env, kctx, c.StepFlags, "sweep")
 	if err != nil {
@@ -220,7 +230,6 @@ func (c *SweepCmd) Run(env *Env, kctx *kong.Context) error {
 	if running != nil {
 		defer running.Stop()
 	}
-	warnShortSteps(env.Stderr, mk(0, rates[len(rates)-1], clients), c.StepDuration)
 	total := func() string { return fmt.Sprintf("/%d", len(rates)) }
 	probes, err := capacity.Sweep(context.Background(), rates, objectives, stepFunc(env, &c.LoadFlags, mk, running, clients, total))
 	if errors.Is(err, errInterrupted) {
@@ -228,12 +237,21 @@ func (c *SweepCmd) Run(env *Env, kctx *kong.Context) error {
 	} else if err != nil {
 		return err
 	}
-	sweepTable(env.Stderr, probes, clients, len(objectives) > 0)
+	sweepTable(env.Stderr, probes, clients)
+	fmt.Fprintf(env.Stderr, "sweep: steps judged by %s, the quota and the load generator\n", slo)
 	if c.OutputDir != "" {
-		if err := writeJSON(filepath.Join(c.OutputDir, "sweep.json"), map[string]any{"schema": 1, "kind": "sweep", "clients": clients, "probes": probes}); err != nil {
+		f := capacity.SweepFile{Schema: capacity.FileVersion, Kind: "sweep", Clients: clients, Objectives: slo, Probes: probes}
+		if err := writeJSON(filepath.Join(c.OutputDir, "sweep.json"), f); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stderr, "sweep: results in %s (sweep.json, a directory per step); aoaibench report %s draws the capacity curve\n", c.OutputDir, c.OutputDir)
+	}
+	// A step that did not send its rate did not test it: the sweep's
+	// figures are not valid for the rates asked.
+	for _, p := range probes {
+		if p.Results != nil && !p.Results.Valid {
+			return exitError{code: ExitInvalid, msg: fmt.Sprintf("the figures of step %s are NOT VALID for its rate: %s", strconv.FormatFloat(p.Rate, 'f', -1, 64), strings.Join(p.Results.Invalid, "; "))}
+		}
 	}
 	return nil
 }
@@ -268,7 +286,6 @@ func (c *SearchCmd) Run(env *Env, kctx *kong.Context) error {
 	if running != nil {
 		defer running.Stop()
 	}
-	warnShortSteps(env.Stderr, mk(0, c.Max, false), c.StepDuration)
 	if c.PTUWarmup && c.StepDuration.D().Minutes() < 1 {
 		fmt.Fprintln(env.Stderr, "note: a provisioned deployment's bucket holds a minute of capacity: steps shorter than a minute may not see it overflow")
 	}
@@ -285,16 +302,17 @@ func (c *SearchCmd) Run(env *Env, kctx *kong.Context) error {
 	if err != nil && !errors.Is(err, capacity.ErrNoRate) {
 		return err
 	}
-	sweepTable(env.Stderr, found.Probes, false, true)
+	sweepTable(env.Stderr, found.Probes, false)
 	if c.OutputDir != "" {
-		if err := writeJSON(filepath.Join(c.OutputDir, "search.json"), map[string]any{"schema": 1, "kind": "search", "objectives": slo, "tolerance": tol,
-			"max_rate": metrics.Num(found.MaxRate), "bracket_pass": metrics.Num(found.Pass), "bracket_fail": metrics.Num(found.Fail),
-			"stopped": found.Stopped, "probes": found.Probes}); err != nil {
+		if err := writeJSON(filepath.Join(c.OutputDir, "search.json"), found.File(slo, tol)); err != nil {
 			return err
 		}
 	}
 	if errors.Is(err, capacity.ErrNoRate) {
 		fmt.Fprintf(env.Stdout, "no rate from %g RPM up met %s\n", c.Min, slo)
+		if found.Bound != "" {
+			fmt.Fprintln(env.Stdout, found.Bound)
+		}
 		return exitError{code: ExitSLO}
 	}
 	switch found.Stopped {
@@ -306,9 +324,19 @@ func (c *SearchCmd) Run(env *Env, kctx *kong.Context) error {
 		fmt.Fprintf(env.Stdout, "max rate: %g RPM meets %s; %g RPM does not\n", found.Pass, slo, found.Fail)
 	}
 	if p := bestProbe(found); p != nil && p.Results != nil {
-		fmt.Fprintf(env.Stdout, "at %g RPM: %.1f RPM achieved, %.0f TPM (%.0f quota-counted), TTFT p95 %s, E2E p95 %s\n", p.Rate,
+		fmt.Fprintf(env.Stdout, "at %g RPM: %.1f RPM achieved, %.0f TPM (%.0f quota-counted),\n  TTFT p95 %s, E2E p95 %s\n", p.Rate,
 			p.Results.RPM.Achieved.F(), p.Results.TPM.Total.F(), p.Results.TPM.Quota.F(),
-			metrics.Format("ttft_p95", p.Results.Latency["ttft"].P95.F()), metrics.Format("e2e_p95", p.Results.Latency["e2e"].P95.F()))
+			metrics.Ms(p.Results.Latency["ttft"].P95.F()), metrics.Ms(p.Results.Latency["e2e"].P95.F()))
+	}
+	if found.Bound != "" {
+		sink.Wrapped(env.Stdout, "", found.Bound)
+	}
+	// An answer bounded by the load generator is this machine's, not the
+	// endpoint's: not valid for the rates asked.
+	for _, p := range found.Probes {
+		if p.Rate == found.Fail && p.FailedBy == capacity.ByGenerator {
+			return exitError{code: ExitInvalid, msg: "the answer is bounded by the load generator, not the endpoint"}
+		}
 	}
 	return nil
 }
@@ -350,21 +378,25 @@ func runPlanUntil429(env *Env, p *plan.Plan, fileKey string, running *sim.Runnin
 	return runPlanStop(&devnull, p, stepOpts{fileKey: fileKey, sim: running, step: "fill"}, func(r *metrics.Record) bool { return r.Throttles > 0 })
 }
 
-// warnShortSteps says when steps are too short to see a standard Azure
-// quota: its tokens are counted over a sliding minute, and its requests
-// over 10 s windows below 60 RPM.
-func warnShortSteps(w io.Writer, p *plan.Plan, step plan.Duration) {
-	if p.Target.URL != "" && !strings.Contains(p.Target.URL, ".azure.com") && p.Target.API != "azure" && p.Target.API != "azure-v1" {
-		return
+// standardQuota reports whether the flags test a deployment with a
+// standard Azure quota, counted over a sliding minute: the simulator's
+// standard deployment, or an endpoint spoken to as Azure (a provisioned
+// one cannot be told from its URL: --short-steps allows short steps).
+func standardQuota(f *LoadFlags) bool {
+	if f.Endpoint == "" {
+		d, err := f.SimFlags.deployments(f.Deployment, f.Model)
+		if err != nil || len(d) == 0 {
+			return false // the plan's check says what is wrong
+		}
+		tpm, _ := d[0].Quota()
+		return tpm > 0
 	}
-	if step.D().Minutes() < 1 {
-		fmt.Fprintf(w, "warning: --step-duration %s is shorter than a minute: a standard Azure deployment counts tokens over a sliding minute, so a step may end before its quota binds\n", step)
-	}
+	return strings.Contains(f.Endpoint, ".azure.com") || strings.Contains(f.Endpoint, ".azure-api.net") || f.API == "azure" || f.API == "azure-v1"
 }
 
-// sweepTable writes a line per step; judged says whether the steps were
-// held to objectives (else their result column is empty).
-func sweepTable(w io.Writer, probes []capacity.Probe, clients, judged bool) {
+// sweepTable writes a line per step, with its verdict, and why each
+// step that failed did: within 80 columns, latencies in ms.
+func sweepTable(w io.Writer, probes []capacity.Probe, clients bool) {
 	if len(probes) == 0 {
 		return
 	}
@@ -373,25 +405,32 @@ func sweepTable(w io.Writer, probes []capacity.Probe, clients, judged bool) {
 	if clients {
 		unit = "clients"
 	}
-	fmt.Fprintf(tw, "\n%s\tsent\tok\t429 %%\tachieved\tTPM\tTTFT p50\tp95\tTPOT p50\tE2E p95\tresult\t\n", unit)
+	ms := func(d metrics.Dist, p metrics.Num) string {
+		if d.Count == 0 || math.IsNaN(p.F()) {
+			return "-"
+		}
+		return strconv.FormatFloat(p.F()*1e3, 'f', 1, 64)
+	}
+	fmt.Fprintf(tw, "\n%s\tsent\tok\t429 %%\tRPM ok\tTPM\tTTFT p95\tTPOT p50\tE2E p95\tresult\t\n", unit)
 	for _, p := range probes {
 		r := p.Results
 		verdict := "pass"
 		switch {
-		case !judged:
-			verdict = ""
+		case !p.Judged:
+			verdict = "not judged"
 		case !p.Passed:
 			verdict = "FAIL"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", strconv.FormatFloat(p.Rate, 'f', -1, 64),
+		ttft, tpot, e2e := r.Latency["ttft"], r.Latency["tpot"], r.Latency["e2e"]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.0f\t%s\t%s\t%s\t%s\t\n", strconv.FormatFloat(p.Rate, 'f', -1, 64),
 			r.Requests.Sent, r.Requests.OK, 100*r.Share(r.Requests.Throttled), r.RPM.Achieved.F(), r.TPM.Total.F(),
-			metrics.Format("ttft_p50", r.Latency["ttft"].P50.F()), metrics.Format("ttft_p95", r.Latency["ttft"].P95.F()),
-			metrics.Format("tpot_p50", r.Latency["tpot"].P50.F()), metrics.Format("e2e_p95", r.Latency["e2e"].P95.F()), verdict)
+			ms(ttft, ttft.P95), ms(tpot, tpot.P50), ms(e2e, e2e.P95), verdict)
 	}
+	fmt.Fprintln(tw, "\t\t\t\t\t\tms\tms\tms\t\t")
 	tw.Flush()
 	for _, p := range probes {
 		if !p.Passed && len(p.Reasons) > 0 {
-			fmt.Fprintf(w, "  %s %s failed: %s\n", strconv.FormatFloat(p.Rate, 'f', -1, 64), unit, strings.Join(p.Reasons, "; "))
+			sink.Wrapped(w, fmt.Sprintf("  %s %s failed: ", strconv.FormatFloat(p.Rate, 'f', -1, 64), unit), strings.Join(p.Reasons, "; "))
 		}
 	}
 }

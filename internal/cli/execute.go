@@ -106,15 +106,16 @@ func runPlan(env *Env, p *plan.Plan, so stepOpts) (*ran, error) {
 		return nil, err
 	}
 	if s := r.Sim(); s != nil && so.sim == nil {
-		fmt.Fprintf(errw, "no endpoint given: testing the built-in simulator, deployment %s at %s\n"+
-			"  to test a real deployment: aoaibench load -e DEPLOYMENT https://RESOURCE.openai.azure.com (API key in $OPENAI_API_KEY)\n",
-			p.Target.Sim[0].Describe(), s.URL())
+		fmt.Fprintf(errw, "no endpoint given: testing the built-in simulator at %s\n", s.URL())
+		sink.Wrapped(errw, "  deployment ", p.Target.Sim[0].Describe())
+		fmt.Fprintln(errw, "  (a real deployment: aoaibench load -e DEPLOYMENT\n   https://RESOURCE.openai.azure.com, the API key in $OPENAI_API_KEY)")
 	}
 	for _, n := range r.Notes() {
-		fmt.Fprintln(errw, n)
+		sink.Wrapped(errw, "", n)
 	}
 	if so.step == "" {
-		fmt.Fprintf(errw, "load: %s; %s\n", r.Target(), describeLoad(p))
+		sink.Wrapped(errw, "target    ", r.Target())
+		sink.Wrapped(errw, "load      ", describeLoad(p))
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -327,7 +328,11 @@ func describeLoad(p *plan.Plan) string {
 			what += ", think time " + w.ThinkTime
 		}
 	}
-	out := fmt.Sprintf("%s, %d clients, %s", rate, p.Load.Clients, what)
+	clients := fmt.Sprintf("%d clients", p.Load.Clients)
+	if p.Load.AutoClients {
+		clients = fmt.Sprintf("requests in flight as the rate needs (up to %d: --clients caps them)", p.Load.Clients)
+	}
+	out := fmt.Sprintf("%s, %s; %s", rate, clients, what)
 	if sh := p.Load.Shard; sh != nil && sh.Count > 1 {
 		out = fmt.Sprintf("shard %d of %d (requests %d, %d+%d, ... of the plan's; %d of its %d clients): %s", sh.Index, sh.Count,
 			sh.Index, sh.Index, sh.Count, pace.Split(int64(p.Load.Clients), sh.Index, sh.Count), p.Load.Clients, out)
@@ -359,8 +364,9 @@ func simReport(w io.Writer, st sim.Stats) {
 		if d.Spilled > 0 {
 			reasons += fmt.Sprintf(", spilled over %d", d.Spilled)
 		}
-		fmt.Fprintf(w, "simulator %s: accepted %d, throttled %d%s, failed %d, invalid %d, completed %d;\n          %d prompt + %d completion tokens\n",
-			name, d.Accepted, d.ThrottledTotal(), reasons, d.Failed, d.Invalid, d.Completed, d.PromptTokens, d.CompletionTokens)
+		fmt.Fprintf(w, "simulator %s: accepted %d, completed %d\n", name, d.Accepted, d.Completed)
+		sink.Wrapped(w, "          ", fmt.Sprintf("throttled %d%s, failed %d, invalid %d; %d prompt + %d completion tokens",
+			d.ThrottledTotal(), reasons, d.Failed, d.Invalid, d.PromptTokens, d.CompletionTokens))
 	}
 }
 

@@ -106,6 +106,10 @@ func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 			return nil, nil, err
 		}
 	}
+	if typed["clients"] && c.Clients < 1 {
+		// 0 is the plan's "not given": typed, it is bad input.
+		return nil, nil, usagef("--clients must be at least 1, got %d", c.Clients)
+	}
 	if c.HTTP11 && c.HTTP2 {
 		return nil, nil, usagef("--http1.1 and --http2 are each other's opposite: give one")
 	}
@@ -230,6 +234,7 @@ func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 		}
 	}
 	p.Load.Warmup = c.Warmup
+	p.Normalize()
 	if c.SLO != "" {
 		if p.SLO.Thresholds, err = plan.ParseThresholds("--slo", c.SLO); err != nil {
 			return nil, nil, err

@@ -35,7 +35,7 @@ type LoadFlags struct {
 	NoStream       bool     `help:"Ask for whole answers, not streams: only E2E is measured (no TTFT or TPOT)."`
 	EmbeddingBatch int      `placeholder:"N" help:"With --endpoint-type embeddings, inputs per request (1)."`
 
-	Clients   int           `short:"c" default:"20" placeholder:"N" help:"Most requests in flight at once; without --rate, exactly this many are kept in flight."`
+	Clients   int           `short:"c" placeholder:"N" help:"Most requests in flight at once (with --rate: as many as the rate needs, up to 10000, unless given); without --rate, exactly this many are kept in flight (20)."`
 	Requests  int64         `short:"n" placeholder:"N" help:"Stop after this many requests (0: no limit)."`
 	Duration  plan.Duration `short:"d" placeholder:"TIME" help:"Stop dispatching after this long: 20s, 3m, 1h (a bare number is seconds; 0: no limit)."`
 	Rate      *float64      `short:"r" placeholder:"RPM" help:"Requests per minute, fractional allowed (0.5 is one every 2 minutes); omit for a closed loop of --clients."`

@@ -91,12 +91,12 @@ type Requests struct {
 	// record says which in its "warning"; FirstWarning is the first.
 	Warned       int64  `json:"warned,omitempty"`
 	FirstWarning string `json:"first_warning,omitempty"`
-	Throttled         int64 `json:"throttled"`
-	HTTP              int64 `json:"http"`
-	Timeout           int64 `json:"timeout"`
-	Connection        int64 `json:"connection"`
-	Stream            int64 `json:"stream"`
-	Incomplete        int64 `json:"incomplete"`
+	Throttled    int64  `json:"throttled"`
+	HTTP         int64  `json:"http"`
+	Timeout      int64  `json:"timeout"`
+	Connection   int64  `json:"connection"`
+	Stream       int64  `json:"stream"`
+	Incomplete   int64  `json:"incomplete"`
 }
 
 // Failed is every request that did not succeed, throttled ones included.
@@ -154,7 +154,22 @@ type Check struct {
 	Passed    bool   `json:"passed"`
 }
 
-// Format writes a figure's value for people, in its unit: 165.4ms, 25.0%.
+// Ms writes seconds for people as milliseconds, with the decimals their
+// size needs: 0.85 ms, 165.4 ms, 5423 ms.
+func Ms(sec float64) string {
+	ms := sec * 1e3
+	switch {
+	case math.IsNaN(ms):
+		return "-"
+	case math.Abs(ms) >= 1000:
+		return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
+	case math.Abs(ms) >= 10:
+		return strconv.FormatFloat(ms, 'f', 1, 64) + " ms"
+	}
+	return strconv.FormatFloat(ms, 'f', 2, 64) + " ms"
+}
+
+// Format writes a figure's value for people, in its unit: 165.4 ms, 25.00%.
 func Format(figure string, v float64) string {
 	if math.IsNaN(v) {
 		return "no data"
@@ -162,7 +177,7 @@ func Format(figure string, v float64) string {
 	unit, _ := FigureUnit(figure)
 	switch unit {
 	case Seconds:
-		return time.Duration(v * float64(time.Second)).Round(100 * time.Microsecond).String()
+		return Ms(v)
 	case Share:
 		return strconv.FormatFloat(100*v, 'f', 2, 64) + "%"
 	}
@@ -201,6 +216,11 @@ type Results struct {
 	// Throttling is what the run learned of the quota, when it was
 	// throttled.
 	Throttling *Throttling `json:"throttling,omitempty"`
+	// Quota is the deployment's per-minute limit, when the run knows it.
+	Quota *Quota `json:"quota,omitempty"`
+	// Caveats say how the rates must be read: scaled to a minute from a
+	// shorter run, or above what the quota allows in a whole minute.
+	Caveats []string `json:"caveats,omitempty"`
 	// Entra is how Microsoft Entra ID tokens were kept, with --auth entra.
 	Entra *Entra `json:"entra,omitempty"`
 	// Shard says which share of a divided plan this run was (nil: all of
@@ -210,6 +230,34 @@ type Results struct {
 	// served them (x-ms-deployment-name), when more than one did or any
 	// spilled over from a provisioned one.
 	Deployments map[string]*Served `json:"deployments,omitempty"`
+}
+
+// Quota is a deployment's per-minute limit as far as a run knows it: the
+// built-in simulator's own, or the largest x-ratelimit-limit-* headers
+// the endpoint announced. A zero is not known.
+type Quota struct {
+	TPM    int64  `json:"tpm,omitempty"`
+	RPM    int64  `json:"rpm,omitempty"`
+	Source string `json:"source"` // "simulator" or "x-ratelimit-limit"
+}
+
+// OverQuota says which of the run's per-minute rates are over its quota
+// (by more than 1%): the quota-counted TPM, or the achieved RPM. Such a
+// rate was held for less than a minute; no whole minute allows it, so it
+// is never a capacity answer. Nil when none is, or the quota is unknown.
+func (r *Results) OverQuota() []string {
+	q := r.Quota
+	if q == nil {
+		return nil
+	}
+	var out []string
+	if tpm := r.TPM.Quota.F(); q.TPM > 0 && tpm > 1.01*float64(q.TPM) {
+		out = append(out, fmt.Sprintf("%.0f quota-counted TPM is over the %d TPM quota (%s): no whole minute allows it", tpm, q.TPM, q.Source))
+	}
+	if rpm := r.RPM.Achieved.F(); q.RPM > 0 && rpm > 1.01*float64(q.RPM) {
+		out = append(out, fmt.Sprintf("%.1f RPM achieved is over the %d RPM limit (%s): no whole minute allows it", rpm, q.RPM, q.Source))
+	}
+	return out
 }
 
 // ShardResults place a shard among its plan's shards.

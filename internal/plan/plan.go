@@ -135,6 +135,9 @@ type Load struct {
 	Rate    *float64 `json:"rate,omitempty"`
 	Arrival string   `json:"arrival,omitempty"` // constant or poisson
 	Clients int      `json:"clients"`           // most requests in flight
+	// AutoClients says Clients was not given: an open loop's cap of
+	// AutoClients, sized for the rate.
+	AutoClients bool `json:"auto_clients,omitempty"`
 	// Requests and Duration stop dispatch (0: no limit).
 	Requests int64    `json:"requests,omitempty"`
 	Duration Duration `json:"duration,omitempty"`
@@ -164,6 +167,17 @@ type Load struct {
 	Shard   *Shard `json:"shard,omitempty"`
 	StartAt string `json:"start_at,omitempty"`
 }
+
+// DefaultClients is a closed loop's clients when none are given: the
+// original tool's default.
+const DefaultClients = 20
+
+// AutoClients caps an open loop's requests in flight when no cap is
+// given: requests leave when the schedule says, as many at once as the
+// rate and the endpoint's latency need (as vegeta's workers grow on
+// demand), up to this. It is far past what a deployment's quota lets
+// through, and within a process's open files.
+const AutoClients = 10000
 
 // Shard is shard Index (from 0) of Count.
 type Shard struct {
@@ -224,6 +238,19 @@ type Output struct {
 	// ServerMetrics are inference servers' Prometheus endpoints, scraped
 	// every second while the run goes.
 	ServerMetrics []string `json:"server_metrics,omitempty"`
+}
+
+// Normalize fills the defaults a plan leaves open (a zero value), so
+// that run.json records what the run resolved: the clients (AutoClients
+// for an open loop, DefaultClients for a closed one).
+func (p *Plan) Normalize() {
+	if p.Load.Clients == 0 {
+		if p.Load.Open() {
+			p.Load.Clients, p.Load.AutoClients = AutoClients, true
+		} else {
+			p.Load.Clients = DefaultClients
+		}
+	}
 }
 
 // Error is bad input: a one-line message naming the flag or field. The

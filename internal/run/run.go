@@ -122,6 +122,7 @@ func New(p plan.Plan, o Options) (*Run, error) {
 	if known {
 		window = m.ContextWindow
 	}
+	p.Normalize()
 	if err := p.Validate(window); err != nil {
 		return nil, err
 	}
@@ -440,6 +441,8 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 		}
 	}
 	res.Throttling = st.throttling.reading()
+	res.Quota = st.quota()
+	res.Caveats = caveats(res, st.perMinute())
 	if r.entra != nil {
 		res.Entra = &metrics.Entra{Refreshes: r.entra.Refreshes.Load() - refreshes, Failures: r.entra.Failures.Load() - failures}
 	}
@@ -589,6 +592,44 @@ func (st *state) invalid(res *metrics.Results, sum *metrics.Summary) []string {
 		why = append(why, fmt.Sprintf("the --clients cap of %d held back %d due requests", st.clients, res.Requests.HeldBack))
 	}
 	return why
+}
+
+// quota is the deployment's per-minute limit as far as the run knows it:
+// the built-in simulator's own, else the largest x-ratelimit-limit-*
+// headers the endpoint sent; nil when neither.
+func (st *state) quota() *metrics.Quota {
+	if st.sim != nil && st.plan.Target.URL == "" {
+		if tpm, rpm := st.plan.Target.Sim[0].Quota(); tpm > 0 {
+			return &metrics.Quota{TPM: int64(tpm), RPM: int64(rpm), Source: "simulator"}
+		}
+		return nil
+	}
+	if t := &st.throttling; t.limitTok > 0 || t.limitReq > 0 {
+		return &metrics.Quota{TPM: int64(t.limitTok), RPM: int64(t.limitReq), Source: "x-ratelimit-limit"}
+	}
+	return nil
+}
+
+// perMinute reports whether the deployment's limits are counted per
+// minute: a standard Azure deployment (the simulator's, one that
+// announced its limits, or any endpoint spoken to as Azure).
+func (st *state) perMinute() bool {
+	if st.plan.Target.URL == "" {
+		return st.plan.Target.Sim[0].Type != "provisioned"
+	}
+	return st.throttling.limitTok > 0 || st.throttling.limitReq > 0 || st.ep.API == api.Azure || st.ep.API == api.AzureV1
+}
+
+// caveats say how a run's rates must be read: scaled to a minute from a
+// dispatch window shorter than the quota's minute, or above what the
+// quota allows in a whole minute (possible only in less than one).
+func caveats(res *metrics.Results, perMinute bool) []string {
+	var out []string
+	w := res.Window.F()
+	if perMinute && w > 0 && w < 60 {
+		out = append(out, fmt.Sprintf("rates are per minute, scaled from %.1f s of dispatch: a standard deployment's quota counts a sliding minute, which this run did not fill", w))
+	}
+	return append(out, res.OverQuota()...)
 }
 
 // answer notes that the endpoint answered a request.

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -247,6 +248,16 @@ func (d *Deployment) Set(spec string) error {
 	}
 	*d = nd
 	return nil
+}
+
+// Quota is a standard deployment's limits per minute: its tokens, and
+// the requests they allow (RPMPer1K per 1,000 TPM); zeros for a
+// provisioned deployment or an unlimited one.
+func (d Deployment) Quota() (tpm, rpm int) {
+	if d.Type == "provisioned" || d.TPM <= 0 {
+		return 0, 0
+	}
+	return d.TPM, int(math.Floor(float64(d.TPM) / 1000 * d.RPMPer1K))
 }
 
 // Describe says what a deployment is, in one line.

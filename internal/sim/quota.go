@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"math"
 	"time"
 )
 
@@ -31,7 +30,7 @@ type standard struct {
 
 func newStandard(tpm int, rpmPer1K float64, epoch time.Time) *standard {
 	s := &standard{tpm: tpm, epoch: epoch}
-	s.rpm = int(math.Floor(float64(tpm) / 1000 * rpmPer1K))
+	_, s.rpm = Deployment{TPM: tpm, RPMPer1K: rpmPer1K}.Quota()
 	if s.rpm > 0 {
 		if s.rpm >= 60 {
 			s.reqWin, s.reqMax = time.Second, s.rpm/60

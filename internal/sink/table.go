@@ -66,6 +66,13 @@ func Table(w io.Writer, r *metrics.Results) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "TPM       %s context + %s gen = %s; %s by a standard quota's count\n",
 		f0(r.TPM.Context), f0(r.TPM.Gen), f0(r.TPM.Total), f0(r.TPM.Quota))
+	if q := r.Quota; q != nil {
+		fmt.Fprintf(w, "quota     %d TPM, %d RPM (%s)\n", q.TPM, q.RPM, q.Source)
+	}
+	for _, c := range r.Caveats {
+		// Beside the rates they qualify.
+		Wrapped(w, "NOTE      ", c)
+	}
 	if t := r.Tokens; t.Compared > 0 {
 		fmt.Fprintf(w, "tokens    server and client output counts differ on %.1f%% of %d requests\n", 100*t.MismatchShare.F(), t.Compared)
 	}
@@ -93,7 +100,7 @@ func Table(w io.Writer, r *metrics.Results) {
 	if len(r.Invalid) > 0 {
 		fmt.Fprintf(w, "WARNING   these figures are NOT VALID for %s RPM:\n", strconv.FormatFloat(r.RPM.Offered.F(), 'f', -1, 64))
 		for _, why := range r.Invalid {
-			fmt.Fprintf(w, "          - %s\n", why)
+			Wrapped(w, "          - ", why)
 		}
 	}
 	// Four significant digits keep the table within 80 columns.
@@ -251,4 +258,26 @@ func turnTable(w io.Writer, turns []metrics.TurnResults) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "          (per turn: times in ms)")
+}
+
+// Width is the columns a line for people fits in.
+const Width = 80
+
+// Wrapped writes text after head, wrapped at word boundaries to Width
+// columns, each following line indented as far as head.
+func Wrapped(w io.Writer, head, text string) {
+	pad := strings.Repeat(" ", len(head))
+	line := head
+	for i, word := range strings.Fields(text) {
+		if i > 0 && len(line)+1+len(word) > Width-1 {
+			fmt.Fprintln(w, line)
+			line = pad + word
+			continue
+		}
+		if i > 0 {
+			line += " "
+		}
+		line += word
+	}
+	fmt.Fprintln(w, line)
 }
