@@ -21,10 +21,11 @@ import (
 
 // Exit statuses, documented in the README.
 const (
-	ExitOK     = 0  // the run worked
-	ExitFailed = 1  // the endpoint or the run failed
-	ExitUsage  = 2  // bad input: nothing was sent
-	ExitSLO    = 99 // the run worked but missed an --slo objective (k6's threshold code)
+	ExitOK      = 0  // the run worked
+	ExitFailed  = 1  // the endpoint or the run failed
+	ExitUsage   = 2  // bad input: nothing was sent
+	ExitInvalid = 3  // ran, but the figures are not valid for the offered rate
+	ExitSLO     = 99 // the run worked but missed an --slo objective (k6's threshold code)
 )
 
 // Env is what a command sees of the process.

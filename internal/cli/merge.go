@@ -33,7 +33,7 @@ func (c *MergeCmd) Run(env *Env) error {
 	fmt.Fprintf(env.Stderr, "merged %d shards, %d records, into %s\n", out.Shards, out.Records, c.Output)
 	sink.Table(env.Stderr, out.Results)
 	if !out.Results.Valid {
-		return exitError{code: 1, msg: "the merged figures are not valid for the offered rate"}
+		return exitError{code: ExitInvalid, msg: "the merged figures are not valid for the offered rate"}
 	}
 	for _, ch := range out.Results.SLO {
 		if !ch.Passed {
