@@ -185,6 +185,46 @@ func TestMergeShards(t *testing.T) {
 	}
 }
 
+// TestMergeLateShard: a shard that started late (its skew says so) is
+// merged on the first shard's clock, its moments moved by its lateness,
+// and the figures marked not valid; a shard whose file has blank lines
+// and CRLFs is merged as records and newlines.
+func TestMergeLateShard(t *testing.T) {
+	clean, now := runShards(t, t.TempDir(), shardPlan(), 2, fast())
+	dirs := copyDirs(t, clean)
+	late := `"2000-01-01T00:00:03.5Z"` // 2.5 s after --start-at
+	setJSON(t, filepath.Join(dirs[1], "run.json"), "start", late)
+	setJSON(t, filepath.Join(dirs[1], "summary.json"), "start", late)
+	setJSON(t, filepath.Join(dirs[1], "summary.json"), "shard.skew_s", "2.5")
+	editLines(t, dirs[0], func(l []string) []string {
+		return []string{"", l[0] + "\r", "  " + l[1], "", strings.Join(l[2:], "\n\n")}
+	})
+	out := filepath.Join(t.TempDir(), "merged")
+	o, err := mergeAt(dirs, out, now.Add(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Records != 24 || o.Results.Valid || len(o.Results.Invalid) != 2 || !strings.Contains(o.Results.Invalid[0], "shard 1 started 2.5 s after --start-at") {
+		t.Errorf("%d records, valid %v: %q", o.Records, o.Results.Valid, o.Results.Invalid)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "requests.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "\n\n") || strings.Contains(string(b), "\r") || strings.Contains(string(b), "\n ") || b[0] != '{' {
+		t.Errorf("the merged records are not one a line")
+	}
+	for _, l := range readLines(t, filepath.Join(out, "requests.jsonl")) {
+		want := float64(l.ID) * 0.05
+		if l.ID%2 == 1 {
+			want += 2.5
+		}
+		if math.Abs(l.Sched-want) > 1e-6 {
+			t.Errorf("request %d scheduled at %.6f s, want %.6f", l.ID, l.Sched, want)
+		}
+	}
+}
+
 // TestMergeRealShards: shards with what real runs hold (failures, 429s
 // retried, cut streams, several choices, hidden reasoning, the prompt
 // cache, requests cut off at the end, a closed loop) add up and merge;

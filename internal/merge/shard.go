@@ -31,6 +31,7 @@ type shard struct {
 	hists   *metrics.HistFile
 	records int64       // lines of requests.jsonl, once checked
 	checked os.FileInfo // requests.jsonl when it was checked
+	tidy    bool        // requests.jsonl is records and newlines only
 }
 
 // Bounds of a shard's start. A shard that started more than maxLate
