@@ -26,7 +26,6 @@ type shard struct {
 	dir     string
 	run     runFile
 	start   time.Time
-	startAt time.Time // the plan's --start-at; zero without one
 	results *metrics.Results
 	hists   *metrics.HistFile
 	records int64       // lines of requests.jsonl, once checked
@@ -120,11 +119,11 @@ func (s *shard) checkStart(now time.Time) error {
 	}
 	skew := s.results.Shard.Skew.F()
 	if at := s.run.Load.StartAt; at != "" {
-		var err error
-		if s.startAt, err = time.Parse(time.RFC3339Nano, at); err != nil {
+		startAt, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
 			return bad("run.json", "load.start_at %q is not an RFC 3339 time", at)
 		}
-		late := s.start.Sub(s.startAt)
+		late := s.start.Sub(startAt)
 		switch {
 		case late < 0:
 			return bad("run.json", "start %s is before load.start_at %s", stamp(s.start), at)
