@@ -125,6 +125,28 @@ func TestShardsMerge(t *testing.T) {
 	}
 }
 
+// TestMergeNotValid: shards that started late against their --start-at
+// merge, but the merged figures are not valid for the plan's rate: exit
+// 3, saying why.
+func TestMergeNotValid(t *testing.T) {
+	dir := t.TempDir()
+	at := time.Now().Add(-3 * time.Second).UTC().Format(time.RFC3339Nano)
+	var dirs []string
+	for i := range 2 {
+		d := filepath.Join(dir, fmt.Sprintf("s%d", i))
+		code, _, errOut := runCLI(t, nil, "load", "-n", "4", "-r", "1200", "-p", "50", "-m", "5", "--seed", "7",
+			"--shard", fmt.Sprintf("%d/2", i), "--start-at", at, "--output-dir", d)
+		if code != 0 {
+			t.Fatalf("shard %d: exit %d: %s", i, code, errOut)
+		}
+		dirs = append(dirs, d)
+	}
+	code, _, errOut := runCLI(t, nil, append([]string{"merge", "-o", filepath.Join(dir, "merged")}, dirs...)...)
+	if code != ExitInvalid || !strings.Contains(errOut, "after --start-at") || !strings.Contains(errOut, "not valid for the offered rate") {
+		t.Errorf("exit %d, want %d: %s", code, ExitInvalid, errOut)
+	}
+}
+
 // TestShardFlags: --shard and the environment's shard are checked before
 // anything is sent.
 func TestShardFlags(t *testing.T) {

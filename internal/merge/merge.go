@@ -3,43 +3,33 @@
 // one clock, the distributions merged exactly from the shards' HDR
 // histograms, the counts added up, the rates over the union of the
 // shards' dispatch windows. A report then reads it as any run.
+//
+// A shard is not taken at its word: its records are read and held to its
+// summary (every request of the shard once, the counts by class, the
+// tokens, the histograms' counts), its histograms to its summary, its
+// start to the plan's --start-at, and every figure the merge adds or
+// turns into a time is range-checked. What does not add up is refused,
+// naming the shard's file and the field, before anything is written.
 package merge
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/sink"
 )
-
-// runFile is run.json: a plan and what the run resolved.
-type runFile struct {
-	plan.Plan
-	sink.RunInfo
-}
-
-// shard is one shard's output directory, read.
-type shard struct {
-	dir     string
-	run     runFile
-	start   time.Time
-	results *metrics.Results
-	hists   *metrics.HistFile
-}
 
 // Outcome is what a merge made.
 type Outcome struct {
@@ -50,15 +40,22 @@ type Outcome struct {
 
 // Dirs merges the shards' output directories dirs into out. Every shard
 // of the plan must be there once, and the plans must be the same but for
-// the shard; errors are *plan.Error (bad input) naming the directory and
-// what is wrong.
+// the shard; each shard's records, summary and histograms must add up,
+// and its start must be the plan's. Errors are *plan.Error (bad input)
+// naming the directory, the file and what is wrong; nothing is written
+// then.
 func Dirs(dirs []string, out string) (*Outcome, error) {
+	return mergeAt(dirs, out, time.Now())
+}
+
+// mergeAt is Dirs on a machine whose clock says now.
+func mergeAt(dirs []string, out string, now time.Time) (*Outcome, error) {
 	if len(dirs) == 0 {
 		return nil, plan.Errorf("merge: give the shards' output directories")
 	}
 	var shards []*shard
 	for _, d := range dirs {
-		s, err := read(d)
+		s, err := read(d, now)
 		if err != nil {
 			return nil, err
 		}
@@ -74,10 +71,8 @@ func Dirs(dirs []string, out string) (*Outcome, error) {
 			return nil, plan.Errorf("merge -o %s holds a run already (%s): give a new directory", out, f)
 		}
 	}
-	for _, s := range shards {
-		if h, ok := s.hists.Latency["ttft"]; !ok || h == "" && s.results.Latency["ttft"].Count > 0 {
-			return nil, plan.Errorf("merge: %s/histograms.json has no TTFT histogram for its %d TTFTs", s.dir, s.results.Latency["ttft"].Count)
-		}
+	if err := checkRecords(shards); err != nil {
+		return nil, err
 	}
 	slices.SortFunc(shards, func(a, b *shard) int { return a.run.Load.Shard.Index - b.run.Load.Shard.Index })
 
@@ -159,42 +154,6 @@ func Dirs(dirs []string, out string) (*Outcome, error) {
 	return &Outcome{Results: res, Shards: n, Records: records}, nil
 }
 
-// read reads one shard's directory.
-func read(dir string) (*shard, error) {
-	s := &shard{dir: dir}
-	b, err := os.ReadFile(filepath.Join(dir, "run.json"))
-	if err != nil {
-		return nil, plan.Errorf("merge: %s: %v (not an output directory?)", dir, errors.Unwrap(err))
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s.run); err != nil {
-		return nil, plan.Errorf("merge: %s/run.json: %v", dir, err)
-	}
-	if s.start, err = time.Parse(time.RFC3339Nano, s.run.Start); err != nil {
-		return nil, plan.Errorf("merge: %s/run.json: start %q: %v", dir, s.run.Start, err)
-	}
-	b, err = os.ReadFile(filepath.Join(dir, "summary.json"))
-	if err != nil {
-		return nil, plan.Errorf("merge: %s: no summary.json: the run did not finish", dir)
-	}
-	if s.results, err = metrics.ReadResults(b); err != nil {
-		return nil, plan.Errorf("merge: %s/summary.json: %v", dir, err)
-	}
-	b, err = os.ReadFile(filepath.Join(dir, "histograms.json"))
-	if err != nil {
-		return nil, plan.Errorf("merge: %s: no histograms.json: the run did not finish", dir)
-	}
-	s.hists = &metrics.HistFile{}
-	if err := json.Unmarshal(b, s.hists); err != nil {
-		return nil, plan.Errorf("merge: %s/histograms.json: %v", dir, err)
-	}
-	if s.run.Load.Shard == nil {
-		return nil, plan.Errorf("merge: %s is not a shard (its run has no --shard)", dir)
-	}
-	return s, nil
-}
-
 // check refuses a set of shards that is not one plan's, whole.
 func check(shards []*shard) error {
 	n := shards[0].run.Load.Shard.Count
@@ -219,7 +178,50 @@ func check(shards []*shard) error {
 				missing = append(missing, strconv.Itoa(i))
 			}
 		}
+		if len(missing) > 10 {
+			missing = append(missing[:10], fmt.Sprintf("... (%d in all)", n-len(seen)))
+		}
 		return plan.Errorf("merge: %d of %d shards given; missing shard %s", len(seen), n, strings.Join(missing, ", "))
+	}
+	first, last := shards[0], shards[0]
+	for _, s := range shards {
+		if s.start.Before(first.start) {
+			first = s
+		}
+		if s.start.After(last.start) {
+			last = s
+		}
+	}
+	if d := last.start.Sub(first.start); d > maxLate {
+		return plan.Errorf("merge: %s started %.1f h after %s: not one run's shards", last.dir, d.Hours(), first.dir)
+	}
+	return nil
+}
+
+// checkRecords reads every shard's records and holds them to its
+// summary, before anything is written; as many shards at once as there
+// are CPUs, since reading them is the merge's work. The refusal is the
+// first shard's in the order given.
+func checkRecords(shards []*shard) error {
+	errs := make([]error, len(shards))
+	cpus := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, s := range shards {
+		wg.Go(func() {
+			cpus <- struct{}{}
+			defer func() { <-cpus }()
+			t, err := s.checkRecords()
+			if err == nil {
+				err = s.compare(t)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -271,89 +273,6 @@ func differ(a, b any) (path, va, vb string) {
 		return string(js)
 	}
 	return ".", show(a), show(b)
-}
-
-// writeRecords writes every shard's records to path, their times moved
-// to the merged run's clock (seconds from start).
-func writeRecords(path string, shards []*shard, start time.Time) (int64, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return 0, plan.Errorf("merge -o: %v", err)
-	}
-	w := bufio.NewWriterSize(f, 1<<16)
-	var n int64
-	for _, s := range shards {
-		in, err := os.Open(filepath.Join(s.dir, "requests.jsonl"))
-		if err != nil {
-			f.Close()
-			return 0, plan.Errorf("merge: %s: %v", s.dir, errors.Unwrap(err))
-		}
-		shift := s.start.Sub(start).Seconds()
-		r := bufio.NewReaderSize(in, 1<<16)
-		for line := 1; ; line++ {
-			b, err := r.ReadBytes('\n')
-			if len(bytes.TrimSpace(b)) > 0 {
-				out, ok := shiftTimes(b, shift)
-				if !ok {
-					in.Close()
-					f.Close()
-					return 0, plan.Errorf("merge: %s/requests.jsonl:%d: not a record", s.dir, line)
-				}
-				w.Write(out)
-				if out[len(out)-1] != '\n' {
-					w.WriteByte('\n')
-				}
-				n++
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				in.Close()
-				f.Close()
-				return 0, fmt.Errorf("merge: %s/requests.jsonl: %w", s.dir, err)
-			}
-		}
-		in.Close()
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return 0, fmt.Errorf("merge: writing requests.jsonl: %w", err)
-	}
-	return n, f.Close()
-}
-
-// shiftTimes adds shift seconds to a record's moments (sched, send, end:
-// seconds from its run's start); durations stay as they are. It reports
-// false for a line that is not a record object.
-func shiftTimes(b []byte, shift float64) ([]byte, bool) {
-	if len(b) == 0 || b[0] != '{' {
-		return nil, false
-	}
-	if shift == 0 {
-		return b, true
-	}
-	out := make([]byte, 0, len(b)+16)
-	rest := b
-	for _, key := range []string{`"sched":`, `"send":`, `"end":`} {
-		i := bytes.Index(rest, []byte(key))
-		if i < 0 || (rest[i-1] != ',' && rest[i-1] != '{') {
-			continue
-		}
-		j := i + len(key)
-		k := j
-		for k < len(rest) && strings.IndexByte("0123456789.-+eE", rest[k]) >= 0 {
-			k++
-		}
-		out = append(out, rest[:j]...)
-		if v, err := strconv.ParseFloat(string(rest[j:k]), 64); err == nil {
-			out = strconv.AppendFloat(out, v+shift, 'f', 6, 64)
-		} else {
-			out = append(out, rest[j:k]...) // null: absent
-		}
-		rest = rest[k:]
-	}
-	return append(out, rest...), true
 }
 
 func writeJSON(path string, v any) error {
