@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/aoaibench/aoaibench/internal/tokenizer"
 )
 
 // Hostile requests on a real loopback server: what each costs the process
@@ -102,5 +104,56 @@ func TestEmbeddingsBounded(t *testing.T) {
 	t.Logf("%d MB allocated for %d MB of embeddings", mb, got.n>>20)
 	if mb > 8 {
 		t.Errorf("%d MB allocated for %d MB of embeddings", mb, got.n>>20)
+	}
+}
+
+// TestHugePromptRefusedCheaply: prompts of 8 MB are refused for passing
+// the context window after counting little more than the window. What it
+// costs is the body's copies (24 MB, decoding it) and the counting of
+// 128,000 tokens (0 to 40 MB, twice that with -race), where counting the
+// whole prompt cost 330 to 440 MB and seconds. Embeddings' inputs are
+// counted the same way.
+func TestHugePromptRefusedCheaply(t *testing.T) {
+	r := startBounds(t, Config{})
+	wrap := func(s string) string { return `{"messages":[{"role":"user","content":"` + s + `"}],"max_tokens":5}` }
+	fill := func(unit string, room int) string { return strings.Repeat(unit, (MaxBody-room)/len(unit)) }
+	// 2,048 inputs of 667 tokens.
+	many := `"` + strings.Repeat("hello ", 667)[:4000] + `"`
+	many = many + strings.Repeat(","+many, 2047)
+	for _, c := range []struct {
+		name, path, body string
+		most             uint64 // MB
+	}{
+		{"one word", classic, wrap(fill("a", 64)), 64},
+		{"letters", classic, wrap(fill("qwertyuiopasdfghjklzxcvbnm", 64)), 64},
+		{"words", classic, wrap(fill("hello ", 64)), 160},
+		{"2,048 inputs to embed", "/openai/deployments/gpt-4o-mini/embeddings?api-version=x", `{"input":[` + many + `]}`, 160},
+	} {
+		if len(c.body) > MaxBody {
+			t.Fatalf("%s: body of %d bytes", c.name, len(c.body))
+		}
+		status, body := 0, ""
+		mb := allocated(func() {
+			resp, err := http.Post(r.URL()+c.path, "application/json", strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			status, body = resp.StatusCode, readAll(resp)
+		}) >> 20
+		if status != 400 || !strings.Contains(body, `"code":"context_length_exceeded"`) || !strings.Contains(body, "resulted in at least ") {
+			t.Errorf("%s: %d %s", c.name, status, body)
+		}
+		t.Logf("%s: %d MB allocated to refuse it", c.name, mb)
+		if mb > c.most {
+			t.Errorf("%s: %d MB allocated to refuse it, want at most %d", c.name, mb, c.most)
+		}
+	}
+	// Within the window, the count is exact.
+	text := strings.Repeat("hello ", 127000)
+	tok, _ := tokenizer.Get(tokenizer.O200k)
+	want := fmt.Sprintf(`"prompt_tokens":%d,`, tok.CountMessages([]tokenizer.Message{{Role: "user", Content: text}}))
+	resp, _ := http.Post(r.URL()+classic, "application/json", strings.NewReader(wrap(text)))
+	if b := readAll(resp); resp.StatusCode != 200 || !strings.Contains(b, want) {
+		t.Errorf("within the window: %d %.300s, want %s", resp.StatusCode, b, want)
 	}
 }

@@ -373,7 +373,9 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request, d *deployment, k 
 	if !s.translate(w, &req) {
 		return nil, nil, false
 	}
-	if len(req.Messages) == 0 {
+	// Inputs to embed have no messages (req.texts); other requests are
+	// chat messages by now.
+	if len(req.Messages) == 0 && k != kindEmbeddings {
 		invalid(w, "messages", "'messages' is a required property and must be a non-empty array.")
 		return nil, nil, false
 	}
@@ -485,11 +487,8 @@ func (s *Server) translate(w http.ResponseWriter, req *chatRequest) bool {
 			invalid(w, "stream", "Embeddings are not streamed.")
 			return false
 		}
-		req.texts = texts
-		for _, t := range texts {
-			b, _ := json.Marshal(t)
-			req.Messages = append(req.Messages, message{Role: "user", Content: b})
-		}
+		// Counted as they are, not as messages: no copy of them.
+		req.texts, req.Messages = texts, nil
 	}
 	return true
 }
@@ -601,18 +600,30 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, k ki
 // the answer. from names the provisioned deployment it spilled over from.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, d *deployment, req *chatRequest, msgs []tokenizer.Message, arrived time.Time, from string) {
 	k := req.kind
-	var prompt int
+	// Counting stops once the prompt passes the context window: an 8 MB
+	// prompt is refused after counting little more than a window of it.
+	window := d.cfg.ContextWindow
+	prompt, exact := 0, true
 	if req.texts != nil {
 		// A prompt string, or inputs to embed: tokens, no chat overhead.
-		for _, t := range req.texts {
-			prompt += d.tok.Count(t)
+		for i, t := range req.texts {
+			n, ok := d.tok.CountUpTo(t, window-prompt)
+			prompt += n
+			if !ok || prompt > window {
+				exact = ok && i == len(req.texts)-1
+				break
+			}
 		}
 	} else {
-		prompt = d.tok.CountMessages(msgs)
+		prompt, exact = d.tok.CountMessagesUpTo(msgs, window)
 	}
-	if prompt > d.cfg.ContextWindow {
+	if prompt > window {
+		least := ""
+		if !exact {
+			least = "at least "
+		}
 		writeError(w, http.StatusBadRequest, apiError{Type: "invalid_request_error", Param: param("messages"), Code: "context_length_exceeded",
-			Message: fmt.Sprintf("This model's maximum context length is %d tokens. However, your messages resulted in %d tokens. Please reduce the length of the messages.", d.cfg.ContextWindow, prompt)})
+			Message: fmt.Sprintf("This model's maximum context length is %d tokens. However, your messages resulted in %s%d tokens. Please reduce the length of the messages.", window, least, prompt)})
 		d.count(func(st *depStats) { st.Invalid++ })
 		return
 	}
