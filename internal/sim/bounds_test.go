@@ -1,19 +1,22 @@
 package sim
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aoaibench/aoaibench/internal/tokenizer"
 )
 
 // Hostile requests on a real loopback server: what each costs the process
 // (client and simulator together, as allocated bytes, which do not depend
-// on how busy the machine is).
+// on how busy the machine is), and slow or idle clients cut off.
 
 // startBounds starts a simulator of one instant, unlimited deployment.
 func startBounds(t *testing.T, cfg Config) *Running {
@@ -155,5 +158,104 @@ func TestHugePromptRefusedCheaply(t *testing.T) {
 	resp, _ := http.Post(r.URL()+classic, "application/json", strings.NewReader(wrap(text)))
 	if b := readAll(resp); resp.StatusCode != 200 || !strings.Contains(b, want) {
 		t.Errorf("within the window: %d %.300s, want %s", resp.StatusCode, b, want)
+	}
+}
+
+// TestSlowBodyCut: a body trickled a byte at a time is answered 408 once
+// the read timeout passes, and its connection closed; so is one the
+// handler does not read (an unknown deployment's), which net/http would
+// otherwise wait for to discard it.
+func TestSlowBodyCut(t *testing.T) {
+	r := startBounds(t, Config{ReadTimeout: 300 * time.Millisecond})
+	for _, c := range []struct {
+		path   string
+		status int
+	}{{classic, http.StatusRequestTimeout}, {"/openai/deployments/nope/chat/completions?api-version=x", http.StatusNotFound}} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(r.URL(), "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		start := time.Now()
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: sim\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", c.path)
+		go func() {
+			for {
+				time.Sleep(20 * time.Millisecond)
+				if _, err := conn.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}()
+		// Generous: the answer is due 300 ms after the headers.
+		conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: no answer to a trickled body after %v: %v", c.path, time.Since(start), err)
+		}
+		body := readAll(resp)
+		if resp.StatusCode != c.status || !resp.Close || time.Since(start) < 300*time.Millisecond {
+			t.Errorf("%s: after %v: %d (closing %v) %s", c.path, time.Since(start), resp.StatusCode, resp.Close, body)
+		}
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Errorf("%s: connection not closed: %v", c.path, err)
+		}
+	}
+	if st := r.Stats().Deployments["gpt-4o-mini"]; st.Invalid != 1 {
+		t.Errorf("invalid %d, want 1", st.Invalid)
+	}
+}
+
+// TestReadTimeoutSparesStreams: the read deadline ends with the body: a
+// stream that lasts longer than the read timeout is served whole.
+func TestReadTimeoutSparesStreams(t *testing.T) {
+	r, err := Start(Config{ReadTimeout: 100 * time.Millisecond, Deployments: []Deployment{{Name: "gpt-4o-mini", ITL: Duration(10 * time.Millisecond)}}}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	resp, err := http.Post(r.URL()+classic, "application/json", strings.NewReader(chat(40, true)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := readAll(resp); resp.StatusCode != 200 || !strings.HasSuffix(b, "data: [DONE]\n\n") {
+		t.Errorf("a 400 ms stream after a read timeout of 100 ms: %d %q", resp.StatusCode, b[max(len(b)-100, 0):])
+	}
+}
+
+// TestIdleConnectionClosed: a keep-alive connection left idle is closed
+// after the idle timeout.
+func TestIdleConnectionClosed(t *testing.T) {
+	r := startBounds(t, Config{IdleTimeout: 300 * time.Millisecond})
+	c, err := net.Dial("tcp", strings.TrimPrefix(r.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: sim\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.Close {
+		t.Fatalf("healthz: %v, closing %v", err, resp != nil && resp.Close)
+	}
+	readAll(resp)
+	idle := time.Now()
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF || time.Since(idle) < 300*time.Millisecond {
+		t.Errorf("idle connection: read %d, %v after %v; want EOF after 300ms", n, err, time.Since(idle))
+	}
+}
+
+// TestHeadersBounded: headers past 64 KB are refused.
+func TestHeadersBounded(t *testing.T) {
+	r := startBounds(t, Config{})
+	req, _ := http.NewRequest(http.MethodGet, r.URL()+"/healthz", nil)
+	req.Header.Set("X-Big", strings.Repeat("x", 100<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readAll(resp); resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("100 KB of headers: %d", resp.StatusCode)
 	}
 }

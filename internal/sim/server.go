@@ -13,6 +13,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -346,19 +347,33 @@ func invalid(w http.ResponseWriter, p, format string, a ...any) {
 	writeError(w, http.StatusBadRequest, e)
 }
 
-// parse reads and validates a request; it writes the error and returns
-// false on bad input.
-func (s *Server) parse(w http.ResponseWriter, r *http.Request, d *deployment, k kind) (*chatRequest, []tokenizer.Message, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	if err != nil {
+// readBody reads a request's body, of at most MaxBody bytes; it writes
+// the error and returns false when it cannot (too large, or not whole
+// within the server's read timeout).
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= MaxBody {
+		buf.Grow(int(n) + bytes.MinRead) // one allocation, not a doubling series
+	}
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBody)); err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		switch {
+		case errors.As(err, &mbe):
 			invalid(w, "", "Request body too large: the limit is %d bytes.", MaxBody)
-		} else {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			writeError(w, http.StatusRequestTimeout, apiError{Code: "408",
+				Message: "The request body did not arrive in time."})
+		default:
 			invalid(w, "", "Could not read the request body: %v", err)
 		}
-		return nil, nil, false
+		return nil, false
 	}
+	return buf.Bytes(), true
+}
+
+// parse validates a request's body; it writes the error and returns false
+// on bad input.
+func (s *Server) parse(w http.ResponseWriter, body []byte, d *deployment, k kind) (*chatRequest, []tokenizer.Message, bool) {
 	var req chatRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		var te *json.UnmarshalTypeError
@@ -561,11 +576,11 @@ func requestID() string {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, k kind) {
 	arrived := time.Now()
 	s.first.CompareAndSwap(0, arrived.UnixNano())
+	var body []byte
 	if name == "" {
 		// v1 routes: the deployment is the body's model; peek at it.
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-		if err != nil {
-			invalid(w, "", "Request body too large: the limit is %d bytes.", MaxBody)
+		var ok bool
+		if body, ok = s.readBody(w, r); !ok {
 			return
 		}
 		var m struct {
@@ -580,7 +595,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, k ki
 			return
 		}
 		name = m.Model
-		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	d := s.deps[name]
 	if d == nil {
@@ -588,7 +602,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, k ki
 			Message: "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again."})
 		return
 	}
-	req, msgs, ok := s.parse(w, r, d, k)
+	if body == nil {
+		var ok bool
+		if body, ok = s.readBody(w, r); !ok {
+			d.count(func(st *depStats) { st.Invalid++ })
+			return
+		}
+	}
+	req, msgs, ok := s.parse(w, body, d, k)
 	if !ok {
 		d.count(func(st *depStats) { st.Invalid++ })
 		return
