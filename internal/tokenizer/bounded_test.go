@@ -168,3 +168,27 @@ func FuzzCountUpTo(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCountUpTo prints what refusing an 8 MB prompt past a
+// 128,000-token window costs, against counting it whole.
+func BenchmarkCountUpTo(b *testing.B) {
+	tok, _ := Get(O200k)
+	tok.CountUpTo(strings.Repeat("a", longRun+1), 10) // loads the vocabulary and its table
+	for _, c := range []struct{ name, s string }{
+		{"one word", strings.Repeat("a", 8<<20)},
+		{"words", strings.Repeat("hello ", 8<<20/6)},
+	} {
+		b.Run(c.name+"/up to the window", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				tok.CountUpTo(c.s, 128000)
+			}
+		})
+		b.Run(c.name+"/whole", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				tok.Count(c.s)
+			}
+		})
+	}
+}
