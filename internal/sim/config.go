@@ -128,7 +128,30 @@ type Config struct {
 	// Precise times writes with kernel naps instead of Go's timers alone:
 	// set it when serving for real; tests in synctest bubbles leave it off.
 	Precise bool `json:"-"`
+	// ReadTimeout bounds the reading of a whole request by Start's
+	// server, headers and body, from its first byte: a body not whole by
+	// then is answered 408 and its connection closed, so that a client
+	// trickling a body a byte at a time holds a connection no longer.
+	// 0 is DefaultReadTimeout.
+	ReadTimeout time.Duration `json:"-"`
+	// IdleTimeout is how long Start's server keeps a keep-alive connection
+	// open between requests. 0 is DefaultIdleTimeout.
+	IdleTimeout time.Duration `json:"-"`
 }
+
+// The simulator's bounds on slow and idle clients.
+const (
+	// DefaultReadTimeout lets a body of MaxBody arrive at 2 Mbit/s.
+	DefaultReadTimeout = 30 * time.Second
+	// DefaultIdleTimeout is longer than the 90 s after which Go's clients
+	// (aoaibench's among them) close an idle connection, so that the client
+	// closes it first: a server closing a connection just as a client
+	// sends a request on it fails a POST, which clients do not retry.
+	DefaultIdleTimeout = 2 * time.Minute
+	// maxHeaderBytes bounds a request's headers, as Azure Front Door's
+	// 64 KB per header does (an Entra ID token is 2 KB or so).
+	maxHeaderBytes = 64 << 10
+)
 
 // DefaultDeployment is the documented default: gpt-4o-mini, standard,
 // 200K TPM (1,200 RPM), 150 ms TTFT plus 0.02 ms per prompt token, 10 ms

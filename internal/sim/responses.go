@@ -61,8 +61,8 @@ func (st *stream) message(status, text string, withText bool) map[string]any {
 }
 
 // response is the Responses API's response object: in progress (no
-// output, no usage), or finished with its output and usage.
-func (st *stream) response(status string, finish string, done bool) map[string]any {
+// output, no usage), or done, with text as its output, and its usage.
+func (st *stream) response(status, finish string, done bool, text string) map[string]any {
 	created, _ := strconv.ParseInt(st.created, 10, 64)
 	r := map[string]any{
 		"id": st.id, "object": "response", "created_at": created, "status": status,
@@ -85,7 +85,7 @@ func (st *stream) response(status string, finish string, done bool) map[string]a
 			r["incomplete_details"] = map[string]string{"reason": "max_output_tokens"}
 		}
 		r["completed_at"] = time.Now().Unix()
-		r["output"] = []any{st.message(item, st.text(0), true)}
+		r["output"] = []any{st.message(item, text, true)}
 		r["usage"] = map[string]any{
 			"input_tokens": st.prompt, "input_tokens_details": map[string]int{"cached_tokens": st.cached},
 			"output_tokens": st.completion(), "output_tokens_details": map[string]int{"reasoning_tokens": st.reasoning},
@@ -98,8 +98,8 @@ func (st *stream) response(status string, finish string, done bool) map[string]a
 // responsesStart is the events before the first delta.
 func (st *stream) responsesStart() []byte {
 	var buf []byte
-	buf = st.eventJSON(buf, "response.created", map[string]any{"response": st.response("in_progress", "", false)})
-	buf = st.eventJSON(buf, "response.in_progress", map[string]any{"response": st.response("in_progress", "", false)})
+	buf = st.eventJSON(buf, "response.created", map[string]any{"response": st.response("in_progress", "", false, "")})
+	buf = st.eventJSON(buf, "response.in_progress", map[string]any{"response": st.response("in_progress", "", false, "")})
 	buf = st.eventJSON(buf, "response.output_item.added", map[string]any{"output_index": 0, "item": st.message("in_progress", "", false)})
 	buf = st.eventJSON(buf, "response.content_part.added", map[string]any{"item_id": st.item, "output_index": 0, "content_index": 0,
 		"part": map[string]any{"type": "output_text", "annotations": []any{}, "logprobs": []any{}, "text": ""}})
@@ -117,7 +117,7 @@ func (st *stream) responsesEnd(buf []byte, finish string) []byte {
 	buf = st.eventJSON(buf, "response.content_part.done", map[string]any{"item_id": st.item, "output_index": 0, "content_index": 0,
 		"part": map[string]any{"type": "output_text", "annotations": []any{}, "logprobs": []any{}, "text": text}})
 	buf = st.eventJSON(buf, "response.output_item.done", map[string]any{"output_index": 0, "item": st.message(item, text, true)})
-	return st.eventJSON(buf, typ, map[string]any{"response": st.response(status, finish, true)})
+	return st.eventJSON(buf, typ, map[string]any{"response": st.response(status, finish, true, text)})
 }
 
 // embeddingVector is the vector every input gets, as JSON: the

@@ -28,7 +28,19 @@ func Start(cfg Config, addr string) (*Running, error) {
 		s.Close()
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
-	hs := &http.Server{Handler: s.Handler(), ConnContext: s.ConnContext, ReadHeaderTimeout: 30 * time.Second}
+	read, idle := cfg.ReadTimeout, cfg.IdleTimeout
+	if read <= 0 {
+		read = DefaultReadTimeout
+	}
+	if idle <= 0 {
+		idle = DefaultIdleTimeout
+	}
+	// The read deadline bounds headers and body, whether the handler
+	// reads the body or net/http discards it; net/http lifts it once the
+	// body has been read, so it does not cut a long stream (a test
+	// checks). No WriteTimeout: that one would.
+	hs := &http.Server{Handler: s.Handler(), ConnContext: s.ConnContext, ReadTimeout: read,
+		IdleTimeout: idle, MaxHeaderBytes: maxHeaderBytes}
 	go hs.Serve(ln)
 	return &Running{Server: s, hs: hs, url: "http://" + ln.Addr().String()}, nil
 }

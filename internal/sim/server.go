@@ -13,6 +13,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -346,19 +347,33 @@ func invalid(w http.ResponseWriter, p, format string, a ...any) {
 	writeError(w, http.StatusBadRequest, e)
 }
 
-// parse reads and validates a request; it writes the error and returns
-// false on bad input.
-func (s *Server) parse(w http.ResponseWriter, r *http.Request, d *deployment, k kind) (*chatRequest, []tokenizer.Message, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	if err != nil {
+// readBody reads a request's body, of at most MaxBody bytes; it writes
+// the error and returns false when it cannot (too large, or not whole
+// within the server's read timeout).
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= MaxBody {
+		buf.Grow(int(n) + bytes.MinRead) // one allocation, not a doubling series
+	}
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBody)); err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		switch {
+		case errors.As(err, &mbe):
 			invalid(w, "", "Request body too large: the limit is %d bytes.", MaxBody)
-		} else {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			writeError(w, http.StatusRequestTimeout, apiError{Code: "408",
+				Message: "The request body did not arrive in time."})
+		default:
 			invalid(w, "", "Could not read the request body: %v", err)
 		}
-		return nil, nil, false
+		return nil, false
 	}
+	return buf.Bytes(), true
+}
+
+// parse validates a request's body; it writes the error and returns false
+// on bad input.
+func (s *Server) parse(w http.ResponseWriter, body []byte, d *deployment, k kind) (*chatRequest, []tokenizer.Message, bool) {
 	var req chatRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		var te *json.UnmarshalTypeError
@@ -373,7 +388,9 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request, d *deployment, k 
 	if !s.translate(w, &req) {
 		return nil, nil, false
 	}
-	if len(req.Messages) == 0 {
+	// Inputs to embed have no messages (req.texts); other requests are
+	// chat messages by now.
+	if len(req.Messages) == 0 && k != kindEmbeddings {
 		invalid(w, "messages", "'messages' is a required property and must be a non-empty array.")
 		return nil, nil, false
 	}
@@ -485,11 +502,8 @@ func (s *Server) translate(w http.ResponseWriter, req *chatRequest) bool {
 			invalid(w, "stream", "Embeddings are not streamed.")
 			return false
 		}
-		req.texts = texts
-		for _, t := range texts {
-			b, _ := json.Marshal(t)
-			req.Messages = append(req.Messages, message{Role: "user", Content: b})
-		}
+		// Counted as they are, not as messages: no copy of them.
+		req.texts, req.Messages = texts, nil
 	}
 	return true
 }
@@ -562,11 +576,11 @@ func requestID() string {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, k kind) {
 	arrived := time.Now()
 	s.first.CompareAndSwap(0, arrived.UnixNano())
+	var body []byte
 	if name == "" {
 		// v1 routes: the deployment is the body's model; peek at it.
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-		if err != nil {
-			invalid(w, "", "Request body too large: the limit is %d bytes.", MaxBody)
+		var ok bool
+		if body, ok = s.readBody(w, r); !ok {
 			return
 		}
 		var m struct {
@@ -581,7 +595,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, k ki
 			return
 		}
 		name = m.Model
-		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	d := s.deps[name]
 	if d == nil {
@@ -589,7 +602,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, k ki
 			Message: "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again."})
 		return
 	}
-	req, msgs, ok := s.parse(w, r, d, k)
+	if body == nil {
+		var ok bool
+		if body, ok = s.readBody(w, r); !ok {
+			d.count(func(st *depStats) { st.Invalid++ })
+			return
+		}
+	}
+	req, msgs, ok := s.parse(w, body, d, k)
 	if !ok {
 		d.count(func(st *depStats) { st.Invalid++ })
 		return
@@ -601,18 +621,30 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name string, k ki
 // the answer. from names the provisioned deployment it spilled over from.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, d *deployment, req *chatRequest, msgs []tokenizer.Message, arrived time.Time, from string) {
 	k := req.kind
-	var prompt int
+	// Counting stops once the prompt passes the context window: an 8 MB
+	// prompt is refused after counting little more than a window of it.
+	window := d.cfg.ContextWindow
+	prompt, exact := 0, true
 	if req.texts != nil {
 		// A prompt string, or inputs to embed: tokens, no chat overhead.
-		for _, t := range req.texts {
-			prompt += d.tok.Count(t)
+		for i, t := range req.texts {
+			n, ok := d.tok.CountUpTo(t, window-prompt)
+			prompt += n
+			if !ok || prompt > window {
+				exact = ok && i == len(req.texts)-1
+				break
+			}
 		}
 	} else {
-		prompt = d.tok.CountMessages(msgs)
+		prompt, exact = d.tok.CountMessagesUpTo(msgs, window)
 	}
-	if prompt > d.cfg.ContextWindow {
+	if prompt > window {
+		least := ""
+		if !exact {
+			least = "at least "
+		}
 		writeError(w, http.StatusBadRequest, apiError{Type: "invalid_request_error", Param: param("messages"), Code: "context_length_exceeded",
-			Message: fmt.Sprintf("This model's maximum context length is %d tokens. However, your messages resulted in %d tokens. Please reduce the length of the messages.", d.cfg.ContextWindow, prompt)})
+			Message: fmt.Sprintf("This model's maximum context length is %d tokens. However, your messages resulted in %s%d tokens. Please reduce the length of the messages.", window, least, prompt)})
 		d.count(func(st *depStats) { st.Invalid++ })
 		return
 	}

@@ -31,6 +31,10 @@ const (
 // Tokenizer counts tokens for one encoding. It is safe for concurrent use.
 type Tokenizer struct {
 	codec func() (tk.Codec, error)
+	// longest is longestTokens, read once when a long run needs it.
+	longest func() [classes]int
+	// long lets one long run at a time be counted (CountUpTo).
+	long sync.Mutex
 }
 
 // Get returns the tokenizer for a tiktoken encoding name.
@@ -40,9 +44,11 @@ func Get(encoding string) (*Tokenizer, error) {
 	default:
 		return nil, fmt.Errorf("unknown tokenizer %q (want %s or %s)", encoding, O200k, Cl100k)
 	}
-	return &Tokenizer{
+	t := &Tokenizer{
 		codec: sync.OnceValues(func() (tk.Codec, error) { return tk.Get(tk.Encoding(encoding)) }),
-	}, nil
+	}
+	t.longest = sync.OnceValue(t.longestTokens)
+	return t, nil
 }
 
 // Warm loads the vocabulary now, so that the first count does not wait
@@ -57,6 +63,11 @@ func (t *Tokenizer) Count(s string) int {
 	if n, ok := countWords(s); ok {
 		return n
 	}
+	return t.codecCount(s)
+}
+
+// codecCount counts the tokens of s with the codec.
+func (t *Tokenizer) codecCount(s string) int {
 	c, err := t.codec()
 	if err != nil {
 		// Get only accepts encodings the library embeds, so this cannot
