@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/report"
 )
 
@@ -36,7 +38,7 @@ func (c *ReportCmd) Run(env *Env) error {
 	for _, p := range c.Runs {
 		r, err := report.Read(p)
 		if err != nil {
-			return usageError{err.Error()}
+			return readError(err)
 		}
 		runs = append(runs, r)
 	}
@@ -102,7 +104,7 @@ func (c *ReportCmd) capacity(env *Env) error {
 	for _, p := range c.Runs {
 		cp, err := report.ReadCapacity(p)
 		if err != nil {
-			return usageError{err.Error()}
+			return readError(err)
 		}
 		caps = append(caps, cp)
 	}
@@ -123,4 +125,15 @@ func (c *ReportCmd) capacity(env *Env) error {
 	}
 	fmt.Fprintf(env.Stderr, "report: %s (capacity of %d)\n", path, len(caps))
 	return nil
+}
+
+// readError is a run that could not be read: bad input (exit 2), a
+// *plan.Error naming file:line as it is, any other error as a usage
+// error.
+func readError(err error) error {
+	var pe *plan.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	return usageError{err.Error()}
 }

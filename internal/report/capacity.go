@@ -15,6 +15,7 @@ import (
 
 	"github.com/aoaibench/aoaibench/internal/capacity"
 	"github.com/aoaibench/aoaibench/internal/metrics"
+	"github.com/aoaibench/aoaibench/internal/plan"
 )
 
 // Capacity is a sweep or a search: its steps' figures against the rate
@@ -57,10 +58,17 @@ func ReadCapacity(path string) (*Capacity, error) {
 		if err := json.Unmarshal(b, &v); err != nil {
 			return nil, fmt.Errorf("run %s: %s: %w", path, f, err)
 		}
-		for _, p := range v.Probes {
+		var c checker
+		c.num("max_rate", v.MaxRate.F(), kRate)
+		for i, p := range v.Probes {
 			if p.Results == nil {
-				return nil, fmt.Errorf("run %s: %s: a probe at %g has no results", path, f, p.Rate)
+				return nil, plan.Errorf("%s: probe %d (at %g) has no results", filepath.Join(path, f), i+1, p.Rate)
 			}
+			c.must(fmt.Sprintf("probes[%d].rate", i), p.Rate, kRate)
+			c.results(fmt.Sprintf("probes[%d].results.", i), p.Results)
+		}
+		if err := c.errIn(filepath.Join(path, f), b); err != nil {
+			return nil, err
 		}
 		return &Capacity{Name: name, Path: path, Kind: v.Kind, Clients: v.Clients, Objectives: v.Objectives, MaxRate: v.MaxRate.F(), Probes: v.Probes}, nil
 	}

@@ -131,7 +131,11 @@ func Read(path string) (*Run, error) {
 		return r, nil
 	}
 	if b, err := os.ReadFile(filepath.Join(path, "run.json")); err == nil {
-		if err := r.readRunJSON(b); err != nil {
+		if err := r.readRunJSON(b, filepath.Join(path, "run.json")); err != nil {
+			var pe *plan.Error
+			if errors.As(err, &pe) {
+				return nil, err
+			}
 			return nil, fmt.Errorf("run %s: run.json: %w", path, err)
 		}
 	}
@@ -142,23 +146,33 @@ func Read(path string) (*Run, error) {
 	if r.Summary, err = metrics.ReadResults(b); err != nil {
 		return nil, fmt.Errorf("run %s: summary.json: %w", path, err)
 	}
+	var c checker
+	c.results("", r.Summary)
+	if err := c.errIn(filepath.Join(path, "summary.json"), b); err != nil {
+		return nil, err
+	}
 	if err := r.readRecords(filepath.Join(path, "requests.jsonl")); err != nil {
 		return nil, err
 	}
 	if err := r.readServer(filepath.Join(path, "server-metrics.jsonl")); err != nil {
-		return nil, fmt.Errorf("run %s: %w", path, err)
+		return nil, err
 	}
 	// A log written beside the directory (the lab's TEST_NAME.log) adds
-	// the live lines.
+	// the live lines; one with values no run has is refused as any file.
 	if log := filepath.Clean(path) + ".log"; fileExists(log) {
-		_ = r.readLog(log)
+		if err := r.readLog(log); err != nil {
+			var pe *plan.Error
+			if errors.As(err, &pe) {
+				return nil, err
+			}
+		}
 	}
 	return r, nil
 }
 
 // readRunJSON reads the settings a report shows from run.json: the plan
 // (schema 1) or the first release's settings (schema-less).
-func (r *Run) readRunJSON(b []byte) error {
+func (r *Run) readRunJSON(b []byte, file string) error {
 	var rj struct {
 		Schema   int `json:"schema"`
 		Target   any `json:"target"`
@@ -175,6 +189,9 @@ func (r *Run) readRunJSON(b []byte) error {
 	}
 	rj.Settings.Rate, rj.Settings.Duration = Num(math.NaN()), Num(math.NaN())
 	if err := json.Unmarshal(b, &rj); err != nil {
+		return err
+	}
+	if err := checkRunJSON(&rj.Plan, rj.Schema, rj.Settings.Rate.F(), rj.Settings.Duration.F(), rj.Settings.Clients, rj.ContextTokens, rj.MaxTokens, file, b); err != nil {
 		return err
 	}
 	if rj.Schema == 0 {
@@ -244,19 +261,34 @@ func (r *Run) readRecords(path string) error {
 	sc := bufio.NewScanner(f)
 	// A line with --log-request-content holds a prompt and an answer.
 	sc.Buffer(nil, 64<<20)
+	// A crash can leave the last line half-written: a line that does not
+	// parse is skipped when it is the last, refused when one follows it.
+	var bad error
 	for n := 1; sc.Scan(); n++ {
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
-		rec := Record{Util: Num(math.NaN()), QuotaTokens: Num(math.NaN()), RemainingTokens: Num(math.NaN()), LimitTokens: Num(math.NaN()),
+		if bad != nil {
+			return bad
+		}
+		rec := Record{Send: Num(math.NaN()), End: Num(math.NaN()), Lag: Num(math.NaN()), TTFT: Num(math.NaN()), TPOT: Num(math.NaN()), E2E: Num(math.NaN()),
+			Util: Num(math.NaN()), QuotaTokens: Num(math.NaN()), RemainingTokens: Num(math.NaN()), LimitTokens: Num(math.NaN()),
 			MaxTokens: Num(math.NaN()), ClientPrompt: Num(math.NaN()), ServerPrompt: Num(math.NaN()), Cached: Num(math.NaN()), Turn: Num(math.NaN())}
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			// A crash can leave the last line half-written: skip it.
+			bad = plan.Errorf("%s:%d: not a record: %v", path, n, err)
 			continue
+		}
+		var c checker
+		c.record(&rec)
+		if err := c.err(path, n); err != nil {
+			return err
 		}
 		r.Records = append(r.Records, rec)
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("run %s: requests.jsonl: %w", r.Path, err)
+	}
+	return nil
 }
 
 // readLog reads live lines; each line's JSON object may follow a logging
@@ -269,7 +301,8 @@ func (r *Run) readLog(path string) error {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
+	var lines []Line
+	for n := 1; sc.Scan(); n++ {
 		b := sc.Bytes()
 		i := bytes.IndexByte(b, '{')
 		if i < 0 || !bytes.Contains(b, []byte(`"run_seconds"`)) {
@@ -279,16 +312,52 @@ func (r *Run) readLog(path string) error {
 		// aoaibench's extra keys are absent from the original's lines:
 		// absent is no value, not zero.
 		json.Unmarshal([]byte(extrasNull), &l)
+		l.RunSeconds = Num(math.NaN())
 		if err := json.Unmarshal(b[i:], &l); err != nil {
+			// A log holds other text, some of it may look like a line.
 			continue
 		}
-		r.Lines = append(r.Lines, l)
+		var c checker
+		c.line(&l)
+		if err := c.err(path, n); err != nil {
+			return err
+		}
+		lines = append(lines, l)
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("run %s: %w", path, err)
 	}
-	if len(r.Lines) == 0 && r.Summary == nil {
+	if len(lines) == 0 && r.Summary == nil {
 		return fmt.Errorf("run %s: no JSONL live lines in it (want an aoaibench --output-dir or a log of -f jsonl output)", path)
 	}
+	r.Lines = append(r.Lines, lines...)
 	return nil
+}
+
+// checkRunJSON checks the numbers of run.json a report shows or draws:
+// the rate, the duration, the ramp's stages, the lengths asked for.
+func checkRunJSON(p *plan.Plan, schema int, rate, duration float64, clients, context, maxTok int, file string, b []byte) error {
+	var c checker
+	if schema == 0 {
+		c.num("settings.rate", rate, kRate)
+		c.num("settings.duration", duration, kSeconds)
+		c.must("settings.clients", float64(clients), kCount)
+		c.must("context_tokens", float64(context), kTokens)
+		c.must("max_tokens", float64(maxTok), kTokens)
+		return c.errIn(file, b)
+	}
+	if p.Load.Rate != nil {
+		c.must("load.rate", *p.Load.Rate, kRate)
+	}
+	c.must("load.clients", float64(p.Load.Clients), kCount)
+	c.must("load.start_rate", p.Load.StartRate, kRate)
+	c.must("workload.context_tokens", float64(p.Workload.ContextTokens), kTokens)
+	c.must("workload.max_tokens", float64(p.Workload.MaxTokens), kTokens)
+	t := 0.0
+	for i, st := range p.Load.Stages {
+		c.must(fmt.Sprintf("load.stages[%d].target", i), st.Target, kRate)
+		t += st.Duration.Seconds()
+		c.must(fmt.Sprintf("load.stages[%d].duration", i), t, kSeconds)
+	}
+	return c.errIn(file, b)
 }

@@ -78,7 +78,9 @@ func niceWidth(w float64) float64 {
 func recordSeries(recs []Record, maxTokens, window float64) timeSeries {
 	end := 0.0
 	for _, r := range recs {
-		end = math.Max(end, r.End.F())
+		if e := r.End.F(); e > end && e <= maxAbs {
+			end = e
+		}
 	}
 	ts := timeSeries{limitTokens: nan}
 	ts.width = niceWidth(math.Max(end*perBucket/float64(max(len(recs), 1)), end/maxPoints))
@@ -92,8 +94,10 @@ func recordSeries(recs []Record, maxTokens, window float64) timeSeries {
 	// The throttled share needs several requests in a bucket, even when
 	// the rest is drawn finer: its own buckets, at least 4 of them.
 	shareWidth := math.Max(width, math.Min(niceWidth(end*perBucket/float64(max(len(recs), 1))), end/4))
-	shares := make([]struct{ thr, all int }, int(end/shareWidth)+1)
-	n := int(end/width) + 1
+	// The counts of buckets are bounded whatever end is: a width that
+	// overflowed is a single bucket, never a loop of a year of seconds.
+	shares := make([]struct{ thr, all int }, buckets(end, shareWidth))
+	n := buckets(end, width)
 	type bucket struct {
 		ok, thr, fail      int
 		tok, quota         float64
@@ -107,14 +111,14 @@ func recordSeries(recs []Record, maxTokens, window float64) timeSeries {
 	var edges []pt // +1 at send, -1 at end, for requests in flight
 	for _, r := range recs {
 		e := r.End.F()
-		if math.IsNaN(e) {
+		if !(math.Abs(e) <= maxAbs) {
 			continue
 		}
 		if s := r.Send.F(); !math.IsNaN(s) {
 			edges = append(edges, pt{s, 1}, pt{e, -1})
 		}
-		b := &bs[min(int(e/width), n-1)]
-		sh := &shares[min(int(e/shareWidth), len(shares)-1)]
+		b := &bs[bucketOf(e, width, n)]
+		sh := &shares[bucketOf(e, shareWidth, len(shares))]
 		sh.all++
 		if r.Class == "throttled" {
 			sh.thr++
@@ -206,6 +210,26 @@ func recordSeries(recs []Record, maxTokens, window float64) timeSeries {
 	}
 	ts.ttftDots, ts.tpotDots, ts.e2eDots = sample(ts.ttftDots), sample(ts.tpotDots), sample(ts.e2eDots)
 	return ts
+}
+
+// buckets is how many buckets of width cover 0..end: from 1 to
+// maxPoints+1, whatever the two are.
+func buckets(end, width float64) int {
+	n := end / width
+	if !(n >= 0) {
+		return 1
+	}
+	return int(math.Min(n, maxPoints)) + 1
+}
+
+// bucketOf is the index of the bucket of width that holds t, of n buckets:
+// times before the first or past the last fall in it.
+func bucketOf(t, width float64, n int) int {
+	i := t / width
+	if !(i >= 0) {
+		return 0
+	}
+	return int(math.Min(i, float64(n-1)))
 }
 
 func appendOK(v []float64, x float64) []float64 {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sort"
 
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/scrape"
 )
 
@@ -22,13 +24,31 @@ func (r *Run) readServer(path string) error {
 	for line := 1; sc.Scan(); line++ {
 		var s scrape.Sample
 		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
-			return fmt.Errorf("%s:%d: %w", path, line, err)
+			return plan.Errorf("%s:%d: %v", path, line, err)
 		}
-		if s.Target == 0 && s.Err == "" {
-			r.Server = append(r.Server, s)
+		if s.Target != 0 || s.Err != "" {
+			continue
 		}
+		var c checker
+		c.must("t", s.T, kTime)
+		// Sorted, so that the first problem reported is the same each time.
+		names := make([]string, 0, len(s.Series))
+		for name := range s.Series {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			c.must("series."+name, s.Series[name], kFigure)
+		}
+		if err := c.err(path, line); err != nil {
+			return err
+		}
+		r.Server = append(r.Server, s)
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 // serverCharts set what the servers said beside what the clients saw:

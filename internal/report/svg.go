@@ -101,8 +101,38 @@ func fmtTick(v, step float64) string {
 	return t
 }
 
+// maxAbs is the largest coordinate drawn: past it the span of an axis
+// could overflow. The readers refuse such values; the drawing does not
+// rely on it.
+const maxAbs = 1e300
+
+// maxTicks bounds the ticks of an axis, whatever its span and step.
+const maxTicks = 50
+
+// maxMarks bounds the vertical marks (stage ends) of a chart; more are
+// thinned evenly.
+const maxMarks = 100
+
 func valid(p pt) bool {
-	return !math.IsNaN(p.x) && !math.IsNaN(p.y) && !math.IsInf(p.y, 0) && !math.IsInf(p.x, 0)
+	return math.Abs(p.x) <= maxAbs && math.Abs(p.y) <= maxAbs // false for NaN too
+}
+
+// ticks returns the multiples of step from lo to hi: at most maxTicks,
+// and none twice where the step is lost in the values' precision.
+func ticks(lo, hi, step float64) []float64 {
+	if !(step > 0) || math.IsInf(step, 0) || math.IsNaN(lo) || math.IsNaN(hi) {
+		return nil
+	}
+	first := math.Ceil(lo/step) * step
+	var out []float64
+	for i := range maxTicks {
+		v := first + float64(i)*step
+		if !(v <= hi+step/1e6) || (i > 0 && v == out[i-1]) {
+			break
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // chart draws a simple chart of ss.
@@ -134,12 +164,13 @@ func draw(c spec) string {
 		return ""
 	}
 	for _, r := range c.refs {
-		if !math.IsNaN(r.y) {
+		if math.Abs(r.y) <= maxAbs {
 			y1 = math.Max(y1, r.y*1.05)
 		}
 	}
 	if x1 <= x0 {
-		x1 = x0 + 1
+		// One x: a span around it that its precision can hold.
+		x1 = x0 + math.Max(1, math.Abs(x0)*1e-6)
 	}
 	if y1 <= 0 {
 		y1 = 1
@@ -163,7 +194,7 @@ func draw(c spec) string {
 		}
 	}
 	for _, r := range c.refs {
-		if !math.IsNaN(r.y) {
+		if math.Abs(r.y) <= maxAbs {
 			entries = append(entries, entry{r.name, r.color, true, false, false})
 		}
 	}
@@ -195,25 +226,28 @@ func draw(c spec) string {
 		n, chartW, chartH, chartW, chartH, html.EscapeString(c.title))
 	fmt.Fprintf(&b, `<text x="%d" y="18" class="t">%s</text>`, padL, html.EscapeString(c.title))
 	// Grid and ticks.
-	for y := 0.0; y <= y1+ystep/2; y += ystep {
+	for _, y := range ticks(0, y1+ystep/2, ystep) {
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="g"/><text x="%d" y="%.1f" class="yl">%s</text>`,
 			padL, chartW-padR, sy(y), sy(y), padL-5, sy(y)+4, fmtTick(y, ystep))
 	}
-	for x := math.Ceil(x0/xstep) * xstep; x <= x1+xstep/1e6; x += xstep {
+	for _, x := range ticks(x0, x1, xstep) {
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" class="g"/><text x="%.1f" y="%d" class="xl">%s</text>`,
 			sx(x), sx(x), padT, padT+plotH, sx(x), padT+plotH+15, fmtTick(x, xstep))
 	}
 	fmt.Fprintf(&b, `<text x="%.0f" y="%d" class="al">%s</text>`, float64(padL)+pw/2, padT+plotH+32, html.EscapeString(c.xlab))
 	fmt.Fprintf(&b, `<text transform="translate(13 %.0f) rotate(-90)" class="al">%s</text>`, float64(padT)+ph/2, html.EscapeString(c.ylab))
 	// Marks, under the data.
-	for _, m := range c.marks {
+	for i, m := range c.marks {
+		if len(c.marks) > maxMarks && i%(len(c.marks)/maxMarks+1) != 0 {
+			continue
+		}
 		if m > x0 && m < x1 {
 			fmt.Fprintf(&b, `<line class="mark" x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#999" stroke-width="1" stroke-dasharray="1 3"/>`, sx(m), sx(m), padT, padT+plotH)
 		}
 	}
 	// Reference lines, under the data.
 	for _, r := range c.refs {
-		if math.IsNaN(r.y) {
+		if !(math.Abs(r.y) <= maxAbs) {
 			continue
 		}
 		fmt.Fprintf(&b, `<line class="ref" x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="1.2" stroke-dasharray="2 3"><title>%s</title></line>`,

@@ -10,6 +10,7 @@ import (
 // result is a step series' points (see series.step); a set with no
 // values gives none.
 func histograms(sets ...[]float64) [][]pt {
+	const maxBins = 100
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, vs := range sets {
 		for _, v := range vs {
@@ -22,14 +23,19 @@ func histograms(sets ...[]float64) [][]pt {
 	}
 	width := math.Max(1, math.Ceil(niceStep(hi-lo, 30)))
 	lo = math.Floor(lo/width) * width
-	bins := int(math.Floor((hi-lo)/width)) + 1
+	// About 30 bins; never more than maxBins, whatever the values.
+	bins := buckets(hi-lo, width)
+	if bins > maxBins {
+		bins = maxBins
+		width = (hi - lo) / (maxBins - 1)
+	}
 	for k, vs := range sets {
 		if len(vs) == 0 {
 			continue
 		}
 		counts := make([]float64, bins)
 		for _, v := range vs {
-			counts[min(int((v-lo)/width), bins-1)]++
+			counts[bucketOf(v-lo, width, bins)]++
 		}
 		p := make([]pt, 0, bins+1)
 		for i, c := range counts {

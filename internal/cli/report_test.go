@@ -1,0 +1,24 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestReportHostileFile: a log line with a time no run has is bad input
+// (exit 2) named by file:line and field, before anything is written.
+func TestReportHostileFile(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "bad.log")
+	os.WriteFile(log, []byte(`{"run_seconds": 1}`+"\n"+`{"run_seconds": 1e308, "rpm": 4}`+"\n"), 0o644)
+	out := filepath.Join(dir, "r.html")
+	code, _, stderr := runCLI(t, nil, "report", log, "-o", out)
+	if code != ExitUsage || !strings.Contains(stderr, "bad.log:2: run_seconds is 1e+308") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a report was written")
+	}
+}
