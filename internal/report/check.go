@@ -136,6 +136,7 @@ func (c *checker) record(r *Record) {
 		c.must("remaining_tokens", v, kRate)
 	}
 	c.num("limit_tokens", r.LimitTokens.F(), kRate)
+	c.num("limit_requests", r.LimitRequests.F(), kRate)
 	c.num("max_tokens", r.MaxTokens.F(), kTokens)
 	c.num("client_prompt_tokens", r.ClientPrompt.F(), kTokens)
 	c.num("server_prompt_tokens", r.ServerPrompt.F(), kTokens)

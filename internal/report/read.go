@@ -87,6 +87,10 @@ type Record struct {
 	ServerPrompt    Num `json:"server_prompt_tokens"`
 	Cached          Num `json:"cached_tokens"`
 	Turn            Num `json:"turn"`
+	LimitRequests   Num `json:"limit_requests"`
+	// Warmup marks a request of the warmup: drawn over time, left out of
+	// the figures, as the summary leaves it out.
+	Warmup bool `json:"warmup"`
 }
 
 // Settings are the parts of run.json a report shows.
@@ -100,6 +104,25 @@ type Settings struct {
 	Duration      Num       `json:"duration"`
 	ShapeProfile  string    `json:"shape_profile"`
 	Retry         string    `json:"retry"`
+	// Warmup is the seconds at the start left out of the figures.
+	Warmup float64
+	// Endpoint is the API's kind (chat, responses, completions,
+	// embeddings; "" for chat), Batch the inputs of an embeddings request.
+	Endpoint string
+	Batch    int
+	// Turns is the most requests of a conversation (0 or 1: none).
+	Turns int
+	// SimQuota is the built-in simulator's quota, when it tested one.
+	SimQuota Quota
+}
+
+// Quota is the limit a run was held to, a minute, and where it was
+// learned: summary.json's quota, the endpoint's x-ratelimit-limit-*
+// headers, or the simulator's settings. NaN: not known.
+type Quota struct {
+	TPM    float64
+	RPM    float64
+	Source string
 }
 
 // Run is one run's data: an output directory has a summary and records,
@@ -114,6 +137,11 @@ type Run struct {
 	Lines    []Line
 	// Server is the inference server's own metrics (--server-metrics).
 	Server []scrape.Sample
+	// Caveats are summary.json's notes on its figures (a rate scaled to
+	// a minute from a shorter window...), shown beside the headline.
+	Caveats []string
+	// Quota is summary.json's quota, when it has one.
+	Quota Quota
 }
 
 // Read reads a run from an aoaibench output directory or a JSONL log.
@@ -123,7 +151,8 @@ func Read(path string) (*Run, error) {
 		return nil, fmt.Errorf("run %s: %w", path, err)
 	}
 	name := filepath.Base(filepath.Clean(path))
-	r := &Run{Name: name, Path: path, Settings: Settings{Rate: Num(math.NaN()), Duration: Num(math.NaN())}}
+	r := &Run{Name: name, Path: path, Settings: Settings{Rate: Num(math.NaN()), Duration: Num(math.NaN()), SimQuota: noQuota},
+		Quota: noQuota}
 	if !fi.IsDir() {
 		if err := r.readLog(path); err != nil {
 			return nil, err
@@ -146,8 +175,31 @@ func Read(path string) (*Run, error) {
 	if r.Summary, err = metrics.ReadResults(b); err != nil {
 		return nil, fmt.Errorf("run %s: summary.json: %w", path, err)
 	}
+	// Keys of this release's summaries that metrics.Results may not
+	// hold: read apart.
+	var extra struct {
+		Caveats []string        `json:"caveats"`
+		Quota   json.RawMessage `json:"quota"`
+	}
+	json.Unmarshal(b, &extra)
+	r.Caveats = extra.Caveats
 	var c checker
 	c.results("", r.Summary)
+	if len(extra.Quota) > 0 {
+		q := struct {
+			TPM    Num    `json:"tpm"`
+			RPM    Num    `json:"rpm"`
+			Source string `json:"source"`
+		}{TPM: Num(math.NaN()), RPM: Num(math.NaN())}
+		if json.Unmarshal(extra.Quota, &q) == nil {
+			c.num("quota.tpm", q.TPM.F(), kRate)
+			c.num("quota.rpm", q.RPM.F(), kRate)
+			r.Quota = Quota{TPM: q.TPM.F(), RPM: q.RPM.F(), Source: q.Source}
+			if r.Quota.Source == "" {
+				r.Quota.Source = "summary.json"
+			}
+		}
+	}
 	if err := c.errIn(filepath.Join(path, "summary.json"), b); err != nil {
 		return nil, err
 	}
@@ -203,12 +255,16 @@ func (r *Run) readRunJSON(b []byte, file string) error {
 			Retry: st.Retry, ContextTokens: rj.ContextTokens, MaxTokens: rj.MaxTokens}
 		return nil
 	}
+	// The target: rj's own Target (of the first release) hides the
+	// plan's.
 	var meta struct {
-		Target string `json:"target_description"`
+		Desc   string      `json:"target_description"`
+		Target plan.Target `json:"target"`
 	}
 	json.Unmarshal(b, &meta)
 	p := rj.Plan
-	r.Target = meta.Target
+	p.Target = meta.Target
+	r.Target = meta.Desc
 	if r.Target == "" {
 		r.Target = p.Target.URL
 	}
@@ -219,7 +275,23 @@ func (r *Run) readRunJSON(b []byte, file string) error {
 		}
 	}
 	r.Settings = Settings{Rate: Num(math.NaN()), Clients: p.Load.Clients, Duration: Num(p.Load.Duration.Seconds()),
-		ShapeProfile: p.Workload.Shape, Retry: p.Load.Retry, ContextTokens: p.Workload.ContextTokens, MaxTokens: p.Workload.MaxTokens}
+		ShapeProfile: p.Workload.Shape, Retry: p.Load.Retry, ContextTokens: p.Workload.ContextTokens, MaxTokens: p.Workload.MaxTokens,
+		Warmup: p.Load.Warmup.Seconds(), Endpoint: p.Workload.Endpoint, Batch: p.Workload.EmbeddingBatch, Turns: p.Workload.Turns, SimQuota: noQuota}
+	if p.Target.URL == "" && len(p.Target.Sim) > 0 {
+		// The simulator's quota, as it enforces it (a standard
+		// deployment's TPM and its RPM per 1,000 TPM).
+		if d := p.Target.Sim[0]; d.Type != "provisioned" && d.TPM > 0 {
+			r.Settings.SimQuota = Quota{TPM: float64(d.TPM), RPM: nan, Source: "simulator"}
+			if d.RPMPer1K > 0 {
+				r.Settings.SimQuota.RPM = float64(d.TPM) / 1000 * d.RPMPer1K
+			}
+		}
+	}
+	if r.Settings.Endpoint == "embeddings" {
+		// An embeddings request asks for no output.
+		r.Settings.MaxTokens = 0
+		r.Settings.Batch = max(r.Settings.Batch, 1)
+	}
 	if p.Load.Rate != nil {
 		r.Settings.Rate = Num(*p.Load.Rate)
 	}
@@ -243,6 +315,9 @@ func (r *Run) readRunJSON(b []byte, file string) error {
 	}
 	return nil
 }
+
+// noQuota is a quota not known.
+var noQuota = Quota{TPM: math.NaN(), RPM: math.NaN()}
 
 func fileExists(p string) bool {
 	fi, err := os.Stat(p)
@@ -273,7 +348,8 @@ func (r *Run) readRecords(path string) error {
 		}
 		rec := Record{Send: Num(math.NaN()), End: Num(math.NaN()), Lag: Num(math.NaN()), TTFT: Num(math.NaN()), TPOT: Num(math.NaN()), E2E: Num(math.NaN()),
 			Util: Num(math.NaN()), QuotaTokens: Num(math.NaN()), RemainingTokens: Num(math.NaN()), LimitTokens: Num(math.NaN()),
-			MaxTokens: Num(math.NaN()), ClientPrompt: Num(math.NaN()), ServerPrompt: Num(math.NaN()), Cached: Num(math.NaN()), Turn: Num(math.NaN())}
+			MaxTokens: Num(math.NaN()), ClientPrompt: Num(math.NaN()), ServerPrompt: Num(math.NaN()), Cached: Num(math.NaN()), Turn: Num(math.NaN()),
+			LimitRequests: Num(math.NaN())}
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			bad = plan.Errorf("%s:%d: not a record: %v", path, n, err)
 			continue

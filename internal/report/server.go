@@ -82,7 +82,7 @@ func serverCharts(runs []*Run, ts []timeSeries, color func(int) string) []string
 			c1, _ := scrape.Sum(s.Series, "vllm:time_to_first_token_seconds_count", "sglang:time_to_first_token_seconds_count")
 			c0, _ := scrape.Sum(prev, "vllm:time_to_first_token_seconds_count", "sglang:time_to_first_token_seconds_count")
 			if ok1 && c1 > c0 {
-				mean = append(mean, pt{s.T, (s1 - s0) / (c1 - c0)})
+				mean = append(mean, pt{s.T, 1e3 * (s1 - s0) / (c1 - c0)})
 			}
 		}
 		load = append(load, series{name: r.Name + " running", color: color(i), pts: run},
@@ -98,6 +98,6 @@ func serverCharts(runs []*Run, ts []timeSeries, color func(int) string) []string
 	return []string{
 		chart("Server: requests running and waiting", sec, "requests", load),
 		draw(spec{title: "Server: KV cache in use", xlab: sec, ylab: "percent", yMax: 100, ss: kv}),
-		chart("TTFT: the client's and the server's own", sec, "seconds", ttft),
+		chart("TTFT: the client's (by send time) and the server's own", sec, "ms", ttft),
 	}
 }
