@@ -22,3 +22,18 @@ func TestReportHostileFile(t *testing.T) {
 		t.Error("a report was written")
 	}
 }
+
+// TestReportKinds: a sweep or search directory and a run directory
+// together are refused, saying which kind each is; a search's steps are a
+// Markdown table.
+func TestReportKinds(t *testing.T) {
+	search, run := filepath.Join("..", "report", "testdata", "search"), filepath.Join("..", "report", "testdata", "r120")
+	code, _, stderr := runCLI(t, nil, "report", search, run, "-o", filepath.Join(t.TempDir(), "r.html"))
+	if code != ExitUsage || !strings.Contains(stderr, search+" is a search directory") || !strings.Contains(stderr, run+" is a run directory") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	code, stdout, stderr := runCLI(t, nil, "report", "--format", "md", search)
+	if code != 0 || !strings.Contains(stdout, "| step | offered RPM |") || !strings.Contains(stdout, "Highest rate meeting") {
+		t.Errorf("md of a search: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
