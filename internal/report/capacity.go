@@ -67,6 +67,23 @@ func (c *Capacity) Verdict(i int) string {
 	return v
 }
 
+// short is a step's result in a word or two: pass, fail, not judged, and
+// NOT VALID when its figures do not describe its rate.
+func (c *Capacity) short(i int) string {
+	p, s := c.Probes[i], c.step(i)
+	v := "not judged"
+	switch {
+	case s.Judged && p.Passed:
+		v = "pass"
+	case s.Judged:
+		v = "fail"
+	}
+	if r := p.Results; r != nil && !r.Valid && len(r.Invalid) > 0 {
+		v += "; NOT VALID"
+	}
+	return v
+}
+
 // step is what the report knows of probe i (judged, when a Capacity was
 // made by hand without Steps).
 func (c *Capacity) step(i int) Step {
@@ -405,14 +422,26 @@ func CapacityHTML(w io.Writer, caps []*Capacity, version string, now time.Time) 
 			fmt.Fprintf(&b, "<th>%s</th>", html.EscapeString(col.name))
 		}
 		b.WriteString("</tr>\n")
-		for i := range c.Probes {
+		// The result column is short; why, below the table.
+		var whys []string
+		for i, p := range c.Probes {
 			b.WriteString("<tr>")
 			for _, col := range cols {
-				fmt.Fprintf(&b, "<td>%s</td>", html.EscapeString(col.get(c, i)))
+				v := col.get(c, i)
+				if col.key == "result" {
+					if v != "pass" && v != "not judged" {
+						whys = append(whys, fmt.Sprintf("step %d (%s %s): %s", i+1, strconv.FormatFloat(p.Rate, 'f', -1, 64), c.unit(), v))
+					}
+					v = c.short(i)
+				}
+				fmt.Fprintf(&b, "<td>%s</td>", html.EscapeString(v))
 			}
 			b.WriteString("</tr>\n")
 		}
 		b.WriteString("</table>\n")
+		for _, w := range whys {
+			fmt.Fprintf(&b, `<div class="why">%s</div>`, html.EscapeString(w))
+		}
 		for i, st := range c.Steps {
 			for _, cv := range st.Caveats {
 				fmt.Fprintf(&b, `<div class="caveat">step %d: %s</div>`, i+1, html.EscapeString(cv))
