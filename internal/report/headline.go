@@ -117,7 +117,10 @@ func headline(b *strings.Builder, runs []*Run, rows []Row) {
 				fmt.Fprintf(b, ` <span class="muted">(up to %d turns a conversation)</span>`, run.Settings.Turns)
 			}
 		} else {
-			fmt.Fprintf(b, `Requests a minute: %s achieved of %s offered`, fig("rpm_achieved", grouped(r.RPM, 1)), fig("rpm_offered", grouped(r.OfferedRPM, 1)))
+			fmt.Fprintf(b, `Requests a minute: %s achieved`, fig("rpm_achieved", grouped(r.RPM, 1)))
+			if !math.IsNaN(r.OfferedRPM) {
+				fmt.Fprintf(b, ` of %s offered`, fig("rpm_offered", grouped(r.OfferedRPM, 1)))
+			}
 		}
 		b.WriteString(quota(q.RPM, "requests", "RPM"))
 		b.WriteString("</div>")
@@ -196,7 +199,10 @@ func settingsLine(run *Run, r Row) string {
 	if r.Clients > 0 {
 		parts = append(parts, fmt.Sprintf("at most %d in flight", r.Clients))
 	}
-	if !math.IsNaN(r.Duration) && r.Duration > 0 {
+	switch {
+	case !r.Judged && len(run.Lines) > 0:
+		parts = append(parts, fmt.Sprintf("figures of the last live line, at %s s: rates over its trailing window", strconv.FormatFloat(r.Duration, 'f', -1, 64)))
+	case !math.IsNaN(r.Duration) && r.Duration > 0:
 		parts = append(parts, fmt.Sprintf("rates over %s s of dispatch", strconv.FormatFloat(r.Duration, 'f', -1, 64)))
 	}
 	if w := run.Settings.Warmup; w > 0 {

@@ -182,6 +182,16 @@ func HTML(w io.Writer, runs []*Run, version string, now time.Time) error {
 			break
 		}
 	}
+	// Latencies of runs with records are at their send time; a log's
+	// are its live lines' windows.
+	sent, latNote, flightNote := ", by send time", "", "the most at once in each bucket"
+	for _, t := range ts {
+		if t.live {
+			sent, latNote = "", "records at their send time; live lines: a trailing window by completion time"
+			flightNote += "; live lines: as logged"
+			break
+		}
+	}
 	var charts []string
 	add := func(c ...string) { charts = append(charts, c...) }
 	add(overlay(over(spec{title: rpmTitle, note: by, ylab: "per minute", marks: marks}), names, rpm, false)...)
@@ -192,18 +202,22 @@ func HTML(w io.Writer, runs []*Run, version string, now time.Time) error {
 		failed = append(failed, series{name: r.Name, color: color(i), step: !ts[i].live, pts: ts[i].failed})
 	}
 	add(draw(over(spec{title: "Throttled (429) share of the requests sent", ylab: "percent", yMax: 100, marks: marks, ss: nonZero(shares)})))
-	add(overlay(over(spec{title: "Requests in flight", ylab: "requests", wholeY: true, marks: marks}), names, flight, false)...)
-	add(overlay(over(spec{title: "Time to first token, by send time", ylab: "ms", marks: marks}), names,
+	add(overlay(over(spec{title: "Requests in flight", note: flightNote, ylab: "requests", wholeY: true, marks: marks}), names, flight, false)...)
+	add(overlay(over(spec{title: "Time to first token" + sent, note: latNote, ylab: "ms", marks: marks}), names,
 		latency(func(t timeSeries) []pt { return t.ttftAvg }, func(t timeSeries) []pt { return t.ttftP95 }, func(t timeSeries) []pt { return t.ttftDots }), false)...)
-	add(overlay(over(spec{title: "Time per output token, by send time", ylab: "ms", marks: marks}), names,
+	add(overlay(over(spec{title: "Time per output token" + sent, note: latNote, ylab: "ms", marks: marks}), names,
 		latency(func(t timeSeries) []pt { return t.tpotAvg }, func(t timeSeries) []pt { return t.tpotP95 }, func(t timeSeries) []pt { return t.tpotDots }), false)...)
-	add(overlay(over(spec{title: "End-to-end latency, by send time", ylab: "ms", marks: marks}), names,
+	add(overlay(over(spec{title: "End-to-end latency" + sent, note: latNote, ylab: "ms", marks: marks}), names,
 		latency(func(t timeSeries) []pt { return t.e2eAvg }, func(t timeSeries) []pt { return t.e2eP95 }, func(t timeSeries) []pt { return t.e2eDots }), false)...)
 	add(overlay(over(spec{title: "Quota left: x-ratelimit-remaining-tokens (least per bucket)", ylab: "tokens", marks: marks}), names, left, false)...)
 	add(draw(over(spec{title: "Deployment utilization (PTU)", ylab: "percent", yMax: 100, marks: marks,
 		ss: lines(func(t timeSeries) []pt { return t.util }, "")})),
 		draw(over(spec{title: "Failed (other than 429), by send time", note: "requests sent in each bucket that failed", ylab: "requests", wholeY: true, marks: marks, ss: nonZero(failed)})))
-	writeCharts(&b, "Over time: each request at its send time, with the outcome it had", charts)
+	heading := "Over time: each request at its send time, with the outcome it had"
+	if latNote != "" {
+		heading = "Over time"
+	}
+	writeCharts(&b, heading, charts)
 	if sc := serverCharts(runs, ts, color); len(sc) > 0 {
 		writeCharts(&b, "The server's own metrics", sc)
 	}
