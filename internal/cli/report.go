@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/report"
 )
 
@@ -12,7 +15,7 @@ import (
 type ReportCmd struct {
 	Runs    []string `arg:"" name:"run" help:"aoaibench --output-dir directories, or JSONL logs (aoaibench's or the original tool's)."`
 	Output  string   `short:"o" type:"path" help:"File to write (default report.html for html; stdout for md, csv and json)."`
-	Format  string   `enum:"html,md,csv,json" default:"html" help:"html (self-contained page with charts), or the summary table as md, csv or json."`
+	Format  string   `enum:"html,md,csv,json" default:"html" help:"html (self-contained page with charts), or the summary table as md, csv or json (a sweep's or a search's: its steps)."`
 	Compare bool     `help:"With two runs A B: each figure of A and B and its change (md, csv or json)."`
 }
 
@@ -29,14 +32,29 @@ func (c *ReportCmd) Run(env *Env) error {
 	if c.Compare && len(c.Runs) != 2 {
 		return usagef("--compare takes exactly two runs, got %d", len(c.Runs))
 	}
-	if report.IsCapacity(c.Runs[0]) {
+	// Sweeps and searches make a capacity report, runs and logs a run
+	// report: one kind at a time, and a message that says which each is.
+	caps := 0
+	for _, p := range c.Runs {
+		if report.IsCapacity(p) {
+			caps++
+		}
+	}
+	if caps > 0 && caps < len(c.Runs) {
+		var kinds []string
+		for _, p := range c.Runs {
+			kinds = append(kinds, fmt.Sprintf("%s is %s", p, report.Kind(p)))
+		}
+		return usagef("report takes sweep and search directories together, or runs and logs together, not both: %s; report them apart", strings.Join(kinds, ", "))
+	}
+	if caps > 0 {
 		return c.capacity(env)
 	}
 	var runs []*report.Run
 	for _, p := range c.Runs {
 		r, err := report.Read(p)
 		if err != nil {
-			return usageError{err.Error()}
+			return readError(err)
 		}
 		runs = append(runs, r)
 	}
@@ -95,16 +113,32 @@ func (c *ReportCmd) Run(env *Env) error {
 
 // capacity writes the capacity report of sweep and search directories.
 func (c *ReportCmd) capacity(env *Env) error {
-	if c.Format != "html" || c.Compare {
-		return usagef("a sweep or search directory makes an html report; its figures are in sweep.json or search.json")
+	if c.Compare {
+		return usagef("--compare takes two runs; a sweep's or a search's steps are compared in its own report")
 	}
 	var caps []*report.Capacity
 	for _, p := range c.Runs {
 		cp, err := report.ReadCapacity(p)
 		if err != nil {
-			return usageError{err.Error()}
+			return readError(err)
 		}
 		caps = append(caps, cp)
+	}
+	if c.Format != "html" {
+		// The steps' table, to -o or standard output.
+		w := env.Stdout
+		if c.Output != "" {
+			f, err := os.Create(c.Output)
+			if err != nil {
+				return usagef("-o: %v", err)
+			}
+			defer f.Close()
+			w = f
+		}
+		if err := report.CapacityTable(w, caps, c.Format); err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
+		return nil
 	}
 	path := c.Output
 	if path == "" {
@@ -123,4 +157,15 @@ func (c *ReportCmd) capacity(env *Env) error {
 	}
 	fmt.Fprintf(env.Stderr, "report: %s (capacity of %d)\n", path, len(caps))
 	return nil
+}
+
+// readError is a run that could not be read: bad input (exit 2), a
+// *plan.Error naming file:line as it is, any other error as a usage
+// error.
+func readError(err error) error {
+	var pe *plan.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	return usageError{err.Error()}
 }

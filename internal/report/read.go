@@ -87,6 +87,10 @@ type Record struct {
 	ServerPrompt    Num `json:"server_prompt_tokens"`
 	Cached          Num `json:"cached_tokens"`
 	Turn            Num `json:"turn"`
+	LimitRequests   Num `json:"limit_requests"`
+	// Warmup marks a request of the warmup: drawn over time, left out of
+	// the figures, as the summary leaves it out.
+	Warmup bool `json:"warmup"`
 }
 
 // Settings are the parts of run.json a report shows.
@@ -100,6 +104,25 @@ type Settings struct {
 	Duration      Num       `json:"duration"`
 	ShapeProfile  string    `json:"shape_profile"`
 	Retry         string    `json:"retry"`
+	// Warmup is the seconds at the start left out of the figures.
+	Warmup float64
+	// Endpoint is the API's kind (chat, responses, completions,
+	// embeddings; "" for chat), Batch the inputs of an embeddings request.
+	Endpoint string
+	Batch    int
+	// Turns is the most requests of a conversation (0 or 1: none).
+	Turns int
+	// SimQuota is the built-in simulator's quota, when it tested one.
+	SimQuota Quota
+}
+
+// Quota is the limit a run was held to, a minute, and where it was
+// learned: summary.json's quota, the endpoint's x-ratelimit-limit-*
+// headers, or the simulator's settings. NaN: not known.
+type Quota struct {
+	TPM    float64
+	RPM    float64
+	Source string
 }
 
 // Run is one run's data: an output directory has a summary and records,
@@ -114,6 +137,11 @@ type Run struct {
 	Lines    []Line
 	// Server is the inference server's own metrics (--server-metrics).
 	Server []scrape.Sample
+	// Caveats are summary.json's notes on its figures (a rate scaled to
+	// a minute from a shorter window...), shown beside the headline.
+	Caveats []string
+	// Quota is summary.json's quota, when it has one.
+	Quota Quota
 }
 
 // Read reads a run from an aoaibench output directory or a JSONL log.
@@ -123,7 +151,8 @@ func Read(path string) (*Run, error) {
 		return nil, fmt.Errorf("run %s: %w", path, err)
 	}
 	name := filepath.Base(filepath.Clean(path))
-	r := &Run{Name: name, Path: path, Settings: Settings{Rate: Num(math.NaN()), Duration: Num(math.NaN())}}
+	r := &Run{Name: name, Path: path, Settings: Settings{Rate: Num(math.NaN()), Duration: Num(math.NaN()), SimQuota: noQuota},
+		Quota: noQuota}
 	if !fi.IsDir() {
 		if err := r.readLog(path); err != nil {
 			return nil, err
@@ -131,7 +160,11 @@ func Read(path string) (*Run, error) {
 		return r, nil
 	}
 	if b, err := os.ReadFile(filepath.Join(path, "run.json")); err == nil {
-		if err := r.readRunJSON(b); err != nil {
+		if err := r.readRunJSON(b, filepath.Join(path, "run.json")); err != nil {
+			var pe *plan.Error
+			if errors.As(err, &pe) {
+				return nil, err
+			}
 			return nil, fmt.Errorf("run %s: run.json: %w", path, err)
 		}
 	}
@@ -142,23 +175,56 @@ func Read(path string) (*Run, error) {
 	if r.Summary, err = metrics.ReadResults(b); err != nil {
 		return nil, fmt.Errorf("run %s: summary.json: %w", path, err)
 	}
+	// Keys of this release's summaries that metrics.Results may not
+	// hold: read apart.
+	var extra struct {
+		Caveats []string        `json:"caveats"`
+		Quota   json.RawMessage `json:"quota"`
+	}
+	json.Unmarshal(b, &extra)
+	r.Caveats = extra.Caveats
+	var c checker
+	c.results("", r.Summary)
+	if len(extra.Quota) > 0 {
+		q := struct {
+			TPM    Num    `json:"tpm"`
+			RPM    Num    `json:"rpm"`
+			Source string `json:"source"`
+		}{TPM: Num(math.NaN()), RPM: Num(math.NaN())}
+		if json.Unmarshal(extra.Quota, &q) == nil {
+			c.num("quota.tpm", q.TPM.F(), kRate)
+			c.num("quota.rpm", q.RPM.F(), kRate)
+			r.Quota = Quota{TPM: q.TPM.F(), RPM: q.RPM.F(), Source: q.Source}
+			if r.Quota.Source == "" {
+				r.Quota.Source = "summary.json"
+			}
+		}
+	}
+	if err := c.errIn(filepath.Join(path, "summary.json"), b); err != nil {
+		return nil, err
+	}
 	if err := r.readRecords(filepath.Join(path, "requests.jsonl")); err != nil {
 		return nil, err
 	}
 	if err := r.readServer(filepath.Join(path, "server-metrics.jsonl")); err != nil {
-		return nil, fmt.Errorf("run %s: %w", path, err)
+		return nil, err
 	}
 	// A log written beside the directory (the lab's TEST_NAME.log) adds
-	// the live lines.
+	// the live lines; one with values no run has is refused as any file.
 	if log := filepath.Clean(path) + ".log"; fileExists(log) {
-		_ = r.readLog(log)
+		if err := r.readLog(log); err != nil {
+			var pe *plan.Error
+			if errors.As(err, &pe) {
+				return nil, err
+			}
+		}
 	}
 	return r, nil
 }
 
 // readRunJSON reads the settings a report shows from run.json: the plan
 // (schema 1) or the first release's settings (schema-less).
-func (r *Run) readRunJSON(b []byte) error {
+func (r *Run) readRunJSON(b []byte, file string) error {
 	var rj struct {
 		Schema   int `json:"schema"`
 		Target   any `json:"target"`
@@ -177,6 +243,9 @@ func (r *Run) readRunJSON(b []byte) error {
 	if err := json.Unmarshal(b, &rj); err != nil {
 		return err
 	}
+	if err := checkRunJSON(&rj.Plan, rj.Schema, rj.Settings.Rate.F(), rj.Settings.Duration.F(), rj.Settings.Clients, rj.ContextTokens, rj.MaxTokens, file, b); err != nil {
+		return err
+	}
 	if rj.Schema == 0 {
 		if s, ok := rj.Target.(string); ok {
 			r.Target = s
@@ -186,12 +255,16 @@ func (r *Run) readRunJSON(b []byte) error {
 			Retry: st.Retry, ContextTokens: rj.ContextTokens, MaxTokens: rj.MaxTokens}
 		return nil
 	}
+	// The target: rj's own Target (of the first release) hides the
+	// plan's.
 	var meta struct {
-		Target string `json:"target_description"`
+		Desc   string      `json:"target_description"`
+		Target plan.Target `json:"target"`
 	}
 	json.Unmarshal(b, &meta)
 	p := rj.Plan
-	r.Target = meta.Target
+	p.Target = meta.Target
+	r.Target = meta.Desc
 	if r.Target == "" {
 		r.Target = p.Target.URL
 	}
@@ -202,7 +275,23 @@ func (r *Run) readRunJSON(b []byte) error {
 		}
 	}
 	r.Settings = Settings{Rate: Num(math.NaN()), Clients: p.Load.Clients, Duration: Num(p.Load.Duration.Seconds()),
-		ShapeProfile: p.Workload.Shape, Retry: p.Load.Retry, ContextTokens: p.Workload.ContextTokens, MaxTokens: p.Workload.MaxTokens}
+		ShapeProfile: p.Workload.Shape, Retry: p.Load.Retry, ContextTokens: p.Workload.ContextTokens, MaxTokens: p.Workload.MaxTokens,
+		Warmup: p.Load.Warmup.Seconds(), Endpoint: p.Workload.Endpoint, Batch: p.Workload.EmbeddingBatch, Turns: p.Workload.Turns, SimQuota: noQuota}
+	if p.Target.URL == "" && len(p.Target.Sim) > 0 {
+		// The simulator's quota, as it enforces it (a standard
+		// deployment's TPM and its RPM per 1,000 TPM).
+		if d := p.Target.Sim[0]; d.Type != "provisioned" && d.TPM > 0 {
+			r.Settings.SimQuota = Quota{TPM: float64(d.TPM), RPM: nan, Source: "simulator"}
+			if d.RPMPer1K > 0 {
+				r.Settings.SimQuota.RPM = float64(d.TPM) / 1000 * d.RPMPer1K
+			}
+		}
+	}
+	if r.Settings.Endpoint == "embeddings" {
+		// An embeddings request asks for no output.
+		r.Settings.MaxTokens = 0
+		r.Settings.Batch = max(r.Settings.Batch, 1)
+	}
 	if p.Load.Rate != nil {
 		r.Settings.Rate = Num(*p.Load.Rate)
 	}
@@ -227,6 +316,9 @@ func (r *Run) readRunJSON(b []byte) error {
 	return nil
 }
 
+// noQuota is a quota not known.
+var noQuota = Quota{TPM: math.NaN(), RPM: math.NaN()}
+
 func fileExists(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && !fi.IsDir()
@@ -244,19 +336,35 @@ func (r *Run) readRecords(path string) error {
 	sc := bufio.NewScanner(f)
 	// A line with --log-request-content holds a prompt and an answer.
 	sc.Buffer(nil, 64<<20)
+	// A crash can leave the last line half-written: a line that does not
+	// parse is skipped when it is the last, refused when one follows it.
+	var bad error
 	for n := 1; sc.Scan(); n++ {
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
-		rec := Record{Util: Num(math.NaN()), QuotaTokens: Num(math.NaN()), RemainingTokens: Num(math.NaN()), LimitTokens: Num(math.NaN()),
-			MaxTokens: Num(math.NaN()), ClientPrompt: Num(math.NaN()), ServerPrompt: Num(math.NaN()), Cached: Num(math.NaN()), Turn: Num(math.NaN())}
+		if bad != nil {
+			return bad
+		}
+		rec := Record{Send: Num(math.NaN()), End: Num(math.NaN()), Lag: Num(math.NaN()), TTFT: Num(math.NaN()), TPOT: Num(math.NaN()), E2E: Num(math.NaN()),
+			Util: Num(math.NaN()), QuotaTokens: Num(math.NaN()), RemainingTokens: Num(math.NaN()), LimitTokens: Num(math.NaN()),
+			MaxTokens: Num(math.NaN()), ClientPrompt: Num(math.NaN()), ServerPrompt: Num(math.NaN()), Cached: Num(math.NaN()), Turn: Num(math.NaN()),
+			LimitRequests: Num(math.NaN())}
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			// A crash can leave the last line half-written: skip it.
+			bad = plan.Errorf("%s:%d: not a record: %v", path, n, err)
 			continue
+		}
+		var c checker
+		c.record(&rec)
+		if err := c.err(path, n); err != nil {
+			return err
 		}
 		r.Records = append(r.Records, rec)
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("run %s: requests.jsonl: %w", r.Path, err)
+	}
+	return nil
 }
 
 // readLog reads live lines; each line's JSON object may follow a logging
@@ -269,7 +377,8 @@ func (r *Run) readLog(path string) error {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
+	var lines []Line
+	for n := 1; sc.Scan(); n++ {
 		b := sc.Bytes()
 		i := bytes.IndexByte(b, '{')
 		if i < 0 || !bytes.Contains(b, []byte(`"run_seconds"`)) {
@@ -279,16 +388,52 @@ func (r *Run) readLog(path string) error {
 		// aoaibench's extra keys are absent from the original's lines:
 		// absent is no value, not zero.
 		json.Unmarshal([]byte(extrasNull), &l)
+		l.RunSeconds = Num(math.NaN())
 		if err := json.Unmarshal(b[i:], &l); err != nil {
+			// A log holds other text, some of it may look like a line.
 			continue
 		}
-		r.Lines = append(r.Lines, l)
+		var c checker
+		c.line(&l)
+		if err := c.err(path, n); err != nil {
+			return err
+		}
+		lines = append(lines, l)
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("run %s: %w", path, err)
 	}
-	if len(r.Lines) == 0 && r.Summary == nil {
+	if len(lines) == 0 && r.Summary == nil {
 		return fmt.Errorf("run %s: no JSONL live lines in it (want an aoaibench --output-dir or a log of -f jsonl output)", path)
 	}
+	r.Lines = append(r.Lines, lines...)
 	return nil
+}
+
+// checkRunJSON checks the numbers of run.json a report shows or draws:
+// the rate, the duration, the ramp's stages, the lengths asked for.
+func checkRunJSON(p *plan.Plan, schema int, rate, duration float64, clients, context, maxTok int, file string, b []byte) error {
+	var c checker
+	if schema == 0 {
+		c.num("settings.rate", rate, kRate)
+		c.num("settings.duration", duration, kSeconds)
+		c.must("settings.clients", float64(clients), kCount)
+		c.must("context_tokens", float64(context), kTokens)
+		c.must("max_tokens", float64(maxTok), kTokens)
+		return c.errIn(file, b)
+	}
+	if p.Load.Rate != nil {
+		c.must("load.rate", *p.Load.Rate, kRate)
+	}
+	c.must("load.clients", float64(p.Load.Clients), kCount)
+	c.must("load.start_rate", p.Load.StartRate, kRate)
+	c.must("workload.context_tokens", float64(p.Workload.ContextTokens), kTokens)
+	c.must("workload.max_tokens", float64(p.Workload.MaxTokens), kTokens)
+	t := 0.0
+	for i, st := range p.Load.Stages {
+		c.must(fmt.Sprintf("load.stages[%d].target", i), st.Target, kRate)
+		t += st.Duration.Seconds()
+		c.must(fmt.Sprintf("load.stages[%d].duration", i), t, kSeconds)
+	}
+	return c.errIn(file, b)
 }

@@ -17,16 +17,32 @@ const maxDots = 2500
 // buckets draws each request as a marker instead.
 const perBucket = 5
 
-// timeSeries are a run's figures over run time.
+// perRateBucket is how many requests a rate bucket should hold on
+// average; a run too short for four such buckets has four buckets.
+const perRateBucket = 10
+
+// timeSeries are a run's figures over run time. A record's figures are
+// drawn at its send time with the outcome it later had, so that a
+// bucket's achieved rate is the requests sent in it that succeeded, per
+// minute of bucket: an unthrottled run draws its offered rate from its
+// first bucket (docs/metrics.md, Throughput).
 type timeSeries struct {
-	width  float64 // bucket width, seconds
-	sparse bool    // too few requests for buckets: latencies are per request
-	// Trailing-minute rates.
-	rpm, tpm, quotaTPM []pt
-	inflight           []pt
-	throttledPct       []pt // throttled share of the requests ending in each bucket, percent
-	failed             []pt
-	// Latency: average and p95 per bucket, or each request (sparse).
+	width  float64 // rate bucket width, seconds
+	sparse bool    // too few requests for latency buckets: each request is a marker
+	// live says the rates are the live lines' own: a trailing window keyed
+	// on completion time (a log has no send times).
+	live bool
+	end  float64 // the last moment of the run drawn: its last end
+	// Rates a minute, as step series (each point a bucket's left edge,
+	// the last the dispatch window's end): requests sent that succeeded,
+	// their tokens billed and counted by a quota, the first turns of
+	// conversations.
+	rpm, tpm, quotaTPM, cpm []pt
+	inflight                []pt // most requests in flight per fine bucket, a step series
+	throttledPct            []pt // throttled share of the requests sent in each bucket, percent
+	failed                  []pt // failed (not 429) of the requests sent in each bucket
+	// Latency: average and p95 per bucket of send time, or each request
+	// (sparse), in milliseconds.
 	ttftAvg, ttftP95, tpotAvg, tpotP95, e2eAvg, e2eP95 []pt
 	ttftDots, tpotDots, e2eDots                        []pt
 	util                                               []pt
@@ -36,12 +52,14 @@ type timeSeries struct {
 
 func (r *Run) series() timeSeries {
 	if len(r.Records) > 0 {
-		window := 60.0
-		if len(r.Settings.StageEnds) > 0 {
-			// A ramp changes faster than a minute shows.
-			window = 10
+		// The dispatch window: the plan's length (warmup included),
+		// else the summary's window after the warmup, else the last
+		// send.
+		dispatch := r.Settings.Duration.F()
+		if !(dispatch > 0) && r.Summary != nil {
+			dispatch = r.Summary.Window.F() + r.Settings.Warmup
 		}
-		return recordSeries(r.Records, float64(r.Settings.MaxTokens), window)
+		return recordSeries(r.Records, float64(r.Settings.MaxTokens), dispatch)
 	}
 	return lineSeries(r.Lines)
 }
@@ -70,58 +88,84 @@ func niceWidth(w float64) float64 {
 	return math.Ceil(w/60) * 60
 }
 
-// recordSeries buckets requests by completion time, buckets wide enough to
-// hold perBucket requests on average (and maxPoints at most).
-// maxTokens is the run's max_tokens, for the quota count of records that
-// lack it.
-// Rates are over a trailing window of window seconds.
-func recordSeries(recs []Record, maxTokens, window float64) timeSeries {
-	end := 0.0
-	for _, r := range recs {
-		end = math.Max(end, r.End.F())
-	}
+// recordSeries buckets requests by send time (rates, shares, latencies)
+// and draws requests in flight over the whole run. maxTokens is the run's
+// max_tokens, for the quota count of records that lack it; dispatch the
+// seconds the schedule sent over (NaN or 0: up to the last send), so that
+// the last bucket's rate is over the part of it that dispatch covered.
+func recordSeries(recs []Record, maxTokens, dispatch float64) timeSeries {
 	ts := timeSeries{limitTokens: nan}
-	ts.width = niceWidth(math.Max(end*perBucket/float64(max(len(recs), 1)), end/maxPoints))
-	if end/ts.width < 5 {
-		// Fewer than 5 buckets would show a few points: draw each
-		// request, and rates in narrower buckets.
-		ts.sparse = true
-		ts.width = niceWidth(math.Max(end/60, end/maxPoints))
+	lastSend, n, nOK := 0.0, 0, 0
+	for _, r := range recs {
+		s, e := r.Send.F(), r.End.F()
+		if !(math.Abs(s) <= maxAbs) {
+			continue
+		}
+		n++
+		if r.Class == "ok" {
+			nOK++
+		}
+		lastSend = math.Max(lastSend, s)
+		if math.Abs(e) <= maxAbs {
+			ts.end = math.Max(ts.end, e)
+		}
 	}
-	width := ts.width
-	// The throttled share needs several requests in a bucket, even when
-	// the rest is drawn finer: its own buckets, at least 4 of them.
-	shareWidth := math.Max(width, math.Min(niceWidth(end*perBucket/float64(max(len(recs), 1))), end/4))
-	shares := make([]struct{ thr, all int }, int(end/shareWidth)+1)
-	n := int(end/width) + 1
+	if !(dispatch > 0 && dispatch <= maxAbs) || dispatch < lastSend {
+		dispatch = lastSend
+	}
+	if dispatch <= 0 {
+		dispatch = 1
+	}
+	ts.end = math.Max(ts.end, dispatch)
+	if n == 0 {
+		return ts
+	}
+	// Rate buckets: perRateBucket requests each on average, at least
+	// four, at most maxPoints.
+	width := niceWidth(math.Max(dispatch*perRateBucket/float64(n), dispatch/maxPoints))
+	if dispatch/width < 4 {
+		width = niceWidth(dispatch / 4)
+	}
+	ts.width = width
+	nb := buckets(dispatch, width)
+	if float64(nb-1)*width >= dispatch {
+		nb-- // the window ends on a bucket's edge
+	}
+	nb = max(nb, 1)
+	// Latency buckets: perBucket successful requests each on average;
+	// fewer than five such buckets draws each request.
+	latWidth := niceWidth(math.Max(dispatch*perBucket/float64(max(nOK, 1)), dispatch/maxPoints))
+	ts.sparse = dispatch/latWidth < 5
+	nl := buckets(dispatch, latWidth)
 	type bucket struct {
-		ok, thr, fail      int
-		tok, quota         float64
-		ttft, tpot, e2e, u []float64
-		remaining          float64
+		ok, thr, fail, all, first int
+		tok, quota                float64
+		remaining                 float64
 	}
-	bs := make([]bucket, n)
+	type latBucket struct{ ttft, tpot, e2e, u []float64 }
+	bs := make([]bucket, nb)
 	for i := range bs {
 		bs[i].remaining = math.Inf(1)
 	}
+	ls := make([]latBucket, nl)
 	var edges []pt // +1 at send, -1 at end, for requests in flight
 	for _, r := range recs {
-		e := r.End.F()
-		if math.IsNaN(e) {
+		s, e := r.Send.F(), r.End.F()
+		if !(math.Abs(s) <= maxAbs) {
 			continue
 		}
-		if s := r.Send.F(); !math.IsNaN(s) {
+		if math.Abs(e) <= maxAbs {
 			edges = append(edges, pt{s, 1}, pt{e, -1})
 		}
-		b := &bs[min(int(e/width), n-1)]
-		sh := &shares[min(int(e/shareWidth), len(shares)-1)]
-		sh.all++
-		if r.Class == "throttled" {
-			sh.thr++
-		}
+		b := &bs[bucketOf(s, width, nb)]
+		l := &ls[bucketOf(s, latWidth, nl)]
+		b.all++
 		switch r.Class {
 		case "ok":
 			b.ok++
+			if r.Turn.F() == 1 {
+				b.first++
+			}
 			b.tok += float64(r.PromptTokens + r.OutputTokens)
 			if q := r.QuotaTokens.F(); !math.IsNaN(q) {
 				b.quota += q
@@ -131,20 +175,20 @@ func recordSeries(recs []Record, maxTokens, window float64) timeSeries {
 				b.quota += float64(r.PromptTokens + r.OutputTokens)
 			}
 			if ts.sparse {
-				ts.ttftDots = appendDot(ts.ttftDots, e, r.TTFT.F())
-				ts.tpotDots = appendDot(ts.tpotDots, e, r.TPOT.F())
-				ts.e2eDots = appendDot(ts.e2eDots, e, r.E2E.F())
+				ts.ttftDots = appendDot(ts.ttftDots, s, 1e3*r.TTFT.F())
+				ts.tpotDots = appendDot(ts.tpotDots, s, 1e3*r.TPOT.F())
+				ts.e2eDots = appendDot(ts.e2eDots, s, 1e3*r.E2E.F())
 			} else {
-				b.ttft = appendOK(b.ttft, r.TTFT.F())
-				b.tpot = appendOK(b.tpot, r.TPOT.F())
-				b.e2e = appendOK(b.e2e, r.E2E.F())
+				l.ttft = appendOK(l.ttft, 1e3*r.TTFT.F())
+				l.tpot = appendOK(l.tpot, 1e3*r.TPOT.F())
+				l.e2e = appendOK(l.e2e, 1e3*r.E2E.F())
 			}
 		case "throttled":
 			b.thr++
 		default:
 			b.fail++
 		}
-		b.u = appendOK(b.u, r.Util.F())
+		l.u = appendOK(l.u, r.Util.F())
 		if v := r.RemainingTokens.F(); v >= 0 {
 			b.remaining = math.Min(b.remaining, v)
 		}
@@ -152,6 +196,63 @@ func recordSeries(recs []Record, maxTokens, window float64) timeSeries {
 			ts.limitTokens = v
 		}
 	}
+	conversations := false
+	for i, b := range bs {
+		x := float64(i) * width
+		// A minute of bucket, never a minute that has not happened: the
+		// last bucket is as long as the part of it dispatch covered.
+		span := math.Min(x+width, dispatch) - x
+		if span <= 0 {
+			span = width
+		}
+		perMin := 60 / span
+		ts.rpm = append(ts.rpm, pt{x, float64(b.ok) * perMin})
+		ts.tpm = append(ts.tpm, pt{x, b.tok * perMin})
+		ts.quotaTPM = append(ts.quotaTPM, pt{x, b.quota * perMin})
+		ts.cpm = append(ts.cpm, pt{x, float64(b.first) * perMin})
+		conversations = conversations || b.first > 0
+		ts.failed = append(ts.failed, pt{x, float64(b.fail)})
+		share := nan
+		if b.all > 0 {
+			share = 100 * float64(b.thr) / float64(b.all)
+		}
+		ts.throttledPct = append(ts.throttledPct, pt{x, share})
+		if !math.IsInf(b.remaining, 1) {
+			ts.remaining = append(ts.remaining, pt{x + width/2, b.remaining})
+		}
+	}
+	// Step series end at the dispatch window's end.
+	end := math.Min(float64(nb)*width, dispatch)
+	for _, p := range []*[]pt{&ts.rpm, &ts.tpm, &ts.quotaTPM, &ts.cpm, &ts.failed, &ts.throttledPct} {
+		*p = append(*p, pt{end, 0})
+	}
+	if !conversations {
+		ts.cpm = nil
+	}
+	for i, l := range ls {
+		x := (float64(i) + 0.5) * latWidth
+		if !ts.sparse {
+			a, p := avgP95(l.ttft)
+			ts.ttftAvg, ts.ttftP95 = append(ts.ttftAvg, pt{x, a}), append(ts.ttftP95, pt{x, p})
+			a, p = avgP95(l.tpot)
+			ts.tpotAvg, ts.tpotP95 = append(ts.tpotAvg, pt{x, a}), append(ts.tpotP95, pt{x, p})
+			a, p = avgP95(l.e2e)
+			ts.e2eAvg, ts.e2eP95 = append(ts.e2eAvg, pt{x, a}), append(ts.e2eP95, pt{x, p})
+		}
+		if len(l.u) > 0 {
+			a, _ := avgP95(l.u)
+			ts.util = append(ts.util, pt{x, a})
+		}
+	}
+	ts.inflight = inFlight(edges, ts.end)
+	ts.ttftDots, ts.tpotDots, ts.e2eDots = sample(ts.ttftDots), sample(ts.tpotDots), sample(ts.e2eDots)
+	return ts
+}
+
+// inFlight returns the most requests in flight in each of some hundreds
+// of fine buckets from 0 to end, as a step series, from the sends (+1)
+// and ends (-1) in edges.
+func inFlight(edges []pt, end float64) []pt {
 	slices.SortFunc(edges, func(a, b pt) int {
 		if a.x != b.x {
 			if a.x < b.x {
@@ -159,53 +260,48 @@ func recordSeries(recs []Record, maxTokens, window float64) timeSeries {
 			}
 			return 1
 		}
-		return int(b.y - a.y)
+		return int(b.y - a.y) // a send before an end at the same moment
 	})
-	ei, level := 0, 0.0
-	// RPM and TPM over a trailing window (or the elapsed time before a
-	// window has passed), as the live line computes them.
-	win := max(1, int(math.Round(window/width)))
-	var ok, tok, quota float64
-	for i, b := range bs {
-		x := float64(i+1) * width
-		for ei < len(edges) && edges[ei].x <= x {
+	width := niceWidth(end / 300)
+	nb := buckets(end, width)
+	most := make([]float64, nb)
+	level := 0.0
+	ei := 0
+	for i := range most {
+		most[i] = level
+		hi := float64(i+1) * width
+		for ei < len(edges) && (edges[ei].x < hi || i == nb-1) {
 			level += edges[ei].y
+			most[i] = math.Max(most[i], level)
 			ei++
 		}
-		ok, tok, quota = ok+float64(b.ok), tok+b.tok, quota+b.quota
-		if i >= win {
-			old := bs[i-win]
-			ok, tok, quota = ok-float64(old.ok), tok-old.tok, quota-old.quota
-		}
-		perMin := 60 / (float64(min(i+1, win)) * width)
-		ts.rpm = append(ts.rpm, pt{x, ok * perMin})
-		ts.tpm = append(ts.tpm, pt{x, tok * perMin})
-		ts.quotaTPM = append(ts.quotaTPM, pt{x, quota * perMin})
-		ts.inflight = append(ts.inflight, pt{x, level})
-		ts.failed = append(ts.failed, pt{x, float64(b.fail)})
-		if !ts.sparse {
-			a, p := avgP95(b.ttft)
-			ts.ttftAvg, ts.ttftP95 = append(ts.ttftAvg, pt{x, a}), append(ts.ttftP95, pt{x, p})
-			a, p = avgP95(b.tpot)
-			ts.tpotAvg, ts.tpotP95 = append(ts.tpotAvg, pt{x, a}), append(ts.tpotP95, pt{x, p})
-			a, p = avgP95(b.e2e)
-			ts.e2eAvg, ts.e2eP95 = append(ts.e2eAvg, pt{x, a}), append(ts.e2eP95, pt{x, p})
-		}
-		if len(b.u) > 0 {
-			a, _ := avgP95(b.u)
-			ts.util = append(ts.util, pt{x, a})
-		}
-		if !math.IsInf(b.remaining, 1) {
-			ts.remaining = append(ts.remaining, pt{x, b.remaining})
-		}
 	}
-	for i, sh := range shares {
-		if sh.all > 0 {
-			ts.throttledPct = append(ts.throttledPct, pt{(float64(i) + 1) * shareWidth, 100 * float64(sh.thr) / float64(sh.all)})
-		}
+	out := make([]pt, 0, nb+1)
+	for i, m := range most {
+		out = append(out, pt{float64(i) * width, m})
 	}
-	ts.ttftDots, ts.tpotDots, ts.e2eDots = sample(ts.ttftDots), sample(ts.tpotDots), sample(ts.e2eDots)
-	return ts
+	// The last bucket ends with the run, not past it.
+	return append(out, pt{math.Max(end, float64(nb-1)*width), 0})
+}
+
+// buckets is how many buckets of width cover 0..end: from 1 to
+// maxPoints+1, whatever the two are.
+func buckets(end, width float64) int {
+	n := end / width
+	if !(n >= 0) {
+		return 1
+	}
+	return int(math.Min(n, maxPoints)) + 1
+}
+
+// bucketOf is the index of the bucket of width that holds t, of n buckets:
+// times before the first or past the last fall in it.
+func bucketOf(t, width float64, n int) int {
+	i := t / width
+	if !(i >= 0) {
+		return 0
+	}
+	return int(math.Min(i, float64(n-1)))
 }
 
 func appendOK(v []float64, x float64) []float64 {
@@ -222,13 +318,17 @@ func appendDot(v []pt, x, y float64) []pt {
 	return append(v, pt{x, y})
 }
 
-// lineSeries reads the live lines (windowed figures, as logged).
+// lineSeries reads the live lines (windowed figures, as logged: rates
+// over a trailing window keyed on completion time).
 func lineSeries(lines []Line) timeSeries {
-	ts := timeSeries{width: 1, limitTokens: nan}
+	ts := timeSeries{width: 1, limitTokens: nan, live: true}
 	step := max(1, len(lines)/maxPoints)
 	prevThr, prevFail, prevReq := 0.0, 0.0, 0.0
 	for i, l := range lines {
 		x := l.RunSeconds.F()
+		if math.Abs(x) <= maxAbs {
+			ts.end = math.Max(ts.end, x)
+		}
 		thr, fail, req := l.Throttled.F(), l.Failures.F(), l.Requests.F()
 		if i%step != 0 && i != len(lines)-1 {
 			continue
@@ -243,9 +343,9 @@ func lineSeries(lines []Line) timeSeries {
 		ts.throttledPct = append(ts.throttledPct, pt{x, share})
 		ts.failed = append(ts.failed, pt{x, math.Max(fail-prevFail, 0)})
 		prevThr, prevFail, prevReq = thr, fail, req
-		ts.ttftAvg, ts.ttftP95 = append(ts.ttftAvg, pt{x, l.TTFT.Avg.F()}), append(ts.ttftP95, pt{x, l.TTFT.P95.F()})
-		ts.tpotAvg, ts.tpotP95 = append(ts.tpotAvg, pt{x, l.TBT.Avg.F()}), append(ts.tpotP95, pt{x, l.TBT.P95.F()})
-		ts.e2eAvg, ts.e2eP95 = append(ts.e2eAvg, pt{x, l.E2E.Avg.F()}), append(ts.e2eP95, pt{x, l.E2E.P95.F()})
+		ts.ttftAvg, ts.ttftP95 = append(ts.ttftAvg, pt{x, 1e3 * l.TTFT.Avg.F()}), append(ts.ttftP95, pt{x, 1e3 * l.TTFT.P95.F()})
+		ts.tpotAvg, ts.tpotP95 = append(ts.tpotAvg, pt{x, 1e3 * l.TBT.Avg.F()}), append(ts.tpotP95, pt{x, 1e3 * l.TBT.P95.F()})
+		ts.e2eAvg, ts.e2eP95 = append(ts.e2eAvg, pt{x, 1e3 * l.E2E.Avg.F()}), append(ts.e2eP95, pt{x, 1e3 * l.E2E.P95.F()})
 		if u := l.Util.Avg.F(); !math.IsNaN(u) {
 			ts.util = append(ts.util, pt{x, u})
 		}
@@ -267,11 +367,11 @@ func cdf(v []float64) []pt {
 	return append(out, pt{v[len(v)-1], 1})
 }
 
-// scatter returns E2E against send time, split into successful, throttled
-// and failed requests, each sampled down to maxDots.
+// scatter returns E2E (ms) against send time, split into successful,
+// throttled and failed requests, each sampled down to maxDots.
 func scatter(recs []Record) (ok, thr, fail []pt) {
 	for _, r := range recs {
-		p := pt{r.Send.F(), r.End.F() - r.Send.F()}
+		p := pt{r.Send.F(), 1e3 * (r.End.F() - r.Send.F())}
 		switch r.Class {
 		case "ok":
 			ok = append(ok, p)

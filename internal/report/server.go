@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sort"
 
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/scrape"
 )
 
@@ -22,13 +24,31 @@ func (r *Run) readServer(path string) error {
 	for line := 1; sc.Scan(); line++ {
 		var s scrape.Sample
 		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
-			return fmt.Errorf("%s:%d: %w", path, line, err)
+			return plan.Errorf("%s:%d: %v", path, line, err)
 		}
-		if s.Target == 0 && s.Err == "" {
-			r.Server = append(r.Server, s)
+		if s.Target != 0 || s.Err != "" {
+			continue
 		}
+		var c checker
+		c.must("t", s.T, kTime)
+		// Sorted, so that the first problem reported is the same each time.
+		names := make([]string, 0, len(s.Series))
+		for name := range s.Series {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			c.must("series."+name, s.Series[name], kFigure)
+		}
+		if err := c.err(path, line); err != nil {
+			return err
+		}
+		r.Server = append(r.Server, s)
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 // serverCharts set what the servers said beside what the clients saw:
@@ -62,7 +82,7 @@ func serverCharts(runs []*Run, ts []timeSeries, color func(int) string) []string
 			c1, _ := scrape.Sum(s.Series, "vllm:time_to_first_token_seconds_count", "sglang:time_to_first_token_seconds_count")
 			c0, _ := scrape.Sum(prev, "vllm:time_to_first_token_seconds_count", "sglang:time_to_first_token_seconds_count")
 			if ok1 && c1 > c0 {
-				mean = append(mean, pt{s.T, (s1 - s0) / (c1 - c0)})
+				mean = append(mean, pt{s.T, 1e3 * (s1 - s0) / (c1 - c0)})
 			}
 		}
 		load = append(load, series{name: r.Name + " running", color: color(i), pts: run},
@@ -78,6 +98,6 @@ func serverCharts(runs []*Run, ts []timeSeries, color func(int) string) []string
 	return []string{
 		chart("Server: requests running and waiting", sec, "requests", load),
 		draw(spec{title: "Server: KV cache in use", xlab: sec, ylab: "percent", yMax: 100, ss: kv}),
-		chart("TTFT: the client's and the server's own", sec, "seconds", ttft),
+		chart("TTFT: the client's (by send time) and the server's own", sec, "ms", ttft),
 	}
 }

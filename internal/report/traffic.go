@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 )
@@ -10,6 +11,7 @@ import (
 // result is a step series' points (see series.step); a set with no
 // values gives none.
 func histograms(sets ...[]float64) [][]pt {
+	const maxBins = 100
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, vs := range sets {
 		for _, v := range vs {
@@ -22,14 +24,19 @@ func histograms(sets ...[]float64) [][]pt {
 	}
 	width := math.Max(1, math.Ceil(niceStep(hi-lo, 30)))
 	lo = math.Floor(lo/width) * width
-	bins := int(math.Floor((hi-lo)/width)) + 1
+	// About 30 bins; never more than maxBins, whatever the values.
+	bins := buckets(hi-lo, width)
+	if bins > maxBins {
+		bins = maxBins
+		width = (hi - lo) / (maxBins - 1)
+	}
 	for k, vs := range sets {
 		if len(vs) == 0 {
 			continue
 		}
 		counts := make([]float64, bins)
 		for _, v := range vs {
-			counts[min(int((v-lo)/width), bins-1)]++
+			counts[bucketOf(v-lo, width, bins)]++
 		}
 		p := make([]pt, 0, bins+1)
 		for i, c := range counts {
@@ -40,66 +47,105 @@ func histograms(sets ...[]float64) [][]pt {
 	return out
 }
 
+// oneValue returns the value every element of every set has, and false
+// when they differ or there are none.
+func oneValue(sets ...[]float64) (float64, bool) {
+	v, some := 0.0, false
+	for _, vs := range sets {
+		for _, x := range vs {
+			if some && x != v {
+				return 0, false
+			}
+			v, some = x, true
+		}
+	}
+	return v, some
+}
+
 // trafficCharts are what the runs sent and what the endpoint made of it:
 // prompt and output lengths as sent and as served, TTFT against prompt
 // length with cache hits told apart, and TTFT by turn for conversations.
-func trafficCharts(runs []*Run, color func(int) string) []string {
+// A length that never varied is a note, not a chart of one bar.
+func trafficCharts(runs []*Run, color func(int) string) (charts, notes []string) {
 	var prompts, outputs, turns []series
-	var charts []string
-	output := false // embeddings have none: no chart of zeros
+	var sentP, servedP, asked, served [][]float64
 	for i, r := range runs {
-		var sentP, servedP, asked, served []float64
+		var sp, vp, ak, sv []float64
 		for _, rec := range r.Records {
+			if rec.Warmup {
+				continue // left out of the figures
+			}
 			if v := rec.ClientPrompt.F(); v >= 0 {
-				sentP = append(sentP, v)
+				sp = append(sp, v)
 			}
 			if v := rec.MaxTokens.F(); v > 0 {
-				asked = append(asked, v)
+				ak = append(ak, v)
 			}
 			if rec.Class != "ok" {
 				continue
 			}
 			if v := rec.ServerPrompt.F(); v >= 0 {
-				servedP = append(servedP, v)
+				vp = append(vp, v)
 			}
-			served = append(served, float64(rec.OutputTokens))
-			output = output || rec.OutputTokens > 0
+			sv = append(sv, float64(rec.OutputTokens))
 		}
-		h := histograms(sentP, servedP)
+		sentP, servedP, asked, served = append(sentP, sp), append(servedP, vp), append(asked, ak), append(served, sv)
+		h := histograms(sp, vp)
 		prompts = append(prompts, series{name: r.Name + " as sent (client count)", color: color(i), dashed: true, step: true, pts: h[0]},
 			series{name: r.Name + " as served (server count)", color: color(i), step: true, pts: h[1]})
-		h = histograms(asked, served)
+		h = histograms(ak, sv)
 		outputs = append(outputs, series{name: r.Name + " asked (max_tokens)", color: color(i), dashed: true, step: true, pts: h[0]},
 			series{name: r.Name + " served", color: color(i), step: true, pts: h[1]})
 		if s := r.Summary; s != nil && len(s.Turns) > 0 {
 			var p50, p95 []pt
 			for _, t := range s.Turns {
 				l := t.Results.Latency["ttft"]
-				p50 = append(p50, pt{float64(t.Turn), l.P50.F()})
-				p95 = append(p95, pt{float64(t.Turn), l.P95.F()})
+				p50 = append(p50, pt{float64(t.Turn), 1e3 * l.P50.F()})
+				p95 = append(p95, pt{float64(t.Turn), 1e3 * l.P95.F()})
 			}
 			turns = append(turns, series{name: r.Name + " p50", color: color(i), pts: p50},
 				series{name: r.Name + " p95", color: color(i), dashed: true, pts: p95})
 		}
 	}
-	charts = append(charts, countChart("Prompt tokens per request", "prompt tokens", "requests", prompts))
-	if output {
+	if v, ok := oneValue(append(sentP, servedP...)...); ok {
+		notes = append(notes, fmt.Sprintf("Every prompt was %s tokens, as sent and as served.", strconv.FormatFloat(v, 'f', -1, 64)))
+	} else {
+		charts = append(charts, countChart("Prompt tokens per request", "prompt tokens", "requests", prompts))
+	}
+	out := false // embeddings have no output: no chart of zeros
+	for _, vs := range served {
+		for _, v := range vs {
+			out = out || v > 0
+		}
+	}
+	if v, ok := oneValue(append(asked, served...)...); ok && out {
+		note := fmt.Sprintf("Every answer was %s tokens", strconv.FormatFloat(v, 'f', -1, 64))
+		if _, any := oneValue(asked...); any {
+			note += ", as many as max_tokens asked"
+		}
+		notes = append(notes, note+".")
+	} else if out {
 		charts = append(charts, countChart("Output tokens per request", "output tokens", "requests", outputs))
 	}
 	for i, r := range runs {
 		var hit, miss []pt
+		var lengths []float64
 		cache := false
 		for _, rec := range r.Records {
-			if rec.Class != "ok" || math.IsNaN(rec.TTFT.F()) {
+			if rec.Class != "ok" || rec.Warmup || math.IsNaN(rec.TTFT.F()) {
 				continue
 			}
-			p := pt{float64(rec.PromptTokens), rec.TTFT.F()}
+			p := pt{float64(rec.PromptTokens), 1e3 * rec.TTFT.F()}
+			lengths = append(lengths, p.x)
 			cache = cache || !math.IsNaN(rec.Cached.F())
 			if rec.Cached.F() > 0 {
 				hit = append(hit, p)
 			} else {
 				miss = append(miss, p)
 			}
+		}
+		if _, one := oneValue(lengths); one {
+			continue // one prompt length: TTFT over time says it all
 		}
 		ss := []series{{name: "each request", color: color(i), dots: true, pts: sample(miss)}}
 		if cache {
@@ -110,8 +156,8 @@ func trafficCharts(runs []*Run, color func(int) string) []string {
 			ss = []series{{name: "no cache hit", color: color(i), dots: true, pts: sample(miss)},
 				{name: "prompt cache hit" + share, color: color(i), cross: true, pts: sample(hit)}}
 		}
-		charts = append(charts, countChart(r.Name+": TTFT by prompt tokens", "prompt tokens", "seconds", ss))
+		charts = append(charts, draw(spec{title: "TTFT by prompt tokens", note: r.Name, xlab: "prompt tokens", ylab: "ms", ss: ss, wholeX: true}))
 	}
-	charts = append(charts, countChart("TTFT by turn of the conversation", "turn", "seconds", turns))
-	return charts
+	charts = append(charts, countChart("TTFT by turn of the conversation", "turn", "ms", turns))
+	return charts, notes
 }
