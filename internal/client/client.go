@@ -324,7 +324,13 @@ func (c *Client) attempt(ctx context.Context, req Request, w *metrics.Wire) {
 		return
 	}
 	if resp.StatusCode != http.StatusOK {
-		msg := errorBody(resp.Body)
+		msg := "Switching Protocols: an upgrade, not an answer"
+		if resp.StatusCode != http.StatusSwitchingProtocols {
+			// A 101's body is the raw connection, which the request's
+			// context no longer governs: it would be read until the
+			// server closes it, past --request-timeout.
+			msg = errorBody(resp.Body)
+		}
 		if resp.StatusCode == http.StatusBadRequest && usage && strings.Contains(msg, "stream_options") {
 			// Older API versions and some servers reject stream_options:
 			// remember, and send this request again without it.

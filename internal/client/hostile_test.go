@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aoaibench/aoaibench/internal/api"
 	"github.com/aoaibench/aoaibench/internal/auth"
@@ -170,5 +171,41 @@ func TestHostileAnswers(t *testing.T) {
 				t.Errorf("%s %q (warning %q); want %s with %q", w.Class, w.Err, w.Warn, tc.class, tc.want)
 			}
 		})
+	}
+}
+
+// TestSwitchingProtocolsBounded: a 101 Switching Protocols and then
+// silence fails at once, as a status: its body is the bare connection,
+// outside the request's timeout, and was read until the server closed it.
+func TestSwitchingProtocolsBounded(t *testing.T) {
+	quit := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, rw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		<-quit
+	}))
+	defer srv.Close()
+	defer close(quit)
+	ep, _ := api.Resolve(srv.URL, api.Azure, "", "d", "m", "v")
+	c := New(Config{Endpoint: ep, Timeout: time.Second})
+	done := make(chan *metrics.Wire, 1)
+	go func() {
+		var w metrics.Wire
+		c.Do(context.Background(), Request{Body: body}, &w)
+		done <- &w
+	}()
+	select {
+	case w := <-done:
+		if w.Class != metrics.HTTPStatus || w.Status != 101 || !strings.Contains(w.Err, "101") {
+			t.Errorf("%s %d %q", w.Class, w.Status, w.Err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the request outlived its 1 s timeout by 20 s")
 	}
 }
