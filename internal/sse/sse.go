@@ -23,6 +23,12 @@ const MaxLine = 16 << 20
 // ErrLineTooLong is returned when a line exceeds MaxLine bytes.
 var ErrLineTooLong = errors.New("sse: line too long")
 
+// ErrEventTooLong is returned when an event's data lines together exceed
+// MaxLine bytes: each line may be short, and a server that never sends
+// the blank line that ends an event must not grow the event without
+// bound.
+var ErrEventTooLong = errors.New("sse: event too long")
+
 // Event is one dispatched event.
 type Event struct {
 	// Name is the event: field, empty for the default "message" type.
@@ -194,6 +200,9 @@ func (r *Reader) Next() (Event, error) {
 		}
 		switch string(field) {
 		case "data":
+			if len(r.data)+1+len(value) > MaxLine {
+				return Event{}, fmt.Errorf("sse: %w", ErrEventTooLong)
+			}
 			if hasData {
 				r.data = append(r.data, '\n')
 			}

@@ -165,6 +165,33 @@ func TestLineTooLong(t *testing.T) {
 	}
 }
 
+// TestEventTooLong: data lines of a megabyte each, with no blank line to
+// end the event, are refused once they pass MaxLine together, instead of
+// being joined without bound.
+func TestEventTooLong(t *testing.T) {
+	line := "data: " + strings.Repeat("x", 1<<20) + "\n"
+	var read int
+	src := readerFunc(func(p []byte) (int, error) {
+		if read >= 40*len(line) {
+			return 0, io.EOF
+		}
+		n := copy(p, line[read%len(line):])
+		read += n
+		return n, nil
+	})
+	r := NewReader(src, nil)
+	if e, err := r.Next(); !errors.Is(err, ErrEventTooLong) {
+		t.Fatalf("err = %v, an event of %d bytes", err, len(e.Data))
+	}
+	if read > MaxLine+2*len(line) {
+		t.Errorf("read %d bytes before refusing the event", read)
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
 func FuzzSplit(f *testing.F) {
 	f.Add("data: a\r\n\r\ndata: b\n\n: c\n\nevent: e\ndata: x\rdata: y\r\r", 3)
 	f.Add("data: [DONE]", 1)
