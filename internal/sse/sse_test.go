@@ -165,6 +165,18 @@ func TestLineTooLong(t *testing.T) {
 	}
 }
 
+// TestByteOrderMark: a byte order mark before the first field is
+// dropped, as WHATWG says; the first event's data was lost to a field
+// named "\ufeffdata". Only the stream's first one: later, it is text.
+func TestByteOrderMark(t *testing.T) {
+	for _, s := range []string{"\ufeffdata: a\n\ndata: \ufeffb\n\n", "\ufeffdata: a\r\rdata: \ufeffb\r\r"} {
+		got, err := readAll(t, iotest.OneByteReader(strings.NewReader(s)))
+		if want := []ev{{"", "a"}, {"", "\ufeffb"}}; err != nil || !slices.Equal(got, want) {
+			t.Errorf("%q: %q, %v", s, got, err)
+		}
+	}
+}
+
 // TestEventTooLong: data lines of a megabyte each, with no blank line to
 // end the event, are refused once they pass MaxLine together, instead of
 // being joined without bound.
