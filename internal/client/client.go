@@ -348,7 +348,7 @@ func (c *Client) attempt(ctx context.Context, req Request, w *metrics.Wire) {
 		return
 	}
 	if req.Whole {
-		c.whole(ctx, actx, w, resp.Body, resp.Header)
+		c.whole(ctx, actx, w, resp.Body, resp.Header, max(req.Choices, 1))
 		return
 	}
 	if c.stream(ctx, actx, req, w, resp.Body, c.serverText(bodyKind(resp.Header, resp.ContentLength), 160)) {
@@ -478,7 +478,7 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 		}
 		start, evStart := 0, len(w.Events)
 		for _, d := range ck.Deltas {
-			if msg := badIndex(d.Index); msg != "" {
+			if msg := badIndex(d.Index, want); msg != "" {
 				c.fail(w, metrics.Stream, msg)
 				return false
 			}
@@ -523,7 +523,7 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 			}
 		}
 		for _, f := range ck.Finish {
-			if msg := badIndex(f.Index); msg != "" {
+			if msg := badIndex(f.Index, want); msg != "" {
 				c.fail(w, metrics.Stream, msg)
 				return false
 			}
@@ -572,13 +572,17 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 }
 
 // badIndex says why a choice index read from the wire is refused: past
-// the API's 128 choices, or not a count at all; "" when it is fine.
-func badIndex(i int) string {
+// the API's 128 choices, not a count at all, or a choice the request did
+// not ask for (want is its n): another request's answer, whose tokens
+// would be counted as this one's; "" when it is fine.
+func badIndex(i, want int) string {
 	switch {
 	case i == api.BadIndex:
 		return "a choice's index is not a count"
 	case i >= maxChoices:
 		return fmt.Sprintf("choice index %d out of range", i)
+	case i >= want:
+		return fmt.Sprintf("output for choice %d, which was not asked for (n=%d)", i, want)
 	}
 	return ""
 }
@@ -621,8 +625,8 @@ const (
 
 // whole reads a JSON answer that is not streamed: its text for the
 // tokenizer, its finish_reason and usage; no event, so no TTFT or TPOT is
-// made up from one arrival.
-func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reader, h http.Header) {
+// made up from one arrival. want is the n asked for.
+func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reader, h http.Header, want int) {
 	most := int64(maxWhole)
 	if c.cfg.Endpoint.Type == api.Embeddings {
 		most = maxEmbeddings
@@ -658,7 +662,7 @@ func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reade
 	}
 	start := 0
 	for _, d := range ck.Deltas {
-		if msg := badIndex(d.Index); msg != "" {
+		if msg := badIndex(d.Index, want); msg != "" {
 			c.fail(w, metrics.Stream, msg)
 			return
 		}
@@ -675,7 +679,7 @@ func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reade
 		start = d.End
 	}
 	for _, f := range ck.Finish {
-		if msg := badIndex(f.Index); msg != "" {
+		if msg := badIndex(f.Index, want); msg != "" {
 			c.fail(w, metrics.Stream, msg)
 			return
 		}
