@@ -467,7 +467,7 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 			return false
 		}
 		if ck.BadUsage != "" {
-			w.Warnf("usage %s is not a number: ignored", ck.BadUsage)
+			w.Warnf("usage %s: ignored", ck.BadUsage)
 		}
 		usage := int32(-1)
 		if ck.HasUsage {
@@ -655,7 +655,7 @@ func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reade
 		return
 	}
 	if ck.BadUsage != "" {
-		w.Warnf("usage %s is not a number: ignored", ck.BadUsage)
+		w.Warnf("usage %s: ignored", ck.BadUsage)
 	}
 	if ck.HasUsage {
 		mergeUsage(&w.Usage, ck.Usage)
