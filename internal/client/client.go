@@ -539,7 +539,12 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 	}
 	// A clean end: [DONE], or the end of the body once every choice has
 	// its finish_reason; with [DONE], every choice that has one means all
-	// of them must (a server that sends none at all is let be).
+	// of them must (a server that sends none at all is let be, with a
+	// warning). [DONE] alone is no answer.
+	if sawDone && events == 0 {
+		c.fail(w, metrics.Stream, "[DONE] came before any event")
+		return false
+	}
 	finished := 0
 	for _, f := range w.Finish {
 		if f != "" {
@@ -565,6 +570,9 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 		}
 		c.fail(w, metrics.Stream, msg)
 		return false
+	}
+	if finished == 0 {
+		w.Warnf("no finish_reason came before [DONE]")
 	}
 	w.End = c.now()
 	w.Class = metrics.OK
