@@ -25,6 +25,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/net/http2"
@@ -821,9 +822,17 @@ func errText(err error) string {
 }
 
 // truncate puts s on one line and cuts it to at most n bytes, at a rune
-// boundary.
+// boundary. Control characters (a terminal's escape sequences, NUL, C1
+// codes) and bytes that are not UTF-8 become U+FFFD: the text is the
+// server's, and is printed to a terminal (a 401's message, say).
 func truncate(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, s)
 	if len(s) <= n {
 		return s
 	}
