@@ -91,12 +91,12 @@ type Requests struct {
 	// record says which in its "warning"; FirstWarning is the first.
 	Warned       int64  `json:"warned,omitempty"`
 	FirstWarning string `json:"first_warning,omitempty"`
-	Throttled         int64 `json:"throttled"`
-	HTTP              int64 `json:"http"`
-	Timeout           int64 `json:"timeout"`
-	Connection        int64 `json:"connection"`
-	Stream            int64 `json:"stream"`
-	Incomplete        int64 `json:"incomplete"`
+	Throttled    int64  `json:"throttled"`
+	HTTP         int64  `json:"http"`
+	Timeout      int64  `json:"timeout"`
+	Connection   int64  `json:"connection"`
+	Stream       int64  `json:"stream"`
+	Incomplete   int64  `json:"incomplete"`
 }
 
 // Failed is every request that did not succeed, throttled ones included.

@@ -25,12 +25,12 @@ type Summary struct {
 	Attempts, Throttles        int64
 	// Warned counts answers that broke the API's rules without failing
 	// (Record.Warn); FirstWarning is the first such rule.
-	Warned       int64
-	FirstWarning string
-	Compared, Mismatched       int64 // requests with both output counts; those that differ
-	MismatchAbs                int64 // sum of |server - client|
-	NewConns                   int64
-	Protocols                  map[string]int64
+	Warned               int64
+	FirstWarning         string
+	Compared, Mismatched int64 // requests with both output counts; those that differ
+	MismatchAbs          int64 // sum of |server - client|
+	NewConns             int64
+	Protocols            map[string]int64
 
 	// Served splits successful requests by serving deployment.
 	Served map[string]*served
