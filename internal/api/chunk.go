@@ -67,8 +67,11 @@ type Chunk struct {
 	// was a Responses API event or answer ("type" or "output"): an
 	// endpoint speaking the other API is found out by them.
 	Choices, Responses bool
-	// BadUsage names a usage count that was not a number (e.g. "10" as a
-	// string): the count is ignored, the rest of the event read.
+	// BadUsage says which usage count was not a count and why: not a
+	// number ("prompt_tokens is not a number", for "10" as a string), or
+	// a number no count can be ("completion_tokens 99999999999 is not a
+	// count": negative, fractional, past 2^31). The count is ignored, the
+	// rest of the event read.
 	BadUsage string
 
 	index   int    // the choice being read
@@ -596,16 +599,31 @@ func (c *Chunk) usage(p *parser) error {
 }
 
 // count reads a usage count named k into *v. A value that is not a
-// number ("10", true, an object) is skipped and named in BadUsage: the
-// event's output still counts.
+// number ("10", true, an object) is skipped, and a number that is not a
+// count (-5, 1.5, 1e999) read as absent; either is named in BadUsage:
+// the event's output still counts.
 func (c *Chunk) count(p *parser, k []byte, v *int) error {
 	if b := p.peek(); b != 'n' && b != '-' && (b < '0' || b > '9') {
 		if c.BadUsage == "" {
-			c.BadUsage = string(k)
+			c.BadUsage = string(k) + " is not a number"
 		}
 		return p.skip()
 	}
-	return p.int(v)
+	if p.null() {
+		return nil
+	}
+	start := p.i
+	if err := p.int(v); err != nil {
+		return err
+	}
+	if *v < 0 && c.BadUsage == "" {
+		num := p.b[start:p.i]
+		if len(num) > 24 {
+			num = append(num[:24:24], "..."...)
+		}
+		c.BadUsage = string(k) + " " + string(num) + " is not a count"
+	}
+	return nil
 }
 
 // parser is a minimal JSON reader over b.

@@ -296,6 +296,26 @@ func TestParseChunk(t *testing.T) {
 	}
 }
 
+// TestBadUsage: a usage count that is not a count is named, whether it
+// is not a number or a number no count can be; the others are read.
+func TestBadUsage(t *testing.T) {
+	var c Chunk
+	for _, tc := range []struct{ usage, want string }{
+		{`"prompt_tokens":"10","completion_tokens":1`, "prompt_tokens is not a number"},
+		{`"prompt_tokens":10,"completion_tokens":99999999999`, "completion_tokens 99999999999 is not a count"},
+		{`"prompt_tokens":1e999,"completion_tokens":1`, "prompt_tokens 1e999 is not a count"},
+		{`"prompt_tokens":10,"completion_tokens":-5`, "completion_tokens -5 is not a count"},
+		{`"prompt_tokens":10,"completion_tokens":1.5`, "completion_tokens 1.5 is not a count"},
+		{`"prompt_tokens":10,"completion_tokens_details":{"reasoning_tokens":1` + strings.Repeat("0", 40) + `}`,
+			"reasoning_tokens 100000000000000000000000... is not a count"},
+		{`"prompt_tokens":null,"completion_tokens":0`, ""},
+	} {
+		if err := ParseChunk([]byte(`{"choices":[],"usage":{`+tc.usage+`}}`), &c); err != nil || c.BadUsage != tc.want {
+			t.Errorf("%s: %q, %v; want %q", tc.usage, c.BadUsage, err, tc.want)
+		}
+	}
+}
+
 func FuzzParseChunk(f *testing.F) {
 	for _, s := range chunkSeeds {
 		f.Add(s)

@@ -4,6 +4,7 @@
 package api
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/url"
@@ -80,6 +81,23 @@ func Secret(raw string) string {
 	}
 	p, _ := u.User.Password()
 	return p
+}
+
+// Secrets returns what a URL's user info gives away, for the redactor:
+// its password, and the basic credential Go's client builds from it and
+// sends (base64 of "user:password"), which decodes to the password and
+// which a server may echo without the "Basic" the redactor knows it by.
+// None when the URL has no password.
+func Secrets(raw string) []string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.User == nil {
+		return nil
+	}
+	p, ok := u.User.Password()
+	if !ok || p == "" {
+		return nil
+	}
+	return []string{p, base64.StdEncoding.EncodeToString([]byte(u.User.Username() + ":" + p))}
 }
 
 // Resolve builds the endpoint of type typ ("" is chat) for a base URL.

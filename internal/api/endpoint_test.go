@@ -98,6 +98,14 @@ func TestUserInfoNeverShown(t *testing.T) {
 	if Secret("http://user:hunter2@h") != "hunter2" || Secret("http://h") != "" {
 		t.Error("Secret")
 	}
+	// Go sends the user info as basic auth: its base64 decodes to the
+	// password, and a server may echo it alone.
+	if got := Secrets("http://user:hunter2@h"); len(got) != 2 || got[0] != "hunter2" || got[1] != "dXNlcjpodW50ZXIy" {
+		t.Errorf("Secrets = %q", got)
+	}
+	if got := Secrets("http://user@h"); got != nil {
+		t.Errorf("Secrets without a password = %q", got)
+	}
 	if _, err := Resolve("http://user:hunter2@h:99999", OpenAI, "", "", "m", ""); err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error %v", err)
 	}

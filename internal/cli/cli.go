@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"reflect"
 	"runtime/debug"
@@ -133,6 +134,11 @@ func Main(args []string, env Env) (code int) {
 	if env.Getenv == nil {
 		env.Getenv = os.Getenv
 	}
+	// The standard logger is written to by net/http alone, and with a
+	// server's own bytes: an unsolicited answer on an idle connection is
+	// logged whole, headers and body, which may echo the key. Nothing of
+	// aoaibench's goes there: it goes nowhere.
+	log.SetOutput(io.Discard)
 	var cli CLI
 	parser, err := kong.New(&cli,
 		kong.Name("aoaibench"),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -464,4 +465,60 @@ func TestRedirectNotFollowed(t *testing.T) {
 	if n := elsewhere.Load(); n != 0 {
 		t.Errorf("the other host got %d requests", n)
 	}
+}
+
+// TestUnsolicitedAnswerNotLogged: a server that follows each answer with
+// a second one nobody asked for, echoing the key, makes net/http log the
+// unsolicited bytes to the standard logger (the process's stderr); they
+// must not reach it.
+func TestUnsolicitedAnswerNotLogged(t *testing.T) {
+	const key = "sk-unsolicited-0123456789"
+	var logged lockedBuffer
+	log.SetOutput(&logged)
+	defer log.SetOutput(os.Stderr)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, rw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		wg.Go(func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			body := "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"
+			answer := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Echo: %s\r\nContent-Length: %d\r\n\r\n%s", r.Header.Get("Api-Key"), len(body), body)
+			rw.WriteString(answer + answer)
+			rw.Flush()
+			io.Copy(io.Discard, rw) // until the client closes the connection
+		})
+	}))
+	defer srv.Close()
+	code, out, errOut := runCLI(t, map[string]string{"OPENAI_API_KEY": key}, "load", "--api", "azure", "-e", "d", "-n", "1", srv.URL)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if all := out + errOut + logged.String(); strings.Contains(all, key[:12]) {
+		t.Errorf("the key was written: %s", all)
+	}
+}
+
+// lockedBuffer is a buffer the standard logger may write to from any
+// goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -25,6 +25,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/net/http2"
@@ -324,7 +325,13 @@ func (c *Client) attempt(ctx context.Context, req Request, w *metrics.Wire) {
 		return
 	}
 	if resp.StatusCode != http.StatusOK {
-		msg := errorBody(resp.Body)
+		msg := "Switching Protocols: an upgrade, not an answer"
+		if resp.StatusCode != http.StatusSwitchingProtocols {
+			// A 101's body is the raw connection, which the request's
+			// context no longer governs: it would be read until the
+			// server closes it, past --request-timeout.
+			msg = errorBody(resp.Body)
+		}
 		if resp.StatusCode == http.StatusBadRequest && usage && strings.Contains(msg, "stream_options") {
 			// Older API versions and some servers reject stream_options:
 			// remember, and send this request again without it.
@@ -342,7 +349,7 @@ func (c *Client) attempt(ctx context.Context, req Request, w *metrics.Wire) {
 		return
 	}
 	if req.Whole {
-		c.whole(ctx, actx, w, resp.Body, resp.Header)
+		c.whole(ctx, actx, w, resp.Body, resp.Header, max(req.Choices, 1))
 		return
 	}
 	if c.stream(ctx, actx, req, w, resp.Body, c.serverText(bodyKind(resp.Header, resp.ContentLength), 160)) {
@@ -391,6 +398,13 @@ var done = []byte("[DONE]")
 // maxChoices is the most choices a stream may carry (the API's limit on
 // n): an index past it is a broken stream, not a reason to allocate.
 const maxChoices = 128
+
+// maxEvents bounds the output events one request keeps (each is a stamp
+// kept to the end, and more once derived): a model streams at most a
+// token an event, and no model writes a million tokens to one request,
+// while a server writing tiny events as fast as loopback goes reached 20
+// million events and 3.7 GB of heap in 10 s.
+const maxEvents = 1 << 20
 
 // streamState is the per-stream scratch space, pooled with the reader.
 type streamState struct {
@@ -461,7 +475,7 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 			return false
 		}
 		if ck.BadUsage != "" {
-			w.Warnf("usage %s is not a number: ignored", ck.BadUsage)
+			w.Warnf("usage %s: ignored", ck.BadUsage)
 		}
 		usage := int32(-1)
 		if ck.HasUsage {
@@ -472,7 +486,7 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 		}
 		start, evStart := 0, len(w.Events)
 		for _, d := range ck.Deltas {
-			if msg := badIndex(d.Index); msg != "" {
+			if msg := badIndex(d.Index, want); msg != "" {
 				c.fail(w, metrics.Stream, msg)
 				return false
 			}
@@ -513,11 +527,15 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 				}
 			}
 			if !merged {
+				if len(w.Events) >= maxEvents {
+					c.fail(w, metrics.Stream, fmt.Sprintf("more than %d output events: no model streams that much", maxEvents))
+					return false
+				}
 				w.Events = append(w.Events, metrics.Event{At: ev.At, Choice: int32(d.Index), Kinds: metrics.Kinds(0).With(d.Kind), End: int32(st.bytes[d.Index]), Usage: usage})
 			}
 		}
 		for _, f := range ck.Finish {
-			if msg := badIndex(f.Index); msg != "" {
+			if msg := badIndex(f.Index, want); msg != "" {
 				c.fail(w, metrics.Stream, msg)
 				return false
 			}
@@ -533,7 +551,12 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 	}
 	// A clean end: [DONE], or the end of the body once every choice has
 	// its finish_reason; with [DONE], every choice that has one means all
-	// of them must (a server that sends none at all is let be).
+	// of them must (a server that sends none at all is let be, with a
+	// warning). [DONE] alone is no answer.
+	if sawDone && events == 0 {
+		c.fail(w, metrics.Stream, "[DONE] came before any event")
+		return false
+	}
 	finished := 0
 	for _, f := range w.Finish {
 		if f != "" {
@@ -560,19 +583,26 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 		c.fail(w, metrics.Stream, msg)
 		return false
 	}
+	if finished == 0 {
+		w.Warnf("no finish_reason came before [DONE]")
+	}
 	w.End = c.now()
 	w.Class = metrics.OK
 	return true
 }
 
 // badIndex says why a choice index read from the wire is refused: past
-// the API's 128 choices, or not a count at all; "" when it is fine.
-func badIndex(i int) string {
+// the API's 128 choices, not a count at all, or a choice the request did
+// not ask for (want is its n): another request's answer, whose tokens
+// would be counted as this one's; "" when it is fine.
+func badIndex(i, want int) string {
 	switch {
 	case i == api.BadIndex:
 		return "a choice's index is not a count"
 	case i >= maxChoices:
 		return fmt.Sprintf("choice index %d out of range", i)
+	case i >= want:
+		return fmt.Sprintf("output for choice %d, which was not asked for (n=%d)", i, want)
 	}
 	return ""
 }
@@ -615,8 +645,8 @@ const (
 
 // whole reads a JSON answer that is not streamed: its text for the
 // tokenizer, its finish_reason and usage; no event, so no TTFT or TPOT is
-// made up from one arrival.
-func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reader, h http.Header) {
+// made up from one arrival. want is the n asked for.
+func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reader, h http.Header, want int) {
 	most := int64(maxWhole)
 	if c.cfg.Endpoint.Type == api.Embeddings {
 		most = maxEmbeddings
@@ -645,14 +675,14 @@ func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reade
 		return
 	}
 	if ck.BadUsage != "" {
-		w.Warnf("usage %s is not a number: ignored", ck.BadUsage)
+		w.Warnf("usage %s: ignored", ck.BadUsage)
 	}
 	if ck.HasUsage {
 		mergeUsage(&w.Usage, ck.Usage)
 	}
 	start := 0
 	for _, d := range ck.Deltas {
-		if msg := badIndex(d.Index); msg != "" {
+		if msg := badIndex(d.Index, want); msg != "" {
 			c.fail(w, metrics.Stream, msg)
 			return
 		}
@@ -669,7 +699,7 @@ func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reade
 		start = d.End
 	}
 	for _, f := range ck.Finish {
-		if msg := badIndex(f.Index); msg != "" {
+		if msg := badIndex(f.Index, want); msg != "" {
 			c.fail(w, metrics.Stream, msg)
 			return
 		}
@@ -803,9 +833,17 @@ func errText(err error) string {
 }
 
 // truncate puts s on one line and cuts it to at most n bytes, at a rune
-// boundary.
+// boundary. Control characters (a terminal's escape sequences, NUL, C1
+// codes) and bytes that are not UTF-8 become U+FFFD: the text is the
+// server's, and is printed to a terminal (a 401's message, say).
 func truncate(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, s)
 	if len(s) <= n {
 		return s
 	}

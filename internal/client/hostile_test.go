@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aoaibench/aoaibench/internal/api"
 	"github.com/aoaibench/aoaibench/internal/auth"
@@ -110,6 +111,18 @@ func TestHostileAnswers(t *testing.T) {
 			metrics.Stream, "index is not a count"},
 		{"negative index", api.Chat, false, nil,
 			chunk(`{"index":-1,"delta":{"content":"x"},"finish_reason":"stop"}`) + doneFrame, metrics.Stream, "index is not a count"},
+		{"a choice not asked for", api.Chat, false, nil,
+			content("a") + chunk(`{"index":1,"delta":{"content":"x"},"finish_reason":"stop"}`) + finishFrame + doneFrame,
+			metrics.Stream, "output for choice 1, which was not asked for (n=1)"},
+		{"a whole answer's choice not asked for", api.Chat, true, map[string]string{"Content-Type": "application/json"},
+			`{"choices":[{"index":0,"message":{"content":"a"},"finish_reason":"stop"},{"index":1,"message":{"content":"b"},"finish_reason":"stop"}]}`,
+			metrics.Stream, "output for choice 1, which was not asked for (n=1)"},
+		{"no finish_reason", api.Chat, false, nil,
+			content("a") + content("b") + doneFrame, metrics.OK, "no finish_reason came before [DONE]"},
+		{"[DONE] alone", api.Chat, false, nil, doneFrame, metrics.Stream, "[DONE] came before any event"},
+		{"terminal escapes in an error event", api.Chat, false, nil,
+			content("a") + `data: {"error":{"message":"\u001b]0;title\u0007\u001b[2Jgone\u0000\u009b"}}` + "\n\n",
+			metrics.Stream, "error event: \ufffd]0;title\ufffd\ufffd[2Jgone\ufffd\ufffd"},
 		{"text after finish", api.Chat, false, nil,
 			content("a") + finishFrame + content("b") + doneFrame, metrics.Stream, `output after choice 0's finish_reason "length"`},
 		{"finish twice", api.Chat, false, nil,
@@ -170,5 +183,64 @@ func TestHostileAnswers(t *testing.T) {
 				t.Errorf("%s %q (warning %q); want %s with %q", w.Class, w.Err, w.Warn, tc.class, tc.want)
 			}
 		})
+	}
+}
+
+// TestSwitchingProtocolsBounded: a 101 Switching Protocols and then
+// silence fails at once, as a status: its body is the bare connection,
+// outside the request's timeout, and was read until the server closed it.
+func TestSwitchingProtocolsBounded(t *testing.T) {
+	quit := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, rw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		<-quit
+	}))
+	defer srv.Close()
+	defer close(quit)
+	ep, _ := api.Resolve(srv.URL, api.Azure, "", "d", "m", "v")
+	c := New(Config{Endpoint: ep, Timeout: time.Second})
+	done := make(chan *metrics.Wire, 1)
+	go func() {
+		var w metrics.Wire
+		c.Do(context.Background(), Request{Body: body}, &w)
+		done <- &w
+	}()
+	select {
+	case w := <-done:
+		if w.Class != metrics.HTTPStatus || w.Status != 101 || !strings.Contains(w.Err, "101") {
+			t.Errorf("%s %d %q", w.Class, w.Status, w.Err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the request outlived its 1 s timeout by 20 s")
+	}
+}
+
+// TestEventsBounded: a server that streams tiny events as fast as the
+// connection goes fails the request once it passes maxEvents, instead of
+// keeping every stamp (20 million events and 3.7 GB of heap in 10 s).
+func TestEventsBounded(t *testing.T) {
+	ev := strings.Repeat(`data: {"choices":[{"delta":{"content":"a"}}]}`+"\n\n", 4096)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for range maxEvents/4096 + 2 {
+			if _, err := io.WriteString(w, ev); err != nil {
+				return
+			}
+		}
+		io.WriteString(w, finishFrame+doneFrame)
+	}))
+	defer srv.Close()
+	ep, _ := api.Resolve(srv.URL, api.Azure, "", "d", "m", "v")
+	var w metrics.Wire
+	New(Config{Endpoint: ep}).Do(context.Background(), Request{Body: body}, &w)
+	if w.Class != metrics.Stream || !strings.Contains(w.Err, "output events") || len(w.Events) > maxEvents {
+		t.Errorf("%s %q, %d events kept", w.Class, w.Err, len(w.Events))
 	}
 }

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +136,29 @@ func TestHistStats(t *testing.T) {
 	}
 	if !math.IsNaN(NewDurations().Stats().P50.F()) {
 		t.Error("empty histogram percentile not NaN")
+	}
+}
+
+// TestServedBounded: a server that names a new deployment in every
+// answer's x-ms-deployment-name costs the summary maxServed deployments'
+// figures, not two histograms a request (2,000 requests took 750 MB);
+// the others are counted together.
+func TestServedBounded(t *testing.T) {
+	s := NewSummary(SLO{})
+	for i := range 2000 {
+		r := okRecord(0, time.Second, 2*time.Second, 2*time.Second, 10)
+		r.Deployment = "dep-" + strconv.Itoa(i)
+		s.Add(r)
+	}
+	if len(s.Served) > 9 {
+		t.Fatalf("%d deployments kept", len(s.Served))
+	}
+	res := s.Results(Info{Start: t0, Window: time.Minute})
+	total := int64(0)
+	for _, sv := range res.Deployments {
+		total += sv.Requests
+	}
+	if o := res.Deployments["(others)"]; o == nil || o.Requests != 2000-8 || total != 2000 {
+		t.Errorf("others %+v, %d requests in all", o, total)
 	}
 }

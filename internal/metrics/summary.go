@@ -32,7 +32,8 @@ type Summary struct {
 	NewConns             int64
 	Protocols            map[string]int64
 
-	// Served splits successful requests by serving deployment.
+	// Served splits successful requests by serving deployment: the
+	// first maxServed names, then OtherDeployments.
 	Served map[string]*served
 
 	firstSend, lastEnd time.Time
@@ -40,6 +41,18 @@ type Summary struct {
 	slo     SLO
 	goodput int64
 }
+
+// maxServed is how many serving deployments a summary tells apart: a
+// provisioned deployment and its spillover are two. The name is the
+// server's x-ms-deployment-name, so a server that sends a new one with
+// each answer would otherwise cost two histograms (about 380 KB) a
+// request, and a line of the summary each.
+const maxServed = 8
+
+// OtherDeployments is the serving deployment the requests of every
+// deployment past the first maxServed are counted under. Azure's
+// deployment names cannot hold its parentheses.
+const OtherDeployments = "(others)"
 
 // served accumulates one serving deployment's figures.
 type served struct {
@@ -138,13 +151,17 @@ func (s *Summary) Add(r *Record) {
 	}
 	s.QuotaTokens += int64(r.QuotaTokens())
 	if r.Deployment != "" {
-		sv := s.Served[r.Deployment]
+		name := r.Deployment
+		if _, seen := s.Served[name]; !seen && len(s.Served) >= maxServed {
+			name = OtherDeployments
+		}
+		sv := s.Served[name]
 		if sv == nil {
 			if s.Served == nil {
 				s.Served = map[string]*served{}
 			}
 			sv = &served{ttft: NewDurations(), e2e: NewDurations()}
-			s.Served[r.Deployment] = sv
+			s.Served[name] = sv
 		}
 		sv.requests++
 		if r.SpilledFrom != "" {

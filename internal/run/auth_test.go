@@ -83,3 +83,22 @@ func TestEntraRefresh(t *testing.T) {
 		}
 	}
 }
+
+// TestURLCredentialsRedacted: Go sends a URL's user info as basic auth;
+// a server that echoes the credential alone, without its "Basic", gets
+// neither it nor the password into any text the run writes.
+func TestURLCredentialsRedacted(t *testing.T) {
+	p := basePlan("d", 100, 10)
+	p.Target.URL = "http://me:url-password-1234@127.0.0.1:1"
+	p.Output.ServerMetrics = []string{"http://scraper:metrics-password-99@127.0.0.1:2/metrics"}
+	r, err := New(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, s := range []string{"url-password-1234", "bWU6dXJsLXBhc3N3b3JkLTEyMzQ=", "metrics-password-99", "c2NyYXBlcjptZXRyaWNzLXBhc3N3b3JkLTk5"} {
+		if got := r.Redact("echoed " + s + " back"); got != "echoed [REDACTED] back" {
+			t.Errorf("%s: %q", s, got)
+		}
+	}
+}

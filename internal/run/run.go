@@ -109,9 +109,9 @@ func New(p plan.Plan, o Options) (*Run, error) {
 	if o.Sleep == nil {
 		o.Sleep = PreciseSleep
 	}
-	r := &Run{plan: p, opts: o, redact: auth.NewRedactor(api.Secret(p.Target.URL))}
+	r := &Run{plan: p, opts: o, redact: auth.NewRedactor(api.Secrets(p.Target.URL)...)}
 	for _, u := range p.Output.ServerMetrics {
-		r.redact.Add(api.Secret(u))
+		r.redact.Add(api.Secrets(u)...)
 	}
 	model := firstNonEmpty(p.Target.Model, p.Target.Deployment)
 	if p.Target.URL == "" && len(p.Target.Sim) > 0 {

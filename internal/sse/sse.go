@@ -23,6 +23,15 @@ const MaxLine = 16 << 20
 // ErrLineTooLong is returned when a line exceeds MaxLine bytes.
 var ErrLineTooLong = errors.New("sse: line too long")
 
+// ErrEventTooLong is returned when an event's data lines together exceed
+// MaxLine bytes: each line may be short, and a server that never sends
+// the blank line that ends an event must not grow the event without
+// bound.
+var ErrEventTooLong = errors.New("sse: event too long")
+
+// bom is the UTF-8 byte order mark.
+var bom = []byte("\ufeff")
+
 // Event is one dispatched event.
 type Event struct {
 	// Name is the event: field, empty for the default "message" type.
@@ -51,6 +60,7 @@ type Reader struct {
 	data   []byte
 	name   []byte
 	eof    error
+	begun  bool // the stream's first line was read (its byte order mark dropped)
 }
 
 // NewReader returns a Reader of r that reads the clock with now (time.Now if
@@ -64,7 +74,7 @@ func NewReader(r io.Reader, now func() time.Time) *Reader {
 
 // Reset makes the reader read from r, keeping its buffers for reuse.
 func (r *Reader) Reset(rd io.Reader) {
-	r.r, r.start, r.end, r.stamps, r.eof = rd, 0, 0, r.stamps[:0], nil
+	r.r, r.start, r.end, r.stamps, r.eof, r.begun = rd, 0, 0, r.stamps[:0], nil, false
 }
 
 // arrival returns when the byte at buf[p] arrived.
@@ -164,6 +174,13 @@ func (r *Reader) Next() (Event, error) {
 	started, hasData := false, false
 	for {
 		line, pos, err := r.line()
+		if !r.begun && err == nil {
+			// A byte order mark that starts the stream is not part of
+			// its first field's name (WHATWG): read as one, it hid the
+			// first event's data.
+			r.begun = true
+			line = bytes.TrimPrefix(line, bom)
+		}
 		if err != nil {
 			if started && err == io.EOF {
 				return r.event(at), nil
@@ -194,6 +211,9 @@ func (r *Reader) Next() (Event, error) {
 		}
 		switch string(field) {
 		case "data":
+			if len(r.data)+1+len(value) > MaxLine {
+				return Event{}, fmt.Errorf("sse: %w", ErrEventTooLong)
+			}
 			if hasData {
 				r.data = append(r.data, '\n')
 			}

@@ -165,6 +165,45 @@ func TestLineTooLong(t *testing.T) {
 	}
 }
 
+// TestByteOrderMark: a byte order mark before the first field is
+// dropped, as WHATWG says; the first event's data was lost to a field
+// named "\ufeffdata". Only the stream's first one: later, it is text.
+func TestByteOrderMark(t *testing.T) {
+	for _, s := range []string{"\ufeffdata: a\n\ndata: \ufeffb\n\n", "\ufeffdata: a\r\rdata: \ufeffb\r\r"} {
+		got, err := readAll(t, iotest.OneByteReader(strings.NewReader(s)))
+		if want := []ev{{"", "a"}, {"", "\ufeffb"}}; err != nil || !slices.Equal(got, want) {
+			t.Errorf("%q: %q, %v", s, got, err)
+		}
+	}
+}
+
+// TestEventTooLong: data lines of a megabyte each, with no blank line to
+// end the event, are refused once they pass MaxLine together, instead of
+// being joined without bound.
+func TestEventTooLong(t *testing.T) {
+	line := "data: " + strings.Repeat("x", 1<<20) + "\n"
+	var read int
+	src := readerFunc(func(p []byte) (int, error) {
+		if read >= 40*len(line) {
+			return 0, io.EOF
+		}
+		n := copy(p, line[read%len(line):])
+		read += n
+		return n, nil
+	})
+	r := NewReader(src, nil)
+	if e, err := r.Next(); !errors.Is(err, ErrEventTooLong) {
+		t.Fatalf("err = %v, an event of %d bytes", err, len(e.Data))
+	}
+	if read > MaxLine+2*len(line) {
+		t.Errorf("read %d bytes before refusing the event", read)
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
 func FuzzSplit(f *testing.F) {
 	f.Add("data: a\r\n\r\ndata: b\n\n: c\n\nevent: e\ndata: x\rdata: y\r\r", 3)
 	f.Add("data: [DONE]", 1)
