@@ -79,25 +79,38 @@ func Secret(raw string) string {
 	if err != nil || u.User == nil {
 		return ""
 	}
-	p, _ := u.User.Password()
-	return p
+	if p, ok := u.User.Password(); ok {
+		return p
+	}
+	// KEY@host: a user name alone is how some put a key in a URL; a
+	// short one is a name (redacting "user" everywhere would mangle the
+	// text and protect nothing).
+	if name := u.User.Username(); len(name) >= minKey {
+		return name
+	}
+	return ""
 }
 
+// minKey is the shortest user name given alone that is taken for a key.
+const minKey = 12
+
 // Secrets returns what a URL's user info gives away, for the redactor:
-// its password, and the basic credential Go's client builds from it and
-// sends (base64 of "user:password"), which decodes to the password and
-// which a server may echo without the "Basic" the redactor knows it by.
-// None when the URL has no password.
+// its password (or a user name given alone, KEY@host), and the basic
+// credential Go's client builds from it and sends (base64 of
+// "user:password"), which decodes to it and which a server may echo
+// without the "Basic" the redactor knows it by. None when the URL has no
+// user info.
 func Secrets(raw string) []string {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.User == nil {
 		return nil
 	}
-	p, ok := u.User.Password()
-	if !ok || p == "" {
+	s := Secret(raw)
+	if s == "" {
 		return nil
 	}
-	return []string{p, base64.StdEncoding.EncodeToString([]byte(u.User.Username() + ":" + p))}
+	p, _ := u.User.Password()
+	return []string{s, base64.StdEncoding.EncodeToString([]byte(u.User.Username() + ":" + p))}
 }
 
 // Resolve builds the endpoint of type typ ("" is chat) for a base URL.
@@ -200,14 +213,20 @@ func Resolve(raw string, api API, typ Type, deployment, model, apiVersion string
 }
 
 // WithoutPassword returns a URL with the password of its user info
-// removed, for files that must not hold secrets.
+// removed (or a user name given alone, which may be a key), for files
+// that must not hold secrets.
 func WithoutPassword(raw string) string {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.User == nil {
 		return raw
 	}
 	if _, has := u.User.Password(); !has {
-		return raw
+		if len(u.User.Username()) < minKey {
+			return raw
+		}
+		// KEY@host: the user name alone is the secret.
+		u.User = nil
+		return u.String()
 	}
 	u.User = url.User(u.User.Username())
 	return u.String()

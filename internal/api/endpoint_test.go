@@ -104,7 +104,14 @@ func TestUserInfoNeverShown(t *testing.T) {
 		t.Errorf("Secrets = %q", got)
 	}
 	if got := Secrets("http://user@h"); got != nil {
-		t.Errorf("Secrets without a password = %q", got)
+		t.Errorf("Secrets of a short name without a password = %q", got)
+	}
+	// A key given as the user name alone (KEY@host) is a secret too.
+	if got := Secrets("http://sk-0123456789ab@h"); len(got) != 2 || got[0] != "sk-0123456789ab" || got[1] != "c2stMDEyMzQ1Njc4OWFiOg==" {
+		t.Errorf("Secrets of a key as the user name = %q", got)
+	}
+	if got := WithoutPassword("http://sk-0123456789ab@h/x"); got != "http://h/x" {
+		t.Errorf("WithoutPassword = %q", got)
 	}
 	if _, err := Resolve("http://user:hunter2@h:99999", OpenAI, "", "", "m", ""); err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error %v", err)

@@ -66,9 +66,9 @@ func TestClosedStdout(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Close() // head -1 exits
-	err := cmd.Wait()
-	if err != nil {
-		t.Fatalf("exit: %v; stderr %s", err, stderr)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); !worked(code, stderr.String()) {
+		t.Fatalf("exit %d; stderr %s", code, stderr)
 	}
 	if res := checkResults(t, dir); res.Stopped != "duration" || res.Requests.Sent != 30 {
 		t.Errorf("stopped by %s after %d requests", res.Stopped, res.Requests.Sent)
@@ -87,9 +87,9 @@ func TestHangup(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v; stderr %s", err, stderr)
+	case <-done:
+		if code := cmd.ProcessState.ExitCode(); !worked(code, stderr.String()) {
+			t.Fatalf("exit %d; stderr %s", code, stderr)
 		}
 	case <-time.After(time.Minute):
 		t.Fatalf("still running a minute after SIGHUP: %s", stderr)

@@ -185,7 +185,7 @@ func (c *Client) Do(ctx context.Context, req Request, w *metrics.Wire) {
 	w.Reset()
 	for {
 		c.attempt(ctx, req, w)
-		if w.Class == metrics.OK || req.NoRetry || c.cfg.Retry != RetryExponential || !retryable(w) {
+		if w.Class == metrics.OK || req.NoRetry || c.cfg.Retry != RetryExponential || !retryable(w) || w.Attempts >= maxAttempts {
 			return
 		}
 		wait := retryWait(w.Attempts, w.RetryAfter)
@@ -245,6 +245,11 @@ func retryable(w *metrics.Wire) bool {
 	}
 	return false
 }
+
+// maxAttempts bounds one request's attempts: a server answering 429
+// with retry-after-ms: 1 is honoured, but not thousands of times a
+// second for a minute.
+const maxAttempts = 30
 
 // maxWait bounds any wait a server asks for: a retry-after of 1e20 must
 // not overflow into a negative duration and a hot loop.

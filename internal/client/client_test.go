@@ -260,6 +260,23 @@ func TestRetryExponential(t *testing.T) {
 	})
 }
 
+// TestRetryAttemptsBounded: a server asking to be retried after 1 ms
+// is honoured, up to maxAttempts, not thousands of times in the minute
+// retries may take.
+func TestRetryAttemptsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		throttle := reply{status: 429, header: map[string]string{"retry-after-ms": "1"}, steps: []step{{0, `{"error":{"message":"rate limit"}}`}}}
+		s := &script{}
+		for range 2 * maxAttempts {
+			s.replies = append(s.replies, throttle)
+		}
+		rec := do(newClient(t, s, RetryExponential), context.Background())
+		if rec.Class != metrics.Throttled || rec.Attempts != maxAttempts || rec.Throttles != maxAttempts {
+			t.Fatalf("class %s attempts %d throttles %d", rec.Class, rec.Attempts, rec.Throttles)
+		}
+	})
+}
+
 func TestRetryGivesUpAfterRetryFor(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var replies []reply
