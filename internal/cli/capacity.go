@@ -26,7 +26,7 @@ import (
 
 // StepFlags are the flags of a sequence of steps.
 type StepFlags struct {
-	StepDuration plan.Duration `default:"60" placeholder:"TIME" help:"How long each step sends, after its --warmup (10 s unless given; --warmup 1m lets a standard deployment's sliding minute of tokens forget the step before)."`
+	StepDuration plan.Duration `default:"1m" placeholder:"TIME" help:"How long each step sends and is measured, after its --warmup (--warmup 1m lets a standard deployment's sliding minute of tokens forget the step before)."`
 	ShortSteps   bool          `help:"Allow steps shorter than a standard deployment's minute: their per-minute rates are scaled from less than the quota counts (a rate over the quota still fails its step)."`
 }
 
@@ -46,7 +46,8 @@ achieved RPM, TPM and latency against the offered rate.
 
 Examples:
   aoaibench sweep --rates 10,20,40,80 --step-duration 30s --output-dir sweep1
-  aoaibench sweep --rates 60:600:60 -e gpt-4o --output-dir sweep2 https://NAME.openai.azure.com
+  aoaibench sweep --rates 60:600:60 -e gpt-4o --output-dir sweep2 \
+    https://NAME.openai.azure.com
   aoaibench report sweep1          # the capacity curve`
 }
 
@@ -73,7 +74,8 @@ Exit status 0 when a rate passed, 99 when none did.
 
 Examples:
   aoaibench search --slo 'ttft_p95<=2s,throttled<=1%' --step-duration 20s
-  aoaibench search -e gpt-4o --slo 'throttled<=1%' --output-dir search1 https://NAME.openai.azure.com`
+  aoaibench search -e gpt-4o --slo 'throttled<=1%' --output-dir search1 \
+    https://NAME.openai.azure.com`
 }
 
 // defaultObjectives are a search's when --slo gives none.

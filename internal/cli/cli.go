@@ -63,6 +63,7 @@ func (e exitError) Error() string { return e.msg }
 // CLI is the command tree.
 type CLI struct {
 	Version kong.VersionFlag `help:"Print the version and exit."`
+	Verbose bool             `help:"With an error, print its whole chain of causes (the Azure SDK's sign-in tries)."`
 
 	Load     LoadCmd     `cmd:"" help:"Run a load test against an endpoint, or the built-in simulator when none is given."`
 	Sweep    SweepCmd    `cmd:"" help:"Run a step at each of several rates (or client counts): the capacity curve."`
@@ -143,13 +144,14 @@ func Main(args []string, env Env) (code int) {
 	parser, err := kong.New(&cli,
 		kong.Name("aoaibench"),
 		kong.Description("Load-test and benchmark Azure OpenAI deployments and OpenAI-compatible LLM endpoints.\n\n"+
-			"  aoaibench load --duration 20s --rate 120       # against the built-in simulator\n"+
+			"  aoaibench load --duration 20s --rate 120     # the built-in simulator\n"+
 			"  aoaibench load -e DEPLOYMENT -r 60 -d 3m https://RESOURCE.openai.azure.com"),
 		kong.Writers(env.Stdout, env.Stderr),
 		kong.Exit(func(c int) { panic(exit{c}) }),
 		kong.Vars{"version": "aoaibench " + env.versionString()},
 		kong.TypeMapper(reflect.TypeFor[plan.Duration](), durationMapper),
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true, WrapUpperBound: 80}),
+		kong.ValueFormatter(helpValue),
 	)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "aoaibench: internal error: %v\n", err)
@@ -170,7 +172,11 @@ func Main(args []string, env Env) (code int) {
 	}
 	ctx, err := parser.Parse(joinNegatives(args))
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "aoaibench: error: %s\n", oneLine(err.Error()))
+		msg := oneLine(err.Error())
+		if h := habit(args, flagNames(parser.Model.Node)); h != "" {
+			msg = h
+		}
+		fmt.Fprintf(env.Stderr, "aoaibench: error: %s\n", msg)
 		return ExitUsage
 	}
 	if err := ctx.Run(&env); err != nil {
@@ -184,6 +190,9 @@ func Main(args []string, env Env) (code int) {
 		fmt.Fprintf(env.Stderr, "aoaibench: error: %s\n", oneLine(err.Error()))
 		var ue usageError
 		var pe *plan.Error
+		if errors.As(err, &pe) && pe.Detail != "" && cli.Verbose {
+			fmt.Fprintf(env.Stderr, "%s\n", strings.TrimSpace(pe.Detail))
+		}
 		if errors.As(err, &ue) || errors.As(err, &pe) {
 			return ExitUsage
 		}
@@ -193,6 +202,81 @@ func Main(args []string, env Env) (code int) {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// helpValue is a flag's help with its default, which kong leaves out.
+func helpValue(v *kong.Value) string {
+	h := kong.DefaultHelpValueFormatter(v)
+	if v.Default == "" || v.Tag.Type == "" && v.Target.Kind() == reflect.Bool {
+		return h
+	}
+	return strings.TrimSuffix(h, ".") + " (default " + v.Default + ")."
+}
+
+// habitOf is what aoaibench calls another load tester's flag ("" when
+// it knows none).
+func habitOf(flag string) string {
+	const rate, clients, url = "--rate (-r), requests per minute", "--clients (-c)", "the endpoint's URL as the last argument (load [flags] URL)"
+	switch flag {
+	case "--rpm", "--request-rate":
+		return rate
+	case "--qps", "--rps":
+		return rate + ": 60 per second"
+	case "--concurrency", "--max-concurrency", "--workers", "--users", "--vus", "--num-workers":
+		return clients
+	case "--deployment-name", "--deployment_name":
+		return "--deployment (-e)"
+	case "--num-requests", "--max-requests", "--total-requests":
+		return "--requests (-n)"
+	case "--input-tokens", "--prompt-tokens":
+		return "--context-tokens (-p)"
+	case "--output-tokens", "--max_tokens":
+		return "--max-tokens (-m)"
+	case "--api-key":
+		return "the key in $OPENAI_API_KEY, or another variable named by --api-key-env (-k): a key on the command line would be in your shell's history"
+	case "--endpoint", "--url", "--base-url":
+		return url
+	case "--time":
+		return "--duration (-d)"
+	case "--timeout":
+		return "--request-timeout"
+	}
+	return ""
+}
+
+// habit is a hint for a command line another tool's habits wrote: a
+// flag of theirs, or a long flag given one dash (-duration 5s, which
+// would read as -d uration); "" when there is none.
+func habit(args []string, names map[string]bool) string {
+	for _, a := range args {
+		if a == "--" {
+			return ""
+		}
+		name, _, _ := strings.Cut(a, "=")
+		if h := habitOf(name); h != "" && !names[strings.TrimPrefix(name, "--")] {
+			return fmt.Sprintf("unknown flag %s: aoaibench's is %s", name, h)
+		}
+		if len(name) > 2 && name[0] == '-' && name[1] != '-' && names[name[1:]] {
+			return fmt.Sprintf("%s: a long flag takes two dashes: -%s", name, name)
+		}
+	}
+	return ""
+}
+
+// flagNames are the long names of every flag of a command tree.
+func flagNames(n *kong.Node) map[string]bool {
+	out := map[string]bool{}
+	var walk func(n *kong.Node)
+	walk = func(n *kong.Node) {
+		for _, f := range n.Flags {
+			out[f.Name] = true
+		}
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	walk(n)
+	return out
+}
 
 // joinNegatives joins a flag and a negative number after it (--rate -1,
 // -r -1) into one argument, which kong would otherwise read as a short

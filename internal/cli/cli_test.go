@@ -117,7 +117,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"load", "--auth", "key", "-k", "MY_KEY", "-e", "dep", "https://res.openai.azure.com"}, "environment variable MY_KEY is empty"},
 		// No key and an Azure host: Microsoft Entra ID, which finds no
 		// credential here (only the environment's is tried: no network).
-		{[]string{"load", "-e", "dep", "https://res.openai.azure.com"}, "--auth entra (chosen because $OPENAI_API_KEY is empty"},
+		{[]string{"load", "-e", "dep", "https://res.openai.azure.com"}, "no credential for res.openai.azure.com: set $OPENAI_API_KEY, or sign in to Microsoft Entra ID"},
 		{[]string{"load", "--auth", "entra", "-e", "dep", "https://res.openai.azure.com"}, "--auth entra: getting a Microsoft Entra ID token"},
 		{[]string{"load", "--auth", "token"}, "--auth"},
 		{[]string{"load", "--auth", "entra"}, "needs an endpoint URL"},
@@ -138,8 +138,11 @@ func TestBadInput(t *testing.T) {
 		{[]string{"load", "--temperature", "-0.5"}, "--temperature must be between 0 and 2"},
 		{[]string{"load", "-d", "1e-9"}, "--duration 1ns is under a millisecond"},
 		{[]string{"load", "--request-timeout", "1e-9"}, "--request-timeout 1ns is under a millisecond"},
+		{[]string{"load", "--rpm", "60"}, "unknown flag --rpm: aoaibench's is --rate (-r)"},
+		{[]string{"load", "--concurrency", "5"}, "unknown flag --concurrency: aoaibench's is --clients (-c)"},
+		{[]string{"load", "--deployment-name", "x"}, "unknown flag --deployment-name: aoaibench's is --deployment (-e)"},
+		{[]string{"load", "-duration", "5s"}, "-duration: a long flag takes two dashes: --duration"},
 		{[]string{"tokenize", "-m", "llama-3", "hi"}, "--model"},
-		{[]string{"tokenize", "hi"}, "--model"},
 	}
 	for _, c := range cases {
 		code, out, errOut := runCLI(t, nil, c.args...)

@@ -116,6 +116,9 @@ func runPlan(env *Env, p *plan.Plan, so stepOpts) (*ran, error) {
 	if so.step == "" {
 		sink.Wrapped(errw, "target    ", r.Target())
 		sink.Wrapped(errw, "load      ", describeLoad(p))
+		if p.Load.Length() == 0 && p.Load.Requests == 0 && p.Load.Trace == nil {
+			fmt.Fprintln(errw, "          no --duration or --requests: it runs until Ctrl-C, which stops\n          dispatch and drains (a second cuts requests off)")
+		}
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -289,6 +292,9 @@ func judge(r *metrics.Results) (int, string) {
 func describeLoad(p *plan.Plan) string {
 	rate := "closed loop"
 	switch {
+	case p.Load.Rate != nil && p.Workload.Turns > 1:
+		// The schedule starts conversations: their rate, not requests'.
+		rate = strconv.FormatFloat(*p.Load.Rate, 'f', -1, 64) + " conversations a minute, " + p.Load.Arrival
 	case p.Load.Rate != nil:
 		rate = strconv.FormatFloat(*p.Load.Rate, 'f', -1, 64) + " RPM " + p.Load.Arrival
 	case p.Load.Trace != nil:

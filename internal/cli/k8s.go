@@ -30,7 +30,7 @@ type K8sCmd struct {
 	StartIn          plan.Duration `default:"2m" placeholder:"TIME" help:"Every shard starts this long after the manifest is written (apply it before then; a late pod records its skew)."`
 	StartAt          string        `placeholder:"TIME" help:"Every shard starts at this RFC 3339 time instead."`
 	Merge            bool          `help:"Print the Job that merges the shards' results instead (run it once the shards' Job is complete)."`
-	Load             []string      `arg:"" passthrough:"" placeholder:"-- load FLAGS URL" help:"The load command every shard runs, after --: load [flags] URL."`
+	Load             []string      `arg:"" optional:"" passthrough:"" placeholder:"-- load FLAGS URL" help:"The load command every shard runs, after --: load [flags] URL (not needed with --merge)."`
 }
 
 // Help is the command's example.
@@ -40,11 +40,15 @@ func (c *K8sCmd) Help() string {
 shared volume; a second Job merges them.
 
 Examples:
-  kubectl create secret generic aoaibench-key --from-literal=api-key=$OPENAI_API_KEY
-  aoaibench k8s --shards 4 --image registry.example/aoaibench:1 --results-claim results \
-    --key-secret aoaibench-key -- load -e gpt-4o -r 24000 -c 4000 -d 10m https://NAME.openai.azure.com > job.yaml
-  kubectl apply -f job.yaml && kubectl wait --for=condition=complete --timeout=1h job/aoaibench
-  aoaibench k8s --merge --shards 4 --image registry.example/aoaibench:1 --results-claim results -- load | kubectl apply -f -`
+  kubectl create secret generic aoaibench-key \
+    --from-literal=api-key=$OPENAI_API_KEY
+  aoaibench k8s --shards 4 --image registry.example/aoaibench:1 \
+    --results-claim results --key-secret aoaibench-key \
+    -- load -e gpt-4o -r 24000 -d 10m https://NAME.openai.azure.com > job.yaml
+  kubectl apply -f job.yaml
+  kubectl wait --for=condition=complete --timeout=1h job/aoaibench
+  aoaibench k8s --merge --shards 4 --image registry.example/aoaibench:1 \
+    --results-claim results | kubectl apply -f -`
 }
 
 // Run prints the manifest.
@@ -53,10 +57,14 @@ func (c *K8sCmd) Run(env *Env) error {
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
-	if len(args) == 0 || args[0] != "load" {
+	switch {
+	case len(args) > 0 && args[0] == "load":
+		args = args[1:]
+	case len(args) == 0 && c.Merge:
+		// The merge Job needs only where the shards' results are.
+	default:
 		return usagef("give the load command after --: aoaibench k8s --shards N ... -- load [flags] URL")
 	}
-	args = args[1:]
 	if f := kube.ReservedIn(args); f != "" {
 		return usagef("k8s: the Job sets %s itself: leave it out of the load command", f)
 	}

@@ -18,7 +18,7 @@ import (
 // LabCmd is `aoaibench lab`: the seed workshop's whole scenario in one
 // command.
 type LabCmd struct {
-	Duration   plan.Duration `default:"180" placeholder:"TIME" help:"Length of each run (the lab's is 180 s)."`
+	Duration   plan.Duration `default:"3m" placeholder:"TIME" help:"Length of each run (the lab's is 180 s)."`
 	Dir        string        `default:"lab" type:"path" placeholder:"DIR" help:"Directory for the logs, run directories and report."`
 	Endpoint   string        `placeholder:"URL" help:"Run against this real Azure OpenAI endpoint instead of the simulator."`
 	Deployment string        `short:"e" default:"gpt-35-turbo-16k" placeholder:"NAME" help:"Deployment name."`
@@ -31,7 +31,8 @@ type LabCmd struct {
 func (c *LabCmd) Help() string {
 	return `Examples:
   aoaibench lab --duration 60s                 # against the simulator
-  aoaibench lab --endpoint https://NAME.openai.azure.com -e my-gpt35   # your deployment, key in $OPENAI_API_KEY`
+  aoaibench lab --endpoint https://NAME.openai.azure.com -e my-gpt35
+      # your deployment, the key in $OPENAI_API_KEY`
 }
 
 // labRun is one of the lab's two runs.

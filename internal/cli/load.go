@@ -42,12 +42,12 @@ type LoadFlags struct {
 	Arrival   string        `enum:"constant,poisson" default:"constant" placeholder:"KIND" help:"Arrivals with --rate: constant gaps, or poisson (exponential gaps of the same mean)."`
 	Stages    string        `placeholder:"TIME:RPM,..." help:"Ramp the rate: 30s:60,2m:600,1m:600 moves linearly from --start-rate to 60 RPM in 30 s, to 600 in 2 min, then holds 600 for 1 min; targets ending in c are client counts of a closed loop (30s:10c,2m:100c)."`
 	StartRate float64       `placeholder:"RPM" help:"The rate (or, with client stages, the clients) the first stage starts from (0)."`
-	Warmup    plan.Duration `placeholder:"TIME" help:"Send for this long first, leaving it out of the figures (it counts in --duration)."`
+	Warmup    plan.Duration `placeholder:"TIME" help:"Send for this long first, leaving it out of the figures (load: it counts in --duration; sweep and search: before each step, 10s unless given)."`
 	Seed      *uint64       `placeholder:"N" help:"Seed for Poisson gaps and the prompts' unique words (random when omitted; recorded in run.json)."`
 	Shard     string        `placeholder:"I/N" help:"Run shard I (from 0) of N: this machine's share of the load, so that N machines together send what the flags say (default from $JOB_COMPLETION_INDEX and $AOAIBENCH_SHARDS when set). Merge the shards' --output-dir with aoaibench merge."`
 	StartAt   string        `placeholder:"TIME" help:"Start at this RFC 3339 time (2026-12-02T15:00:00Z), so that shards start together; each records how late it was."`
 
-	AggregationWindow plan.Duration `short:"w" default:"60" placeholder:"TIME" help:"Sliding window of the live line's figures (60 s)."`
+	AggregationWindow plan.Duration `short:"w" default:"60s" placeholder:"TIME" help:"Sliding window of the live line's figures."`
 	ShapeProfile      string        `short:"s" name:"shape-profile" aliases:"shape" enum:"balanced,context,generation,custom," default:"" placeholder:"SHAPE" help:"Request shape: balanced (500 context/500 max tokens), context (2000/200), generation (500/1000) or custom (default balanced, or custom when -p is given)."`
 	ContextTokens     *int          `short:"p" placeholder:"N" help:"Prompt tokens per request, chat overhead included (custom shape)."`
 	MaxTokens         *int          `short:"m" placeholder:"N" help:"max_tokens per request (custom shape; max_completion_tokens for reasoning models)."`
@@ -60,8 +60,8 @@ type LoadFlags struct {
 
 	OutputFormat   string        `short:"f" enum:"human,jsonl" default:"human" placeholder:"FORMAT" help:"Live output on stdout: human (one status line on a terminal, the original tool's lines otherwise), or jsonl (the original tool's JSON object each second)."`
 	Retry          string        `short:"t" enum:"none,exponential" default:"none" placeholder:"POLICY" help:"On 429, 5xx or connection errors: none, or exponential (honours retry-after-ms, for up to 60 s)."`
-	RequestTimeout plan.Duration `default:"600" placeholder:"TIME" help:"How long one attempt may take, headers to end of stream (10m)."`
-	DrainTimeout   plan.Duration `default:"60" placeholder:"TIME" help:"How long to wait for requests in flight when dispatch stops (0: cut them off at once); the rest count as incomplete."`
+	RequestTimeout plan.Duration `default:"10m" placeholder:"TIME" help:"How long one attempt may take, headers to end of stream."`
+	DrainTimeout   plan.Duration `default:"1m" placeholder:"TIME" help:"How long to wait for requests in flight when dispatch stops (0: cut them off at once); the rest count as incomplete."`
 	OutputDir      string        `aliases:"log-save-dir" type:"path" placeholder:"DIR" help:"Directory for requests.jsonl, run.json, summary.json and histograms.json."`
 	NoProbe        bool          `help:"Do not let the first request's answer check the endpoint (by default an answer of 401, 403, 404, or none, stops the run)."`
 	Params         string        `type:"existingfile" placeholder:"FILE" help:"Read the lab's benchmark.parameters file (AOAI_ENDPOINT, AOAI_DEPLOYMENT, TEST_NAME, RATE, DURATION...); flags typed on the command line win over it."`
@@ -75,7 +75,7 @@ type LoadFlags struct {
 	SLOTTFT plan.Duration `name:"slo-ttft" placeholder:"TIME" help:"Goodput objective: TTFT at most this long."`
 	SLOTPOT plan.Duration `name:"slo-tpot" placeholder:"TIME" help:"Goodput objective: TPOT at most this long."`
 	SLOE2E  plan.Duration `name:"slo-e2e" placeholder:"TIME" help:"Goodput objective: E2E at most this long."`
-	SLO     string        `name:"slo" placeholder:"LIST" help:"Whole-run objectives, e.g. 'ttft_p95<=2s,e2e_p99<=30s,throttled<=1%,failed<=0.5%'; a miss exits with status 99."`
+	SLO     string        `name:"slo" placeholder:"LIST" help:"Whole-run objectives, e.g. 'ttft_p95<=2s,throttled<=1%'; a miss exits with status 99."`
 
 	TrafficFlags `embed:"" group:"Traffic (what each request asks)"`
 	SimFlags     `embed:"" group:"Simulator (when no URL is given)"`
@@ -86,7 +86,7 @@ type LoadFlags struct {
 // TrafficFlags choose the prompts: distributions, a dataset, a trace,
 // conversations, shared prefixes.
 type TrafficFlags struct {
-	Synthetic         string  `placeholder:"SPEC" help:"Prompt and output lengths from distributions, GuideLLM's keys: prompt_tokens=800,prompt_tokens_stdev=300,prompt_tokens_min=50,prompt_tokens_max=4000,output_tokens=200,output_tokens_stdev=80 (normal truncated; min and max alone: uniform; a value alone: fixed)."`
+	Synthetic         string  `placeholder:"SPEC" help:"Prompt and output lengths from distributions, GuideLLM's keys, e.g. prompt_tokens=800,prompt_tokens_stdev=300, output_tokens=200,output_tokens_stdev=80; also _min and _max (normal truncated; min and max alone: uniform; a value alone: fixed)."`
 	Dataset           string  `type:"path" placeholder:"FILE" help:"Send a file's prompts: ShareGPT JSON, JSONL (prompt or messages, with output_tokens or max_tokens), replay (a JSON array of message lists) or CSV (prompt,output_tokens). Read as it is sent, cycling; --max-tokens overrides its output lengths."`
 	DatasetFormat     string  `enum:"sharegpt,jsonl,replay,csv," default:"" placeholder:"FORMAT" help:"The dataset's format: sharegpt, jsonl, replay or csv (detected when omitted)."`
 	DatasetShuffle    bool    `help:"Send the dataset's rows in a seeded random order (a 10,000-row shuffle buffer) instead of the file's."`
@@ -104,9 +104,10 @@ type TrafficFlags struct {
 // Help is the command's example.
 func (c *LoadCmd) Help() string {
 	return `Examples:
-  aoaibench load -d 20s -r 120                       # the built-in simulator
-  aoaibench load -e gpt-4o -r 60 -d 3m --output-dir run1 https://NAME.openai.azure.com
-  aoaibench load --plan run1/run.json --output-dir run2   # the same run again`
+  aoaibench load -d 20s -r 120                    # the built-in simulator
+  aoaibench load -e gpt-4o -r 60 -d 3m --output-dir run1 \
+    https://NAME.openai.azure.com
+  aoaibench load --plan run1/run.json --output-dir run2   # the same again`
 }
 
 // Run runs the load test.

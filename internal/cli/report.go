@@ -14,8 +14,8 @@ import (
 // ReportCmd is `aoaibench report`.
 type ReportCmd struct {
 	Runs    []string `arg:"" name:"run" help:"aoaibench --output-dir directories, or JSONL logs (aoaibench's or the original tool's)."`
-	Output  string   `short:"o" type:"path" help:"File to write (default report.html for html; stdout for md, csv and json)."`
-	Format  string   `enum:"html,md,csv,json" default:"html" help:"html (self-contained page with charts), or the summary table as md, csv or json (a sweep's or a search's: its steps)."`
+	Output  string   `short:"o" type:"path" placeholder:"FILE" help:"File to write (default report.html for html; stdout for md, csv and json)."`
+	Format  string   `enum:"html,md,csv,json" default:"html" placeholder:"FORMAT" help:"html (self-contained page with charts), or the summary table as md, csv or json (a sweep's or a search's: its steps)."`
 	Compare bool     `help:"With two runs A B: each figure of A and B and its change (md, csv or json)."`
 }
 
@@ -155,7 +155,11 @@ func (c *ReportCmd) capacity(env *Env) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("-o: %w", err)
 	}
-	fmt.Fprintf(env.Stderr, "report: %s (capacity of %d)\n", path, len(caps))
+	what := "a capacity curve"
+	if len(caps) > 1 {
+		what = fmt.Sprintf("%d capacity curves", len(caps))
+	}
+	fmt.Fprintf(env.Stderr, "report: %s (%s)\n", path, what)
 	return nil
 }
 

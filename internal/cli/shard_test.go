@@ -184,6 +184,10 @@ func TestK8s(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "completionMode: Indexed") || !strings.Contains(out, "AOAIBENCH_SHARDS") || !strings.Contains(out, "- https://x.openai.azure.com") {
 		t.Fatalf("exit %d: %s%s", code, out, errOut)
 	}
+	// The merge Job needs no load command.
+	if code, out, errOut := runCLI(t, nil, append(base, "--merge")...); code != 0 || !strings.Contains(out, "name: aoaibench-merge") {
+		t.Fatalf("--merge: exit %d: %s%s", code, out, errOut)
+	}
 	for _, c := range []struct {
 		args []string
 		want string

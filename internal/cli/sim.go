@@ -10,11 +10,11 @@ import (
 
 // SimFlags shape the built-in simulator.
 type SimFlags struct {
-	Sim       string  `help:"Simulator settings as key=value,... (tpm, type, ptu, ttft, prefill_per_token, itl, jitter, tokens_per_chunk, max_concurrency, load_factor, output_min, fail_5xx, cut_stream, storm_429, slow_headers, header_delay, ...)." json:"sim,omitempty"`
-	SimTPM    *int    `name:"sim-tpm" help:"Simulated deployment's quota in tokens per minute (0: unlimited)." json:"sim_tpm,omitempty"`
-	SimTTFT   *string `name:"sim-ttft" help:"Simulated base time to first token, e.g. 200ms." json:"sim_ttft,omitempty"`
-	SimITL    *string `name:"sim-itl" help:"Simulated time per output token, e.g. 20ms." json:"sim_itl,omitempty"`
-	SimConfig string  `name:"sim-config" type:"existingfile" help:"YAML or JSON file of simulated deployments (the first is tested)." json:"sim_config,omitempty"`
+	Sim       string  `placeholder:"KEY=VALUE,..." help:"Simulator settings as key=value,... (tpm, type, ptu, ttft, prefill_per_token, itl, jitter, tokens_per_chunk, max_concurrency, load_factor, output_min, fail_5xx, cut_stream, storm_429, slow_headers, header_delay, ...)." json:"sim,omitempty"`
+	SimTPM    *int    `name:"sim-tpm" placeholder:"TPM" help:"Simulated deployment's quota in tokens per minute (0: unlimited)." json:"sim_tpm,omitempty"`
+	SimTTFT   *string `name:"sim-ttft" placeholder:"TIME" help:"Simulated base time to first token, e.g. 200ms." json:"sim_ttft,omitempty"`
+	SimITL    *string `name:"sim-itl" placeholder:"TIME" help:"Simulated time per output token, e.g. 20ms." json:"sim_itl,omitempty"`
+	SimConfig string  `name:"sim-config" type:"existingfile" placeholder:"FILE" help:"YAML or JSON file of simulated deployments (the first is tested)." json:"sim_config,omitempty"`
 }
 
 // deployments builds the simulated deployments from the flags, the one to

@@ -12,7 +12,7 @@ import (
 
 // TokenizeCmd counts tokens like the original tool's tokenize command.
 type TokenizeCmd struct {
-	Model     string `short:"m" placeholder:"MODEL" help:"Model whose tokenizer to use (gpt-35-turbo, gpt-4, gpt-4o, gpt-4.1, gpt-5, o1, o3, o4-mini...)."`
+	Model     string `short:"m" default:"gpt-4o-mini" placeholder:"MODEL" help:"Model whose tokenizer to use (gpt-35-turbo, gpt-4, gpt-4o, gpt-4.1, gpt-5, o1, o3, o4-mini...): the simulator's model by default."`
 	Tokenizer string `placeholder:"ENCODING" help:"Tokenizer to use instead of the model's (o200k_base or cl100k_base)."`
 	Text      string `arg:"" optional:"" help:"Text to count; read from stdin when absent. A JSON array of {role, content} messages counts as chat messages, overhead included."`
 }
@@ -28,9 +28,6 @@ func (c *TokenizeCmd) Help() string {
 // Run prints "tokens: N".
 func (c *TokenizeCmd) Run(env *Env) error {
 	enc := c.Tokenizer
-	if enc == "" && c.Model == "" {
-		return usagef("give --model (-m) or --tokenizer")
-	}
 	if enc == "" {
 		m, ok := models.Lookup(c.Model)
 		if !ok {

@@ -255,12 +255,18 @@ func (p *Plan) Normalize() {
 
 // Error is bad input: a one-line message naming the flag or field. The
 // command line exits with status 2 on it.
-type Error struct{ Msg string }
+type Error struct {
+	Msg string
+	// Detail, if any, is what a user asks for with --verbose: a long
+	// chain of causes (the Azure SDK's sign-in tries) the one line sums
+	// up.
+	Detail string
+}
 
 func (e *Error) Error() string { return e.Msg }
 
 // Errorf returns a bad-input error.
-func Errorf(format string, a ...any) error { return &Error{fmt.Sprintf(format, a...)} }
+func Errorf(format string, a ...any) error { return &Error{Msg: fmt.Sprintf(format, a...)} }
 
 // MaxRate is the highest rate a plan takes: a million requests a minute
 // is far past what one machine sends.

@@ -97,11 +97,14 @@ func (r *Run) credentials(header http.Header) (func() string, error) {
 		}
 		e, err := newEntra(context.Background(), auth.ScopeFor(host), r.redact, r.opts.Log)
 		if err != nil {
-			why := ""
+			// The SDK's chain of tries runs to a thousand characters:
+			// one line says what to do, --verbose shows the chain.
+			detail := r.redact.Redact(err.Error())
 			if t.Auth == "" {
-				why = fmt.Sprintf(" (chosen because $%s is empty and %s is an Azure host; set the key, or sign in: az login, a managed or workload identity, AZURE_CLIENT_ID/SECRET/TENANT_ID)", t.KeyEnv, r.ep.Target())
+				return nil, &plan.Error{Msg: fmt.Sprintf("no credential for %s: set $%s, or sign in to Microsoft Entra ID (az login, a managed identity); --verbose says more",
+					host, t.KeyEnv), Detail: detail}
 			}
-			return nil, plan.Errorf("--auth entra%s: %v", why, err)
+			return nil, &plan.Error{Msg: "--auth entra: getting a Microsoft Entra ID token failed: sign in (az login, a managed or workload identity, AZURE_CLIENT_ID/SECRET/TENANT_ID); --verbose shows the Azure SDK's tries", Detail: detail}
 		}
 		r.entra = e
 		return e.Header, nil

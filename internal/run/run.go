@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -324,6 +325,7 @@ type state struct {
 	inputErr   error
 	inputOnce  sync.Once
 	turnSums   []*metrics.Summary // aggregator only: by turn
+	liveBehind []string           // aggregator only: when the live line said the run was behind
 	sessWG     sync.WaitGroup     // the conversations
 	warn       func(string)
 }
@@ -452,6 +454,12 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 	if r.pacer != nil {
 		res.Invalid = st.invalid(res, sum)
 		res.Valid = len(res.Invalid) == 0
+		if res.Valid && len(st.liveBehind) > 0 {
+			// The live line judged a window; the run is judged whole.
+			lag := sum.Hist("lag").Stats().P99.F()
+			res.Caveats = append(res.Caveats, fmt.Sprintf("the live line warned the load generator was behind %s; over the whole run, schedule lag p99 %.1f ms is within %v and every due request left: valid",
+				strings.Join(st.liveBehind, ", "), lag*1e3, lagLimit(res.RPM.Offered.F())))
+		}
 	}
 	for _, th := range p.SLO.Thresholds {
 		res.SLO = append(res.SLO, th.Check(res))
@@ -1111,8 +1119,13 @@ func (st *state) aggregate(sum *metrics.Summary) {
 				at = min(at, stop)
 			}
 			t.Behind = behind(check, at, t, st.dispatched.Load(), st.requests)
-			if t.Behind != "" && !wasBehind {
+			switch {
+			case t.Behind != "" && !wasBehind:
 				st.warn(fmt.Sprintf("WARNING: the load generator is behind its schedule (%s): the figures are not valid for %.4g RPM", t.Behind, t.Offered))
+				st.liveBehind = append(st.liveBehind, fmt.Sprintf("at %d s (%s)", t.RunSeconds, t.Behind))
+			case t.Behind == "" && wasBehind && !final:
+				// Said as it was said: the summary weighs the whole run.
+				st.warn(fmt.Sprintf("note: back on schedule at %d s", t.RunSeconds))
 			}
 			wasBehind = t.Behind != ""
 		}

@@ -124,19 +124,22 @@ func StatusLine(t Tick) string {
 	if t.Warmup {
 		at += " warm"
 	}
-	rpm := "-"
+	// The rate is of completions in the trailing window (their outcomes
+	// are known; the summary's rates are over the dispatch window): it
+	// names what it counts and over how long.
+	rate := "ok/min -"
 	if r := t.Window.RPM; !math.IsNaN(r) {
-		rpm = fmt.Sprintf("%.1f", r)
+		rate = fmt.Sprintf("ok/min %.1f (%.0fs)", r, t.Window.Span)
 	}
 	ttft := "TTFT -"
-	if w := t.Window.TTFT; !math.IsNaN(w.P50) {
-		ttft = fmt.Sprintf("TTFT %.2f/%.2fs", w.P50, w.P95)
+	if w := t.Window.TTFT; !math.IsNaN(w.P95) {
+		ttft = fmt.Sprintf("TTFT p95 %.0fms", w.P95*1e3)
 	}
-	head := fmt.Sprintf("%-8s sent %-5d ok %-5d 429 %-4d fail %-4d ", at, t.Requests, t.Completed, t.Throttled, t.Failures)
+	head := fmt.Sprintf("%-8s sent %-4d ok %-4d 429 %-3d fail %-3d ", at, t.Requests, t.Completed, t.Throttled, t.Failures)
 	if len(at) > 8 {
 		head = fmt.Sprintf("%s sent %d ok %d 429 %d fail %d ", at, t.Requests, t.Completed, t.Throttled, t.Failures)
 	}
-	line := head + fmt.Sprintf("RPM %-6s %s", rpm, ttft)
+	line := head + rate + " " + ttft
 	switch {
 	case t.Final:
 		// The window's rate is over the drain too: the summary that

@@ -171,7 +171,8 @@ func TestStatusLine(t *testing.T) {
 	tk := tick()
 	tk.Elapsed, tk.Planned = 61*time.Second, 180*time.Second
 	line := StatusLine(tk)
-	if !strings.HasPrefix(line, "61s/180s") || !strings.Contains(line, "sent 64") || !strings.Contains(line, "TTFT 0.25/0.31s") {
+	// The rate says what it counts (completions) and over how long.
+	if !strings.HasPrefix(line, "61s/180s") || !strings.Contains(line, "sent 64") || !strings.Contains(line, "ok/min 50.0 (60s)") || !strings.Contains(line, "TTFT p95 310ms") {
 		t.Errorf("status %q", line)
 	}
 	tk.Requests, tk.Completed, tk.Throttled, tk.Failures = 123456789, 123456789, 1234567, 1234567

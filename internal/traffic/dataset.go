@@ -731,10 +731,10 @@ func (d *Dataset) Conversation(stop <-chan struct{}) (*Conversation, error) {
 		return nil, fmt.Errorf("dataset closed")
 	}
 	if v.pass > d.pass {
-		if d.pass > 0 {
-			// Said when the next pass's first row goes, not when the
-			// reader, rows ahead, starts it.
-			d.notify(fmt.Sprintf("note: dataset %s: all %d rows sent, starting over", d.path, v.rows))
+		if d.pass == 1 {
+			// Said when the second pass's first row goes, not when the
+			// reader, rows ahead, starts it; once, not every pass.
+			d.notify(fmt.Sprintf("note: dataset %s: all %d rows sent, starting over (and again each time they are)", d.path, v.rows))
 		}
 		d.pass = v.pass
 	}
