@@ -375,7 +375,9 @@ func faults() []fault {
 			}},
 		{name: "ends cleanly mid-event", code: ExitFailed, want: "malformed event",
 			serve: stream(chatContent("hi") + `data: {"choices":[{"index":0,"delta":{"con`)},
-		{name: "trickles a byte at a time", clean: true, code: ExitOK, timeout: "25s",
+		// Two requests at once, one round: a busy machine's slow round
+		// would otherwise meet -d and the drain timeout.
+		{name: "trickles a byte at a time", clean: true, code: ExitOK, timeout: "25s", n: 2,
 			serve: func(s *faultServer, w http.ResponseWriter, r *http.Request, n int64) {
 				w.Header().Set("Content-Type", "text/event-stream")
 				for _, b := range []byte(goodStream()) {
@@ -519,7 +521,7 @@ func faults() []fault {
 			serve: stream(strings.ReplaceAll(goodStream(), "\n", "\r"))},
 		{name: "a stream that starts with a byte order mark", code: ExitOK, clean: true,
 			serve: stream("\ufeff" + sseEvent(`{"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}`) + sseDone)},
-		{name: "10,000 one-byte events", clean: true, code: ExitOK, n: 3,
+		{name: "10,000 one-byte events", clean: true, code: ExitOK, n: 2, timeout: "25s",
 			serve: stream(strings.Repeat(chatContent("a"), 10000) + chatFinish("stop") + sseDone)},
 
 		// Bodies that are not event streams.
