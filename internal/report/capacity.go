@@ -396,13 +396,48 @@ func CapacityTable(w io.Writer, caps []*Capacity, format string) error {
 			}
 			fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
 		}
-		for i, st := range cp.Steps {
-			for _, cv := range st.Caveats {
-				fmt.Fprintf(w, "\nstep %d: caveat: %s\n", i+1, cv)
-			}
+		for _, cv := range cp.stepCaveats() {
+			fmt.Fprintf(w, "\ncaveat: %s\n", cv)
 		}
 	}
 	return nil
+}
+
+// stepCaveats are the steps' caveats, each said once: "every step: ..."
+// when all steps share it, else naming the steps; a caveat that is one of
+// its step's failure reasons is said there already.
+func (c *Capacity) stepCaveats() []string {
+	var order []string
+	steps := map[string][]string{}
+	for i, st := range c.Steps {
+		for _, cv := range st.Caveats {
+			said := false
+			if i < len(c.Probes) {
+				for _, r := range c.Probes[i].Reasons {
+					said = said || strings.Contains(r, cv)
+				}
+			}
+			if said {
+				continue
+			}
+			if _, ok := steps[cv]; !ok {
+				order = append(order, cv)
+			}
+			steps[cv] = append(steps[cv], strconv.Itoa(i+1))
+		}
+	}
+	var out []string
+	for _, cv := range order {
+		who := "steps " + strings.Join(steps[cv], ", ")
+		switch {
+		case len(steps[cv]) == len(c.Steps) && len(c.Steps) > 1:
+			who = "every step"
+		case len(steps[cv]) == 1:
+			who = "step " + steps[cv][0]
+		}
+		out = append(out, who+": "+cv)
+	}
+	return out
 }
 
 // CapacityHTML writes the capacity report of sweeps and searches: what
@@ -458,10 +493,8 @@ func CapacityHTML(w io.Writer, caps []*Capacity, version string, now time.Time) 
 		for _, w := range whys {
 			fmt.Fprintf(&b, `<div class="why">%s</div>`, html.EscapeString(w))
 		}
-		for i, st := range c.Steps {
-			for _, cv := range st.Caveats {
-				fmt.Fprintf(&b, `<div class="caveat">step %d: %s</div>`, i+1, html.EscapeString(cv))
-			}
+		for _, cv := range c.stepCaveats() {
+			fmt.Fprintf(&b, `<div class="caveat">%s</div>`, html.EscapeString(cv))
 		}
 	}
 	// The probes of a search come in the order it tried them: curves are
