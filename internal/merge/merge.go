@@ -108,7 +108,7 @@ func mergeAt(dirs []string, out string, now time.Time) (*Outcome, error) {
 		if r := s.results.Shard; r != nil && r.Skew.F() > 1 {
 			res.Invalid = append(res.Invalid, fmt.Sprintf("shard %d started %.1f s after --start-at", s.run.Load.Shard.Index, r.Skew.F()))
 		}
-		if strings.Contains(s.results.Stopped, "signal") {
+		if s.results.Stopped == metrics.StopSignal {
 			res.Invalid = append(res.Invalid, fmt.Sprintf("shard %d was interrupted", s.run.Load.Shard.Index))
 		}
 	}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
-	"strings"
 	"time"
 )
 
@@ -30,7 +28,8 @@ func Merge(parts []Part, slo SLO) (*Results, *Summary, error) {
 	var start, end time.Time
 	offered, offeredOK := 0.0, true
 	var sent, heldBack, notSent, goodput, sessions int64
-	var invalid, stopped []string
+	var invalid []string
+	var stopped []StopReason
 	var entra *Entra
 	for i, p := range parts {
 		r := p.Results
@@ -120,8 +119,11 @@ func Merge(parts []Part, slo SLO) (*Results, *Summary, error) {
 	if !offeredOK {
 		offered = math.NaN()
 	}
-	sort.Strings(stopped)
-	res := s.Results(Info{Start: start, Window: end.Sub(start), Stopped: strings.Join(stopped, ", "),
+	stop := StopMixed
+	if len(stopped) == 1 {
+		stop = stopped[0]
+	}
+	res := s.Results(Info{Start: start, Window: end.Sub(start), Stopped: stop,
 		Offered: offered, Sent: sent, HeldBack: heldBack, NotSent: notSent, Invalid: invalid})
 	res.Sessions, res.Entra = sessions, entra
 	return res, s, nil

@@ -184,6 +184,31 @@ func Format(figure string, v float64) string {
 	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
+// StopReason says why a run's dispatch stopped.
+type StopReason string
+
+// Why dispatch stops.
+const (
+	StopDuration StopReason = "duration" // --duration, or the stages' end
+	StopRequests StopReason = "requests" // --requests
+	StopSchedule StopReason = "schedule" // a trace's (or a schedule's) last request
+	StopSignal   StopReason = "signal"   // an interrupt, or a halt before the end
+	StopEndpoint StopReason = "endpoint" // the first request showed the endpoint is wrong
+	StopInput    StopReason = "input"    // a row of the input could not be read
+	// StopMixed is a merged run's whose shards stopped for different
+	// reasons.
+	StopMixed StopReason = "mixed"
+)
+
+// Valid reports whether s is one of the reasons.
+func (s StopReason) Valid() bool {
+	switch s {
+	case StopDuration, StopRequests, StopSchedule, StopSignal, StopEndpoint, StopInput, StopMixed:
+		return true
+	}
+	return false
+}
+
 // Results is summary.json: every whole-run figure. The writer (the run)
 // and every reader (report, bench, merge) use this one type.
 type Results struct {
@@ -192,8 +217,8 @@ type Results struct {
 	// Duration is the wall time from the first t_send to the last t_end.
 	Duration Num `json:"duration_s"`
 	// Window is the dispatch window the rates are over (docs/metrics.md).
-	Window  Num    `json:"window_s"`
-	Stopped string `json:"stopped"`
+	Window  Num        `json:"window_s"`
+	Stopped StopReason `json:"stopped"`
 	// Valid is false when the load generator did not deliver the offered
 	// rate, so that the figures do not describe that rate.
 	Valid       bool            `json:"valid"`

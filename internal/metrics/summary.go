@@ -250,7 +250,7 @@ func (s *Summary) Wall() time.Duration {
 type Info struct {
 	Start    time.Time
 	Window   time.Duration // the dispatch window rates are over
-	Stopped  string
+	Stopped  StopReason
 	Offered  float64 // requests per minute; NaN for a closed loop
 	Sent     int64
 	HeldBack int64

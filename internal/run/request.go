@@ -1,0 +1,102 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aoaibench/aoaibench/internal/client"
+	"github.com/aoaibench/aoaibench/internal/metrics"
+	"github.com/aoaibench/aoaibench/internal/traffic"
+)
+
+// request sends one request and returns its record. answer, if not nil,
+// receives choice 0's text; ended is called with the wire before the
+// record is derived (the request is over then).
+func (x *execution) request(reqCtx context.Context, id int64, sched time.Time, it *traffic.Item, answer *[]byte, ended func(*metrics.Wire)) *metrics.Record {
+	r := x.r
+	x.sent.Add(1)
+	x.inflight.Add(1)
+	rec := x.newRecord(id, sched, it)
+	w, _ := r.wires.Get().(*metrics.Wire)
+	if w == nil {
+		w = &metrics.Wire{}
+	}
+	// Only the run's first request checks the endpoint.
+	check := !r.plan.Load.NoCheck && x.checked.CompareAndSwap(false, true)
+	r.client.Do(reqCtx, client.Request{
+		Body:    func(usage bool) []byte { return r.params.Body(nil, it, usage) },
+		Whole:   !r.plan.Workload.Streams(),
+		Choices: r.plan.Workload.Completions, NoRetry: check,
+		Answered: x.answer, Stop: x.halt,
+	}, w)
+	if check {
+		if err := client.Fatal(w, r.ep.Target()); err != nil {
+			x.fail(err)
+		}
+	}
+	if b := max(r.params.Batch, 1); r.params.Endpoint == traffic.Embeddings && w.Class == metrics.OK && w.Embeddings != b {
+		w.Class, w.Err = metrics.Stream, fmt.Sprintf("answer held %d embeddings for %d inputs", w.Embeddings, b)
+	}
+	x.inflight.Add(-1)
+	if ended != nil {
+		ended(w)
+	}
+	if answer != nil {
+		*answer = (*answer)[:0]
+		if len(w.Text) > 0 {
+			*answer = append(*answer, w.Text[0]...)
+		}
+	}
+	if r.plan.Workload.LogContent {
+		// A server may echo the key in its answer: the text is redacted
+		// like every other output.
+		rec.Text = &metrics.Text{Prompt: r.redact.Redact(it.LastUser())}
+		if len(w.Text) > 0 {
+			rec.Text.Answer = r.redact.Redact(string(w.Text[0]))
+		}
+	}
+	// Counting tokens takes time; a run being cut off counts fast.
+	rec.Derive(w, r.tok, reqCtx.Err() != nil)
+	r.wires.Put(w)
+	return rec
+}
+
+// newRecord is the record of request id before it is sent: its schedule,
+// its warmup, the prompt the client counted and the output it allows.
+func (x *execution) newRecord(id int64, sched time.Time, it *traffic.Item) *metrics.Record {
+	r := x.r
+	rec := metrics.NewRecord(id, sched)
+	rec.Warmup = sched.Sub(x.start) < x.warmup
+	rec.ClientPrompt = it.Prompt
+	rec.MaxTokens = it.MaxTokens * max(r.plan.Workload.Completions, 1)
+	switch r.params.Endpoint {
+	case traffic.Responses, traffic.Completions:
+		// The prompt is not the chat messages counted exactly: the
+		// server's usage says.
+		rec.ClientPrompt = -1
+		if r.params.Endpoint == traffic.Responses && it.MaxTokens > 0 {
+			rec.MaxTokens = max(it.MaxTokens, traffic.MinResponsesTokens)
+		}
+	case traffic.Embeddings:
+		rec.ClientPrompt, rec.MaxTokens = -1, 0
+	}
+	rec.Session, rec.Turn = it.Session, it.Turn
+	return rec
+}
+
+// answer notes that the endpoint answered a request.
+func (x *execution) answer() {
+	if !x.answered.Load() {
+		x.answered.Store(true)
+	}
+}
+
+// fail stops the run after the first request showed the endpoint is
+// wrong.
+func (x *execution) fail(err error) {
+	x.fatalOnce.Do(func() {
+		x.fatalErr = err
+		close(x.fatal)
+	})
+}
