@@ -262,6 +262,28 @@ bisect:
 	return f.done()
 }
 
+// Best is the probe at the rate found; nil when none passed.
+func (f *Found) Best() *Probe {
+	for i := range f.Probes {
+		if f.Probes[i].Rate == f.Pass && f.Probes[i].Passed {
+			return &f.Probes[i]
+		}
+	}
+	return nil
+}
+
+// BoundedByGenerator reports whether the probe that bounds the answer
+// failed because the load generator did not send its rate: the answer is
+// then this machine's, not the endpoint's.
+func (f *Found) BoundedByGenerator() bool {
+	for _, p := range f.Probes {
+		if p.Rate == f.Fail && p.FailedBy == ByGenerator {
+			return true
+		}
+	}
+	return false
+}
+
 // bound says what bounds the search's answer, in one sentence for
 // people: the quota, the objectives or the load generator at the lowest
 // failing rate, or the range searched, or the probes allowed.

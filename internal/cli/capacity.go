@@ -12,12 +12,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/aoaibench/aoaibench/internal/capacity"
+	"github.com/aoaibench/aoaibench/internal/console"
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/sim"
@@ -179,15 +179,10 @@ func stepFunc(env *Env, f *LoadFlags, mk func(int, float64, bool) *plan.Plan, ru
 			return nil, "", o.Input
 		}
 		res := o.Results
-		if res.Stopped == "signal" {
+		if res.Stopped == metrics.StopSignal {
 			return nil, "", errInterrupted
 		}
-		ttft := "-"
-		if d := res.Latency["ttft"]; d.Count > 0 {
-			ttft = metrics.Ms(d.P95.F())
-		}
-		fmt.Fprintf(o.errw, "%s: %d sent, %d ok, %d throttled, %d failed; TTFT p95 %s\n",
-			label, res.Requests.Sent, res.Requests.OK, res.Requests.Throttled, res.Requests.Failed()-res.Requests.Throttled, ttft)
+		console.StepLine(o.errw, label, res)
 		return res, p.Output.Dir, nil
 	}
 }
@@ -239,7 +234,7 @@ func (c *SweepCmd) Run(env *Env, kctx *kong.Context) error {
 	} else if err != nil {
 		return err
 	}
-	sweepTable(env.Stderr, probes, clients)
+	console.Steps(env.Stderr, probes, clients)
 	fmt.Fprintf(env.Stderr, "sweep: steps judged by %s, the quota and the load generator\n", slo)
 	if c.OutputDir != "" {
 		f := capacity.SweepFile{Schema: capacity.FileVersion, Kind: "sweep", Clients: clients, Objectives: slo, Probes: probes}
@@ -304,51 +299,20 @@ func (c *SearchCmd) Run(env *Env, kctx *kong.Context) error {
 	if err != nil && !errors.Is(err, capacity.ErrNoRate) {
 		return err
 	}
-	sweepTable(env.Stderr, found.Probes, false)
+	console.Steps(env.Stderr, found.Probes, false)
 	if c.OutputDir != "" {
 		if err := writeJSON(filepath.Join(c.OutputDir, "search.json"), found.File(slo, tol)); err != nil {
 			return err
 		}
 	}
+	console.Answer(env.Stdout, found, slo, c.Min, c.Tolerance)
 	if errors.Is(err, capacity.ErrNoRate) {
-		fmt.Fprintf(env.Stdout, "no rate from %g RPM up met %s\n", c.Min, slo)
-		if found.Bound != "" {
-			fmt.Fprintln(env.Stdout, found.Bound)
-		}
 		return exitError{code: ExitSLO}
-	}
-	switch found.Stopped {
-	case "max":
-		fmt.Fprintf(env.Stdout, "max rate: at least %g RPM (the highest searched) meets %s\n", found.MaxRate, slo)
-	case "probes":
-		fmt.Fprintf(env.Stdout, "max rate: %g RPM meets %s; %g RPM does not (stopped after %d probes, not yet within %s)\n", found.Pass, slo, found.Fail, len(found.Probes), c.Tolerance)
-	default:
-		fmt.Fprintf(env.Stdout, "max rate: %g RPM meets %s; %g RPM does not\n", found.Pass, slo, found.Fail)
-	}
-	if p := bestProbe(found); p != nil && p.Results != nil {
-		fmt.Fprintf(env.Stdout, "at %g RPM: %.1f RPM achieved, %.0f TPM (%.0f quota-counted),\n  TTFT p95 %s, E2E p95 %s\n", p.Rate,
-			p.Results.RPM.Achieved.F(), p.Results.TPM.Total.F(), p.Results.TPM.Quota.F(),
-			metrics.Ms(p.Results.Latency["ttft"].P95.F()), metrics.Ms(p.Results.Latency["e2e"].P95.F()))
-	}
-	if found.Bound != "" {
-		sink.Wrapped(env.Stdout, "", found.Bound)
 	}
 	// An answer bounded by the load generator is this machine's, not the
 	// endpoint's: not valid for the rates asked.
-	for _, p := range found.Probes {
-		if p.Rate == found.Fail && p.FailedBy == capacity.ByGenerator {
-			return exitError{code: ExitInvalid, msg: "the answer is bounded by the load generator, not the endpoint"}
-		}
-	}
-	return nil
-}
-
-// bestProbe is the probe at the rate found.
-func bestProbe(f *capacity.Found) *capacity.Probe {
-	for i := range f.Probes {
-		if f.Probes[i].Rate == f.Pass && f.Probes[i].Passed {
-			return &f.Probes[i]
-		}
+	if found.BoundedByGenerator() {
+		return exitError{code: ExitInvalid, msg: "the answer is bounded by the load generator, not the endpoint"}
 	}
 	return nil
 }
@@ -394,47 +358,6 @@ func standardQuota(f *LoadFlags) bool {
 		return tpm > 0
 	}
 	return strings.Contains(f.Endpoint, ".azure.com") || strings.Contains(f.Endpoint, ".azure-api.net") || f.API == "azure" || f.API == "azure-v1"
-}
-
-// sweepTable writes a line per step, with its verdict, and why each
-// step that failed did: within 80 columns, latencies in ms.
-func sweepTable(w io.Writer, probes []capacity.Probe, clients bool) {
-	if len(probes) == 0 {
-		return
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight)
-	unit := "RPM"
-	if clients {
-		unit = "clients"
-	}
-	ms := func(d metrics.Dist, p metrics.Num) string {
-		if d.Count == 0 || math.IsNaN(p.F()) {
-			return "-"
-		}
-		return strconv.FormatFloat(p.F()*1e3, 'f', 1, 64)
-	}
-	fmt.Fprintf(tw, "\n%s\tsent\tok\t429 %%\tRPM ok\tTPM\tTTFT p95\tTPOT p50\tE2E p95\tresult\t\n", unit)
-	for _, p := range probes {
-		r := p.Results
-		verdict := "pass"
-		switch {
-		case !p.Judged:
-			verdict = "not judged"
-		case !p.Passed:
-			verdict = "FAIL"
-		}
-		ttft, tpot, e2e := r.Latency["ttft"], r.Latency["tpot"], r.Latency["e2e"]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.0f\t%s\t%s\t%s\t%s\t\n", strconv.FormatFloat(p.Rate, 'f', -1, 64),
-			r.Requests.Sent, r.Requests.OK, 100*r.Share(r.Requests.Throttled), r.RPM.Achieved.F(), r.TPM.Total.F(),
-			ms(ttft, ttft.P95), ms(tpot, tpot.P50), ms(e2e, e2e.P95), verdict)
-	}
-	fmt.Fprintln(tw, "\t\t\t\t\t\tms\tms\tms\t\t")
-	tw.Flush()
-	for _, p := range probes {
-		if !p.Passed && len(p.Reasons) > 0 {
-			sink.Wrapped(w, fmt.Sprintf("  %s %s failed: ", strconv.FormatFloat(p.Rate, 'f', -1, 64), unit), strings.Join(p.Reasons, "; "))
-		}
-	}
 }
 
 func writeJSON(path string, v any) error {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,21 @@ func TestScripts(t *testing.T) {
 			d, err := time.ParseDuration(args[0])
 			ts.Check(err)
 			time.Sleep(d)
+		},
+		// waitfor FILE REGEXP waits (up to a minute) until the file
+		// holds a match: a background run's progress, read from its
+		// files, instead of a sleep a busy machine outlasts.
+		"waitfor": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 2 {
+				ts.Fatalf("usage: waitfor FILE REGEXP")
+			}
+			re := regexp.MustCompile(args[1])
+			for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+				if b, err := os.ReadFile(ts.MkAbs(args[0])); err == nil && re.Match(b) {
+					return
+				}
+			}
+			ts.Fatalf("%s never held %q", args[0], args[1])
 		},
 		// ran runs a command as exec does, and lets it exit 3 when only
 		// a busy machine's late requests made its figures not valid

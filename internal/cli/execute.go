@@ -4,14 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,8 +16,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/aoaibench/aoaibench/internal/api"
+	"github.com/aoaibench/aoaibench/internal/console"
 	"github.com/aoaibench/aoaibench/internal/metrics"
-	"github.com/aoaibench/aoaibench/internal/pace"
 	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/run"
 	"github.com/aoaibench/aoaibench/internal/scrape"
@@ -106,19 +103,13 @@ func runPlan(env *Env, p *plan.Plan, so stepOpts) (*ran, error) {
 		return nil, err
 	}
 	if s := r.Sim(); s != nil && so.sim == nil {
-		fmt.Fprintf(errw, "no endpoint given: testing the built-in simulator at %s\n", s.URL())
-		sink.Wrapped(errw, "  deployment ", p.Target.Sim[0].Describe())
-		fmt.Fprintln(errw, "  (a real deployment: aoaibench load -e DEPLOYMENT\n   https://RESOURCE.openai.azure.com, the API key in $OPENAI_API_KEY)")
+		console.SimulatorBanner(errw, s.URL(), p.Target.Sim[0].Describe())
 	}
 	for _, n := range r.Notes() {
-		sink.Wrapped(errw, "", n)
+		console.Wrapped(errw, "", n)
 	}
 	if so.step == "" {
-		sink.Wrapped(errw, "target    ", r.Target())
-		sink.Wrapped(errw, "load      ", describeLoad(p))
-		if p.Load.Length() == 0 && p.Load.Requests == 0 && p.Load.Trace == nil {
-			fmt.Fprintln(errw, "          no --duration or --requests: it runs until Ctrl-C, which stops\n          dispatch and drains (a second cuts requests off)")
-		}
+		console.Start(errw, r.Target(), p)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -156,7 +147,7 @@ func runPlan(env *Env, p *plan.Plan, so stepOpts) (*ran, error) {
 	}
 	res, err := r.Execute(ctx, sinks...)
 	if s := r.Sim(); s != nil && so.sim == nil {
-		simReport(errw, s.Stats())
+		console.Simulator(errw, s.Stats())
 	}
 	if err == nil && p.Output.Dir != "" && so.step == "" {
 		where := p.Output.Dir
@@ -182,7 +173,7 @@ func outputs(env *Env, p *plan.Plan, r *run.Run, out, errw io.Writer, step bool)
 	tty := isTerminal(env.Stdout)
 	switch {
 	case !step:
-		sinks = append(sinks, sink.Live(out, p.Output.Format, tty), sink.TableSink(errw))
+		sinks = append(sinks, sink.Live(out, p.Output.Format, tty), summarySink(errw))
 	case tty && p.Output.Format == "human":
 		// A step of a sweep or search shows its status line on a
 		// terminal; its lines would bury the answer on stdout.
@@ -288,92 +279,16 @@ func judge(r *metrics.Results) (int, string) {
 	return ExitOK, ""
 }
 
-// describeLoad says what a plan sends, in one line.
-func describeLoad(p *plan.Plan) string {
-	rate := "closed loop"
-	switch {
-	case p.Load.Rate != nil && p.Workload.Turns > 1:
-		// The schedule starts conversations: their rate, not requests'.
-		rate = strconv.FormatFloat(*p.Load.Rate, 'f', -1, 64) + " conversations a minute, " + p.Load.Arrival
-	case p.Load.Rate != nil:
-		rate = strconv.FormatFloat(*p.Load.Rate, 'f', -1, 64) + " RPM " + p.Load.Arrival
-	case p.Load.Trace != nil:
-		rate = "trace " + p.Load.Trace.Path
-		if s := p.Load.Trace.Speed; s != 0 && s != 1 {
-			rate += fmt.Sprintf(" at %gx", s)
+// summarySink prints the summary at the end of a run. A run stopped
+// because the endpoint is wrong has nothing to summarize: its error says
+// it all.
+func summarySink(w io.Writer) sink.Sink {
+	return sink.Sink{End: func(e sink.End) error {
+		if e.Results.Stopped != metrics.StopEndpoint {
+			console.Summary(w, e.Results)
 		}
-	case len(p.Load.Stages) > 0:
-		rate = fmt.Sprintf("%d stages", len(p.Load.Stages))
-	}
-	w := p.Workload
-	most := fmt.Sprintf("%d max tokens", w.MaxTokens)
-	if w.MaxTokens == 0 {
-		most = "no max_tokens sent"
-	}
-	what := fmt.Sprintf("shape %s (%d context, %s)", w.Shape, w.ContextTokens, most)
-	switch {
-	case p.Load.Trace != nil:
-		what = "the trace's lengths"
-	case w.Dataset != nil:
-		what = "dataset " + w.Dataset.Path
-		if w.Dataset.MaxTokens > 0 {
-			what += fmt.Sprintf(" (max_tokens %d)", w.Dataset.MaxTokens)
-		}
-	case w.Synthetic != "":
-		what = "synthetic " + w.Synthetic
-	}
-	if w.PrefixTokens > 0 {
-		what += fmt.Sprintf(", a shared %d-token prefix", w.PrefixTokens)
-		if w.Prefixes > 1 {
-			what += fmt.Sprintf(" (%d of them)", w.Prefixes)
-		}
-	}
-	if w.Turns > 1 {
-		what += fmt.Sprintf(", conversations of up to %d turns", w.Turns)
-		if w.ThinkTime != "" {
-			what += ", think time " + w.ThinkTime
-		}
-	}
-	clients := fmt.Sprintf("%d clients", p.Load.Clients)
-	if p.Load.AutoClients {
-		clients = fmt.Sprintf("requests in flight as the rate needs (up to %d: --clients caps them)", p.Load.Clients)
-	}
-	out := fmt.Sprintf("%s, %s; %s", rate, clients, what)
-	if sh := p.Load.Shard; sh != nil && sh.Count > 1 {
-		out = fmt.Sprintf("shard %d of %d (requests %d, %d+%d, ... of the plan's; %d of its %d clients): %s", sh.Index, sh.Count,
-			sh.Index, sh.Index, sh.Count, pace.Split(int64(p.Load.Clients), sh.Index, sh.Count), p.Load.Clients, out)
-	}
-	if p.Load.StartAt != "" {
-		out += "; starting at " + p.Load.StartAt
-	}
-	return out
-}
-
-// simReport prints the simulator's own count of what it served.
-func simReport(w io.Writer, st sim.Stats) {
-	names := make([]string, 0, len(st.Deployments))
-	for name := range st.Deployments {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		d := st.Deployments[name]
-		var th []string
-		for k, v := range d.Throttled {
-			th = append(th, fmt.Sprintf("%s %d", k, v))
-		}
-		sort.Strings(th)
-		reasons := ""
-		if len(th) > 0 {
-			reasons = " (" + strings.Join(th, ", ") + ")"
-		}
-		if d.Spilled > 0 {
-			reasons += fmt.Sprintf(", spilled over %d", d.Spilled)
-		}
-		fmt.Fprintf(w, "simulator %s: accepted %d, completed %d\n", name, d.Accepted, d.Completed)
-		sink.Wrapped(w, "          ", fmt.Sprintf("throttled %d%s, failed %d, invalid %d; %d prompt + %d completion tokens",
-			d.ThrottledTotal(), reasons, d.Failed, d.Invalid, d.PromptTokens, d.CompletionTokens))
-	}
+		return nil
+	}}
 }
 
 // isTerminal reports whether w is a terminal: the live view then updates
@@ -526,46 +441,7 @@ func serverMetrics(p *plan.Plan, r *run.Run, errw io.Writer) (sink.Sink, error) 
 					err = fmt.Errorf("writing server-metrics.jsonl: %w", cerr)
 				}
 			}
-			client := e.Results.Latency["ttft"].Mean.F()
-			for _, fg := range sc.Figures() {
-				target := api.WithoutPassword(fg.Target)
-				if fg.Err != "" && math.IsNaN(fg.TTFT) && math.IsNaN(fg.Running) {
-					fmt.Fprintf(errw, "server    %s: no metrics (%s)\n", target, fg.Err)
-					continue
-				}
-				fmt.Fprintf(errw, "server    %s:\n", target)
-				if !math.IsNaN(fg.TTFT) {
-					fmt.Fprintf(errw, "          its TTFT mean %.1f ms over %.0f requests%s;\n", fg.TTFT*1e3, fg.Requests, fg.Of)
-					if n := e.Results.Requests.OK; fg.Requests > float64(n) || client < fg.TTFT {
-						// Other clients' requests (other shards, other users)
-						// are in its count: the difference is not the way's.
-						fmt.Fprintf(errw, "          the client's %.1f ms over its %d (the server served others too)\n", client*1e3, n)
-					} else {
-						fmt.Fprintf(errw, "          the client's %.1f ms (%+.1f ms on the way)\n", client*1e3, (client-fg.TTFT)*1e3)
-					}
-				}
-				var more []string
-				for _, m := range []struct {
-					name string
-					v    float64
-					pct  bool
-				}{{"ITL mean", fg.ITL * 1e3, false}, {"queue mean", fg.Queue * 1e3, false}, {"running at most", fg.Running, false},
-					{"waiting at most", fg.Waiting, false}, {"KV cache at most", fg.KVCache * 100, true}} {
-					switch {
-					case math.IsNaN(m.v):
-					case m.pct:
-						more = append(more, fmt.Sprintf("%s %.0f%%", m.name, m.v))
-					case strings.HasSuffix(m.name, "mean"):
-						more = append(more, fmt.Sprintf("%s %.2f ms", m.name, m.v))
-					default:
-						more = append(more, fmt.Sprintf("%s %.0f", m.name, m.v))
-					}
-				}
-				// Two figures a line keep the table within 80 columns.
-				for i := 0; i < len(more); i += 2 {
-					fmt.Fprintf(errw, "          %s\n", strings.Join(more[i:min(i+2, len(more))], ", "))
-				}
-			}
+			console.Server(errw, sc.Figures(), e.Results)
 			return err
 		},
 	}, nil

@@ -3,8 +3,8 @@ package cli
 import (
 	"fmt"
 
+	"github.com/aoaibench/aoaibench/internal/console"
 	"github.com/aoaibench/aoaibench/internal/merge"
-	"github.com/aoaibench/aoaibench/internal/sink"
 )
 
 // MergeCmd is `aoaibench merge`.
@@ -31,7 +31,7 @@ func (c *MergeCmd) Run(env *Env) error {
 		return err // a *plan.Error exits 2
 	}
 	fmt.Fprintf(env.Stderr, "merged %d shards, %d records, into %s\n", out.Shards, out.Records, c.Output)
-	sink.Table(env.Stderr, out.Results)
+	console.Summary(env.Stderr, out.Results)
 	if !out.Results.Valid {
 		return exitError{code: ExitInvalid, msg: "the merged figures are not valid for the offered rate"}
 	}
