@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -30,24 +31,44 @@ import (
 // (the first stops dispatch and drains, the second cuts off), prints what
 // it did, and returns the exit status. fileKey is an API key read from a
 // parameters file, used in place of the key variable.
-func execute(env *Env, p *plan.Plan, fileKey string) (int, error) {
+func execute(env *Env, p *plan.Plan, fileKey string) error {
 	o, err := runPlan(env, p, stepOpts{fileKey: fileKey})
 	if err != nil {
-		return ExitUsage, err
+		return err // bad input (a usage or plan error), or a simulator that would not start
 	}
 	if o.err != nil {
-		return ExitFailed, o.err
+		return o.err
 	}
 	if o.Input != nil {
 		// A bad row deep in a dataset: the results so far are written,
 		// and the run ends as bad input.
-		return ExitUsage, o.Input
+		return o.Input
 	}
 	code, why := verdict(o.Outcome)
 	if why != "" {
 		fmt.Fprintf(o.errw, "aoaibench: %s\n", why)
 	}
-	return code, nil
+	if code != ExitOK {
+		// Said above, through the redactor: nothing more to print.
+		return exitError{code: code}
+	}
+	return nil
+}
+
+// exitCode is the exit status an error from a command means (see Main).
+func exitCode(err error) int {
+	var ee exitError
+	var ue usageError
+	var pe *plan.Error
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ue), errors.As(err, &pe):
+		return ExitUsage
+	}
+	return ExitFailed
 }
 
 // stepOpts adjust runPlan for the steps of a sweep or a search.

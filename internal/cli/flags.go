@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aoaibench/aoaibench/internal/plan"
-	"github.com/aoaibench/aoaibench/internal/traffic"
 )
 
 // outputFlags are the flags that may be added to --plan: where a re-run's
@@ -97,7 +96,11 @@ func envShard(getenv func(string) string) (*plan.Shard, error) {
 	return sh, nil
 }
 
-// toPlan turns the run's flags (and --params) into a plan.
+// toPlan turns the run's flags (and --params) into a plan: the flags
+// are mapped to the plan's fields, and only what exists on the command
+// line alone is checked here (flags that exclude or need each other);
+// the plan's Normalize fills its defaults and its Validate checks its
+// values, when the run is made.
 func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) {
 	var notes []string
 	if c.Params != "" {
@@ -106,68 +109,12 @@ func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 			return nil, nil, err
 		}
 	}
-	if typed["clients"] && c.Clients < 1 {
-		// 0 is the plan's "not given": typed, it is bad input.
-		return nil, nil, usagef("--clients must be at least 1, got %d", c.Clients)
-	}
-	if c.HTTP11 && c.HTTP2 {
-		return nil, nil, usagef("--http1.1 and --http2 are each other's opposite: give one")
-	}
-	if c.Dataset != "" || c.Trace != "" {
-		// The file gives the prompts; --max-tokens may still override a
-		// dataset's output lengths.
-		for _, f := range []string{"context-tokens", "shape-profile", "synthetic"} {
-			if typed[f] {
-				what := "--dataset"
-				if c.Trace != "" {
-					what = "--trace"
-				}
-				return nil, nil, usagef("%s gives the prompts: --%s does not apply", what, f)
-			}
-		}
-		if c.Trace != "" && typed["max-tokens"] {
-			return nil, nil, usagef("--trace gives each request's output length: --max-tokens does not apply")
-		}
-	}
-	if c.Synthetic != "" {
-		for _, f := range []string{"context-tokens", "max-tokens", "shape-profile"} {
-			if typed[f] {
-				return nil, nil, usagef("--synthetic gives the lengths: --%s does not apply", f)
-			}
-		}
-	}
-	var dsMax int
-	if c.Dataset != "" && c.MaxTokens != nil {
-		if *c.MaxTokens < 1 {
-			return nil, nil, usagef("--max-tokens must be at least 1, got %d", *c.MaxTokens)
-		}
-		dsMax, c.MaxTokens = *c.MaxTokens, nil
-	}
-	ctx, maxTokens, err := c.shape()
-	if err != nil {
+	if err := c.exclusions(typed); err != nil {
 		return nil, nil, err
 	}
 	shard, err := parseShard(c.Shard)
 	if err != nil {
 		return nil, nil, err
-	}
-	if c.StartAt != "" {
-		// One instant, one spelling: shards given 17:00+01:00 and 16:00Z
-		// run one plan with one seed.
-		if t, err := time.Parse(time.RFC3339Nano, c.StartAt); err == nil {
-			c.StartAt = t.UTC().Format(time.RFC3339Nano)
-		}
-	}
-	seed := rand.Uint64()
-	if c.StartAt != "" {
-		// Shards must draw the same prompts and arrivals: without --seed,
-		// the time they start at is what they share.
-		h := fnv.New64a()
-		h.Write([]byte(c.StartAt))
-		seed = h.Sum64()
-	}
-	if c.Seed != nil {
-		seed = *c.Seed
 	}
 	p := &plan.Plan{
 		Schema: plan.Version,
@@ -177,115 +124,185 @@ func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 			Auth: c.Auth, Headers: c.Header, Spillover: c.Spillover,
 		},
 		Workload: plan.Workload{
-			Shape: c.ShapeProfile, ContextTokens: ctx, MaxTokens: maxTokens, Completions: c.Completions,
+			Completions:      c.Completions,
 			FrequencyPenalty: c.FrequencyPenalty, PresencePenalty: c.PresencePenalty, Temperature: c.Temperature, TopP: c.TopP,
-			Tokenizer: c.Tokenizer, Seed: seed,
+			Tokenizer: c.Tokenizer, Seed: c.seed(),
+			Endpoint: c.EndpointType, NoStream: c.NoStream, EmbeddingBatch: c.EmbeddingBatch,
 		},
 		Load: plan.Load{
-			Rate: c.Rate, Clients: c.Clients, Requests: c.Requests, Duration: c.Duration,
+			Rate: c.Rate, Clients: c.Clients, Requests: c.Requests, Duration: c.Duration, Warmup: c.Warmup,
 			RequestTimeout: c.RequestTimeout, DrainTimeout: c.DrainTimeout, Retry: c.Retry, NoCheck: c.NoProbe,
 			Shard: shard, StartAt: c.StartAt,
 		},
 		SLO: plan.SLO{TTFT: c.SLOTTFT, TPOT: c.SLOTPOT, E2E: c.SLOE2E},
-		Output: plan.Output{Dir: c.OutputDir, LogFile: c.LogFile, Format: c.OutputFormat, Window: c.AggregationWindow, MetricsListen: c.MetricsListen, MetricsLinger: c.MetricsLinger,
-			ServerMetrics: c.ServerMetrics},
+		Output: plan.Output{Dir: c.OutputDir, LogFile: c.LogFile, Format: c.OutputFormat, Window: c.AggregationWindow,
+			MetricsListen: c.MetricsListen, MetricsLinger: c.MetricsLinger, ServerMetrics: c.ServerMetrics},
 	}
 	if c.Rate != nil {
 		p.Load.Arrival = c.Arrival
 	}
-	t := &c.TrafficFlags
-	w := &p.Workload
-	w.Synthetic, w.PrefixTokens, w.Prefixes, w.Turns, w.ThinkTime, w.LogContent =
-		t.Synthetic, t.PrefixTokens, t.Prefixes, t.Turns, t.ThinkTime, t.LogRequestContent
-	w.Endpoint, w.NoStream, w.EmbeddingBatch = c.EndpointType, c.NoStream, c.EmbeddingBatch
-	if t.Dataset != "" {
-		w.Dataset = &plan.Dataset{Path: t.Dataset, Format: t.DatasetFormat, Shuffle: t.DatasetShuffle, SkipBad: t.DatasetSkipBad, MaxTokens: dsMax}
-		w.Shape = "dataset"
-	} else {
-		for _, f := range []string{"dataset-format", "dataset-shuffle", "dataset-skip-bad"} {
-			if typed[f] {
-				return nil, nil, usagef("--%s needs --dataset", f)
-			}
-		}
-	}
-	if t.Synthetic != "" {
-		w.Shape = "synthetic"
-	}
-	if t.Trace != "" {
-		if !(t.TraceSpeed > 0) {
-			return nil, nil, usagef("--trace-speed must be a positive factor, got %g", t.TraceSpeed)
-		}
-		p.Load.Trace = &plan.Trace{Path: t.Trace, Speed: t.TraceSpeed, Block: t.TraceBlock}
-		w.Shape = "trace"
-	} else {
-		for _, f := range []string{"trace-speed", "trace-block"} {
-			if typed[f] {
-				return nil, nil, usagef("--%s needs --trace", f)
-			}
-		}
-	}
-	if c.Stages != "" {
-		if p.Load.Stages, p.Load.StageClients, err = plan.ParseStages("--stages", c.Stages); err != nil {
+	for _, step := range []func(*plan.Plan, map[string]bool) error{c.prompts, c.schedule, c.objectives, c.simulator} {
+		if err := step(p, typed); err != nil {
 			return nil, nil, err
 		}
-		p.Load.StartRate = c.StartRate
-		if !p.Load.StageClients {
-			p.Load.Arrival = "constant"
-		}
 	}
-	p.Load.Warmup = c.Warmup
 	p.Normalize()
-	if c.SLO != "" {
-		if p.SLO.Thresholds, err = plan.ParseThresholds("--slo", c.SLO); err != nil {
-			return nil, nil, err
-		}
-	}
-	if c.Endpoint == "" {
-		if p.Target.Sim, err = c.SimFlags.deployments(c.Deployment, c.Model); err != nil {
-			return nil, nil, err
-		}
-		p.Target.KeyEnv = ""
-	} else {
-		for _, f := range []string{"sim", "sim-tpm", "sim-ttft", "sim-itl", "sim-config"} {
-			if typed[f] {
-				return nil, nil, usagef("--%s sets the built-in simulator, which runs only when no URL is given", f)
-			}
-		}
-	}
 	return p, notes, nil
 }
 
-// shape resolves the shape profile into context and max tokens.
-func (c *LoadFlags) shape() (context, maxTokens int, err error) {
-	name := c.ShapeProfile
+// exclusions checks the flags that exclude or need each other, and
+// flags whose 0 the plan reads as "not given" (--clients 0, -m 0).
+func (c *LoadFlags) exclusions(typed map[string]bool) error {
+	switch {
+	case typed["clients"] && c.Clients < 1:
+		return usagef("--clients must be at least 1, got %d", c.Clients)
+	case c.MaxTokens != nil && *c.MaxTokens < 1:
+		return usagef("--max-tokens must be at least 1, got %d", *c.MaxTokens)
+	case c.HTTP11 && c.HTTP2:
+		return usagef("--http1.1 and --http2 are each other's opposite: give one")
+	case c.Trace != "" && typed["max-tokens"]:
+		return usagef("--trace gives each request's output length: --max-tokens does not apply")
+	}
+	needs := map[string][]string{
+		"--dataset": {"context-tokens", "shape-profile", "synthetic"}, "--trace": {"context-tokens", "shape-profile", "synthetic"},
+		"--synthetic": {"context-tokens", "max-tokens", "shape-profile"},
+	}
+	for _, src := range []struct {
+		flag  string
+		given bool
+	}{{"--dataset", c.Dataset != ""}, {"--trace", c.Trace != ""}, {"--synthetic", c.Synthetic != ""}} {
+		for _, f := range needs[src.flag] {
+			if src.given && typed[f] {
+				return usagef("%s gives the prompts' lengths: --%s does not apply", src.flag, f)
+			}
+		}
+	}
+	for flag, needed := range map[string][]string{"dataset": {"dataset-format", "dataset-shuffle", "dataset-skip-bad"}, "trace": {"trace-speed", "trace-block"}} {
+		for _, f := range needed {
+			if typed[f] && (flag == "dataset" && c.Dataset == "" || flag == "trace" && c.Trace == "") {
+				return usagef("--%s needs --%s", f, flag)
+			}
+		}
+	}
+	if c.Endpoint != "" {
+		for _, f := range []string{"sim", "sim-tpm", "sim-ttft", "sim-itl", "sim-config"} {
+			if typed[f] {
+				return usagef("--%s sets the built-in simulator, which runs only when no URL is given", f)
+			}
+		}
+	}
+	return nil
+}
+
+// seed is the run's seed: --seed, else one --start-at gives all shards
+// (the time they start at is what they share, so that they draw the same
+// prompts and arrivals), else a random one (recorded in run.json).
+func (c *LoadFlags) seed() uint64 {
+	if c.StartAt != "" {
+		// One instant, one spelling: shards given 17:00+01:00 and 16:00Z
+		// run one plan with one seed.
+		if t, err := time.Parse(time.RFC3339Nano, c.StartAt); err == nil {
+			c.StartAt = t.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	switch {
+	case c.Seed != nil:
+		return *c.Seed
+	case c.StartAt != "":
+		h := fnv.New64a()
+		h.Write([]byte(c.StartAt))
+		return h.Sum64()
+	}
+	return rand.Uint64()
+}
+
+// prompts maps what each request asks: a shape's lengths, a dataset, a
+// distribution, a trace, shared prefixes, conversations.
+func (c *LoadFlags) prompts(p *plan.Plan, _ map[string]bool) error {
+	t, w := &c.TrafficFlags, &p.Workload
+	w.Synthetic, w.PrefixTokens, w.Prefixes, w.Turns, w.ThinkTime, w.LogContent =
+		t.Synthetic, t.PrefixTokens, t.Prefixes, t.Turns, t.ThinkTime, t.LogRequestContent
+	switch {
+	case t.Dataset != "":
+		// The file gives the prompts; --max-tokens may still override
+		// its rows' output lengths.
+		w.Shape = "dataset"
+		w.Dataset = &plan.Dataset{Path: t.Dataset, Format: t.DatasetFormat, Shuffle: t.DatasetShuffle, SkipBad: t.DatasetSkipBad}
+		if c.MaxTokens != nil {
+			w.Dataset.MaxTokens = *c.MaxTokens
+		}
+		return nil
+	case t.Trace != "":
+		w.Shape = "trace"
+		p.Load.Trace = &plan.Trace{Path: t.Trace, Speed: t.TraceSpeed, Block: t.TraceBlock}
+		return nil
+	case t.Synthetic != "":
+		w.Shape = "synthetic"
+		return nil
+	}
+	var err error
+	w.Shape, w.ContextTokens, w.MaxTokens, err = c.shape()
+	return err
+}
+
+// shape resolves the shape profile into context and max tokens: a
+// profile's, or custom's flags, which need each other.
+func (c *LoadFlags) shape() (name string, context, maxTokens int, err error) {
+	name = c.ShapeProfile
 	if name == "" {
-		name = "balanced"
+		name = plan.DefaultShape
 		if c.ContextTokens != nil || c.MaxTokens != nil {
 			name = "custom"
 		}
 	}
-	c.ShapeProfile = name
-	if c.MaxTokens != nil && *c.MaxTokens < 1 {
-		return 0, 0, usagef("--max-tokens must be at least 1, got %d", *c.MaxTokens)
-	}
-	if name != "custom" {
+	if s, ok := plan.ShapeOf(name); ok {
 		if c.ContextTokens != nil || c.MaxTokens != nil {
-			return 0, 0, usagef("--context-tokens and --max-tokens need --shape-profile custom, not %s", name)
+			return "", 0, 0, usagef("--context-tokens and --max-tokens need --shape-profile custom, not %s", name)
 		}
-		s := traffic.Shapes[name]
-		return s.Context, s.MaxTokens, nil
+		return name, s.Context, s.MaxTokens, nil
 	}
 	if c.ContextTokens == nil {
-		return 0, 0, usagef("--shape-profile custom needs --context-tokens (-p)")
-	}
-	if *c.ContextTokens < traffic.MinContext {
-		return 0, 0, usagef("--context-tokens must be at least %d (chat overhead included), got %d", traffic.MinContext, *c.ContextTokens)
+		return "", 0, 0, usagef("--shape-profile custom needs --context-tokens (-p)")
 	}
 	if c.MaxTokens != nil {
-		if *c.MaxTokens < 1 {
-			return 0, 0, usagef("--max-tokens must be at least 1, got %d", *c.MaxTokens)
-		}
 		maxTokens = *c.MaxTokens
 	}
-	return *c.ContextTokens, maxTokens, nil
+	return name, *c.ContextTokens, maxTokens, nil
+}
+
+// schedule maps a ramp's stages.
+func (c *LoadFlags) schedule(p *plan.Plan, _ map[string]bool) error {
+	if c.Stages == "" {
+		return nil
+	}
+	var err error
+	if p.Load.Stages, p.Load.StageClients, err = plan.ParseStages("--stages", c.Stages); err != nil {
+		return err
+	}
+	p.Load.StartRate = c.StartRate
+	return nil
+}
+
+// objectives maps --slo's whole-run objectives.
+func (c *LoadFlags) objectives(p *plan.Plan, _ map[string]bool) error {
+	if c.SLO == "" {
+		return nil
+	}
+	var err error
+	p.SLO.Thresholds, err = plan.ParseThresholds("--slo", c.SLO)
+	return err
+}
+
+// simulator maps the built-in simulator's deployments, when no URL is
+// given; such a run has no key.
+func (c *LoadFlags) simulator(p *plan.Plan, _ map[string]bool) error {
+	if c.Endpoint != "" {
+		return nil
+	}
+	var err error
+	if p.Target.Sim, err = c.SimFlags.deployments(c.Deployment, c.Model); err != nil {
+		return err
+	}
+	p.Target.KeyEnv = ""
+	return nil
 }

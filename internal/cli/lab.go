@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
@@ -93,11 +94,8 @@ func (c *LabCmd) Run(env *Env) error {
 			waitEnter(env, "raise the quota of "+c.Deployment+" to 200K TPM now, then press Enter to start the 50 RPM run")
 		}
 		fmt.Fprintf(env.Stderr, "\nlab: run %s (%g RPM, 4,500 context tokens, 500 max tokens, no retries)\n", r.name, r.rate)
-		code, err := execute(env, plans[i], "")
-		if err != nil {
-			return err
-		}
-		switch code {
+		err := execute(env, plans[i], "")
+		switch code := exitCode(err); code {
 		case ExitOK:
 		case ExitInvalid, ExitSLO:
 			// A reading, with its caveat: the lab goes on, and ends
@@ -106,6 +104,10 @@ func (c *LabCmd) Run(env *Env) error {
 				worst = code
 			}
 		default:
+			var ee exitError
+			if !errors.As(err, &ee) {
+				return err // bad input, or a results file that could not be written
+			}
 			// No reading from a run whose requests failed.
 			return exitError{code: code, msg: fmt.Sprintf("lab: run %s failed (exit status %d): no reading", r.name, code)}
 		}

@@ -134,7 +134,7 @@ func (c *LoadFlags) applyParams(typed map[string]bool) (notes []string, err erro
 			if v != "none" && v != "exponential" {
 				return nil, bad(k, "none or exponential")
 			}
-			c.Retry = v
+			c.Retry = plan.Retry(v)
 		case "RATE":
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {

@@ -72,14 +72,3 @@ func (t Think) Sample(r *rand.Rand) time.Duration {
 	}
 	return t.A
 }
-
-// String writes the think time as ParseThink reads it.
-func (t Think) String() string {
-	switch t.Kind {
-	case "uniform":
-		return t.A.String() + "-" + t.B.String()
-	case "exp":
-		return "exp:" + t.A.String()
-	}
-	return t.A.String()
-}

@@ -275,8 +275,8 @@ func (r *Run) readRunJSON(b []byte, file string) error {
 		}
 	}
 	r.Settings = Settings{Rate: Num(math.NaN()), Clients: p.Load.Clients, Duration: Num(p.Load.Duration.Seconds()),
-		ShapeProfile: p.Workload.Shape, Retry: p.Load.Retry, ContextTokens: p.Workload.ContextTokens, MaxTokens: p.Workload.MaxTokens,
-		Warmup: p.Load.Warmup.Seconds(), Endpoint: p.Workload.Endpoint, Batch: p.Workload.EmbeddingBatch, Turns: p.Workload.Turns, SimQuota: noQuota}
+		ShapeProfile: p.Workload.Shape, Retry: string(p.Load.Retry), ContextTokens: p.Workload.ContextTokens, MaxTokens: p.Workload.MaxTokens,
+		Warmup: p.Load.Warmup.Seconds(), Endpoint: string(p.Workload.Endpoint), Batch: p.Workload.EmbeddingBatch, Turns: p.Workload.Turns, SimQuota: noQuota}
 	if p.Target.URL == "" && len(p.Target.Sim) > 0 {
 		// The simulator's quota, as it enforces it (a standard
 		// deployment's TPM and its RPM per 1,000 TPM).

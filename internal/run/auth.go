@@ -17,26 +17,26 @@ import (
 // key's variable is set; else Microsoft Entra ID for an Azure host; else
 // none for a loopback server or a gateway given a --header; else key
 // (whose empty variable is then an error before anything is sent).
-func authMode(mode, key, rawURL string, loopback, headers bool) string {
+func authMode(mode plan.Auth, key, rawURL string, loopback, headers bool) plan.Auth {
 	if mode != "" {
 		return mode
 	}
 	if key != "" {
-		return "key"
+		return plan.AuthKey
 	}
 	if u, err := url.Parse(rawURL); err == nil {
 		host := strings.ToLower(u.Hostname())
 		for _, suffix := range []string{".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com",
 			".openai.azure.us", ".cognitiveservices.azure.us", ".openai.azure.cn", ".cognitiveservices.azure.cn"} {
 			if strings.HasSuffix(host, suffix) {
-				return "entra"
+				return plan.AuthEntra
 			}
 		}
 	}
 	if loopback || headers {
-		return "none"
+		return plan.AuthNone
 	}
-	return "key"
+	return plan.AuthKey
 }
 
 // credentials sets up how the run proves who it is: the API key's
@@ -54,7 +54,7 @@ func (r *Run) credentials(header http.Header) (func() string, error) {
 	if t.KeyEnv != "" && r.sim == nil {
 		key = r.opts.Getenv(t.KeyEnv)
 	}
-	mode := "none"
+	mode := plan.AuthNone
 	if r.sim == nil {
 		mode = authMode(t.Auth, key, t.URL, r.ep.Loopback, len(t.Headers) > 0)
 	}
@@ -78,15 +78,15 @@ func (r *Run) credentials(header http.Header) (func() string, error) {
 		header.Set("X-Ms-Spillover-Deployment", t.Spillover)
 	}
 	switch mode {
-	case "key":
-		if key == "" && (t.Auth == "key" || !r.ep.Loopback) {
+	case plan.AuthKey:
+		if key == "" && (t.Auth == plan.AuthKey || !r.ep.Loopback) {
 			return nil, plan.Errorf("--api-key-env: environment variable %s is empty or not set (a key is needed for %s; --auth none sends none)", t.KeyEnv, r.ep.Target())
 		}
 		r.redact.Add(key)
 		for k, v := range auth.KeyHeader(r.ep.API, key) {
 			header[k] = v
 		}
-	case "entra":
+	case plan.AuthEntra:
 		newEntra := r.opts.Entra
 		if newEntra == nil {
 			newEntra = auth.NewDefaultEntra

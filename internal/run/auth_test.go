@@ -13,9 +13,10 @@ import (
 
 func TestAuthMode(t *testing.T) {
 	for _, c := range []struct {
-		mode, key, url    string
+		mode              plan.Auth
+		key, url          string
 		loopback, headers bool
-		want              string
+		want              plan.Auth
 	}{
 		{"", "k", "https://r.openai.azure.com", false, false, "key"},
 		{"", "", "https://r.openai.azure.com", false, false, "entra"},

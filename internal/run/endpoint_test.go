@@ -15,11 +15,11 @@ import (
 // counts.
 func TestEndpointTypes(t *testing.T) {
 	for _, c := range []struct {
-		typ      string
+		typ      plan.Endpoint
 		noStream bool
 		batch    int
 	}{{"responses", false, 0}, {"completions", false, 0}, {"chat", true, 0}, {"responses", true, 0}, {"embeddings", false, 4}} {
-		name := c.typ
+		name := string(c.typ)
 		if c.noStream {
 			name += "/no-stream"
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aoaibench/aoaibench/internal/client"
 	"github.com/aoaibench/aoaibench/internal/metrics"
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/traffic"
 )
 
@@ -35,7 +36,7 @@ func (x *execution) request(reqCtx context.Context, id int64, sched time.Time, i
 			x.fail(err)
 		}
 	}
-	if b := max(r.params.Batch, 1); r.params.Endpoint == traffic.Embeddings && w.Class == metrics.OK && w.Embeddings != b {
+	if b := max(r.params.Batch, 1); r.params.Endpoint == plan.Embeddings && w.Class == metrics.OK && w.Embeddings != b {
 		w.Class, w.Err = metrics.Stream, fmt.Sprintf("answer held %d embeddings for %d inputs", w.Embeddings, b)
 	}
 	x.inflight.Add(-1)
@@ -71,14 +72,14 @@ func (x *execution) newRecord(id int64, sched time.Time, it *traffic.Item) *metr
 	rec.ClientPrompt = it.Prompt
 	rec.MaxTokens = it.MaxTokens * max(r.plan.Workload.Completions, 1)
 	switch r.params.Endpoint {
-	case traffic.Responses, traffic.Completions:
+	case plan.Responses, plan.Completions:
 		// The prompt is not the chat messages counted exactly: the
 		// server's usage says.
 		rec.ClientPrompt = -1
-		if r.params.Endpoint == traffic.Responses && it.MaxTokens > 0 {
+		if r.params.Endpoint == plan.Responses && it.MaxTokens > 0 {
 			rec.MaxTokens = max(it.MaxTokens, traffic.MinResponsesTokens)
 		}
-	case traffic.Embeddings:
+	case plan.Embeddings:
 		rec.ClientPrompt, rec.MaxTokens = -1, 0
 	}
 	rec.Session, rec.Turn = it.Session, it.Turn

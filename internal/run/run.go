@@ -78,7 +78,7 @@ type Run struct {
 	convs   traffic.Sessions // multi-turn: conversations (nil: single requests)
 	params  traffic.Params
 	dataset *traffic.Dataset // closed with the run
-	auth    string           // key, entra or none
+	auth    plan.Auth        // key, entra or none
 	entra   *auth.Entra      // refreshes tokens; closed with the run
 	think   pace.Think
 	client  *client.Client
@@ -148,7 +148,7 @@ func New(p plan.Plan, o Options) (_ *Run, err error) {
 	}
 	t := &r.plan.Target
 	r.client = client.New(client.Config{
-		Endpoint: r.ep, Header: header, Bearer: bearer, Retry: p.Load.Retry, Timeout: p.Load.RequestTimeout.D(),
+		Endpoint: r.ep, Header: header, Bearer: bearer, Retry: string(p.Load.Retry), Timeout: p.Load.RequestTimeout.D(),
 		MaxConns: p.Load.Clients, HTTP2: t.HTTP2, Connections: t.Connections, Redact: r.redact.Redact,
 		Transport: o.Transport, TLS: o.TLS,
 	})

@@ -19,7 +19,7 @@ func (r *Run) traffic(m models.Model) error {
 	w := p.Workload
 	r.params = traffic.Params{Endpoint: w.Endpoint, NoStream: w.NoStream, Batch: w.EmbeddingBatch, Model: r.ep.Model, Reasoning: m.Reasoning, Completions: w.Completions,
 		FrequencyPenalty: w.FrequencyPenalty, PresencePenalty: w.PresencePenalty, Temperature: w.Temperature, TopP: w.TopP}
-	if w.Endpoint == traffic.Responses && w.MaxTokens > 0 && w.MaxTokens < traffic.MinResponsesTokens && w.Dataset == nil {
+	if w.Endpoint == plan.Responses && w.MaxTokens > 0 && w.MaxTokens < traffic.MinResponsesTokens && w.Dataset == nil {
 		r.notes = append(r.notes, fmt.Sprintf("note: --max-tokens %d is sent as max_output_tokens %d, the least the Responses API takes", w.MaxTokens, traffic.MinResponsesTokens))
 	}
 	var err error
@@ -29,7 +29,7 @@ func (r *Run) traffic(m models.Model) error {
 	switch {
 	case p.Load.Trace != nil:
 		t := p.Load.Trace
-		tr, err := traffic.ReadTrace(t.Path, speedOf(t), blockOf(t), w.Seed)
+		tr, err := traffic.ReadTrace(t.Path, t.Speed, t.Block, w.Seed)
 		if err != nil {
 			return plan.Errorf("--trace: %v", err)
 		}
@@ -80,25 +80,11 @@ func (r *Run) traffic(m models.Model) error {
 			Temperature: w.Temperature, TopP: w.TopP, Seed: w.Seed,
 		})
 		if err != nil {
-			return plan.Errorf("--context-tokens: %v", err)
+			return plan.Errorf("--context-tokens %v", err)
 		}
 		r.source = b
 	}
 	return nil
-}
-
-func speedOf(t *plan.Trace) float64 {
-	if t.Speed == 0 {
-		return 1
-	}
-	return t.Speed
-}
-
-func blockOf(t *plan.Trace) int {
-	if t.Block == 0 {
-		return 512
-	}
-	return t.Block
 }
 
 // parseDuration reads a duration as plan does: bare numbers are seconds.

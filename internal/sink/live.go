@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
+	"github.com/aoaibench/aoaibench/internal/plan"
 )
 
 // timestampLayout is the original tool's timestamp format.
@@ -171,11 +172,11 @@ func ms(sec float64) string {
 // Live writes the live line to w once a second: on a terminal (tty) one
 // status line updated in place, else the original tool's lines, human or
 // jsonl.
-func Live(out io.Writer, format string, tty bool) Sink {
+func Live(out io.Writer, format plan.LiveFormat, tty bool) Sink {
 	// A stdout that is closed (a pipe to head) ends the live output,
 	// never the run: its results still go to their files.
 	w := &stopOnError{w: out}
-	if tty && format == "human" {
+	if tty && format == plan.Human {
 		shown := false
 		return Sink{
 			Tick: func(t Tick) {
@@ -192,7 +193,7 @@ func Live(out io.Writer, format string, tty bool) Sink {
 		}
 	}
 	return Sink{Tick: func(t Tick) {
-		if format == "jsonl" {
+		if format == plan.JSON {
 			w.Write(JSONLine(t))
 		} else {
 			fmt.Fprintln(w, HumanLine(t))

@@ -18,16 +18,15 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/tokenizer"
 )
 
-// Dataset formats.
-const (
-	ShareGPT = "sharegpt" // [{"conversations":[{"from":"human","value":...}]}]
-	JSONL    = "jsonl"    // a line {"prompt":...} or {"messages":[...]}, with output_tokens or max_tokens
-	Replay   = "replay"   // [[{"role":...,"content":...}], ...]: a JSON array of message lists
-	CSV      = "csv"      // prompt,output_tokens columns
-)
+// The dataset formats are plan.DatasetFormat's: ShareGPT's
+// [{"conversations":[{"from":"human","value":...}]}]; JSONL's lines of
+// {"prompt":...} or {"messages":[...]}, with output_tokens or max_tokens;
+// the replay format's [[{"role":...,"content":...}], ...]; CSV's
+// prompt,output_tokens columns.
 
 // Turn is one turn of a conversation: the messages a user adds (a user
 // message, perhaps after a system one), and how long the reference answer
@@ -67,14 +66,15 @@ func (e *BadRow) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line
 // Reader streams a dataset's conversations: it never holds the file,
 // only what its caller keeps.
 type Reader struct {
-	path, format string
-	f            *os.File
-	br           *bufio.Reader
-	dec          *json.Decoder
-	cr           *csv.Reader
-	promptCol    int
-	outputCol    int
-	line         int // the line of a JSONL reader
+	path      string
+	format    plan.DatasetFormat
+	f         *os.File
+	br        *bufio.Reader
+	dec       *json.Decoder
+	cr        *csv.Reader
+	promptCol int
+	outputCol int
+	line      int // the line of a JSONL reader
 	// lineOff and lineNo are where lineAt last counted to, so that
 	// counting lines for many bad rows reads the file once.
 	lineOff int64
@@ -90,13 +90,13 @@ type Reader struct {
 }
 
 // Detect tells a dataset's format from its name and first bytes.
-func Detect(path string, head []byte) (string, error) {
+func Detect(path string, head []byte) (plan.DatasetFormat, error) {
 	head = bytes.TrimLeft(head, " \t\r\n\ufeff")
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".csv":
-		return CSV, nil
+		return plan.CSV, nil
 	case ".jsonl", ".ndjson":
-		return JSONL, nil
+		return plan.JSONL, nil
 	}
 	if len(head) == 0 {
 		return "", fmt.Errorf("empty")
@@ -109,20 +109,20 @@ func Detect(path string, head []byte) (string, error) {
 		rest := bytes.TrimLeft(head[1:], " \t\r\n")
 		switch {
 		case len(rest) > 0 && rest[0] == '[':
-			return Replay, nil
+			return plan.Replay, nil
 		case bytes.Contains(head, []byte(`"conversations"`)):
-			return ShareGPT, nil
+			return plan.ShareGPT, nil
 		}
 		return "", fmt.Errorf("a JSON array, but neither ShareGPT (objects with \"conversations\") nor the replay format (arrays of messages): give --dataset-format")
 	case '{':
-		return JSONL, nil
+		return plan.JSONL, nil
 	}
 	return "", fmt.Errorf("neither JSON nor JSONL: give --dataset-format (sharegpt, jsonl, replay, csv)")
 }
 
 // Open opens a dataset; format "" detects it. tok counts reference
 // answers' tokens (ShareGPT's, the replay format's).
-func Open(path, format string, tok *tokenizer.Tokenizer) (*Reader, error) {
+func Open(path string, format plan.DatasetFormat, tok *tokenizer.Tokenizer) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -144,14 +144,14 @@ func Open(path, format string, tok *tokenizer.Tokenizer) (*Reader, error) {
 	}
 	r := &Reader{path: path, format: format, f: f, br: br, tok: tok, skip: int64(skip)}
 	switch format {
-	case ShareGPT, Replay:
+	case plan.ShareGPT, plan.Replay:
 		r.dec = json.NewDecoder(br)
 		tk, err := r.dec.Token()
 		if err != nil || tk != json.Delim('[') {
 			f.Close()
 			return nil, &BadRow{File: path, Line: 1, Err: fmt.Errorf("want a JSON array of %s rows", format)}
 		}
-	case CSV:
+	case plan.CSV:
 		r.cr = csv.NewReader(br)
 		r.cr.ReuseRecord = true
 		hdr, err := r.cr.Read()
@@ -172,7 +172,7 @@ func Open(path, format string, tok *tokenizer.Tokenizer) (*Reader, error) {
 			f.Close()
 			return nil, &BadRow{File: path, Line: 1, Err: fmt.Errorf("no prompt column in the header %q", strings.Join(hdr, ","))}
 		}
-	case JSONL:
+	case plan.JSONL:
 	default:
 		f.Close()
 		return nil, fmt.Errorf("unknown dataset format %q (want sharegpt, jsonl, replay or csv)", format)
@@ -203,7 +203,7 @@ func (r *Reader) readLine() ([]byte, error) {
 }
 
 // Format returns the dataset's format.
-func (r *Reader) Format() string { return r.format }
+func (r *Reader) Format() plan.DatasetFormat { return r.format }
 
 // Close closes the file.
 func (r *Reader) Close() error {
@@ -269,7 +269,7 @@ func (r *Reader) lineAt(off int64) int {
 // Next returns the next conversation, io.EOF at the end, or a *BadRow.
 func (r *Reader) Next() (*Conversation, error) {
 	switch r.format {
-	case ShareGPT, Replay:
+	case plan.ShareGPT, plan.Replay:
 		if !r.dec.More() {
 			if _, err := r.dec.Token(); err != nil {
 				return nil, &BadRow{File: r.path, Line: r.lineAt(r.dec.InputOffset()), Err: fmt.Errorf("the JSON array is not closed: %v", err), Lost: true}
@@ -289,7 +289,7 @@ func (r *Reader) Next() (*Conversation, error) {
 		}
 		var c *Conversation
 		var err error
-		if r.format == ShareGPT {
+		if r.format == plan.ShareGPT {
 			c, err = r.shareGPT(raw)
 		} else {
 			c, err = r.replay(raw)
@@ -304,7 +304,7 @@ func (r *Reader) Next() (*Conversation, error) {
 			return nil, &BadRow{File: r.path, Line: r.lineAt(off), Err: err, Lost: false}
 		}
 		return c, nil
-	case CSV:
+	case plan.CSV:
 		rec, err := r.cr.Read()
 		if err == io.EOF {
 			return nil, io.EOF
@@ -493,12 +493,13 @@ type conv struct {
 
 // DatasetOptions configure a Dataset.
 type DatasetOptions struct {
-	Path, Format string
-	Shuffle      bool   // through a shuffle buffer of ShuffleBuffer rows
-	Seed         uint64 // of the shuffle
-	SkipBad      bool   // skip rows that cannot be read (else they stop the run)
-	MaxTokens    int    // overrides each row's output length when set
-	Tokenizer    *tokenizer.Tokenizer
+	Path      string
+	Format    plan.DatasetFormat
+	Shuffle   bool   // through a shuffle buffer of ShuffleBuffer rows
+	Seed      uint64 // of the shuffle
+	SkipBad   bool   // skip rows that cannot be read (else they stop the run)
+	MaxTokens int    // overrides each row's output length when set
+	Tokenizer *tokenizer.Tokenizer
 	// Notify is told of skipped rows and of the file starting over.
 	Notify func(string)
 	// Check is how long the file is read through for bad rows before the
@@ -683,7 +684,7 @@ const CheckBudget = 20 * time.Millisecond
 
 // Check reads a dataset's rows, without keeping them, for up to budget,
 // and returns the first that cannot be read.
-func Check(path, format string, budget time.Duration) error {
+func Check(path string, format plan.DatasetFormat, budget time.Duration) error {
 	r, err := Open(path, format, nil)
 	if err != nil {
 		return err

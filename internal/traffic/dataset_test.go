@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/tokenizer"
 )
 
@@ -36,10 +37,10 @@ const shareGPT = `[
 func TestDatasetFormats(t *testing.T) {
 	tok, _ := tokenizer.Get(tokenizer.O200k)
 	for _, tc := range []formatCase{
-		{"sg.json", shareGPT, ShareGPT, 2, "hello there", 5, 2},
-		{"d.jsonl", `{"prompt": "say hi", "output_tokens": 7}` + "\n\n" + `{"messages": [{"role": "user", "content": "x"}], "max_tokens": 3}` + "\n", JSONL, 2, "say hi", 7, 1},
-		{"r.json", `[[{"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}], [{"role": "user", "content": "hi"}]]`, Replay, 2, "look", 0, 1},
-		{"d.csv", "prompt,output_tokens\n\"hello, world\",12\nbye,\n", CSV, 2, "hello, world", 12, 1},
+		{"sg.json", shareGPT, plan.ShareGPT, 2, "hello there", 5, 2},
+		{"d.jsonl", `{"prompt": "say hi", "output_tokens": 7}` + "\n\n" + `{"messages": [{"role": "user", "content": "x"}], "max_tokens": 3}` + "\n", plan.JSONL, 2, "say hi", 7, 1},
+		{"r.json", `[[{"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}], [{"role": "user", "content": "hi"}]]`, plan.Replay, 2, "look", 0, 1},
+		{"d.csv", "prompt,output_tokens\n\"hello, world\",12\nbye,\n", plan.CSV, 2, "hello, world", 12, 1},
 	} {
 		for _, mark := range []string{"", bom} {
 			// A byte order mark, as Windows editors write, is read past.
@@ -81,11 +82,12 @@ func readAll(path string, tok *tokenizer.Tokenizer) (int, error) {
 
 // formatCase is a dataset file and what its rows must read as.
 type formatCase struct {
-	name, content, format string
-	rows                  int
-	first                 string // the first turn's user text
-	output                int
-	msgs                  int
+	name, content string
+	format        plan.DatasetFormat
+	rows          int
+	first         string // the first turn's user text
+	output        int
+	msgs          int
 }
 
 // testFormat reads a dataset file and checks its rows and first turn.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/aoaibench/aoaibench/internal/plan"
 )
 
 // Item is one request of a run: its messages, what it asks, and where it
@@ -39,20 +41,13 @@ type Source interface {
 // ErrStopped is a wait for the next request given up: the run stopped.
 var ErrStopped = errors.New("stopped")
 
-// Endpoint types: what API a request body is for.
-const (
-	Chat        = "chat"        // /chat/completions: messages
-	Responses   = "responses"   // /responses: input, max_output_tokens
-	Completions = "completions" // legacy /completions: a prompt string
-	Embeddings  = "embeddings"  // /embeddings: input strings, no stream
-)
-
 // Params are the fields of every request body but its messages and
 // max_tokens.
 type Params struct {
-	// Endpoint is the API the body is for: Chat ("" too), Responses,
-	// Completions or Embeddings.
-	Endpoint         string
+	// Endpoint is the API the body is for: chat ("" too) takes messages,
+	// responses input and max_output_tokens, completions a prompt
+	// string, embeddings input strings and no stream.
+	Endpoint         plan.Endpoint
 	NoStream         bool   // ask for the whole answer at once
 	Batch            int    // embeddings: inputs per request (0 is 1)
 	Model            string // sent as "model" when not empty
@@ -66,7 +61,7 @@ type Params struct {
 
 // Chat reports whether the bodies are streamed chat completions (the
 // fixed shape's fast path, the prompt counted exactly).
-func (p *Params) Chat() bool { return (p.Endpoint == "" || p.Endpoint == Chat) && !p.NoStream }
+func (p *Params) Chat() bool { return (p.Endpoint == "" || p.Endpoint == plan.Chat) && !p.NoStream }
 
 // MinResponsesTokens is the least max_output_tokens the Responses API
 // takes: a smaller limit is sent as this.
@@ -83,7 +78,7 @@ func (p *Params) Body(dst []byte, it *Item, usage bool) []byte {
 		dst = make([]byte, 0, len(msgs)*max(p.Batch, 1)+256)
 	}
 	switch p.Endpoint {
-	case Responses:
+	case plan.Responses:
 		// The Responses API takes chat messages as its input (easy input
 		// messages); it has no n and no stream_options: usage comes in
 		// response.completed.
@@ -99,7 +94,7 @@ func (p *Params) Body(dst []byte, it *Item, usage bool) []byte {
 			return append(dst, `,"stream":false}`...)
 		}
 		return append(dst, `,"stream":true}`...)
-	case Completions:
+	case plan.Completions:
 		dst = append(dst, `{"prompt":`...)
 		dst = appendJSONString(dst, promptText(msgs))
 		dst = p.model(dst)
@@ -109,7 +104,7 @@ func (p *Params) Body(dst []byte, it *Item, usage bool) []byte {
 		}
 		dst = p.sampling(dst, true)
 		return p.stream(dst, usage)
-	case Embeddings:
+	case plan.Embeddings:
 		// One text, Batch times: an embedding model has no prompt cache
 		// to favour repeats, and every input is counted and embedded.
 		text := appendJSONString(nil, promptText(msgs))

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/tokenizer"
 )
 
@@ -42,8 +43,9 @@ const prefixWords = 4
 // instruction asks for a long answer; every word is one token.
 const instruction = "please write a very long essay about all of these words and do not stop"
 
-// MinContext is the smallest prompt the builder can make.
-const MinContext = overhead + 1
+// MinContext is the smallest prompt the builder can make: the plan's
+// (a test holds it to overhead + 1).
+const MinContext = plan.MinContext
 
 // Spec describes the requests to build.
 type Spec struct {
@@ -91,7 +93,7 @@ const mark = "UNIQUEWORDS"
 // New returns a Builder for spec.
 func New(spec Spec) (*Builder, error) {
 	if spec.Context < MinContext {
-		return nil, fmt.Errorf("context tokens must be at least %d (chat overhead is %d), got %d", MinContext, overhead, spec.Context)
+		return nil, fmt.Errorf("must be at least %d (the chat overhead is %d), got %d", MinContext, overhead, spec.Context)
 	}
 	b := &Builder{spec: spec, words: tokenizer.NewWords()}
 	avail := spec.Context - overhead

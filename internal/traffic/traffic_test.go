@@ -29,6 +29,17 @@ func parse(t *testing.T, js []byte) parsed {
 	return p
 }
 
+// TestMinContext: the plan's least prompt is the builder's, a chat
+// message's overhead and a word.
+func TestMinContext(t *testing.T) {
+	if MinContext != overhead+1 {
+		t.Errorf("plan.MinContext %d, the builder's least %d", MinContext, overhead+1)
+	}
+	if _, err := New(Spec{Context: MinContext - 1}); err == nil {
+		t.Error("a prompt under the least was built")
+	}
+}
+
 func TestExactPromptTokens(t *testing.T) {
 	for _, enc := range []string{tokenizer.O200k, tokenizer.Cl100k} {
 		tok, _ := tokenizer.Get(enc)
