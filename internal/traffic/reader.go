@@ -266,67 +266,84 @@ func (r *Reader) lineAt(off int64) int {
 func (r *Reader) Next() (*Conversation, error) {
 	switch r.format {
 	case ShareGPT, Replay:
-		if !r.dec.More() {
-			if _, err := r.dec.Token(); err != nil {
-				return nil, &BadRow{File: r.path, Line: r.lineAt(r.dec.InputOffset()), Err: fmt.Errorf("the JSON array is not closed: %v", err), Lost: true}
-			}
-			return nil, io.EOF
-		}
-		off := r.dec.InputOffset()
-		var raw json.RawMessage
-		if err := r.dec.Decode(&raw); err != nil {
-			line := r.lineAt(off)
-			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-				return nil, &BadRow{File: r.path, Line: line, Err: fmt.Errorf("the file ends inside a row: truncated JSON"), Lost: true}
-			}
-			// A syntax error leaves the decoder lost: nothing after it can
-			// be read.
-			return nil, &BadRow{File: r.path, Line: line, Err: fmt.Errorf("malformed JSON: %v", err), Lost: true}
-		}
-		var c *Conversation
-		var err error
-		if r.format == ShareGPT {
-			c, err = r.shareGPT(raw)
-		} else {
-			c, err = r.replay(raw)
-		}
-		if err == errNoTurn {
-			// Public ShareGPT files hold conversations with no human
-			// turn: nothing to send, and no reason to stop.
-			r.Empty++
-			return r.Next()
-		}
-		if err != nil {
-			return nil, &BadRow{File: r.path, Line: r.lineAt(off), Err: err, Lost: false}
-		}
-		return c, nil
+		return r.nextInArray()
 	case CSV:
-		rec, err := r.cr.Read()
-		if err == io.EOF {
-			return nil, io.EOF
-		}
-		if err != nil {
-			// FieldPos panics after a parse error: the error has the line.
-			line := 0
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.Line
-				err = pe.Err
-			}
-			return nil, &BadRow{File: r.path, Line: line, Err: err, Lost: false}
-		}
-		line, _ := r.cr.FieldPos(0)
-		if r.promptCol >= len(rec) || strings.TrimSpace(rec[r.promptCol]) == "" {
-			return nil, &BadRow{File: r.path, Line: line, Err: fmt.Errorf("no prompt"), Lost: false}
-		}
-		out := 0
-		if r.outputCol >= 0 && r.outputCol < len(rec) && strings.TrimSpace(rec[r.outputCol]) != "" {
-			if out, err = strconv.Atoi(strings.TrimSpace(rec[r.outputCol])); err != nil || out < 1 {
-				return nil, &BadRow{File: r.path, Line: line, Err: fmt.Errorf("output_tokens %q is not a positive whole number", rec[r.outputCol]), Lost: false}
-			}
-		}
-		return &Conversation{Line: line, Turns: []Turn{userTurn(rec[r.promptCol], out)}}, nil
+		return r.nextCSV()
 	}
+	return r.nextJSONL()
+}
+
+// nextInArray reads the next row of a JSON array (ShareGPT, replay),
+// skipping ShareGPT's conversations with no human turn.
+func (r *Reader) nextInArray() (*Conversation, error) {
+	if !r.dec.More() {
+		if _, err := r.dec.Token(); err != nil {
+			return nil, &BadRow{File: r.path, Line: r.lineAt(r.dec.InputOffset()), Err: fmt.Errorf("the JSON array is not closed: %v", err), Lost: true}
+		}
+		return nil, io.EOF
+	}
+	off := r.dec.InputOffset()
+	var raw json.RawMessage
+	if err := r.dec.Decode(&raw); err != nil {
+		line := r.lineAt(off)
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, &BadRow{File: r.path, Line: line, Err: fmt.Errorf("the file ends inside a row: truncated JSON"), Lost: true}
+		}
+		// A syntax error leaves the decoder lost: nothing after it can
+		// be read.
+		return nil, &BadRow{File: r.path, Line: line, Err: fmt.Errorf("malformed JSON: %v", err), Lost: true}
+	}
+	var c *Conversation
+	var err error
+	if r.format == ShareGPT {
+		c, err = r.shareGPT(raw)
+	} else {
+		c, err = r.replay(raw)
+	}
+	if err == errNoTurn {
+		// Public ShareGPT files hold conversations with no human
+		// turn: nothing to send, and no reason to stop.
+		r.Empty++
+		return r.Next()
+	}
+	if err != nil {
+		return nil, &BadRow{File: r.path, Line: r.lineAt(off), Err: err, Lost: false}
+	}
+	return c, nil
+}
+
+// nextCSV reads the next CSV row: its prompt and, when there is one, its
+// output length.
+func (r *Reader) nextCSV() (*Conversation, error) {
+	rec, err := r.cr.Read()
+	if err == io.EOF {
+		return nil, io.EOF
+	}
+	if err != nil {
+		// FieldPos panics after a parse error: the error has the line.
+		line := 0
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			line = pe.Line
+			err = pe.Err
+		}
+		return nil, &BadRow{File: r.path, Line: line, Err: err, Lost: false}
+	}
+	line, _ := r.cr.FieldPos(0)
+	if r.promptCol >= len(rec) || strings.TrimSpace(rec[r.promptCol]) == "" {
+		return nil, &BadRow{File: r.path, Line: line, Err: fmt.Errorf("no prompt"), Lost: false}
+	}
+	out := 0
+	if r.outputCol >= 0 && r.outputCol < len(rec) && strings.TrimSpace(rec[r.outputCol]) != "" {
+		if out, err = strconv.Atoi(strings.TrimSpace(rec[r.outputCol])); err != nil || out < 1 {
+			return nil, &BadRow{File: r.path, Line: line, Err: fmt.Errorf("output_tokens %q is not a positive whole number", rec[r.outputCol]), Lost: false}
+		}
+	}
+	return &Conversation{Line: line, Turns: []Turn{userTurn(rec[r.promptCol], out)}}, nil
+}
+
+// nextJSONL reads the next JSONL row, past blank lines.
+func (r *Reader) nextJSONL() (*Conversation, error) {
 	for {
 		b, err := r.readLine()
 		if len(b) == 0 && err == io.EOF {
@@ -348,6 +365,8 @@ func (r *Reader) Next() (*Conversation, error) {
 	}
 }
 
+// userTurn is a turn of one user message, text, whose reference answer
+// was output tokens long.
 func userTurn(text string, output int) Turn {
 	m, _ := json.Marshal(map[string]string{"role": "user", "content": text})
 	return Turn{Messages: []json.RawMessage{m}, Output: output}
