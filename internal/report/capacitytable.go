@@ -11,7 +11,7 @@ import (
 	"github.com/aoaibench/aoaibench/internal/metrics"
 )
 
-// stepRows are the figures of each step, for the table and its md, csv
+// stepColumn is a figure of each step, for the table and its md, csv
 // and json forms: a key, a header and a value of each.
 type stepColumn struct {
 	key, name string
@@ -19,6 +19,7 @@ type stepColumn struct {
 	num       func(c *Capacity, i int) float64 // NaN: not a number column
 }
 
+// stepColumns are the step table's columns; unit heads the rate's.
 func stepColumns(unit string) []stepColumn {
 	res := func(get func(r *metrics.Results) float64, prec int) (func(*Capacity, int) string, func(*Capacity, int) float64) {
 		return func(c *Capacity, i int) string { return Cell(get(c.Probes[i].Results), prec) },
@@ -58,54 +59,72 @@ func stepColumns(unit string) []stepColumn {
 func CapacityTable(w io.Writer, caps []*Capacity, format string) error {
 	switch format {
 	case "csv":
-		cw := csv.NewWriter(w)
-		cols := stepColumns("offered")
-		hdr := []string{"run", "kind"}
-		for _, c := range cols {
-			hdr = append(hdr, c.key)
-		}
-		cw.Write(hdr)
-		for _, cp := range caps {
-			for i := range cp.Probes {
-				rec := []string{cp.Name, cp.Kind}
-				for _, c := range cols {
-					if c.key == "result" {
-						rec = append(rec, c.get(cp, i))
-						continue
-					}
-					rec = append(rec, csvNum(c.num(cp, i)))
-				}
-				cw.Write(rec)
-			}
-		}
-		cw.Flush()
-		return cw.Error()
+		return capacityCSV(w, caps)
 	case "json":
-		var out []map[string]any
-		for _, cp := range caps {
-			var steps []map[string]any
-			for i, p := range cp.Probes {
-				st := cp.step(i)
-				m := map[string]any{"judged": st.Judged, "passed": p.Passed, "valid": p.Results.Valid, "caveats": st.Caveats}
-				if st.Caveats == nil {
-					m["caveats"] = []string{}
-				}
-				for _, c := range stepColumns("offered") {
-					if c.key == "result" {
-						m[c.key] = c.get(cp, i)
-						continue
-					}
-					m[c.key] = numOrNil(c.num(cp, i))
-				}
-				steps = append(steps, m)
-			}
-			out = append(out, map[string]any{"run": cp.Name, "kind": cp.Kind, "objectives": cp.Objectives,
-				"max_rate": numOrNil(cp.MaxRate), "bound": cp.Bound, "steps": steps})
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return capacityJSON(w, caps)
 	}
+	capacityMarkdown(w, caps)
+	return nil
+}
+
+// capacityCSV writes a row per step, numbers as numbers.
+func capacityCSV(w io.Writer, caps []*Capacity) error {
+	cw := csv.NewWriter(w)
+	cols := stepColumns("offered")
+	hdr := []string{"run", "kind"}
+	for _, c := range cols {
+		hdr = append(hdr, c.key)
+	}
+	cw.Write(hdr)
+	for _, cp := range caps {
+		for i := range cp.Probes {
+			rec := []string{cp.Name, cp.Kind}
+			for _, c := range cols {
+				if c.key == "result" {
+					rec = append(rec, c.get(cp, i))
+					continue
+				}
+				rec = append(rec, csvNum(c.num(cp, i)))
+			}
+			cw.Write(rec)
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// capacityJSON writes each capacity with its answer and its steps, each
+// step with its verdict, caveats and figures (null for none).
+func capacityJSON(w io.Writer, caps []*Capacity) error {
+	var out []map[string]any
+	for _, cp := range caps {
+		var steps []map[string]any
+		for i, p := range cp.Probes {
+			st := cp.step(i)
+			m := map[string]any{"judged": st.Judged, "passed": p.Passed, "valid": p.Results.Valid, "caveats": st.Caveats}
+			if st.Caveats == nil {
+				m["caveats"] = []string{}
+			}
+			for _, c := range stepColumns("offered") {
+				if c.key == "result" {
+					m[c.key] = c.get(cp, i)
+					continue
+				}
+				m[c.key] = numOrNil(c.num(cp, i))
+			}
+			steps = append(steps, m)
+		}
+		out = append(out, map[string]any{"run": cp.Name, "kind": cp.Kind, "objectives": cp.Objectives,
+			"max_rate": numOrNil(cp.MaxRate), "bound": cp.Bound, "steps": steps})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// capacityMarkdown writes each capacity: its answer, what bounds it and
+// why it is not one, the table of its steps, and their caveats.
+func capacityMarkdown(w io.Writer, caps []*Capacity) {
 	for k, cp := range caps {
 		if k > 0 {
 			fmt.Fprintln(w)
@@ -137,5 +156,4 @@ func CapacityTable(w io.Writer, caps []*Capacity, format string) error {
 			fmt.Fprintf(w, "\ncaveat: %s\n", cv)
 		}
 	}
-	return nil
 }
