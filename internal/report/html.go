@@ -57,7 +57,7 @@ func HTML(w io.Writer, runs []*Run, version string, now time.Time) error {
 		writeCharts(&b, "The server's own metrics", sc)
 	}
 	writeCharts(&b, "Distributions", distributions(runs))
-	tc, notes := trafficCharts(runs, colorOf)
+	tc, notes := trafficCharts(runs)
 	writeCharts(&b, "Traffic: what was sent and what it did", tc)
 	for _, n := range notes {
 		fmt.Fprintf(&b, "<p class=\"muted\">%s</p>\n", html.EscapeString(n))
