@@ -124,31 +124,62 @@ func Job(s Spec) ([]byte, error) {
 		return nil, err
 	}
 	labels := map[string]any{"app.kubernetes.io/name": "aoaibench", "app.kubernetes.io/instance": s.Name}
-	args := append([]string{"load"}, s.Args...)
-	args = append(args, "--seed", strconv.FormatUint(s.Seed, 10), "--start-at", s.StartAt,
-		"--output-dir", "/results/"+s.Name+"/shard-$(JOB_COMPLETION_INDEX)", "--output-format", "jsonl")
-	if s.MetricsPort > 0 {
-		args = append(args, "--metrics-listen", ":"+strconv.Itoa(s.MetricsPort), "--metrics-linger", "30s")
+	podLabels := map[string]any{}
+	for k, v := range labels {
+		podLabels[k] = v
 	}
-	env := []any{
-		// Set by the Job controller on every pod of an Indexed Job; named
-		// here too so that $(JOB_COMPLETION_INDEX) in the arguments is
-		// expanded.
-		map[string]any{"name": "JOB_COMPLETION_INDEX", "valueFrom": map[string]any{"fieldRef": map[string]any{
-			"fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}},
-		map[string]any{"name": "AOAIBENCH_SHARDS", "value": strconv.Itoa(s.Shards)},
+	if s.WorkloadIdentity {
+		podLabels["azure.workload.identity/use"] = "true"
 	}
-	if s.KeySecret != "" {
-		env = append(env, map[string]any{"name": s.KeyEnv, "valueFrom": map[string]any{"secretKeyRef": map[string]any{
-			"name": s.KeySecret, "key": s.KeySecretKey}}})
-	}
-	container := map[string]any{
-		"name": "aoaibench", "image": s.Image, "args": args, "env": env,
-		"volumeMounts": []any{map[string]any{"name": "results", "mountPath": "/results"}, map[string]any{"name": "tmp", "mountPath": "/tmp"}},
-		"securityContext": map[string]any{
-			"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
-			"capabilities": map[string]any{"drop": []any{"ALL"}},
+	job := map[string]any{
+		"apiVersion": "batch/v1", "kind": "Job", "metadata": s.meta(s.Name, labels),
+		"spec": map[string]any{
+			"completionMode": "Indexed", "completions": s.Shards, "parallelism": s.Shards,
+			// A shard run twice would send its share twice: a failed pod
+			// is not retried, and the merge says which shard is missing.
+			"backoffLimit": 0,
+			"template":     map[string]any{"metadata": map[string]any{"labels": podLabels}, "spec": s.shardPod()},
 		},
+	}
+	out, err := yaml.Marshal(job)
+	if err != nil {
+		return nil, fmt.Errorf("writing the Job: %w", err)
+	}
+	return out, nil
+}
+
+// meta is a Job's metadata: its name, labels and namespace.
+func (s *Spec) meta(name string, labels map[string]any) map[string]any {
+	meta := map[string]any{"name": name, "labels": labels}
+	if s.Namespace != "" {
+		meta["namespace"] = s.Namespace
+	}
+	return meta
+}
+
+// shardPod is the spec of a shard's pod: its container, the results
+// volume and a writable /tmp, run as a user that is not root.
+func (s *Spec) shardPod() map[string]any {
+	pod := map[string]any{
+		"restartPolicy":   "Never",
+		"securityContext": podSecurity(),
+		"containers":      []any{s.shardContainer()},
+		"volumes": []any{map[string]any{"name": "results", "persistentVolumeClaim": map[string]any{"claimName": s.ResultsClaim}},
+			map[string]any{"name": "tmp", "emptyDir": map[string]any{}}},
+	}
+	if s.ServiceAccount != "" {
+		pod["serviceAccountName"] = s.ServiceAccount
+	}
+	return pod
+}
+
+// shardContainer is the container that runs a shard: its arguments and
+// environment, the secrets it reads, its resources and metrics port.
+func (s *Spec) shardContainer() map[string]any {
+	container := map[string]any{
+		"name": "aoaibench", "image": s.Image, "args": s.shardArgs(), "env": s.shardEnv(),
+		"volumeMounts":    []any{map[string]any{"name": "results", "mountPath": "/results"}, map[string]any{"name": "tmp", "mountPath": "/tmp"}},
+		"securityContext": containerSecurity(),
 	}
 	if len(s.EnvFrom) > 0 {
 		var from []any
@@ -170,45 +201,55 @@ func Job(s Spec) ([]byte, error) {
 	if s.MetricsPort > 0 {
 		container["ports"] = []any{map[string]any{"name": "metrics", "containerPort": s.MetricsPort}}
 	}
-	podLabels := map[string]any{}
-	for k, v := range labels {
-		podLabels[k] = v
+	return container
+}
+
+// shardArgs are a shard's arguments: the load command's, with the seed,
+// the start and the output directory of its index.
+func (s *Spec) shardArgs() []string {
+	args := append([]string{"load"}, s.Args...)
+	args = append(args, "--seed", strconv.FormatUint(s.Seed, 10), "--start-at", s.StartAt,
+		"--output-dir", "/results/"+s.Name+"/shard-$(JOB_COMPLETION_INDEX)", "--output-format", "jsonl")
+	if s.MetricsPort > 0 {
+		args = append(args, "--metrics-listen", ":"+strconv.Itoa(s.MetricsPort), "--metrics-linger", "30s")
 	}
-	pod := map[string]any{
-		"restartPolicy": "Never",
-		"securityContext": map[string]any{
-			"runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532, "fsGroup": 65532,
-			"seccompProfile": map[string]any{"type": "RuntimeDefault"},
-		},
-		"containers": []any{container},
-		"volumes": []any{map[string]any{"name": "results", "persistentVolumeClaim": map[string]any{"claimName": s.ResultsClaim}},
-			map[string]any{"name": "tmp", "emptyDir": map[string]any{}}},
+	return args
+}
+
+// shardEnv is a shard's environment: its index, the count of shards and
+// the API key, from its Secret.
+func (s *Spec) shardEnv() []any {
+	env := []any{
+		// Set by the Job controller on every pod of an Indexed Job; named
+		// here too so that $(JOB_COMPLETION_INDEX) in the arguments is
+		// expanded.
+		map[string]any{"name": "JOB_COMPLETION_INDEX", "valueFrom": map[string]any{"fieldRef": map[string]any{
+			"fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}},
+		map[string]any{"name": "AOAIBENCH_SHARDS", "value": strconv.Itoa(s.Shards)},
 	}
-	if s.ServiceAccount != "" {
-		pod["serviceAccountName"] = s.ServiceAccount
+	if s.KeySecret != "" {
+		env = append(env, map[string]any{"name": s.KeyEnv, "valueFrom": map[string]any{"secretKeyRef": map[string]any{
+			"name": s.KeySecret, "key": s.KeySecretKey}}})
 	}
-	if s.WorkloadIdentity {
-		podLabels["azure.workload.identity/use"] = "true"
+	return env
+}
+
+// podSecurity is every pod's security context: not root, the runtime's
+// seccomp profile.
+func podSecurity() map[string]any {
+	return map[string]any{
+		"runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532, "fsGroup": 65532,
+		"seccompProfile": map[string]any{"type": "RuntimeDefault"},
 	}
-	meta := map[string]any{"name": s.Name, "labels": labels}
-	if s.Namespace != "" {
-		meta["namespace"] = s.Namespace
+}
+
+// containerSecurity is every container's security context: no new
+// privileges, no capabilities, a read-only root.
+func containerSecurity() map[string]any {
+	return map[string]any{
+		"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+		"capabilities": map[string]any{"drop": []any{"ALL"}},
 	}
-	job := map[string]any{
-		"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
-		"spec": map[string]any{
-			"completionMode": "Indexed", "completions": s.Shards, "parallelism": s.Shards,
-			// A shard run twice would send its share twice: a failed pod
-			// is not retried, and the merge says which shard is missing.
-			"backoffLimit": 0,
-			"template":     map[string]any{"metadata": map[string]any{"labels": podLabels}, "spec": pod},
-		},
-	}
-	out, err := yaml.Marshal(job)
-	if err != nil {
-		return nil, fmt.Errorf("writing the Job: %w", err)
-	}
-	return out, nil
 }
 
 // MergeJob returns the Job that merges the shards' directories on the
@@ -223,22 +264,16 @@ func MergeJob(s Spec) ([]byte, error) {
 		args = append(args, "/results/"+s.Name+"/shard-"+strconv.Itoa(i))
 	}
 	labels := map[string]any{"app.kubernetes.io/name": "aoaibench", "app.kubernetes.io/instance": s.Name + "-merge"}
-	meta := map[string]any{"name": s.Name + "-merge", "labels": labels}
-	if s.Namespace != "" {
-		meta["namespace"] = s.Namespace
-	}
 	job := map[string]any{
-		"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
+		"apiVersion": "batch/v1", "kind": "Job", "metadata": s.meta(s.Name+"-merge", labels),
 		"spec": map[string]any{
 			"backoffLimit": 0,
 			"template": map[string]any{"metadata": map[string]any{"labels": labels}, "spec": map[string]any{
-				"restartPolicy": "Never",
-				"securityContext": map[string]any{"runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532, "fsGroup": 65532,
-					"seccompProfile": map[string]any{"type": "RuntimeDefault"}},
+				"restartPolicy":   "Never",
+				"securityContext": podSecurity(),
 				"containers": []any{map[string]any{"name": "merge", "image": s.Image, "args": args,
-					"volumeMounts": []any{map[string]any{"name": "results", "mountPath": "/results"}},
-					"securityContext": map[string]any{"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
-						"capabilities": map[string]any{"drop": []any{"ALL"}}}}},
+					"volumeMounts":    []any{map[string]any{"name": "results", "mountPath": "/results"}},
+					"securityContext": containerSecurity()}},
 				"volumes": []any{map[string]any{"name": "results", "persistentVolumeClaim": map[string]any{"claimName": s.ResultsClaim}}},
 			}},
 		},

@@ -53,6 +53,33 @@ func mergeAt(dirs []string, out string, now time.Time) (*Outcome, error) {
 	if len(dirs) == 0 {
 		return nil, plan.Errorf("merge: give the shards' output directories")
 	}
+	shards, err := readShards(dirs, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := check(shards); err != nil {
+		return nil, err
+	}
+	if err := refuseRun(out); err != nil {
+		return nil, err
+	}
+	if err := checkRecords(shards); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(shards, func(a, b *shard) int { return a.run.Load.Shard.Index - b.run.Load.Shard.Index })
+	res, sum, err := mergeFigures(shards)
+	if err != nil {
+		return nil, err
+	}
+	records, err := writeRun(out, dirs, shards, res, sum)
+	if err != nil {
+		return nil, err
+	}
+	return &Outcome{Results: res, Shards: len(shards), Records: records}, nil
+}
+
+// readShards reads every shard's directory, in the order given.
+func readShards(dirs []string, now time.Time) ([]*shard, error) {
 	var shards []*shard
 	for _, d := range dirs {
 		s, err := read(d, now)
@@ -61,21 +88,25 @@ func mergeAt(dirs []string, out string, now time.Time) (*Outcome, error) {
 		}
 		shards = append(shards, s)
 	}
-	if err := check(shards); err != nil {
-		return nil, err
-	}
-	// The merged run goes to a directory of its own: never over a shard
-	// (it would be read while written) or an earlier run.
+	return shards, nil
+}
+
+// refuseRun refuses an output directory that holds a run: the merged run
+// goes to a directory of its own, never over a shard (it would be read
+// while written) or an earlier run.
+func refuseRun(out string) error {
 	for _, f := range []string{"run.json", "summary.json", "requests.jsonl"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err == nil {
-			return nil, plan.Errorf("merge -o %s holds a run already (%s): give a new directory", out, f)
+			return plan.Errorf("merge -o %s holds a run already (%s): give a new directory", out, f)
 		}
 	}
-	if err := checkRecords(shards); err != nil {
-		return nil, err
-	}
-	slices.SortFunc(shards, func(a, b *shard) int { return a.run.Load.Shard.Index - b.run.Load.Shard.Index })
+	return nil
+}
 
+// mergeFigures merges the shards' figures, in the order of their index,
+// into the whole run's results and summary: the shards' part, the
+// verdict and the SLO's objectives.
+func mergeFigures(shards []*shard) (*metrics.Results, *metrics.Summary, error) {
 	parts := make([]metrics.Part, len(shards))
 	for i, s := range shards {
 		parts[i] = metrics.Part{Results: s.results, Hists: s.hists}
@@ -83,10 +114,9 @@ func mergeAt(dirs []string, out string, now time.Time) (*Outcome, error) {
 	p := shards[0].run.Plan
 	res, sum, err := metrics.Merge(parts, metrics.SLO{TTFT: p.SLO.TTFT.D(), TPOT: p.SLO.TPOT.D(), E2E: p.SLO.E2E.D()})
 	if err != nil {
-		return nil, plan.Errorf("merge: %v", err)
+		return nil, nil, plan.Errorf("merge: %v", err)
 	}
-	n := len(shards)
-	res.Shard = &metrics.ShardResults{Count: n, StartAt: p.Load.StartAt, Skew: metrics.Num(math.NaN())}
+	res.Shard = &metrics.ShardResults{Count: len(shards), StartAt: p.Load.StartAt, Skew: metrics.Num(math.NaN())}
 	skew := 0.0
 	for _, s := range shards {
 		res.Shard.Merged = append(res.Shard.Merged, s.run.Load.Shard.Index)
@@ -95,8 +125,18 @@ func mergeAt(dirs []string, out string, now time.Time) (*Outcome, error) {
 		}
 	}
 	res.Shard.Skew = metrics.Num(skew) // the latest shard's
-	// Shards that did not run together, or not to the end, do not add up
-	// to the plan's load: say so, as a single run says it fell behind.
+	res.Invalid = append(res.Invalid, invalid(shards)...)
+	res.Valid = len(res.Invalid) == 0
+	for _, th := range p.SLO.Thresholds {
+		res.SLO = append(res.SLO, th.Check(res))
+	}
+	return res, sum, nil
+}
+
+// invalid says why shards that did not run together, or not to the end,
+// do not add up to the plan's load, as a single run says it fell behind.
+func invalid(shards []*shard) []string {
+	var why []string
 	first, last := shards[0].start, shards[0].start
 	for _, s := range shards {
 		if s.start.Before(first) {
@@ -106,22 +146,25 @@ func mergeAt(dirs []string, out string, now time.Time) (*Outcome, error) {
 			last = s.start
 		}
 		if r := s.results.Shard; r != nil && r.Skew.F() > 1 {
-			res.Invalid = append(res.Invalid, fmt.Sprintf("shard %d started %.1f s after --start-at", s.run.Load.Shard.Index, r.Skew.F()))
+			why = append(why, fmt.Sprintf("shard %d started %.1f s after --start-at", s.run.Load.Shard.Index, r.Skew.F()))
 		}
 		if s.results.Stopped == metrics.StopSignal {
-			res.Invalid = append(res.Invalid, fmt.Sprintf("shard %d was interrupted", s.run.Load.Shard.Index))
+			why = append(why, fmt.Sprintf("shard %d was interrupted", s.run.Load.Shard.Index))
 		}
 	}
 	if d := last.Sub(first); d > time.Second {
-		res.Invalid = append(res.Invalid, fmt.Sprintf("the shards started up to %.1f s apart (--start-at starts them together)", d.Seconds()))
+		why = append(why, fmt.Sprintf("the shards started up to %.1f s apart (--start-at starts them together)", d.Seconds()))
 	}
-	res.Valid = len(res.Invalid) == 0
-	for _, th := range p.SLO.Thresholds {
-		res.SLO = append(res.SLO, th.Check(res))
-	}
+	return why
+}
 
+// writeRun writes the merged run to out: its records on the clock of the
+// earliest shard's start, then run.json (the plan, unsharded, and the
+// merge's command), summary.json and histograms.json. It returns the
+// records written.
+func writeRun(out string, dirs []string, shards []*shard, res *metrics.Results, sum *metrics.Summary) (int64, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, plan.Errorf("merge -o: %v", err)
+		return 0, plan.Errorf("merge -o: %v", err)
 	}
 	start := shards[0].start
 	for _, s := range shards {
@@ -131,7 +174,7 @@ func mergeAt(dirs []string, out string, now time.Time) (*Outcome, error) {
 	}
 	records, err := writeRecords(filepath.Join(out, "requests.jsonl"), shards, start)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	rf := shards[0].run
 	rf.Load.Shard = nil
@@ -139,19 +182,19 @@ func mergeAt(dirs []string, out string, now time.Time) (*Outcome, error) {
 	rf.Start = start.UTC().Format(time.RFC3339Nano)
 	rf.Output.Dir = out
 	if err := writeJSON(filepath.Join(out, "run.json"), rf); err != nil {
-		return nil, err
+		return 0, err
 	}
 	if err := writeJSON(filepath.Join(out, "summary.json"), res); err != nil {
-		return nil, err
+		return 0, err
 	}
 	hf, err := sum.HistFile()
 	if err != nil {
-		return nil, fmt.Errorf("histograms.json: %w", err)
+		return 0, fmt.Errorf("histograms.json: %w", err)
 	}
 	if err := writeJSON(filepath.Join(out, "histograms.json"), hf); err != nil {
-		return nil, err
+		return 0, err
 	}
-	return &Outcome{Results: res, Shards: n, Records: records}, nil
+	return records, nil
 }
 
 // check refuses a set of shards that is not one plan's, whole.

@@ -193,13 +193,33 @@ func (s *shard) checkRecords() (*tally, error) {
 // class, their attempts, tokens and connections, and the values of the
 // histograms that the records tell.
 func (s *shard) compare(t *tally) error {
+	if err := s.compareCounts(t); err != nil {
+		return err
+	}
+	if err := s.compareBounds(t); err != nil {
+		return err
+	}
+	return s.compareRates(t)
+}
+
+// pastWarmup is what the counts of every counted record are said to be
+// past, for a message: the warmup's records, if any.
+func (t *tally) pastWarmup() string {
+	if t.warmup > 0 {
+		return fmt.Sprintf(" past the %d of the warmup", t.warmup)
+	}
+	return ""
+}
+
+// count is the summary's count of values of latency histogram name.
+func (s *shard) count(name string) int64 { return s.results.Latency[name].Count }
+
+// compareCounts holds the summary's counts to the records' where the
+// records tell them exactly.
+func (s *shard) compareCounts(t *tally) error {
 	q, tk := s.results.Requests, s.results.Tokens
 	counted := t.records - t.warmup
-	warm := ""
-	if t.warmup > 0 {
-		warm = fmt.Sprintf(" past the %d of the warmup", t.warmup)
-	}
-	lat := func(name string) int64 { return s.results.Latency[name].Count }
+	warm := t.pastWarmup()
 	for _, c := range []struct {
 		field      string
 		claim, got int64
@@ -223,22 +243,31 @@ func (s *shard) compare(t *tally) error {
 		{"tokens.cached", tk.Cached, t.sums[kCached], "cached tokens of ok records"},
 		{"tokens.cached_requests", tk.CachedRequests, t.cachedReqs, "ok records with cached tokens"},
 		{"tokens.cache_reported", tk.CacheReported, t.cacheReported, "ok records that report cached tokens"},
-		{"latency.lag.count", lat("lag"), t.lag, "schedule lags" + warm},
-		{"latency.headers.count", lat("headers"), t.headers, "header times" + warm},
-		{"latency.failed.count", lat("failed"), t.failed, "times to failure" + warm},
-		{"latency.ttft.count", lat("ttft"), t.ttft, "TTFTs of ok records"},
-		{"latency.ttft_sched.count", lat("ttft_sched"), t.ttftSched, "ttft_sched of ok records"},
-		{"latency.e2e.count", lat("e2e"), t.e2e, "e2e of ok records"},
-		{"latency.e2e_sched.count", lat("e2e_sched"), t.e2eSched, "e2e_sched of ok records"},
-		{"latency.ttft_cached.count", lat("ttft_cached"), t.ttftCached, "TTFTs of ok records with cached tokens"},
-		{"latency.ttft_uncached.count", lat("ttft_uncached"), t.ttftUncached, "TTFTs of ok records without cached tokens"},
-		{"latency.ttft_reasoning.count", lat("ttft_reasoning"), t.ttftReasoning, "ttft_reasoning of ok records"},
-		{"latency.ttft_content.count", lat("ttft_content"), t.ttftContent, "ttft_content of ok records that reasoned"},
+		{"latency.lag.count", s.count("lag"), t.lag, "schedule lags" + warm},
+		{"latency.headers.count", s.count("headers"), t.headers, "header times" + warm},
+		{"latency.failed.count", s.count("failed"), t.failed, "times to failure" + warm},
+		{"latency.ttft.count", s.count("ttft"), t.ttft, "TTFTs of ok records"},
+		{"latency.ttft_sched.count", s.count("ttft_sched"), t.ttftSched, "ttft_sched of ok records"},
+		{"latency.e2e.count", s.count("e2e"), t.e2e, "e2e of ok records"},
+		{"latency.e2e_sched.count", s.count("e2e_sched"), t.e2eSched, "e2e_sched of ok records"},
+		{"latency.ttft_cached.count", s.count("ttft_cached"), t.ttftCached, "TTFTs of ok records with cached tokens"},
+		{"latency.ttft_uncached.count", s.count("ttft_uncached"), t.ttftUncached, "TTFTs of ok records without cached tokens"},
+		{"latency.ttft_reasoning.count", s.count("ttft_reasoning"), t.ttftReasoning, "ttft_reasoning of ok records"},
+		{"latency.ttft_content.count", s.count("ttft_content"), t.ttftContent, "ttft_content of ok records that reasoned"},
 	} {
 		if c.claim != c.got {
 			return plan.Errorf("merge: %s/summary.json: %s is %d but requests.jsonl holds %d %s", s.dir, c.field, c.claim, c.got, c.what)
 		}
 	}
+	return nil
+}
+
+// compareBounds holds the summary's counts that the records bound but do
+// not tell (a TPOT per choice at most, a chunk gap per event) to their
+// bounds, and its connections by protocol to the records that name one.
+func (s *shard) compareBounds(t *tally) error {
+	q, tk := s.results.Requests, s.results.Tokens
+	warm := t.pastWarmup()
 	protos := int64(0)
 	for name, n := range s.results.Connections.Protocols {
 		if n < 0 {
@@ -246,18 +275,16 @@ func (s *shard) compare(t *tally) error {
 		}
 		protos += n
 	}
-	// Bounds, where a record does not tell the count: a TPOT per choice
-	// at most, a chunk gap per event.
 	for _, c := range []struct {
 		field       string
 		claim, most int64
 		what        string
 	}{
 		{"connections.protocols", protos, t.protos, "records that name a protocol" + warm},
-		{"latency.tpot.count", lat("tpot"), t.sums[kChoices], "choices of ok records"},
-		{"latency.chunk_gap.count", lat("chunk_gap"), t.sums[kEvents], "events of ok records"},
-		{"tokens_per_s.count", s.results.TokensPerS.Count, lat("tpot"), "TPOTs"},
-		{"latency.not_sent_lag.count", lat("not_sent_lag"), q.NotSent, "requests not sent"},
+		{"latency.tpot.count", s.count("tpot"), t.sums[kChoices], "choices of ok records"},
+		{"latency.chunk_gap.count", s.count("chunk_gap"), t.sums[kEvents], "events of ok records"},
+		{"tokens_per_s.count", s.results.TokensPerS.Count, s.count("tpot"), "TPOTs"},
+		{"latency.not_sent_lag.count", s.count("not_sent_lag"), q.NotSent, "requests not sent"},
 		{"tokens.mismatched", tk.Mismatched, tk.Compared, "compared"},
 		{"tokens.compared", tk.Compared, q.OK, "ok requests"},
 	} {
@@ -268,8 +295,13 @@ func (s *shard) compare(t *tally) error {
 	if c := "connections.protocols"; protos != t.protos {
 		return plan.Errorf("merge: %s/summary.json: %s add up to %d but requests.jsonl holds %d records that name a protocol%s", s.dir, c, protos, t.protos, warm)
 	}
-	// The totals the summary keeps as rates, back to counts as the merge
-	// takes them.
+	return nil
+}
+
+// compareRates holds the totals the summary keeps as rates, back to
+// counts as the merge takes them, to the records'.
+func (s *shard) compareRates(t *tally) error {
+	q := s.results.Requests
 	minutes := s.results.Window.F() / 60
 	if v := s.results.TPM.Quota.F() * minutes; !math.IsNaN(v) && int64(math.Round(v)) != t.sums[kQuota] {
 		return plan.Errorf("merge: %s/summary.json: tpm.quota over window_s is %.0f tokens but requests.jsonl holds %d quota tokens of ok records", s.dir, v, t.sums[kQuota])

@@ -1,21 +1,15 @@
 package report
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"html"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aoaibench/aoaibench/internal/capacity"
-	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
 )
 
@@ -231,47 +225,6 @@ func readStep(capDir, dir string, read map[string]*Run) *Run {
 	return nil
 }
 
-// stepRows are the figures of each step, for the table and its md, csv
-// and json forms: a key, a header and a value of each.
-type stepColumn struct {
-	key, name string
-	get       func(c *Capacity, i int) string
-	num       func(c *Capacity, i int) float64 // NaN: not a number column
-}
-
-func stepColumns(unit string) []stepColumn {
-	res := func(get func(r *metrics.Results) float64, prec int) (func(*Capacity, int) string, func(*Capacity, int) float64) {
-		return func(c *Capacity, i int) string { return Cell(get(c.Probes[i].Results), prec) },
-			func(c *Capacity, i int) float64 { return get(c.Probes[i].Results) }
-	}
-	col := func(key, name string, get func(r *metrics.Results) float64, prec int) stepColumn {
-		s, n := res(get, prec)
-		return stepColumn{key, name, s, n}
-	}
-	lat := func(k string, p func(metrics.Dist) Num) func(r *metrics.Results) float64 {
-		return func(r *metrics.Results) float64 { return p(r.Latency[k]).F() }
-	}
-	p50 := func(d metrics.Dist) Num { return d.P50 }
-	p95 := func(d metrics.Dist) Num { return d.P95 }
-	return []stepColumn{
-		{"step", "step", func(c *Capacity, i int) string { return strconv.Itoa(i + 1) }, func(c *Capacity, i int) float64 { return float64(i + 1) }},
-		{"offered", unit, func(c *Capacity, i int) string { return strconv.FormatFloat(c.Probes[i].Rate, 'f', -1, 64) },
-			func(c *Capacity, i int) float64 { return c.Probes[i].Rate }},
-		col("sent", "sent", func(r *metrics.Results) float64 { return float64(r.Requests.Sent) }, 0),
-		col("ok", "ok", func(r *metrics.Results) float64 { return float64(r.Requests.OK) }, 0),
-		col("throttled_pct", "429 %", func(r *metrics.Results) float64 { return 100 * r.Share(r.Requests.Throttled) }, 1),
-		col("rpm", "RPM achieved", func(r *metrics.Results) float64 { return r.RPM.Achieved.F() }, 1),
-		col("total_tpm", "TPM billed", func(r *metrics.Results) float64 { return r.TPM.Total.F() }, 0),
-		col("quota_tpm", "TPM quota-counted", func(r *metrics.Results) float64 { return r.TPM.Quota.F() }, 0),
-		col("ttft_p50_s", "TTFT p50 ms", lat("ttft", p50), ms),
-		col("ttft_p95_s", "TTFT p95 ms", lat("ttft", p95), ms),
-		col("tpot_p50_s", "TPOT p50 ms", lat("tpot", p50), ms),
-		col("tpot_p95_s", "TPOT p95 ms", lat("tpot", p95), ms),
-		col("e2e_p95_s", "E2E p95 ms", lat("e2e", p95), ms),
-		{"result", "result", func(c *Capacity, i int) string { return c.Verdict(i) }, func(*Capacity, int) float64 { return nan }},
-	}
-}
-
 // unit names a capacity's steps: offered RPM or clients.
 func (c *Capacity) unit() string {
 	if c.Clients {
@@ -315,94 +268,6 @@ func (c *Capacity) aboveQuota() []string {
 	return out
 }
 
-// CapacityTable writes the steps of sweeps and searches as md, csv or
-// json: a row per step (latencies in ms in md; in seconds under _s keys
-// in csv and json, as summary.json).
-func CapacityTable(w io.Writer, caps []*Capacity, format string) error {
-	switch format {
-	case "csv":
-		cw := csv.NewWriter(w)
-		cols := stepColumns("offered")
-		hdr := []string{"run", "kind"}
-		for _, c := range cols {
-			hdr = append(hdr, c.key)
-		}
-		cw.Write(hdr)
-		for _, cp := range caps {
-			for i := range cp.Probes {
-				rec := []string{cp.Name, cp.Kind}
-				for _, c := range cols {
-					if c.key == "result" {
-						rec = append(rec, c.get(cp, i))
-						continue
-					}
-					rec = append(rec, csvNum(c.num(cp, i)))
-				}
-				cw.Write(rec)
-			}
-		}
-		cw.Flush()
-		return cw.Error()
-	case "json":
-		var out []map[string]any
-		for _, cp := range caps {
-			var steps []map[string]any
-			for i, p := range cp.Probes {
-				st := cp.step(i)
-				m := map[string]any{"judged": st.Judged, "passed": p.Passed, "valid": p.Results.Valid, "caveats": st.Caveats}
-				if st.Caveats == nil {
-					m["caveats"] = []string{}
-				}
-				for _, c := range stepColumns("offered") {
-					if c.key == "result" {
-						m[c.key] = c.get(cp, i)
-						continue
-					}
-					m[c.key] = numOrNil(c.num(cp, i))
-				}
-				steps = append(steps, m)
-			}
-			out = append(out, map[string]any{"run": cp.Name, "kind": cp.Kind, "objectives": cp.Objectives,
-				"max_rate": numOrNil(cp.MaxRate), "bound": cp.Bound, "steps": steps})
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	}
-	for k, cp := range caps {
-		if k > 0 {
-			fmt.Fprintln(w)
-		}
-		fmt.Fprintf(w, "%s: %s\n", cp.Name, cp.Kind)
-		if a := cp.answer(); a != "" {
-			fmt.Fprintf(w, "\n%s\n", a)
-		}
-		if cp.Bound != "" {
-			fmt.Fprintf(w, "%s\n", cp.Bound)
-		}
-		for _, a := range cp.aboveQuota() {
-			fmt.Fprintf(w, "NOT A CAPACITY ANSWER: %s\n", a)
-		}
-		cols := stepColumns(cp.unit())
-		var hdr []string
-		for _, c := range cols {
-			hdr = append(hdr, c.name)
-		}
-		fmt.Fprintf(w, "\n| %s |\n|%s\n", strings.Join(hdr, " | "), strings.Repeat("---:|", len(cols)-1)+"---|")
-		for i := range cp.Probes {
-			var cells []string
-			for _, c := range cols {
-				cells = append(cells, strings.ReplaceAll(c.get(cp, i), "|", "/"))
-			}
-			fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
-		}
-		for _, cv := range cp.stepCaveats() {
-			fmt.Fprintf(w, "\ncaveat: %s\n", cv)
-		}
-	}
-	return nil
-}
-
 // stepCaveats are the steps' caveats, each said once: "every step: ..."
 // when all steps share it, else naming the steps; a caveat that is one of
 // its step's failure reasons is said there already.
@@ -438,153 +303,4 @@ func (c *Capacity) stepCaveats() []string {
 		out = append(out, who+": "+cv)
 	}
 	return out
-}
-
-// CapacityHTML writes the capacity report of sweeps and searches: what
-// each step achieved and how its latency grew, against the rate offered,
-// every chart over the same range of rates.
-func CapacityHTML(w io.Writer, caps []*Capacity, version string, now time.Time) error {
-	var b strings.Builder
-	var names []string
-	for _, c := range caps {
-		names = append(names, c.Name)
-	}
-	head(&b, "aoaibench capacity report", names, version, now)
-	color := func(i int) string { return palette[i%len(palette)] }
-	unit := "offered RPM"
-	if len(caps) > 0 && caps[0].Clients {
-		unit = "clients"
-	}
-	for _, c := range caps {
-		fmt.Fprintf(&b, "<h2>%s: %s</h2>", html.EscapeString(c.Name), html.EscapeString(c.Kind))
-		if a := c.answer(); a != "" {
-			fmt.Fprintf(&b, `<div class="card"><div class="run">%s</div>`, html.EscapeString(a))
-			if c.Bound != "" {
-				fmt.Fprintf(&b, `<div class="line">%s</div>`, html.EscapeString(c.Bound))
-			}
-			for _, w := range c.aboveQuota() {
-				fmt.Fprintf(&b, `<div class="why">%s</div>`, html.EscapeString(w))
-			}
-			b.WriteString("</div>")
-		}
-		cols := stepColumns(c.unit())
-		b.WriteString(`<table class="sum steps"><tr>`)
-		for _, col := range cols {
-			fmt.Fprintf(&b, "<th>%s</th>", html.EscapeString(col.name))
-		}
-		b.WriteString("</tr>\n")
-		// The result column is short; why, below the table.
-		var whys []string
-		for i, p := range c.Probes {
-			b.WriteString("<tr>")
-			for _, col := range cols {
-				v := col.get(c, i)
-				if col.key == "result" {
-					if v != "pass" && v != "not judged" {
-						whys = append(whys, fmt.Sprintf("step %d (%s %s): %s", i+1, strconv.FormatFloat(p.Rate, 'f', -1, 64), c.unit(), v))
-					}
-					v = c.short(i)
-				}
-				fmt.Fprintf(&b, "<td>%s</td>", html.EscapeString(v))
-			}
-			b.WriteString("</tr>\n")
-		}
-		b.WriteString("</table>\n")
-		for _, w := range whys {
-			fmt.Fprintf(&b, `<div class="why">%s</div>`, html.EscapeString(w))
-		}
-		for _, cv := range c.stepCaveats() {
-			fmt.Fprintf(&b, `<div class="caveat">%s</div>`, html.EscapeString(cv))
-		}
-	}
-	// The probes of a search come in the order it tried them: curves are
-	// drawn in rate order.
-	sorted := func(c *Capacity, get func(*metrics.Results) float64) []pt {
-		var p []pt
-		for _, pr := range c.Probes {
-			p = append(p, pt{pr.Rate, get(pr.Results)})
-		}
-		sort.Slice(p, func(i, j int) bool { return p[i].x < p[j].x })
-		return p
-	}
-	curve := func(get func(*metrics.Results) float64, label string, dashed bool) []series {
-		var ss []series
-		for i, c := range caps {
-			ss = append(ss, series{name: c.Name + label, color: color(i), dashed: dashed, pts: sorted(c, get)})
-		}
-		return ss
-	}
-	// Every chart spans the same rates, from 0.
-	top := 0.0
-	for _, c := range caps {
-		for _, p := range c.Probes {
-			top = math.Max(top, p.Rate)
-		}
-	}
-	top *= 1.05
-	var marks []series
-	var answers []mark
-	var tpmRefs, rpmRefs []ref
-	for i, c := range caps {
-		var pass, fail, none, invalid []pt
-		for k, pr := range c.Probes {
-			p := pt{pr.Rate, pr.Results.RPM.Achieved.F()}
-			switch {
-			case !pr.Results.Valid:
-				invalid = append(invalid, p)
-			case !c.step(k).Judged:
-				none = append(none, p)
-			case pr.Passed:
-				pass = append(pass, p)
-			default:
-				fail = append(fail, p)
-			}
-		}
-		marks = append(marks, series{name: c.Name + " passed", color: color(i), dots: true, pts: pass},
-			series{name: c.Name + " failed", color: "#d62728", cross: true, pts: fail},
-			series{name: c.Name + " not judged", color: color(i), dots: true, pts: none},
-			series{name: c.Name + " NOT VALID (not a test of its rate)", color: "#ff7f0e", cross: true, pts: invalid})
-		if !math.IsNaN(c.MaxRate) {
-			answers = append(answers, mark{x: c.MaxRate, label: c.Name + " answer " + strconv.FormatFloat(c.MaxRate, 'f', -1, 64)})
-		}
-		if q := c.Quota; !math.IsNaN(q.TPM) {
-			tpmRefs = append(tpmRefs, ref{name: c.Name + " quota (" + quotaSource(q, "tokens") + ")", color: color(i), y: q.TPM, dash: quotaDash})
-		}
-		if q := c.Quota; !math.IsNaN(q.RPM) && q.RPM <= 2*top {
-			rpmRefs = append(rpmRefs, ref{name: c.Name + " limit (" + quotaSource(q, "requests") + ")", color: color(i), y: q.RPM, dash: quotaDash})
-		}
-	}
-	lat := func(key string) []series {
-		return append(curve(func(r *metrics.Results) float64 { return 1e3 * r.Latency[key].P50.F() }, " p50", false),
-			curve(func(r *metrics.Results) float64 { return 1e3 * r.Latency[key].P95.F() }, " p95", true)...)
-	}
-	at := func(sp spec) spec {
-		sp.xlab, sp.xLo, sp.xHi, sp.marks = unit, 0, top, answers
-		return sp
-	}
-	achieved := curve(func(r *metrics.Results) float64 { return r.RPM.Achieved.F() }, " achieved", false)
-	if unit != "clients" {
-		// Where achieved meets offered: the y = x line.
-		achieved = append([]series{{name: "achieved = offered", color: "#999", dashed: true, dash: "3 3", pts: []pt{{0, 0}, {top, top}}}}, achieved...)
-	}
-	tpm := curve(func(r *metrics.Results) float64 { return r.TPM.Total.F() }, " billed", false)
-	for i, c := range caps {
-		q := sorted(c, func(r *metrics.Results) float64 { return r.TPM.Quota.F() })
-		if !samePts(q, tpm[i].pts) {
-			tpm = append(tpm, series{name: c.Name + " counted by a standard quota", color: color(i), dashed: true, pts: q})
-		}
-	}
-	charts := []string{
-		draw(at(spec{title: "Achieved RPM against " + unit, ylab: "RPM achieved", ss: append(achieved, marks...), refs: rpmRefs})),
-		draw(at(spec{title: "Tokens a minute against " + unit, ylab: "TPM", ss: tpm, refs: tpmRefs})),
-		draw(at(spec{title: "Throttled (429) share against " + unit, ylab: "percent", yMax: 100,
-			ss: curve(func(r *metrics.Results) float64 { return 100 * r.Share(r.Requests.Throttled) }, "", false)})),
-		draw(at(spec{title: "Time to first token against " + unit, ylab: "ms", ss: lat("ttft")})),
-		draw(at(spec{title: "Time per output token against " + unit, ylab: "ms", ss: lat("tpot")})),
-		draw(at(spec{title: "End-to-end latency against " + unit, ylab: "ms", ss: lat("e2e")})),
-	}
-	writeCharts(&b, "Capacity curve", charts)
-	b.WriteString("</body></html>\n")
-	_, err := io.WriteString(w, b.String())
-	return err
 }

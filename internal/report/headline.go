@@ -88,81 +88,11 @@ func headline(b *strings.Builder, runs []*Run, rows []Row) {
 	for i, r := range rows {
 		run := runs[i]
 		b.WriteString(`<div class="card">`)
-		fmt.Fprintf(b, `<div class="run">%s `, html.EscapeString(r.Name))
-		switch {
-		case !r.Judged:
-			b.WriteString(`<span class="badge">no verdict: a log's last line</span>`)
-		case r.Valid:
-			b.WriteString(`<span class="badge ok" data-fig="verdict">valid</span>`)
-		default:
-			b.WriteString(`<span class="badge bad" data-fig="verdict">NOT VALID</span>`)
-		}
-		b.WriteString("</div>")
-		for _, why := range r.Invalid {
-			fmt.Fprintf(b, `<div class="why">not valid for the offered rate: %s</div>`, html.EscapeString(why))
-		}
-		q := r.Quota
-		quota := func(v float64, which, unit string) string {
-			if math.IsNaN(v) {
-				return ""
-			}
-			return fmt.Sprintf(` · quota %s %s <span class="muted">(%s)</span>`, fig("quota_"+which, grouped(v, 0)), unit, html.EscapeString(quotaSource(q, which)))
-		}
-		// Requests, or conversations and requests, a minute.
-		b.WriteString(`<div class="line">`)
-		if !math.IsNaN(r.OfferedCPM) || !math.IsNaN(r.CPM) {
-			fmt.Fprintf(b, `Conversations a minute: %s started of %s offered; requests a minute (every turn): %s achieved`,
-				fig("conversations_pm", grouped(r.CPM, 1)), fig("offered_conversations_pm", grouped(r.OfferedCPM, 1)), fig("rpm_achieved", grouped(r.RPM, 1)))
-			if run.Settings.Turns > 1 {
-				fmt.Fprintf(b, ` <span class="muted">(up to %d turns a conversation)</span>`, run.Settings.Turns)
-			}
-		} else {
-			fmt.Fprintf(b, `Requests a minute: %s achieved`, fig("rpm_achieved", grouped(r.RPM, 1)))
-			if !math.IsNaN(r.OfferedRPM) {
-				fmt.Fprintf(b, ` of %s offered`, fig("rpm_offered", grouped(r.OfferedRPM, 1)))
-			}
-		}
-		b.WriteString(quota(q.RPM, "requests", "RPM"))
-		b.WriteString("</div>")
-		// Tokens a minute.
-		b.WriteString(`<div class="line">Tokens a minute: `)
-		billed := "prompt + output"
-		if r.Batch > 0 {
-			billed = "input"
-		}
-		fmt.Fprintf(b, `%s billed (%s)`, fig("tpm_total", grouped(r.TPMTotal, 0)), billed)
-		if !math.IsNaN(r.TPMQuota) && r.TPMQuota != r.TPMTotal {
-			fmt.Fprintf(b, `, %s counted by a standard quota (prompt + max_tokens)`, fig("tpm_quota_counted", grouped(r.TPMQuota, 0)))
-		}
-		b.WriteString(quota(q.TPM, "tokens", "TPM"))
-		b.WriteString("</div>")
-		// Throttling and latency.
-		b.WriteString(`<div class="line">`)
-		share := nan
-		if r.Sent > 0 {
-			share = 100 * float64(r.Throttled) / float64(r.Sent)
-		}
-		fmt.Fprintf(b, `Throttled (429): %s of %s sent`, fig("throttled_pct", Cell(share, 1)+"%"), grouped(float64(r.Sent), 0))
-		if !math.IsNaN(r.TTFT95) {
-			fmt.Fprintf(b, ` · TTFT p95 %s ms · TPOT p95 %s ms`, fig("ttft_p95_ms", Cell(r.TTFT95, ms)), fig("tpot_p95_ms", Cell(r.TPOT95, ms)))
-		}
-		if !math.IsNaN(r.E2E95) {
-			fmt.Fprintf(b, ` · E2E p95 %s ms`, fig("e2e_p95_ms", Cell(r.E2E95, ms)))
-		}
-		if math.IsNaN(r.TTFT95) && r.Judged {
-			b.WriteString(` <span class="muted">(answers not streamed: no TTFT or TPOT)</span>`)
-		}
-		b.WriteString("</div>")
-		// A rate past the limit the endpoint announced, or the
-		// simulator enforces, cannot be held: no capacity answer.
-		if !math.IsNaN(q.TPM) && r.TPMQuota > q.TPM*1.001 {
-			fmt.Fprintf(b, `<div class="why">%s TPM counted against a quota of %s: above the limit, so not a rate this deployment sustains (a window shorter than the quota's minute?)</div>`,
-				grouped(r.TPMQuota, 0), grouped(q.TPM, 0))
-		}
-		if !math.IsNaN(q.RPM) && r.RPM > q.RPM*1.001 {
-			fmt.Fprintf(b, `<div class="why">%s RPM achieved against a limit of %s: above the limit, so not a rate this deployment sustains</div>`,
-				grouped(r.RPM, 1), grouped(q.RPM, 0))
-		}
+		verdictLine(b, r)
+		requestsLine(b, run, r)
+		tokensLine(b, r)
+		latencyLine(b, r)
+		aboveLimits(b, r)
 		for _, c := range r.Caveats {
 			fmt.Fprintf(b, `<div class="caveat">%s</div>`, html.EscapeString(c))
 		}
@@ -175,6 +105,103 @@ func headline(b *strings.Builder, runs []*Run, rows []Row) {
 		b.WriteString("</div>\n")
 	}
 	b.WriteString("</div>\n")
+}
+
+// verdictLine writes the run's name and verdict, and why it is not valid.
+func verdictLine(b *strings.Builder, r Row) {
+	fmt.Fprintf(b, `<div class="run">%s `, html.EscapeString(r.Name))
+	switch {
+	case !r.Judged:
+		b.WriteString(`<span class="badge">no verdict: a log's last line</span>`)
+	case r.Valid:
+		b.WriteString(`<span class="badge ok" data-fig="verdict">valid</span>`)
+	default:
+		b.WriteString(`<span class="badge bad" data-fig="verdict">NOT VALID</span>`)
+	}
+	b.WriteString("</div>")
+	for _, why := range r.Invalid {
+		fmt.Fprintf(b, `<div class="why">not valid for the offered rate: %s</div>`, html.EscapeString(why))
+	}
+}
+
+// quotaFig is a headline's quota figure of which (requests, tokens) in
+// unit, and where it came from; "" when unknown.
+func quotaFig(q Quota, v float64, which, unit string) string {
+	if math.IsNaN(v) {
+		return ""
+	}
+	return fmt.Sprintf(` · quota %s %s <span class="muted">(%s)</span>`, fig("quota_"+which, grouped(v, 0)), unit, html.EscapeString(quotaSource(q, which)))
+}
+
+// requestsLine writes requests, or conversations and requests, a minute:
+// achieved, offered and the limit.
+func requestsLine(b *strings.Builder, run *Run, r Row) {
+	b.WriteString(`<div class="line">`)
+	if !math.IsNaN(r.OfferedCPM) || !math.IsNaN(r.CPM) {
+		fmt.Fprintf(b, `Conversations a minute: %s started of %s offered; requests a minute (every turn): %s achieved`,
+			fig("conversations_pm", grouped(r.CPM, 1)), fig("offered_conversations_pm", grouped(r.OfferedCPM, 1)), fig("rpm_achieved", grouped(r.RPM, 1)))
+		if run.Settings.Turns > 1 {
+			fmt.Fprintf(b, ` <span class="muted">(up to %d turns a conversation)</span>`, run.Settings.Turns)
+		}
+	} else {
+		fmt.Fprintf(b, `Requests a minute: %s achieved`, fig("rpm_achieved", grouped(r.RPM, 1)))
+		if !math.IsNaN(r.OfferedRPM) {
+			fmt.Fprintf(b, ` of %s offered`, fig("rpm_offered", grouped(r.OfferedRPM, 1)))
+		}
+	}
+	b.WriteString(quotaFig(r.Quota, r.Quota.RPM, "requests", "RPM"))
+	b.WriteString("</div>")
+}
+
+// tokensLine writes tokens a minute: billed, counted by a standard quota
+// where that differs, and the quota.
+func tokensLine(b *strings.Builder, r Row) {
+	b.WriteString(`<div class="line">Tokens a minute: `)
+	billed := "prompt + output"
+	if r.Batch > 0 {
+		billed = "input"
+	}
+	fmt.Fprintf(b, `%s billed (%s)`, fig("tpm_total", grouped(r.TPMTotal, 0)), billed)
+	if !math.IsNaN(r.TPMQuota) && r.TPMQuota != r.TPMTotal {
+		fmt.Fprintf(b, `, %s counted by a standard quota (prompt + max_tokens)`, fig("tpm_quota_counted", grouped(r.TPMQuota, 0)))
+	}
+	b.WriteString(quotaFig(r.Quota, r.Quota.TPM, "tokens", "TPM"))
+	b.WriteString("</div>")
+}
+
+// latencyLine writes the throttled share and the latencies' p95.
+func latencyLine(b *strings.Builder, r Row) {
+	b.WriteString(`<div class="line">`)
+	share := nan
+	if r.Sent > 0 {
+		share = 100 * float64(r.Throttled) / float64(r.Sent)
+	}
+	fmt.Fprintf(b, `Throttled (429): %s of %s sent`, fig("throttled_pct", Cell(share, 1)+"%"), grouped(float64(r.Sent), 0))
+	if !math.IsNaN(r.TTFT95) {
+		fmt.Fprintf(b, ` · TTFT p95 %s ms · TPOT p95 %s ms`, fig("ttft_p95_ms", Cell(r.TTFT95, ms)), fig("tpot_p95_ms", Cell(r.TPOT95, ms)))
+	}
+	if !math.IsNaN(r.E2E95) {
+		fmt.Fprintf(b, ` · E2E p95 %s ms`, fig("e2e_p95_ms", Cell(r.E2E95, ms)))
+	}
+	if math.IsNaN(r.TTFT95) && r.Judged {
+		b.WriteString(` <span class="muted">(answers not streamed: no TTFT or TPOT)</span>`)
+	}
+	b.WriteString("</div>")
+}
+
+// aboveLimits says when a rate is past the limit the endpoint announced,
+// or the simulator enforces: it cannot be held, so it is no capacity
+// answer.
+func aboveLimits(b *strings.Builder, r Row) {
+	q := r.Quota
+	if !math.IsNaN(q.TPM) && r.TPMQuota > q.TPM*1.001 {
+		fmt.Fprintf(b, `<div class="why">%s TPM counted against a quota of %s: above the limit, so not a rate this deployment sustains (a window shorter than the quota's minute?)</div>`,
+			grouped(r.TPMQuota, 0), grouped(q.TPM, 0))
+	}
+	if !math.IsNaN(q.RPM) && r.RPM > q.RPM*1.001 {
+		fmt.Fprintf(b, `<div class="why">%s RPM achieved against a limit of %s: above the limit, so not a rate this deployment sustains</div>`,
+			grouped(r.RPM, 1), grouped(q.RPM, 0))
+	}
 }
 
 // settingsLine says what was sent and where: the target, the lengths

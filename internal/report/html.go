@@ -48,125 +48,59 @@ func head(b *strings.Builder, title string, names []string, version string, now 
 // full table last.
 func HTML(w io.Writer, runs []*Run, version string, now time.Time) error {
 	var b strings.Builder
-	var names []string
-	for _, r := range runs {
-		names = append(names, r.Name)
+	p := newPage(runs)
+	head(&b, "aoaibench report", p.names, version, now)
+	headline(&b, runs, p.rows)
+	heading, charts := p.overTime()
+	writeCharts(&b, heading, charts)
+	if sc := serverCharts(runs, p.ts, colorOf); len(sc) > 0 {
+		writeCharts(&b, "The server's own metrics", sc)
 	}
-	head(&b, "aoaibench report", names, version, now)
-	rows := make([]Row, len(runs))
-	for i, r := range runs {
-		rows[i] = r.Row()
+	writeCharts(&b, "Distributions", distributions(runs))
+	tc, notes := trafficCharts(runs)
+	writeCharts(&b, "Traffic: what was sent and what it did", tc)
+	for _, n := range notes {
+		fmt.Fprintf(&b, "<p class=\"muted\">%s</p>\n", html.EscapeString(n))
 	}
-	headline(&b, runs, rows)
+	writeCharts(&b, "Requests", p.requests())
+	everyFigure(&b, p.rows)
+	b.WriteString("</body></html>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
 
-	ts := make([]timeSeries, len(runs))
-	end := 0.0
+// runPage is what a report's charts share: the runs, their rows and their
+// series over time, one time axis from 0 to the latest run's end, and the
+// marks on it.
+type runPage struct {
+	runs  []*Run
+	names []string
+	rows  []Row
+	ts    []timeSeries
+	end   float64
+	marks []mark
+}
+
+// newPage reads the runs' rows and series over time.
+func newPage(runs []*Run) *runPage {
+	p := &runPage{runs: runs, rows: make([]Row, len(runs)), ts: make([]timeSeries, len(runs))}
+	for _, r := range runs {
+		p.names = append(p.names, r.Name)
+	}
 	for i, r := range runs {
-		ts[i] = r.series()
-		end = math.Max(end, ts[i].end)
+		p.rows[i] = r.Row()
 	}
-	color := func(i int) string { return palette[i%len(palette)] }
-	sec := "run seconds"
-	// Every chart over time shares one axis, from 0 to the run's end.
-	over := func(sp spec) spec {
-		sp.xlab, sp.xLo, sp.xHi = sec, 0, end
-		return sp
-	}
-	lines := func(get func(timeSeries) []pt, label string) []series {
-		var ss []series
-		for i, r := range runs {
-			ss = append(ss, series{name: r.Name + label, color: color(i), pts: get(ts[i])})
-		}
-		return ss
-	}
-	// latency draws a latency's average and p95 per bucket, or, for a run
-	// too slow for buckets, each request as a marker: a set per run.
-	latency := func(avg, p95, dots func(timeSeries) []pt) []layer {
-		var out []layer
-		for i, r := range runs {
-			if ts[i].sparse {
-				out = append(out, layer{ss: []series{{name: r.Name + " (each request, at its send time)", color: color(i), dots: true, pts: dots(ts[i])}}})
-				continue
-			}
-			out = append(out, layer{ss: []series{{name: r.Name + " avg", color: color(i), pts: avg(ts[i])},
-				{name: r.Name + " p95", color: color(i), dashed: true, pts: p95(ts[i])}}})
-		}
-		return out
-	}
-	// The rates: each run's achieved rate by send time, its offered rate,
-	// and the quota when it is near enough to read beside them; a layer
-	// per run, for overlay.
-	var rpm, tpm, left, flight []layer
-	var widths []string
-	conversations := false
 	for i, r := range runs {
-		t, q, row := ts[i], rows[i].Quota, rows[i]
-		var l layer
-		switch {
-		case t.live:
-			l.ss = []series{{name: r.Name + " achieved (live line: trailing minute by completion time)", color: color(i), pts: t.rpm}}
-		case len(t.cpm) > 0 || !math.IsNaN(row.OfferedCPM):
-			conversations = true
-			l.ss = []series{{name: r.Name + " requests/min achieved (every turn)", color: color(i), step: true, pts: t.rpm},
-				{name: r.Name + " conversations/min started", color: color(i), step: true, dashed: true, pts: t.cpm}}
-		default:
-			l.ss = []series{{name: r.Name + " achieved", color: color(i), step: true, pts: t.rpm}}
-		}
-		if !t.live {
-			widths = append(widths, strconv.FormatFloat(t.width, 'f', -1, 64))
-		}
-		if len(r.Settings.Ramp) > 0 {
-			l.ss = append(l.ss, series{name: r.Name + " offered (ramp)", color: color(i), dashed: true, dash: refDash, pts: r.Settings.Ramp})
-		} else if o := row.OfferedRPM; !math.IsNaN(o) {
-			l.refs = append(l.refs, ref{run: r.Name, name: "offered", color: color(i), y: o})
-		} else if o := row.OfferedCPM; !math.IsNaN(o) {
-			l.refs = append(l.refs, ref{run: r.Name, name: "conversations/min offered", color: color(i), y: o})
-		}
-		// A limit far above the rates would flatten them: the headline
-		// gives it.
-		if top := maxY(t.rpm) + math.Max(0, row.OfferedRPM); !math.IsNaN(q.RPM) && q.RPM <= 2*top {
-			l.refs = append(l.refs, ref{run: r.Name, name: "limit (" + quotaSource(q, "requests") + ")", color: color(i), y: q.RPM, dash: quotaDash})
-		}
-		rpm = append(rpm, l)
-		l = layer{}
-		if t.live {
-			l.ss = []series{{name: r.Name + " billed (live line: trailing minute by completion time)", color: color(i), pts: t.tpm}}
-		} else {
-			billed := " billed (prompt + output)"
-			if r.Settings.Endpoint == "embeddings" {
-				billed = " billed (input)"
-			}
-			l.ss = []series{{name: r.Name + billed, color: color(i), step: true, pts: t.tpm}}
-			if !samePts(t.tpm, t.quotaTPM) {
-				l.ss = append(l.ss, series{name: r.Name + " counted by a standard quota (prompt + max_tokens)", color: color(i), step: true, dashed: true, pts: t.quotaTPM})
-			}
-		}
-		var quota []ref
-		if !math.IsNaN(q.TPM) {
-			quota = []ref{{run: r.Name, name: "quota (" + quotaSource(q, "tokens") + ")", color: color(i), y: q.TPM, dash: quotaDash}}
-		}
-		l.refs = quota
-		tpm = append(tpm, l)
-		left = append(left, layer{ss: []series{{name: r.Name, color: color(i), pts: t.remaining}}, refs: quota})
-		flight = append(flight, layer{ss: []series{{name: r.Name, color: color(i), step: !t.live, pts: t.inflight}}})
+		p.ts[i] = r.series()
+		p.end = math.Max(p.end, p.ts[i].end)
 	}
-	// How the rates were made: by send time, in buckets shorter than the
-	// quota's minute (scaled to a minute, and said so).
-	by := "successful requests by send time"
-	if len(widths) > 0 {
-		if w := slices.Compact(slices.Clone(widths)); len(w) == 1 && widths[0] != "60" {
-			by += "; " + widths[0] + "-s buckets scaled to a minute"
-		} else if len(w) > 1 {
-			by += "; each run's buckets scaled to a minute"
-		}
-	} else {
-		by = "live lines: a trailing minute by completion time"
-	}
-	rpmTitle := "Requests a minute achieved"
-	if conversations {
-		rpmTitle = "Requests and conversations a minute"
-	}
-	// Stage ends (the first run's that ramps), and the warmup's end.
+	p.marks = stageMarks(runs)
+	return p
+}
+
+// stageMarks are the marks of a time axis: the stage ends (the first
+// run's that ramps), and the warmup's end.
+func stageMarks(runs []*Run) []mark {
 	var marks []mark
 	for _, r := range runs {
 		if len(r.Settings.StageEnds) > 0 {
@@ -182,47 +116,186 @@ func HTML(w io.Writer, runs []*Run, version string, now time.Time) error {
 			break
 		}
 	}
+	return marks
+}
+
+// colorOf is run i's colour.
+func colorOf(i int) string { return palette[i%len(palette)] }
+
+// over puts a chart on the page's time axis, with its marks: every chart
+// over time shares one axis, from 0 to the run's end.
+func (p *runPage) over(sp spec) spec {
+	sp.xlab, sp.xLo, sp.xHi = "run seconds", 0, p.end
+	sp.marks = p.marks
+	return sp
+}
+
+// lines is a series per run of what get takes from its series over time.
+func (p *runPage) lines(get func(timeSeries) []pt, label string) []series {
+	var ss []series
+	for i, r := range p.runs {
+		ss = append(ss, series{name: r.Name + label, color: colorOf(i), pts: get(p.ts[i])})
+	}
+	return ss
+}
+
+// latency draws a latency's average and p95 per bucket, or, for a run
+// too slow for buckets, each request as a marker: a set per run.
+func (p *runPage) latency(avg, p95, dots func(timeSeries) []pt) []layer {
+	var out []layer
+	for i, r := range p.runs {
+		if p.ts[i].sparse {
+			out = append(out, layer{ss: []series{{name: r.Name + " (each request, at its send time)", color: colorOf(i), dots: true, pts: dots(p.ts[i])}}})
+			continue
+		}
+		out = append(out, layer{ss: []series{{name: r.Name + " avg", color: colorOf(i), pts: avg(p.ts[i])},
+			{name: r.Name + " p95", color: colorOf(i), dashed: true, pts: p95(p.ts[i])}}})
+	}
+	return out
+}
+
+// overTime are the charts over time, and their section's heading.
+func (p *runPage) overTime() (heading string, charts []string) {
+	rpm, conversations := p.rpmLayers()
+	rpmTitle := "Requests a minute achieved"
+	if conversations {
+		rpmTitle = "Requests and conversations a minute"
+	}
+	by := p.rateNote()
 	// Latencies of runs with records are at their send time; a log's
 	// are its live lines' windows.
 	sent, latNote, flightNote := ", by send time", "", "the most at once in each bucket"
-	for _, t := range ts {
+	for _, t := range p.ts {
 		if t.live {
 			sent, latNote = "", "records at their send time; live lines: a trailing window by completion time"
 			flightNote += "; live lines: as logged"
 			break
 		}
 	}
-	var charts []string
-	add := func(c ...string) { charts = append(charts, c...) }
-	add(overlay(over(spec{title: rpmTitle, note: by, ylab: "per minute", marks: marks}), names, rpm, false)...)
-	add(overlay(over(spec{title: "Tokens a minute", note: strings.Replace(by, "successful requests", "tokens of successful requests", 1), ylab: "TPM", marks: marks}), names, tpm, false)...)
+	var left, flight []layer
 	var shares, failed []series
-	for i, r := range runs {
-		shares = append(shares, series{name: r.Name, color: color(i), step: !ts[i].live, pts: ts[i].throttledPct})
-		failed = append(failed, series{name: r.Name, color: color(i), step: !ts[i].live, pts: ts[i].failed})
+	for i, r := range p.runs {
+		t := p.ts[i]
+		left = append(left, layer{ss: []series{{name: r.Name, color: colorOf(i), pts: t.remaining}}, refs: p.quotaRefs(i)})
+		flight = append(flight, layer{ss: []series{{name: r.Name, color: colorOf(i), step: !t.live, pts: t.inflight}}})
+		shares = append(shares, series{name: r.Name, color: colorOf(i), step: !t.live, pts: t.throttledPct})
+		failed = append(failed, series{name: r.Name, color: colorOf(i), step: !t.live, pts: t.failed})
 	}
-	add(draw(over(spec{title: "Throttled (429) share of the requests sent", ylab: "percent", yMax: 100, marks: marks, ss: nonZero(shares)})))
-	add(overlay(over(spec{title: "Requests in flight", note: flightNote, ylab: "requests", wholeY: true, marks: marks}), names, flight, false)...)
-	add(overlay(over(spec{title: "Time to first token" + sent, note: latNote, ylab: "ms", marks: marks}), names,
-		latency(func(t timeSeries) []pt { return t.ttftAvg }, func(t timeSeries) []pt { return t.ttftP95 }, func(t timeSeries) []pt { return t.ttftDots }), false)...)
-	add(overlay(over(spec{title: "Time per output token" + sent, note: latNote, ylab: "ms", marks: marks}), names,
-		latency(func(t timeSeries) []pt { return t.tpotAvg }, func(t timeSeries) []pt { return t.tpotP95 }, func(t timeSeries) []pt { return t.tpotDots }), false)...)
-	add(overlay(over(spec{title: "End-to-end latency" + sent, note: latNote, ylab: "ms", marks: marks}), names,
-		latency(func(t timeSeries) []pt { return t.e2eAvg }, func(t timeSeries) []pt { return t.e2eP95 }, func(t timeSeries) []pt { return t.e2eDots }), false)...)
-	add(overlay(over(spec{title: "Quota left: x-ratelimit-remaining-tokens (least per bucket)", ylab: "tokens", marks: marks}), names, left, false)...)
-	add(draw(over(spec{title: "Deployment utilization (PTU)", ylab: "percent", yMax: 100, marks: marks,
-		ss: lines(func(t timeSeries) []pt { return t.util }, "")})),
-		draw(over(spec{title: "Failed (other than 429), by send time", note: "requests sent in each bucket that failed", ylab: "requests", wholeY: true, marks: marks, ss: nonZero(failed)})))
-	heading := "Over time: each request at its send time, with the outcome it had"
+	add := func(c ...string) { charts = append(charts, c...) }
+	add(overlay(p.over(spec{title: rpmTitle, note: by, ylab: "per minute"}), p.names, rpm, false)...)
+	add(overlay(p.over(spec{title: "Tokens a minute", note: strings.Replace(by, "successful requests", "tokens of successful requests", 1), ylab: "TPM"}), p.names, p.tpmLayers(), false)...)
+	add(draw(p.over(spec{title: "Throttled (429) share of the requests sent", ylab: "percent", yMax: 100, ss: nonZero(shares)})))
+	add(overlay(p.over(spec{title: "Requests in flight", note: flightNote, ylab: "requests", wholeY: true}), p.names, flight, false)...)
+	add(overlay(p.over(spec{title: "Time to first token" + sent, note: latNote, ylab: "ms"}), p.names,
+		p.latency(func(t timeSeries) []pt { return t.ttftAvg }, func(t timeSeries) []pt { return t.ttftP95 }, func(t timeSeries) []pt { return t.ttftDots }), false)...)
+	add(overlay(p.over(spec{title: "Time per output token" + sent, note: latNote, ylab: "ms"}), p.names,
+		p.latency(func(t timeSeries) []pt { return t.tpotAvg }, func(t timeSeries) []pt { return t.tpotP95 }, func(t timeSeries) []pt { return t.tpotDots }), false)...)
+	add(overlay(p.over(spec{title: "End-to-end latency" + sent, note: latNote, ylab: "ms"}), p.names,
+		p.latency(func(t timeSeries) []pt { return t.e2eAvg }, func(t timeSeries) []pt { return t.e2eP95 }, func(t timeSeries) []pt { return t.e2eDots }), false)...)
+	add(overlay(p.over(spec{title: "Quota left: x-ratelimit-remaining-tokens (least per bucket)", ylab: "tokens"}), p.names, left, false)...)
+	add(draw(p.over(spec{title: "Deployment utilization (PTU)", ylab: "percent", yMax: 100,
+		ss: p.lines(func(t timeSeries) []pt { return t.util }, "")})),
+		draw(p.over(spec{title: "Failed (other than 429), by send time", note: "requests sent in each bucket that failed", ylab: "requests", wholeY: true, ss: nonZero(failed)})))
+	heading = "Over time: each request at its send time, with the outcome it had"
 	if latNote != "" {
 		heading = "Over time"
 	}
-	writeCharts(&b, heading, charts)
-	if sc := serverCharts(runs, ts, color); len(sc) > 0 {
-		writeCharts(&b, "The server's own metrics", sc)
-	}
+	return heading, charts
+}
 
-	// Distributions, from the whole-run summaries.
+// rpmLayers are the request rates: each run's achieved rate by send
+// time, its offered rate, and the quota when it is near enough to read
+// beside them; a layer per run, for overlay. conversations says a run
+// started conversations, whose rate is drawn too.
+func (p *runPage) rpmLayers() (rpm []layer, conversations bool) {
+	for i, r := range p.runs {
+		t, q, row := p.ts[i], p.rows[i].Quota, p.rows[i]
+		var l layer
+		switch {
+		case t.live:
+			l.ss = []series{{name: r.Name + " achieved (live line: trailing minute by completion time)", color: colorOf(i), pts: t.rpm}}
+		case len(t.cpm) > 0 || !math.IsNaN(row.OfferedCPM):
+			conversations = true
+			l.ss = []series{{name: r.Name + " requests/min achieved (every turn)", color: colorOf(i), step: true, pts: t.rpm},
+				{name: r.Name + " conversations/min started", color: colorOf(i), step: true, dashed: true, pts: t.cpm}}
+		default:
+			l.ss = []series{{name: r.Name + " achieved", color: colorOf(i), step: true, pts: t.rpm}}
+		}
+		if len(r.Settings.Ramp) > 0 {
+			l.ss = append(l.ss, series{name: r.Name + " offered (ramp)", color: colorOf(i), dashed: true, dash: refDash, pts: r.Settings.Ramp})
+		} else if o := row.OfferedRPM; !math.IsNaN(o) {
+			l.refs = append(l.refs, ref{run: r.Name, name: "offered", color: colorOf(i), y: o})
+		} else if o := row.OfferedCPM; !math.IsNaN(o) {
+			l.refs = append(l.refs, ref{run: r.Name, name: "conversations/min offered", color: colorOf(i), y: o})
+		}
+		// A limit far above the rates would flatten them: the headline
+		// gives it.
+		if top := maxY(t.rpm) + math.Max(0, row.OfferedRPM); !math.IsNaN(q.RPM) && q.RPM <= 2*top {
+			l.refs = append(l.refs, ref{run: r.Name, name: "limit (" + quotaSource(q, "requests") + ")", color: colorOf(i), y: q.RPM, dash: quotaDash})
+		}
+		rpm = append(rpm, l)
+	}
+	return rpm, conversations
+}
+
+// tpmLayers are the token rates: each run's billed tokens by send time
+// and, where they differ, those a standard quota counts, with the quota.
+func (p *runPage) tpmLayers() []layer {
+	var tpm []layer
+	for i, r := range p.runs {
+		t := p.ts[i]
+		var l layer
+		if t.live {
+			l.ss = []series{{name: r.Name + " billed (live line: trailing minute by completion time)", color: colorOf(i), pts: t.tpm}}
+		} else {
+			billed := " billed (prompt + output)"
+			if r.Settings.Endpoint == "embeddings" {
+				billed = " billed (input)"
+			}
+			l.ss = []series{{name: r.Name + billed, color: colorOf(i), step: true, pts: t.tpm}}
+			if !samePts(t.tpm, t.quotaTPM) {
+				l.ss = append(l.ss, series{name: r.Name + " counted by a standard quota (prompt + max_tokens)", color: colorOf(i), step: true, dashed: true, pts: t.quotaTPM})
+			}
+		}
+		l.refs = p.quotaRefs(i)
+		tpm = append(tpm, l)
+	}
+	return tpm
+}
+
+// quotaRefs is run i's token quota as a reference line, when known.
+func (p *runPage) quotaRefs(i int) []ref {
+	if q := p.rows[i].Quota; !math.IsNaN(q.TPM) {
+		return []ref{{run: p.runs[i].Name, name: "quota (" + quotaSource(q, "tokens") + ")", color: colorOf(i), y: q.TPM, dash: quotaDash}}
+	}
+	return nil
+}
+
+// rateNote says how the rates were made: by send time, in buckets
+// shorter than the quota's minute (scaled to a minute, and said so).
+func (p *runPage) rateNote() string {
+	var widths []string
+	for _, t := range p.ts {
+		if !t.live {
+			widths = append(widths, strconv.FormatFloat(t.width, 'f', -1, 64))
+		}
+	}
+	by := "successful requests by send time"
+	if len(widths) > 0 {
+		if w := slices.Compact(slices.Clone(widths)); len(w) == 1 && widths[0] != "60" {
+			by += "; " + widths[0] + "-s buckets scaled to a minute"
+		} else if len(w) > 1 {
+			by += "; each run's buckets scaled to a minute"
+		}
+	} else {
+		by = "live lines: a trailing minute by completion time"
+	}
+	return by
+}
+
+// distributions are the latencies' cumulative distributions, from the
+// whole-run summaries.
+func distributions(runs []*Run) []string {
 	var dist []string
 	for _, m := range []struct{ key, title string }{{"ttft", "TTFT"}, {"tpot", "TPOT"}, {"itl", "Inter-token latency (per token)"}, {"e2e", "E2E"}} {
 		var sets []layer
@@ -236,70 +309,73 @@ func HTML(w io.Writer, runs []*Run, version string, now time.Time) error {
 				p = append(p, pt{1e3 * c.V, c.P})
 			}
 			// A handful of values: markers, not a line between them.
-			sets = append(sets, layer{ss: []series{{name: r.Name, color: color(i), dots: len(p) < 8, pts: p}}})
+			sets = append(sets, layer{ss: []series{{name: r.Name, color: colorOf(i), dots: len(p) < 8, pts: p}}})
 			who = append(who, r.Name)
 		}
 		sp := spec{title: m.title + ": cumulative distribution", xlab: "ms", ylab: "share of requests"}
 		// A long tail would squash the body: the axis runs to the p99
 		// (of the run whose p99 is highest) when the max is far past it.
-		p99, top := 0.0, 0.0
-		for _, l := range sets {
-			for _, s := range l.ss {
-				for _, p := range s.pts {
-					if valid(p) {
-						top = math.Max(top, p.x)
-						if p.y <= 0.99 {
-							p99 = math.Max(p99, p.x)
-						}
-					}
-				}
-			}
-		}
-		if p99 > 0 && top > 2*p99 {
+		if p99, top := tail(sets); p99 > 0 && top > 2*p99 {
 			sp.xLo, sp.xHi = 0, 1.1*p99
 			sp.note = "axis to p99; the slowest took " + Millis(top/1e3) + " ms"
 		}
 		dist = append(dist, overlay(sp, who, sets, true)...)
 	}
-	writeCharts(&b, "Distributions", dist)
-	tc, notes := trafficCharts(runs, color)
-	writeCharts(&b, "Traffic: what was sent and what it did", tc)
-	for _, n := range notes {
-		fmt.Fprintf(&b, "<p class=\"muted\">%s</p>\n", html.EscapeString(n))
-	}
+	return dist
+}
 
+// tail is the highest p99 of distributions' layers, and their highest
+// value.
+func tail(sets []layer) (p99, top float64) {
+	for _, l := range sets {
+		for _, s := range l.ss {
+			for _, p := range s.pts {
+				if valid(p) {
+					top = math.Max(top, p.x)
+					if p.y <= 0.99 {
+						p99 = math.Max(p99, p.x)
+					}
+				}
+			}
+		}
+	}
+	return p99, top
+}
+
+// requests are the charts of each request's E2E by send time, for runs
+// with throttled or failed requests to tell apart.
+func (p *runPage) requests() []string {
 	var sc []string
-	for i, r := range runs {
+	for i, r := range p.runs {
 		ok, thr, fail := scatter(r.Records)
 		if len(thr) == 0 && len(fail) == 0 {
 			continue // the E2E chart over time says it
 		}
-		sc = append(sc, draw(over(spec{title: "E2E by send time (429s as red crosses)", note: r.Name, ylab: "ms", marks: marks, ss: []series{
-			{name: "ok", color: color(i), dots: true, pts: ok},
+		sc = append(sc, draw(p.over(spec{title: "E2E by send time (429s as red crosses)", note: r.Name, ylab: "ms", ss: []series{
+			{name: "ok", color: colorOf(i), dots: true, pts: ok},
 			{name: "throttled", color: "#d62728", cross: true, pts: thr},
 			{name: "failed", color: "#ff7f0e", cross: true, pts: fail},
 		}})))
 	}
-	writeCharts(&b, "Requests", sc)
+	return sc
+}
 
-	// The full table, last: a row per figure some run has, a column per
-	// run.
+// everyFigure writes the full table, last: a row per figure some run
+// has, a column per run.
+func everyFigure(b *strings.Builder, rows []Row) {
 	b.WriteString("<h2>Every figure</h2><table class=\"sum\"><tr><th>figure</th>")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "<th>%s</th>", html.EscapeString(r.Name))
+		fmt.Fprintf(b, "<th>%s</th>", html.EscapeString(r.Name))
 	}
 	b.WriteString("</tr>\n")
 	for _, c := range shown(rows) {
-		fmt.Fprintf(&b, "<tr><td>%s</td>", html.EscapeString(c.name))
+		fmt.Fprintf(b, "<tr><td>%s</td>", html.EscapeString(c.name))
 		for _, r := range rows {
-			fmt.Fprintf(&b, "<td>%s</td>", Cell(c.get(r), c.prec))
+			fmt.Fprintf(b, "<td>%s</td>", Cell(c.get(r), c.prec))
 		}
 		b.WriteString("</tr>\n")
 	}
 	b.WriteString("</table>\n<p class=\"muted\">Latencies in milliseconds; rates a minute over each run's dispatch window (docs/metrics.md).</p>\n")
-	b.WriteString("</body></html>\n")
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // maxY is the largest y of points (0 when none is valid).
@@ -399,6 +475,8 @@ func nonZero(ss []series) []series {
 	return out
 }
 
+// writeCharts writes a section of charts under its title, leaving out
+// the empty ones; nothing when all are.
 func writeCharts(b *strings.Builder, title string, charts []string) {
 	var some []string
 	for _, c := range charts {

@@ -222,23 +222,27 @@ func Read(path string) (*Run, error) {
 	return r, nil
 }
 
+// runJSON is run.json: the plan (schema 1), or the first release's
+// settings (schema-less).
+type runJSON struct {
+	Schema   int `json:"schema"`
+	Target   any `json:"target"`
+	Settings struct {
+		Rate         Num    `json:"rate"`
+		Clients      int    `json:"clients"`
+		Duration     Num    `json:"duration"`
+		ShapeProfile string `json:"shape_profile"`
+		Retry        string `json:"retry"`
+	} `json:"settings"`
+	ContextTokens int `json:"context_tokens"`
+	MaxTokens     int `json:"max_tokens"`
+	plan.Plan
+}
+
 // readRunJSON reads the settings a report shows from run.json: the plan
 // (schema 1) or the first release's settings (schema-less).
 func (r *Run) readRunJSON(b []byte, file string) error {
-	var rj struct {
-		Schema   int `json:"schema"`
-		Target   any `json:"target"`
-		Settings struct {
-			Rate         Num    `json:"rate"`
-			Clients      int    `json:"clients"`
-			Duration     Num    `json:"duration"`
-			ShapeProfile string `json:"shape_profile"`
-			Retry        string `json:"retry"`
-		} `json:"settings"`
-		ContextTokens int `json:"context_tokens"`
-		MaxTokens     int `json:"max_tokens"`
-		plan.Plan
-	}
+	var rj runJSON
 	rj.Settings.Rate, rj.Settings.Duration = Num(math.NaN()), Num(math.NaN())
 	if err := json.Unmarshal(b, &rj); err != nil {
 		return err
@@ -264,61 +268,90 @@ func (r *Run) readRunJSON(b []byte, file string) error {
 	json.Unmarshal(b, &meta)
 	p := rj.Plan
 	p.Target = meta.Target
-	r.Target = meta.Desc
-	if r.Target == "" {
-		r.Target = p.Target.URL
+	r.Target = targetOf(meta.Desc, p.Target)
+	r.Settings = settingsOf(p)
+	return nil
+}
+
+// targetOf says what a run was sent to: run.json's description, else
+// the plan's URL, else the simulator and its first deployment.
+func targetOf(desc string, t plan.Target) string {
+	if desc != "" {
+		return desc
 	}
-	if r.Target == "" {
-		r.Target = "the built-in simulator"
-		if len(p.Target.Sim) > 0 {
-			r.Target += ", " + p.Target.Sim[0].Describe()
-		}
+	if t.URL != "" {
+		return t.URL
 	}
-	r.Settings = Settings{Rate: Num(math.NaN()), Clients: p.Load.Clients, Duration: Num(p.Load.Duration.Seconds()),
+	target := "the built-in simulator"
+	if len(t.Sim) > 0 {
+		target += ", " + t.Sim[0].Describe()
+	}
+	return target
+}
+
+// settingsOf are the settings a report shows of a plan: its load, its
+// lengths (none where they vary by request), its stages and the
+// simulator's quota.
+func settingsOf(p plan.Plan) Settings {
+	s := Settings{Rate: Num(math.NaN()), Clients: p.Load.Clients, Duration: Num(p.Load.Duration.Seconds()),
 		ShapeProfile: p.Workload.Shape, Retry: string(p.Load.Retry), ContextTokens: p.Workload.ContextTokens, MaxTokens: p.Workload.MaxTokens,
-		Warmup: p.Load.Warmup.Seconds(), Endpoint: string(p.Workload.Endpoint), Batch: p.Workload.EmbeddingBatch, Turns: p.Workload.Turns, SimQuota: noQuota}
-	if p.Target.URL == "" && len(p.Target.Sim) > 0 {
-		// The simulator's quota, as it enforces it (a standard
-		// deployment's TPM and its RPM per 1,000 TPM).
-		if d := p.Target.Sim[0]; d.Type != "provisioned" && d.TPM > 0 {
-			r.Settings.SimQuota = Quota{TPM: float64(d.TPM), RPM: nan, Source: "simulator"}
-			if d.RPMPer1K > 0 {
-				r.Settings.SimQuota.RPM = float64(d.TPM) / 1000 * d.RPMPer1K
-			}
-		}
-	}
-	if r.Settings.Endpoint == "embeddings" {
+		Warmup: p.Load.Warmup.Seconds(), Endpoint: string(p.Workload.Endpoint), Batch: p.Workload.EmbeddingBatch, Turns: p.Workload.Turns, SimQuota: simQuota(p.Target)}
+	if s.Endpoint == "embeddings" {
 		// An embeddings request asks for no output.
-		r.Settings.MaxTokens = 0
-		r.Settings.Batch = max(r.Settings.Batch, 1)
+		s.MaxTokens = 0
+		s.Batch = max(s.Batch, 1)
 	}
 	if p.Load.Rate != nil {
-		r.Settings.Rate = Num(*p.Load.Rate)
+		s.Rate = Num(*p.Load.Rate)
 	}
 	if w := p.Workload; w.Synthetic != "" || w.Dataset != nil || p.Load.Trace != nil {
 		// Lengths vary by request: the traffic charts show them.
-		r.Settings.ContextTokens, r.Settings.MaxTokens = 0, 0
+		s.ContextTokens, s.MaxTokens = 0, 0
 	}
 	if p.Load.Duration == 0 {
-		r.Settings.Duration = Num(math.NaN())
+		s.Duration = Num(math.NaN())
 	}
-	t := 0.0
-	if len(p.Load.Stages) > 0 && !p.Load.StageClients {
-		r.Settings.Ramp = []pt{{0, p.Load.StartRate}}
-	}
-	for _, st := range p.Load.Stages {
-		t += st.Duration.Seconds()
-		r.Settings.StageEnds = append(r.Settings.StageEnds, t)
-		if !p.Load.StageClients {
-			r.Settings.Ramp = append(r.Settings.Ramp, pt{t, st.Target})
+	s.Ramp, s.StageEnds = stagesOf(p.Load)
+	return s
+}
+
+// simQuota is the simulator's quota, as it enforces it (a standard
+// deployment's TPM and its RPM per 1,000 TPM); not known for an
+// endpoint, or a provisioned deployment.
+func simQuota(t plan.Target) Quota {
+	if t.URL == "" && len(t.Sim) > 0 {
+		if d := t.Sim[0]; d.Type != "provisioned" && d.TPM > 0 {
+			q := Quota{TPM: float64(d.TPM), RPM: nan, Source: "simulator"}
+			if d.RPMPer1K > 0 {
+				q.RPM = float64(d.TPM) / 1000 * d.RPMPer1K
+			}
+			return q
 		}
 	}
-	return nil
+	return noQuota
+}
+
+// stagesOf are a staged load's rate over time (none when its stages are
+// client counts) and its stages' ends, in seconds.
+func stagesOf(l plan.Load) (ramp []pt, ends []float64) {
+	t := 0.0
+	if len(l.Stages) > 0 && !l.StageClients {
+		ramp = []pt{{0, l.StartRate}}
+	}
+	for _, st := range l.Stages {
+		t += st.Duration.Seconds()
+		ends = append(ends, t)
+		if !l.StageClients {
+			ramp = append(ramp, pt{t, st.Target})
+		}
+	}
+	return ramp, ends
 }
 
 // noQuota is a quota not known.
 var noQuota = Quota{TPM: math.NaN(), RPM: math.NaN()}
 
+// fileExists reports whether p is a file.
 func fileExists(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && !fi.IsDir()

@@ -50,6 +50,8 @@ type timeSeries struct {
 	limitTokens                                        float64
 }
 
+// series are a run's figures over time: from its records, else from its
+// live lines.
 func (r *Run) series() timeSeries {
 	if len(r.Records) > 0 {
 		// The dispatch window: the plan's length (warmup included),
@@ -64,6 +66,8 @@ func (r *Run) series() timeSeries {
 	return lineSeries(r.Lines)
 }
 
+// avgP95 is the average and the p95 of v (sorted in place); NaN when v is
+// empty.
 func avgP95(v []float64) (float64, float64) {
 	if len(v) == 0 {
 		return nan, nan
@@ -95,60 +99,108 @@ func niceWidth(w float64) float64 {
 // the last bucket's rate is over the part of it that dispatch covered.
 func recordSeries(recs []Record, maxTokens, dispatch float64) timeSeries {
 	ts := timeSeries{limitTokens: nan}
-	lastSend, n, nOK := 0.0, 0, 0
-	for _, r := range recs {
-		s, e := r.Send.F(), r.End.F()
-		if !(math.Abs(s) <= maxAbs) {
-			continue
-		}
-		n++
-		if r.Class == "ok" {
-			nOK++
-		}
-		lastSend = math.Max(lastSend, s)
-		if math.Abs(e) <= maxAbs {
-			ts.end = math.Max(ts.end, e)
-		}
-	}
-	if !(dispatch > 0 && dispatch <= maxAbs) || dispatch < lastSend {
-		dispatch = lastSend
+	x := extentOf(recs)
+	ts.end = x.lastEnd
+	if !(dispatch > 0 && dispatch <= maxAbs) || dispatch < x.lastSend {
+		dispatch = x.lastSend
 	}
 	if dispatch <= 0 {
 		dispatch = 1
 	}
 	ts.end = math.Max(ts.end, dispatch)
-	if n == 0 {
+	if x.n == 0 {
 		return ts
 	}
+	g := gridOf(dispatch, x.n, x.nOK)
+	ts.width, ts.sparse = g.width, g.sparse
+	bs, ls, edges := ts.fill(recs, g, maxTokens)
+	ts.rates(bs, g)
+	ts.latencies(ls, g)
+	ts.inflight = inFlight(edges, ts.end)
+	ts.ttftDots, ts.tpotDots, ts.e2eDots = sample(ts.ttftDots), sample(ts.tpotDots), sample(ts.e2eDots)
+	return ts
+}
+
+// extent is how far a run's records go: the requests with a send time,
+// the successful ones, the last send and the last end.
+type extent struct {
+	n, nOK            int
+	lastSend, lastEnd float64
+}
+
+// extentOf reads how far the records go.
+func extentOf(recs []Record) extent {
+	var x extent
+	for _, r := range recs {
+		s, e := r.Send.F(), r.End.F()
+		if !(math.Abs(s) <= maxAbs) {
+			continue
+		}
+		x.n++
+		if r.Class == "ok" {
+			x.nOK++
+		}
+		x.lastSend = math.Max(x.lastSend, s)
+		if math.Abs(e) <= maxAbs {
+			x.lastEnd = math.Max(x.lastEnd, e)
+		}
+	}
+	return x
+}
+
+// grid is a run's buckets of send time: nb rate buckets of width
+// seconds, and nl latency buckets of latWidth; sparse when too few
+// requests for latency buckets, each drawn as a marker instead.
+type grid struct {
+	dispatch        float64
+	width, latWidth float64
+	nb, nl          int
+	sparse          bool
+}
+
+// gridOf sizes the buckets of a dispatch window in which n requests were
+// sent, nOK of them successful.
+func gridOf(dispatch float64, n, nOK int) grid {
+	g := grid{dispatch: dispatch}
 	// Rate buckets: perRateBucket requests each on average, at least
 	// four, at most maxPoints.
-	width := niceWidth(math.Max(dispatch*perRateBucket/float64(n), dispatch/maxPoints))
-	if dispatch/width < 4 {
-		width = niceWidth(dispatch / 4)
+	g.width = niceWidth(math.Max(dispatch*perRateBucket/float64(n), dispatch/maxPoints))
+	if dispatch/g.width < 4 {
+		g.width = niceWidth(dispatch / 4)
 	}
-	ts.width = width
-	nb := buckets(dispatch, width)
-	if float64(nb-1)*width >= dispatch {
-		nb-- // the window ends on a bucket's edge
+	g.nb = buckets(dispatch, g.width)
+	if float64(g.nb-1)*g.width >= dispatch {
+		g.nb-- // the window ends on a bucket's edge
 	}
-	nb = max(nb, 1)
+	g.nb = max(g.nb, 1)
 	// Latency buckets: perBucket successful requests each on average;
 	// fewer than five such buckets draws each request.
-	latWidth := niceWidth(math.Max(dispatch*perBucket/float64(max(nOK, 1)), dispatch/maxPoints))
-	ts.sparse = dispatch/latWidth < 5
-	nl := buckets(dispatch, latWidth)
-	type bucket struct {
-		ok, thr, fail, all, first int
-		tok, quota                float64
-		remaining                 float64
-	}
-	type latBucket struct{ ttft, tpot, e2e, u []float64 }
-	bs := make([]bucket, nb)
+	g.latWidth = niceWidth(math.Max(dispatch*perBucket/float64(max(nOK, 1)), dispatch/maxPoints))
+	g.sparse = dispatch/g.latWidth < 5
+	g.nl = buckets(dispatch, g.latWidth)
+	return g
+}
+
+// rateBucket is what the requests sent in one rate bucket came to.
+type rateBucket struct {
+	ok, thr, fail, all, first int
+	tok, quota                float64
+	remaining                 float64
+}
+
+// latBucket is the latencies of the successful requests sent in one
+// latency bucket, and the utilization every request read.
+type latBucket struct{ ttft, tpot, e2e, u []float64 }
+
+// fill puts each record with a send time in its buckets (a sparse run's
+// latencies in ts's markers) and returns them, with the sends (+1) and
+// ends (-1) of requests in flight.
+func (ts *timeSeries) fill(recs []Record, g grid, maxTokens float64) (bs []rateBucket, ls []latBucket, edges []pt) {
+	bs = make([]rateBucket, g.nb)
 	for i := range bs {
 		bs[i].remaining = math.Inf(1)
 	}
-	ls := make([]latBucket, nl)
-	var edges []pt // +1 at send, -1 at end, for requests in flight
+	ls = make([]latBucket, g.nl)
 	for _, r := range recs {
 		s, e := r.Send.F(), r.End.F()
 		if !(math.Abs(s) <= maxAbs) {
@@ -157,23 +209,10 @@ func recordSeries(recs []Record, maxTokens, dispatch float64) timeSeries {
 		if math.Abs(e) <= maxAbs {
 			edges = append(edges, pt{s, 1}, pt{e, -1})
 		}
-		b := &bs[bucketOf(s, width, nb)]
-		l := &ls[bucketOf(s, latWidth, nl)]
-		b.all++
-		switch r.Class {
-		case "ok":
-			b.ok++
-			if r.Turn.F() == 1 {
-				b.first++
-			}
-			b.tok += float64(r.PromptTokens + r.OutputTokens)
-			if q := r.QuotaTokens.F(); !math.IsNaN(q) {
-				b.quota += q
-			} else if maxTokens > 0 {
-				b.quota += float64(r.PromptTokens) + maxTokens
-			} else {
-				b.quota += float64(r.PromptTokens + r.OutputTokens)
-			}
+		b := &bs[bucketOf(s, g.width, g.nb)]
+		l := &ls[bucketOf(s, g.latWidth, g.nl)]
+		b.add(&r, maxTokens)
+		if r.Class == "ok" {
 			if ts.sparse {
 				ts.ttftDots = appendDot(ts.ttftDots, s, 1e3*r.TTFT.F())
 				ts.tpotDots = appendDot(ts.tpotDots, s, 1e3*r.TPOT.F())
@@ -183,27 +222,55 @@ func recordSeries(recs []Record, maxTokens, dispatch float64) timeSeries {
 				l.tpot = appendOK(l.tpot, 1e3*r.TPOT.F())
 				l.e2e = appendOK(l.e2e, 1e3*r.E2E.F())
 			}
-		case "throttled":
-			b.thr++
-		default:
-			b.fail++
 		}
 		l.u = appendOK(l.u, r.Util.F())
-		if v := r.RemainingTokens.F(); v >= 0 {
-			b.remaining = math.Min(b.remaining, v)
-		}
 		if v := r.LimitTokens.F(); v > 0 && !(v <= ts.limitTokens) {
 			ts.limitTokens = v
 		}
 	}
+	return bs, ls, edges
+}
+
+// add counts a request sent in the bucket: its outcome, the tokens it was
+// billed and counted by a quota (prompt and max_tokens, where the record
+// does not say), and the quota it saw left.
+func (b *rateBucket) add(r *Record, maxTokens float64) {
+	b.all++
+	switch r.Class {
+	case "ok":
+		b.ok++
+		if r.Turn.F() == 1 {
+			b.first++
+		}
+		b.tok += float64(r.PromptTokens + r.OutputTokens)
+		if q := r.QuotaTokens.F(); !math.IsNaN(q) {
+			b.quota += q
+		} else if maxTokens > 0 {
+			b.quota += float64(r.PromptTokens) + maxTokens
+		} else {
+			b.quota += float64(r.PromptTokens + r.OutputTokens)
+		}
+	case "throttled":
+		b.thr++
+	default:
+		b.fail++
+	}
+	if v := r.RemainingTokens.F(); v >= 0 {
+		b.remaining = math.Min(b.remaining, v)
+	}
+}
+
+// rates makes the step series of the rate buckets: rates a minute, the
+// failed and the throttled share, and the quota left.
+func (ts *timeSeries) rates(bs []rateBucket, g grid) {
 	conversations := false
 	for i, b := range bs {
-		x := float64(i) * width
+		x := float64(i) * g.width
 		// A minute of bucket, never a minute that has not happened: the
 		// last bucket is as long as the part of it dispatch covered.
-		span := math.Min(x+width, dispatch) - x
+		span := math.Min(x+g.width, g.dispatch) - x
 		if span <= 0 {
-			span = width
+			span = g.width
 		}
 		perMin := 60 / span
 		ts.rpm = append(ts.rpm, pt{x, float64(b.ok) * perMin})
@@ -218,19 +285,24 @@ func recordSeries(recs []Record, maxTokens, dispatch float64) timeSeries {
 		}
 		ts.throttledPct = append(ts.throttledPct, pt{x, share})
 		if !math.IsInf(b.remaining, 1) {
-			ts.remaining = append(ts.remaining, pt{x + width/2, b.remaining})
+			ts.remaining = append(ts.remaining, pt{x + g.width/2, b.remaining})
 		}
 	}
 	// Step series end at the dispatch window's end.
-	end := math.Min(float64(nb)*width, dispatch)
+	end := math.Min(float64(g.nb)*g.width, g.dispatch)
 	for _, p := range []*[]pt{&ts.rpm, &ts.tpm, &ts.quotaTPM, &ts.cpm, &ts.failed, &ts.throttledPct} {
 		*p = append(*p, pt{end, 0})
 	}
 	if !conversations {
 		ts.cpm = nil
 	}
+}
+
+// latencies makes the latency buckets' average and p95 (none for a sparse
+// run, drawn as markers), and their average utilization.
+func (ts *timeSeries) latencies(ls []latBucket, g grid) {
 	for i, l := range ls {
-		x := (float64(i) + 0.5) * latWidth
+		x := (float64(i) + 0.5) * g.latWidth
 		if !ts.sparse {
 			a, p := avgP95(l.ttft)
 			ts.ttftAvg, ts.ttftP95 = append(ts.ttftAvg, pt{x, a}), append(ts.ttftP95, pt{x, p})
@@ -244,9 +316,6 @@ func recordSeries(recs []Record, maxTokens, dispatch float64) timeSeries {
 			ts.util = append(ts.util, pt{x, a})
 		}
 	}
-	ts.inflight = inFlight(edges, ts.end)
-	ts.ttftDots, ts.tpotDots, ts.e2eDots = sample(ts.ttftDots), sample(ts.tpotDots), sample(ts.e2eDots)
-	return ts
 }
 
 // inFlight returns the most requests in flight in each of some hundreds
@@ -304,6 +373,7 @@ func bucketOf(t, width float64, n int) int {
 	return int(math.Min(i, float64(n-1)))
 }
 
+// appendOK appends x to v unless it is NaN (no figure).
 func appendOK(v []float64, x float64) []float64 {
 	if math.IsNaN(x) {
 		return v
@@ -311,6 +381,7 @@ func appendOK(v []float64, x float64) []float64 {
 	return append(v, x)
 }
 
+// appendDot appends the point (x, y) to v unless y is NaN (no figure).
 func appendDot(v []pt, x, y float64) []pt {
 	if math.IsNaN(y) {
 		return v
@@ -384,6 +455,7 @@ func scatter(recs []Record) (ok, thr, fail []pt) {
 	return sample(ok), sample(thr), sample(fail)
 }
 
+// sample thins p evenly to maxDots points.
 func sample(p []pt) []pt {
 	if len(p) <= maxDots {
 		return p

@@ -187,192 +187,252 @@ func draw(c spec) string {
 		notes = strings.Split(c.note, "\n")
 		top += noteRow * len(notes)
 	}
-	x0, x1, y1 := math.Inf(1), math.Inf(-1), c.yMax
-	n := 0
+	f, ok := frameOf(c, top)
+	if !ok {
+		return ""
+	}
+	legend, rows := layLegend(c)
+	chartH := top + plotH + padB + rows*legendRow
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" data-points="%d" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">`,
+		f.n, chartW, chartH, chartW, chartH, html.EscapeString(c.title))
+	fmt.Fprintf(&b, `<text x="%d" y="18" class="t">%s</text>`, padL, html.EscapeString(c.title))
+	for i, n := range notes {
+		fmt.Fprintf(&b, `<text x="%d" y="%d" class="nt">%s</text>`, padL, 33+i*noteRow, html.EscapeString(n))
+	}
+	f.grid(&b, c.xlab, c.ylab)
+	// Marks and reference lines, under the data.
+	f.marks(&b, c.marks)
+	f.refs(&b, c.refs)
+	for _, s := range c.ss {
+		if s.step {
+			b.WriteString(stepPath(s, f.sx, f.sy))
+			continue
+		}
+		b.WriteString(f.path(s))
+	}
+	f.legend(&b, legend)
+	b.WriteString(`</svg>`)
+	return b.String()
+}
+
+// frame is a chart's geometry: the ranges and steps of its axes, and
+// where its plot starts.
+type frame struct {
+	top          int // the plot's top, below the title and its notes
+	x0, x1, y1   float64
+	xstep, ystep float64
+	n            int // the points drawn
+}
+
+// frameOf fits the axes to a chart's points, its reference lines and its
+// fixed ranges, with round steps; false when there is no point to draw.
+func frameOf(c spec, top int) (frame, bool) {
+	f := frame{top: top, x0: math.Inf(1), x1: math.Inf(-1), y1: c.yMax}
 	for _, s := range c.ss {
 		for _, p := range s.pts {
 			if !valid(p) {
 				continue
 			}
-			n++
-			x0, x1, y1 = math.Min(x0, p.x), math.Max(x1, p.x), math.Max(y1, p.y)
+			f.n++
+			f.x0, f.x1, f.y1 = math.Min(f.x0, p.x), math.Max(f.x1, p.x), math.Max(f.y1, p.y)
 		}
 	}
-	if n == 0 {
-		return ""
+	if f.n == 0 {
+		return f, false
 	}
 	for _, r := range c.refs {
 		if math.Abs(r.y) <= maxAbs {
-			y1 = math.Max(y1, r.y*1.05)
+			f.y1 = math.Max(f.y1, r.y*1.05)
 		}
 	}
 	if c.xHi > c.xLo && c.xHi-c.xLo <= maxAbs {
-		x0, x1 = c.xLo, c.xHi
+		f.x0, f.x1 = c.xLo, c.xHi
 	}
-	if x1 <= x0 {
+	if f.x1 <= f.x0 {
 		// One x: a span around it that its precision can hold.
-		x1 = x0 + math.Max(1, math.Abs(x0)*1e-6)
+		f.x1 = f.x0 + math.Max(1, math.Abs(f.x0)*1e-6)
 	}
-	if y1 <= 0 {
-		y1 = 1
+	if f.y1 <= 0 {
+		f.y1 = 1
 	}
-	ystep := niceStep(y1, 5)
-	y1 = math.Ceil(y1/ystep) * ystep
+	f.ystep = niceStep(f.y1, 5)
+	f.y1 = math.Ceil(f.y1/f.ystep) * f.ystep
 	if c.wholeY {
-		ystep = math.Max(math.Ceil(ystep), 1) // 2.5 requests apart: 3
-		y1 = math.Ceil(y1/ystep) * ystep
+		f.ystep = math.Max(math.Ceil(f.ystep), 1) // 2.5 requests apart: 3
+		f.y1 = math.Ceil(f.y1/f.ystep) * f.ystep
 	}
-	xstep := niceStep(x1-x0, 6)
+	f.xstep = niceStep(f.x1-f.x0, 6)
 	if c.wholeX {
-		xstep = math.Max(math.Floor(xstep), 1) // 2.5 tokens apart: 2
+		f.xstep = math.Max(math.Floor(f.xstep), 1) // 2.5 tokens apart: 2
 	}
+	return f, true
+}
 
-	// The legend's entries, laid out in rows under the plot.
-	type entry struct {
-		name, color string
-		dash        string // "": solid
-		dot, cross  bool
+// The plot's width and height, in pixels.
+const (
+	plotPW = float64(chartW - padL - padR)
+	plotPH = float64(plotH)
+)
+
+// sx is where x is drawn.
+func (f *frame) sx(x float64) float64 { return float64(padL) + (x-f.x0)/(f.x1-f.x0)*plotPW }
+
+// sy is where y is drawn.
+func (f *frame) sy(y float64) float64 { return float64(f.top) + plotPH - y/f.y1*plotPH }
+
+// grid draws the grid, the ticks and the axes' labels.
+func (f *frame) grid(b *strings.Builder, xlab, ylab string) {
+	top := f.top
+	for _, y := range ticks(0, f.y1+f.ystep/2, f.ystep) {
+		fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="g"/><text x="%d" y="%.1f" class="yl">%s</text>`,
+			padL, chartW-padR, f.sy(y), f.sy(y), padL-5, f.sy(y)+4, fmtTick(y, f.ystep))
 	}
-	var entries []entry
+	for _, x := range ticks(f.x0, f.x1, f.xstep) {
+		fmt.Fprintf(b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" class="g"/><text x="%.1f" y="%d" class="xl">%s</text>`,
+			f.sx(x), f.sx(x), top, top+plotH, f.sx(x), top+plotH+15, fmtTick(x, f.xstep))
+	}
+	fmt.Fprintf(b, `<text x="%.0f" y="%d" class="al">%s</text>`, float64(padL)+plotPW/2, top+plotH+32, html.EscapeString(xlab))
+	fmt.Fprintf(b, `<text transform="translate(13 %.0f) rotate(-90)" class="al">%s</text>`, float64(top)+plotPH/2, html.EscapeString(ylab))
+}
+
+// marks draws the vertical marks inside the x axis, thinned to
+// maxMarks, with their labels.
+func (f *frame) marks(b *strings.Builder, marks []mark) {
+	top := f.top
+	for i, m := range marks {
+		if len(marks) > maxMarks && i%(len(marks)/maxMarks+1) != 0 {
+			continue
+		}
+		if m.x > f.x0 && m.x < f.x1 {
+			fmt.Fprintf(b, `<line class="mark" x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#777" stroke-width="1" stroke-dasharray="1 3"/>`, f.sx(m.x), f.sx(m.x), top, top+plotH)
+			if m.label != "" {
+				fmt.Fprintf(b, `<text class="mk" x="%.1f" y="%d">%s</text>`, f.sx(m.x)+3, top+11, html.EscapeString(m.label))
+			}
+		}
+	}
+}
+
+// refs draws the horizontal reference lines that can be drawn.
+func (f *frame) refs(b *strings.Builder, refs []ref) {
+	for _, r := range refs {
+		if !(math.Abs(r.y) <= maxAbs) {
+			continue
+		}
+		fmt.Fprintf(b, `<line class="ref" x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="1.4" stroke-dasharray="%s"><title>%s</title></line>`,
+			padL, chartW-padR, f.sy(r.y), f.sy(r.y), r.color, r.dashArray(), html.EscapeString(r.label()))
+	}
+}
+
+// path draws a series that is not a histogram's outline: a line, dots
+// or crosses; "" when none of its points is inside the axes.
+func (f *frame) path(s series) string {
+	var d strings.Builder
+	pen := false
+	// A point past a fixed axis is not drawn (a distribution's tail
+	// past its p99).
+	in := func(p pt) bool { return valid(p) && p.x >= f.x0-1e-9*math.Abs(f.x0) && p.x <= f.x1+1e-9*math.Abs(f.x1) }
+	for i, p := range s.pts {
+		if !in(p) {
+			pen = false
+			continue
+		}
+		// A point with no neighbour on the line would not show: draw
+		// it as a dot.
+		lone := !s.dots && !s.cross && !pen && (i+1 == len(s.pts) || !in(s.pts[i+1]))
+		X, Y := f.sx(p.x), f.sy(p.y)
+		switch {
+		case s.cross:
+			fmt.Fprintf(&d, "M%.1f %.1fl5 5m0-5l-5 5", X-2.5, Y-2.5)
+		case s.dots:
+			fmt.Fprintf(&d, "M%.1f %.1fh0", X, Y)
+		case pen:
+			fmt.Fprintf(&d, "L%.1f %.1f", X, Y)
+		case lone:
+			fmt.Fprintf(&d, "M%.1f %.1fh0", X, Y)
+		default:
+			fmt.Fprintf(&d, "M%.1f %.1f", X, Y)
+			pen = true
+		}
+	}
+	if d.Len() == 0 {
+		return ""
+	}
+	return fmt.Sprintf(`<path class="series" fill="none" %s d="%s"><title>%s</title></path>`, s.style(), d.String(), html.EscapeString(s.name))
+}
+
+// style is a series' stroke: dots, crosses, dashed or solid.
+func (s series) style() string {
+	style := fmt.Sprintf(`stroke="%s"`, s.color)
+	switch {
+	case s.dots:
+		style += ` stroke-width="6" stroke-linecap="round" opacity="0.75"`
+	case s.cross:
+		style += ` stroke-width="1.5"`
+	case s.dashed:
+		style += ` stroke-width="1.5" stroke-dasharray="` + s.dashArray() + `" stroke-linecap="round"`
+	default:
+		style += ` stroke-width="1.8" stroke-linecap="round"`
+	}
+	return style
+}
+
+// legendEntry is one entry of a chart's legend: a series or a reference
+// line.
+type legendEntry struct {
+	name, color string
+	dash        string // "": solid
+	dot, cross  bool
+	x, row      int // where it is laid out
+}
+
+// layLegend lays out the legend's entries in rows under the plot, and
+// returns them and the rows they take.
+func layLegend(c spec) ([]legendEntry, int) {
+	var entries []legendEntry
 	for _, s := range c.ss {
 		if len(s.pts) > 0 {
-			entries = append(entries, entry{s.name, s.color, s.dashArray(), s.dots, s.cross})
+			entries = append(entries, legendEntry{name: s.name, color: s.color, dash: s.dashArray(), dot: s.dots, cross: s.cross})
 		}
 	}
 	for _, r := range c.refs {
 		if math.Abs(r.y) <= maxAbs {
-			entries = append(entries, entry{r.label(), r.color, r.dashArray(), false, false})
+			entries = append(entries, legendEntry{name: r.label(), color: r.color, dash: r.dashArray()})
 		}
 	}
-	type placed struct {
-		entry
-		x, row int
-	}
-	var legend []placed
 	lx, row := padL, 0
-	for _, e := range entries {
+	for i, e := range entries {
 		// 11-px text: about 6.5 px a character, and room between entries.
 		w := 34 + int(6.5*float64(utf8.RuneCountInString(e.name)))
 		if lx+w > chartW-padR && lx > padL {
 			lx, row = padL, row+1
 		}
-		legend = append(legend, placed{e, lx, row})
+		entries[i].x, entries[i].row = lx, row
 		lx += w
 	}
-	rows := 0
-	if len(legend) > 0 {
-		rows = row + 1
+	if len(entries) == 0 {
+		return nil, 0
 	}
-	chartH := top + plotH + padB + rows*legendRow
+	return entries, row + 1
+}
 
-	pw, ph := float64(chartW-padL-padR), float64(plotH)
-	sx := func(x float64) float64 { return float64(padL) + (x-x0)/(x1-x0)*pw }
-	sy := func(y float64) float64 { return float64(top) + ph - y/y1*ph }
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" data-points="%d" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">`,
-		n, chartW, chartH, chartW, chartH, html.EscapeString(c.title))
-	fmt.Fprintf(&b, `<text x="%d" y="18" class="t">%s</text>`, padL, html.EscapeString(c.title))
-	for i, n := range notes {
-		fmt.Fprintf(&b, `<text x="%d" y="%d" class="nt">%s</text>`, padL, 33+i*noteRow, html.EscapeString(n))
-	}
-	// Grid and ticks.
-	for _, y := range ticks(0, y1+ystep/2, ystep) {
-		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="g"/><text x="%d" y="%.1f" class="yl">%s</text>`,
-			padL, chartW-padR, sy(y), sy(y), padL-5, sy(y)+4, fmtTick(y, ystep))
-	}
-	for _, x := range ticks(x0, x1, xstep) {
-		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" class="g"/><text x="%.1f" y="%d" class="xl">%s</text>`,
-			sx(x), sx(x), top, top+plotH, sx(x), top+plotH+15, fmtTick(x, xstep))
-	}
-	fmt.Fprintf(&b, `<text x="%.0f" y="%d" class="al">%s</text>`, float64(padL)+pw/2, top+plotH+32, html.EscapeString(c.xlab))
-	fmt.Fprintf(&b, `<text transform="translate(13 %.0f) rotate(-90)" class="al">%s</text>`, float64(top)+ph/2, html.EscapeString(c.ylab))
-	// Marks, under the data.
-	for i, m := range c.marks {
-		if len(c.marks) > maxMarks && i%(len(c.marks)/maxMarks+1) != 0 {
-			continue
-		}
-		if m.x > x0 && m.x < x1 {
-			fmt.Fprintf(&b, `<line class="mark" x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#777" stroke-width="1" stroke-dasharray="1 3"/>`, sx(m.x), sx(m.x), top, top+plotH)
-			if m.label != "" {
-				fmt.Fprintf(&b, `<text class="mk" x="%.1f" y="%d">%s</text>`, sx(m.x)+3, top+11, html.EscapeString(m.label))
-			}
-		}
-	}
-	// Reference lines, under the data.
-	for _, r := range c.refs {
-		if !(math.Abs(r.y) <= maxAbs) {
-			continue
-		}
-		fmt.Fprintf(&b, `<line class="ref" x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="1.4" stroke-dasharray="%s"><title>%s</title></line>`,
-			padL, chartW-padR, sy(r.y), sy(r.y), r.color, r.dashArray(), html.EscapeString(r.label()))
-	}
-	// Data.
-	for _, s := range c.ss {
-		if s.step {
-			b.WriteString(stepPath(s, sx, sy))
-			continue
-		}
-		var d strings.Builder
-		pen := false
-		// A point past a fixed axis is not drawn (a distribution's tail
-		// past its p99).
-		in := func(p pt) bool { return valid(p) && p.x >= x0-1e-9*math.Abs(x0) && p.x <= x1+1e-9*math.Abs(x1) }
-		for i, p := range s.pts {
-			if !in(p) {
-				pen = false
-				continue
-			}
-			// A point with no neighbour on the line would not show: draw
-			// it as a dot.
-			lone := !s.dots && !s.cross && !pen && (i+1 == len(s.pts) || !in(s.pts[i+1]))
-			X, Y := sx(p.x), sy(p.y)
-			switch {
-			case s.cross:
-				fmt.Fprintf(&d, "M%.1f %.1fl5 5m0-5l-5 5", X-2.5, Y-2.5)
-			case s.dots:
-				fmt.Fprintf(&d, "M%.1f %.1fh0", X, Y)
-			case pen:
-				fmt.Fprintf(&d, "L%.1f %.1f", X, Y)
-			case lone:
-				fmt.Fprintf(&d, "M%.1f %.1fh0", X, Y)
-			default:
-				fmt.Fprintf(&d, "M%.1f %.1f", X, Y)
-				pen = true
-			}
-		}
-		if d.Len() == 0 {
-			continue
-		}
-		style := fmt.Sprintf(`stroke="%s"`, s.color)
-		switch {
-		case s.dots:
-			style += ` stroke-width="6" stroke-linecap="round" opacity="0.75"`
-		case s.cross:
-			style += ` stroke-width="1.5"`
-		case s.dashed:
-			style += ` stroke-width="1.5" stroke-dasharray="` + s.dashArray() + `" stroke-linecap="round"`
-		default:
-			style += ` stroke-width="1.8" stroke-linecap="round"`
-		}
-		fmt.Fprintf(&b, `<path class="series" fill="none" %s d="%s"><title>%s</title></path>`, style, d.String(), html.EscapeString(s.name))
-	}
-	// Legend, below the axis label.
+// legend draws the legend, below the axis label: each entry's line, dot
+// or cross, and its name.
+func (f *frame) legend(b *strings.Builder, legend []legendEntry) {
 	for _, e := range legend {
-		y := top + plotH + padB + e.row*legendRow + 10
+		y := f.top + plotH + padB + e.row*legendRow + 10
 		switch {
 		case e.cross:
-			fmt.Fprintf(&b, `<path d="M%d %dl7 7m0-7l-7 7" stroke="%s" stroke-width="1.8"/>`, e.x+5, y-8, e.color)
+			fmt.Fprintf(b, `<path d="M%d %dl7 7m0-7l-7 7" stroke="%s" stroke-width="1.8"/>`, e.x+5, y-8, e.color)
 		case e.dot:
-			fmt.Fprintf(&b, `<circle cx="%d" cy="%d" r="3.5" fill="%s"/>`, e.x+8, y-4, e.color)
+			fmt.Fprintf(b, `<circle cx="%d" cy="%d" r="3.5" fill="%s"/>`, e.x+8, y-4, e.color)
 		case e.dash != "":
-			fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2" stroke-dasharray="%s"/>`, e.x, e.x+18, y-4, y-4, e.color, e.dash)
+			fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2" stroke-dasharray="%s"/>`, e.x, e.x+18, y-4, y-4, e.color, e.dash)
 		default:
-			fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"/>`, e.x, e.x+18, y-4, y-4, e.color)
+			fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"/>`, e.x, e.x+18, y-4, y-4, e.color)
 		}
-		fmt.Fprintf(&b, `<text x="%d" y="%d" class="lg">%s</text>`, e.x+22, y, html.EscapeString(e.name))
+		fmt.Fprintf(b, `<text x="%d" y="%d" class="lg">%s</text>`, e.x+22, y, html.EscapeString(e.name))
 	}
-	b.WriteString(`</svg>`)
-	return b.String()
 }
 
 // dashArray is a series' line pattern, "" when solid.

@@ -61,78 +61,101 @@ func (r *Run) Row() Row {
 		row.Batch = r.Settings.Batch
 	}
 	if s := r.Summary; s != nil {
-		row.Judged, row.Valid, row.Invalid = true, s.Valid, s.Invalid
-		row.Duration = s.Window.F()
-		q := s.Requests
-		row.Sent, row.OK, row.Throttled = q.Sent, q.OK, q.Throttled
-		row.Failed = q.Failed() - q.Throttled
-		row.Incomplete = q.Incomplete
-		if !math.IsNaN(s.RPM.Offered.F()) {
-			row.OfferedRPM = s.RPM.Offered.F()
-		}
-		row.RPM, row.SendRPM = s.RPM.Achieved.F(), s.RPM.Sent.F()
-		row.TPMContext, row.TPMGen, row.TPMTotal, row.TPMQuota = s.TPM.Context.F(), s.TPM.Gen.F(), s.TPM.Total.F(), s.TPM.Quota.F()
-		l := func(k string) metrics.Dist { return s.Latency[k] }
-		row.TTFT50, row.TTFT95, row.TTFT99 = l("ttft").P50.F(), l("ttft").P95.F(), l("ttft").P99.F()
-		row.TPOT50, row.TPOT95, row.TPOT99 = l("tpot").P50.F(), l("tpot").P95.F(), l("tpot").P99.F()
-		row.E2E50, row.E2E95, row.E2E99 = l("e2e").P50.F(), l("e2e").P95.F(), l("e2e").P99.F()
-		row.UtilAvg, row.UtilP95 = s.Util.Mean.F(), s.Util.P95.F()
-		if s.Util.Count == 0 {
-			row.UtilAvg, row.UtilP95 = nan, nan
-		}
-		row.LagP99 = l("lag").P99.F()
-		if s.Tokens.Compared > 0 {
-			row.Mismatch = s.Tokens.MismatchShare.F()
-		}
-		row.CachedShare = s.CachedShare()
-		if s.Sessions > 0 {
-			// The offered rate of a conversation run is of
-			// conversations, not of requests.
-			row.Sessions = float64(s.Sessions)
-			row.OfferedCPM, row.OfferedRPM = row.OfferedRPM, nan
-			if w := s.Window.F(); w > 0 {
-				row.CPM = float64(s.Sessions) / (w / 60)
-			}
-		}
-		if len(s.Deployments) > 0 {
-			row.Spilled = 0
-			for _, d := range s.Deployments {
-				row.Spilled += float64(d.Spilled)
-			}
-		}
+		row.fromSummary(s)
 	} else if n := len(r.Lines); n > 0 {
-		last := r.Lines[n-1]
-		row.Duration = last.RunSeconds.F()
-		row.Sent, row.OK = int64(last.Requests.F()), int64(last.Completed.F())
-		row.Throttled, row.Failed = int64(last.Throttled.F()), int64(last.Failures.F())
-		row.RPM, row.SendRPM = last.RPM.F(), last.SendRPM.F()
-		if !math.IsNaN(last.OfferedRPM.F()) {
-			row.OfferedRPM = last.OfferedRPM.F()
-		}
-		row.TPMContext, row.TPMGen, row.TPMTotal = last.TPM.Context.F(), last.TPM.Gen.F(), last.TPM.Total.F()
-		row.TTFT50, row.TTFT95, row.TTFT99 = last.TTFTP50.F(), last.TTFT.P95.F(), last.TTFTP99.F()
-		row.TPOT50, row.TPOT95, row.TPOT99 = last.TBTP50.F(), last.TBT.P95.F(), last.TBTP99.F()
-		row.E2E50, row.E2E95, row.E2E99 = last.E2EP50.F(), last.E2E.P95.F(), last.E2EP99.F()
-		row.UtilAvg, row.UtilP95 = last.Util.Avg.F(), last.Util.P95.F()
-		row.LagP99 = last.Lag.P99.F()
+		row.fromLine(r.Lines[n-1])
 	}
 	if math.IsNaN(row.TPMQuota) && len(r.Records) > 0 && row.Duration > 0 {
-		// A first-release run: the quota count from its records.
-		var q float64
-		for _, rec := range r.Records {
-			if rec.Class == "ok" {
-				q += float64(rec.PromptTokens) + float64(max(r.Settings.MaxTokens, 0))
-				if r.Settings.MaxTokens == 0 {
-					q += float64(rec.OutputTokens)
-				}
-			}
-		}
-		row.TPMQuota = q / (row.Duration / 60)
+		row.TPMQuota = quotaTPM(r.Records, r.Settings.MaxTokens, row.Duration)
 	}
 	if r.Summary == nil && r.Settings.Turns > 1 {
 		row.OfferedCPM, row.OfferedRPM = row.OfferedRPM, nan
 	}
-	if row.LagP99 > 0.010 && (r.Summary == nil || len(r.Summary.Invalid) == 0) {
+	row.warn(r.Summary)
+	return row
+}
+
+// fromSummary takes the row's figures from summary.json.
+func (row *Row) fromSummary(s *metrics.Results) {
+	row.Judged, row.Valid, row.Invalid = true, s.Valid, s.Invalid
+	row.Duration = s.Window.F()
+	q := s.Requests
+	row.Sent, row.OK, row.Throttled = q.Sent, q.OK, q.Throttled
+	row.Failed = q.Failed() - q.Throttled
+	row.Incomplete = q.Incomplete
+	if !math.IsNaN(s.RPM.Offered.F()) {
+		row.OfferedRPM = s.RPM.Offered.F()
+	}
+	row.RPM, row.SendRPM = s.RPM.Achieved.F(), s.RPM.Sent.F()
+	row.TPMContext, row.TPMGen, row.TPMTotal, row.TPMQuota = s.TPM.Context.F(), s.TPM.Gen.F(), s.TPM.Total.F(), s.TPM.Quota.F()
+	l := func(k string) metrics.Dist { return s.Latency[k] }
+	row.TTFT50, row.TTFT95, row.TTFT99 = l("ttft").P50.F(), l("ttft").P95.F(), l("ttft").P99.F()
+	row.TPOT50, row.TPOT95, row.TPOT99 = l("tpot").P50.F(), l("tpot").P95.F(), l("tpot").P99.F()
+	row.E2E50, row.E2E95, row.E2E99 = l("e2e").P50.F(), l("e2e").P95.F(), l("e2e").P99.F()
+	row.UtilAvg, row.UtilP95 = s.Util.Mean.F(), s.Util.P95.F()
+	if s.Util.Count == 0 {
+		row.UtilAvg, row.UtilP95 = nan, nan
+	}
+	row.LagP99 = l("lag").P99.F()
+	if s.Tokens.Compared > 0 {
+		row.Mismatch = s.Tokens.MismatchShare.F()
+	}
+	row.CachedShare = s.CachedShare()
+	if s.Sessions > 0 {
+		// The offered rate of a conversation run is of
+		// conversations, not of requests.
+		row.Sessions = float64(s.Sessions)
+		row.OfferedCPM, row.OfferedRPM = row.OfferedRPM, nan
+		if w := s.Window.F(); w > 0 {
+			row.CPM = float64(s.Sessions) / (w / 60)
+		}
+	}
+	if len(s.Deployments) > 0 {
+		row.Spilled = 0
+		for _, d := range s.Deployments {
+			row.Spilled += float64(d.Spilled)
+		}
+	}
+}
+
+// fromLine takes the row's figures from a log's last live line.
+func (row *Row) fromLine(last Line) {
+	row.Duration = last.RunSeconds.F()
+	row.Sent, row.OK = int64(last.Requests.F()), int64(last.Completed.F())
+	row.Throttled, row.Failed = int64(last.Throttled.F()), int64(last.Failures.F())
+	row.RPM, row.SendRPM = last.RPM.F(), last.SendRPM.F()
+	if !math.IsNaN(last.OfferedRPM.F()) {
+		row.OfferedRPM = last.OfferedRPM.F()
+	}
+	row.TPMContext, row.TPMGen, row.TPMTotal = last.TPM.Context.F(), last.TPM.Gen.F(), last.TPM.Total.F()
+	row.TTFT50, row.TTFT95, row.TTFT99 = last.TTFTP50.F(), last.TTFT.P95.F(), last.TTFTP99.F()
+	row.TPOT50, row.TPOT95, row.TPOT99 = last.TBTP50.F(), last.TBT.P95.F(), last.TBTP99.F()
+	row.E2E50, row.E2E95, row.E2E99 = last.E2EP50.F(), last.E2E.P95.F(), last.E2EP99.F()
+	row.UtilAvg, row.UtilP95 = last.Util.Avg.F(), last.Util.P95.F()
+	row.LagP99 = last.Lag.P99.F()
+}
+
+// quotaTPM is a first-release run's quota count, tokens a minute over
+// duration seconds, from its records: each successful request's prompt
+// and max_tokens (its output, when the run set none).
+func quotaTPM(recs []Record, maxTokens int, duration float64) float64 {
+	var q float64
+	for _, rec := range recs {
+		if rec.Class == "ok" {
+			q += float64(rec.PromptTokens) + float64(max(maxTokens, 0))
+			if maxTokens == 0 {
+				q += float64(rec.OutputTokens)
+			}
+		}
+	}
+	return q / (duration / 60)
+}
+
+// warn adds the row's warnings: a load generator behind its schedule
+// (unless the summary said why the run is not valid), requests cut off,
+// token counts that disagree.
+func (row *Row) warn(s *metrics.Results) {
+	if row.LagP99 > 0.010 && (s == nil || len(s.Invalid) == 0) {
 		row.Warnings = append(row.Warnings, fmt.Sprintf("schedule lag p99 is %.1f ms: the load generator fell behind its schedule", row.LagP99*1e3))
 	}
 	if row.Sent > 0 && float64(row.Incomplete) > 0.01*float64(row.Sent) {
@@ -141,7 +164,6 @@ func (r *Run) Row() Row {
 	if row.Mismatch > 0.01 {
 		row.Warnings = append(row.Warnings, fmt.Sprintf("server and client token counts disagree on %.1f%% of requests", 100*row.Mismatch))
 	}
-	return row
 }
 
 // column is one figure of the summary table.

@@ -66,46 +66,19 @@ func oneValue(sets ...[]float64) (float64, bool) {
 // prompt and output lengths as sent and as served, TTFT against prompt
 // length with cache hits told apart, and TTFT by turn for conversations.
 // A length that never varied is a note, not a chart of one bar.
-func trafficCharts(runs []*Run, color func(int) string) (charts, notes []string) {
+func trafficCharts(runs []*Run) (charts, notes []string) {
 	var prompts, outputs, turns []series
 	var sentP, servedP, asked, served [][]float64
 	for i, r := range runs {
-		var sp, vp, ak, sv []float64
-		for _, rec := range r.Records {
-			if rec.Warmup {
-				continue // left out of the figures
-			}
-			if v := rec.ClientPrompt.F(); v >= 0 {
-				sp = append(sp, v)
-			}
-			if v := rec.MaxTokens.F(); v > 0 {
-				ak = append(ak, v)
-			}
-			if rec.Class != "ok" {
-				continue
-			}
-			if v := rec.ServerPrompt.F(); v >= 0 {
-				vp = append(vp, v)
-			}
-			sv = append(sv, float64(rec.OutputTokens))
-		}
-		sentP, servedP, asked, served = append(sentP, sp), append(servedP, vp), append(asked, ak), append(served, sv)
-		h := histograms(sp, vp)
-		prompts = append(prompts, series{name: r.Name + " as sent (client count)", color: color(i), dashed: true, step: true, pts: h[0]},
-			series{name: r.Name + " as served (server count)", color: color(i), step: true, pts: h[1]})
-		h = histograms(ak, sv)
-		outputs = append(outputs, series{name: r.Name + " asked (max_tokens)", color: color(i), dashed: true, step: true, pts: h[0]},
-			series{name: r.Name + " served", color: color(i), step: true, pts: h[1]})
-		if s := r.Summary; s != nil && len(s.Turns) > 0 {
-			var p50, p95 []pt
-			for _, t := range s.Turns {
-				l := t.Results.Latency["ttft"]
-				p50 = append(p50, pt{float64(t.Turn), 1e3 * l.P50.F()})
-				p95 = append(p95, pt{float64(t.Turn), 1e3 * l.P95.F()})
-			}
-			turns = append(turns, series{name: r.Name + " p50", color: color(i), pts: p50},
-				series{name: r.Name + " p95", color: color(i), dashed: true, pts: p95})
-		}
+		l := lengthsOf(r)
+		sentP, servedP, asked, served = append(sentP, l.sent), append(servedP, l.served), append(asked, l.asked), append(served, l.output)
+		h := histograms(l.sent, l.served)
+		prompts = append(prompts, series{name: r.Name + " as sent (client count)", color: colorOf(i), dashed: true, step: true, pts: h[0]},
+			series{name: r.Name + " as served (server count)", color: colorOf(i), step: true, pts: h[1]})
+		h = histograms(l.asked, l.output)
+		outputs = append(outputs, series{name: r.Name + " asked (max_tokens)", color: colorOf(i), dashed: true, step: true, pts: h[0]},
+			series{name: r.Name + " served", color: colorOf(i), step: true, pts: h[1]})
+		turns = append(turns, turnSeries(r, i)...)
 	}
 	if v, ok := oneValue(append(sentP, servedP...)...); ok {
 		notes = append(notes, fmt.Sprintf("Every prompt was %s tokens, as sent and as served.", strconv.FormatFloat(v, 'f', -1, 64)))
@@ -128,36 +101,93 @@ func trafficCharts(runs []*Run, color func(int) string) (charts, notes []string)
 		charts = append(charts, countChart("Output tokens per request", "output tokens", "requests", outputs))
 	}
 	for i, r := range runs {
-		var hit, miss []pt
-		var lengths []float64
-		cache := false
-		for _, rec := range r.Records {
-			if rec.Class != "ok" || rec.Warmup || math.IsNaN(rec.TTFT.F()) {
-				continue
-			}
-			p := pt{float64(rec.PromptTokens), 1e3 * rec.TTFT.F()}
-			lengths = append(lengths, p.x)
-			cache = cache || !math.IsNaN(rec.Cached.F())
-			if rec.Cached.F() > 0 {
-				hit = append(hit, p)
-			} else {
-				miss = append(miss, p)
-			}
+		if c := ttftByPrompt(r, i); c != "" {
+			charts = append(charts, c)
 		}
-		if _, one := oneValue(lengths); one {
-			continue // one prompt length: TTFT over time says it all
-		}
-		ss := []series{{name: "each request", color: color(i), dots: true, pts: sample(miss)}}
-		if cache {
-			share := ""
-			if s := r.Summary; s != nil && !math.IsNaN(s.CachedShare()) {
-				share = " (" + strconv.FormatFloat(100*s.CachedShare(), 'f', 1, 64) + "% of all prompt tokens cached)"
-			}
-			ss = []series{{name: "no cache hit", color: color(i), dots: true, pts: sample(miss)},
-				{name: "prompt cache hit" + share, color: color(i), cross: true, pts: sample(hit)}}
-		}
-		charts = append(charts, draw(spec{title: "TTFT by prompt tokens", note: r.Name, xlab: "prompt tokens", ylab: "ms", ss: ss, wholeX: true}))
 	}
 	charts = append(charts, countChart("TTFT by turn of the conversation", "turn", "ms", turns))
 	return charts, notes
+}
+
+// lengths are a run's request lengths, in tokens, the warmup's left out:
+// prompts as sent (the client's count) and as served (the server's, of
+// successful requests), the output asked (max_tokens) and served.
+type lengths struct {
+	sent, served, asked, output []float64
+}
+
+// lengthsOf reads a run's request lengths from its records.
+func lengthsOf(r *Run) lengths {
+	var l lengths
+	for _, rec := range r.Records {
+		if rec.Warmup {
+			continue // left out of the figures
+		}
+		if v := rec.ClientPrompt.F(); v >= 0 {
+			l.sent = append(l.sent, v)
+		}
+		if v := rec.MaxTokens.F(); v > 0 {
+			l.asked = append(l.asked, v)
+		}
+		if rec.Class != "ok" {
+			continue
+		}
+		if v := rec.ServerPrompt.F(); v >= 0 {
+			l.served = append(l.served, v)
+		}
+		l.output = append(l.output, float64(rec.OutputTokens))
+	}
+	return l
+}
+
+// turnSeries are run i's TTFT p50 and p95 by turn of its conversations;
+// none for a run without turns.
+func turnSeries(r *Run, i int) []series {
+	s := r.Summary
+	if s == nil || len(s.Turns) == 0 {
+		return nil
+	}
+	var p50, p95 []pt
+	for _, t := range s.Turns {
+		l := t.Results.Latency["ttft"]
+		p50 = append(p50, pt{float64(t.Turn), 1e3 * l.P50.F()})
+		p95 = append(p95, pt{float64(t.Turn), 1e3 * l.P95.F()})
+	}
+	return []series{{name: r.Name + " p50", color: colorOf(i), pts: p50},
+		{name: r.Name + " p95", color: colorOf(i), dashed: true, pts: p95}}
+}
+
+// ttftByPrompt charts run i's TTFT of each successful request against its
+// prompt's length, cache hits told apart when the server reports them;
+// "" when every prompt had one length (TTFT over time says it all).
+func ttftByPrompt(r *Run, i int) string {
+	var hit, miss []pt
+	var lengths []float64
+	cache := false
+	for _, rec := range r.Records {
+		if rec.Class != "ok" || rec.Warmup || math.IsNaN(rec.TTFT.F()) {
+			continue
+		}
+		p := pt{float64(rec.PromptTokens), 1e3 * rec.TTFT.F()}
+		lengths = append(lengths, p.x)
+		cache = cache || !math.IsNaN(rec.Cached.F())
+		if rec.Cached.F() > 0 {
+			hit = append(hit, p)
+		} else {
+			miss = append(miss, p)
+		}
+	}
+	if _, one := oneValue(lengths); one {
+		return ""
+	}
+	ss := []series{{name: "each request", color: colorOf(i), dots: true, pts: sample(miss)}}
+	if cache {
+		share := ""
+		if s := r.Summary; s != nil && !math.IsNaN(s.CachedShare()) {
+			share = " (" + strconv.FormatFloat(100*s.CachedShare(), 'f', 1, 64) + "% of all prompt tokens cached)"
+		}
+		ss = []series{{name: "no cache hit", color: colorOf(i), dots: true, pts: sample(miss)},
+			{name: "prompt cache hit" + share, color: colorOf(i), cross: true, pts: sample(hit)}}
+	}
+	return draw(spec{title: "TTFT by prompt tokens", note: r.Name, xlab: "prompt tokens", ylab: "ms", ss: ss, wholeX: true})
 }
