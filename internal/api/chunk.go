@@ -277,16 +277,21 @@ func (c *Chunk) delta(p *parser, k []byte) error {
 		}
 		return p.array(func() error {
 			err := p.object(func(k []byte) error {
-				if string(k) != "function" || p.null() {
+				if string(k) != "function" {
 					return p.skip()
 				}
+				// A null function, name or arguments is none (a call's
+				// later deltas may say "name":null).
 				return p.object(func(k []byte) error {
-					if (string(k) == "name" || string(k) == "arguments") && !p.null() {
-						var err error
-						c.Text, err = p.str(c.Text)
-						return err
+					if string(k) != "name" && string(k) != "arguments" {
+						return p.skip()
 					}
-					return p.skip()
+					if p.null() {
+						return nil
+					}
+					var err error
+					c.Text, err = p.str(c.Text)
+					return err
 				})
 			})
 			// A tool call is output even when its first delta has no

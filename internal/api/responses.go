@@ -74,6 +74,9 @@ func finishReason(reason string) string {
 func (c *Chunk) responsesField(p *parser, key []byte) error {
 	switch string(key) {
 	case "type":
+		if p.null() {
+			return nil
+		}
 		s, err := c.word(p)
 		c.typ = eventType(s)
 		c.Responses = c.Responses || c.typ != evOther && c.typ != evError || len(s) > 9 && string(s[:9]) == "response."
@@ -158,6 +161,9 @@ func (c *Chunk) outputItem(p *parser) error {
 	err := p.object(func(k []byte) error {
 		switch string(k) {
 		case "type":
+			if p.null() {
+				return nil
+			}
 			s, err := c.word(p)
 			switch string(s) {
 			case "reasoning":
