@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"strings"
 	"time"
 
@@ -32,6 +33,45 @@ func (c *Client) attempt(ctx context.Context, req Request, w *metrics.Wire) {
 	w.ResetAttempt()
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
+	hreq, err := c.request(actx, req, w, b)
+	if err != nil {
+		c.fail(w, metrics.Connection, err.Error())
+		return
+	}
+	if w.Send.IsZero() {
+		w.Send = c.now()
+	}
+	resp, err := c.httpClient().Do(hreq)
+	if err != nil {
+		class := c.errClass(ctx, actx, metrics.Connection)
+		c.fail(w, class, c.errMessage(class, err))
+		return
+	}
+	defer resp.Body.Close()
+	w.Hdr = c.now()
+	w.Status, w.Proto = resp.StatusCode, resp.Proto
+	if req.Answered != nil {
+		req.Answered()
+	}
+	c.readHeaders(&w.Headers, resp.Header)
+	if resp.StatusCode != http.StatusOK {
+		c.notOK(ctx, req, w, hreq.URL, resp, usage)
+		return
+	}
+	if req.Whole {
+		c.whole(ctx, actx, w, resp.Body, resp.Header, max(req.Choices, 1))
+		return
+	}
+	if c.stream(ctx, actx, req, w, resp.Body, c.serverText(bodyKind(resp.Header, resp.ContentLength), 160)) {
+		t := time.AfterFunc(drainWait, cancel)
+		io.CopyN(io.Discard, resp.Body, drainMax)
+		t.Stop()
+	}
+}
+
+// request is an attempt's HTTP request of body b: its headers, and a
+// trace that counts the connections it opens in w.
+func (c *Client) request(actx context.Context, req Request, w *metrics.Wire, b []byte) (*http.Request, error) {
 	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
 		if !info.Reused {
 			w.NewConns++
@@ -39,8 +79,7 @@ func (c *Client) attempt(ctx context.Context, req Request, w *metrics.Wire) {
 	}}
 	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, trace), http.MethodPost, c.cfg.Endpoint.URL, bytes.NewReader(b))
 	if err != nil {
-		c.fail(w, metrics.Connection, err.Error())
-		return
+		return nil, err
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	if req.Whole {
@@ -54,63 +93,48 @@ func (c *Client) attempt(ctx context.Context, req Request, w *metrics.Wire) {
 	for k, v := range c.cfg.Header {
 		hreq.Header[k] = v
 	}
-	if w.Send.IsZero() {
-		w.Send = c.now()
-	}
-	hc := c.hcs[0]
+	return hreq, nil
+}
+
+// httpClient is the client of the next attempt: HTTP/2's connection
+// groups take turns.
+func (c *Client) httpClient() *http.Client {
 	if len(c.hcs) > 1 {
-		hc = c.hcs[c.next.Add(1)%uint64(len(c.hcs))]
+		return c.hcs[c.next.Add(1)%uint64(len(c.hcs))]
 	}
-	resp, err := hc.Do(hreq)
-	if err != nil {
-		class := c.errClass(ctx, actx, metrics.Connection)
-		c.fail(w, class, c.errMessage(class, err))
-		return
-	}
-	defer resp.Body.Close()
-	w.Hdr = c.now()
-	w.Status, w.Proto = resp.StatusCode, resp.Proto
-	if req.Answered != nil {
-		req.Answered()
-	}
-	c.readHeaders(&w.Headers, resp.Header)
+	return c.hcs[0]
+}
+
+// notOK ends an attempt answered with any status but 200 (from, the
+// request's URL, tells where a redirect pointed): a failure of its
+// class, or, when the server refused stream_options (usage says they
+// were sent), the request sent again without them.
+func (c *Client) notOK(ctx context.Context, req Request, w *metrics.Wire, from *url.URL, resp *http.Response, usage bool) {
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		c.fail(w, metrics.HTTPStatus, fmt.Sprintf("%d %s", resp.StatusCode, redirected(hreq.URL, resp.Header.Get("Location"))))
+		c.fail(w, metrics.HTTPStatus, fmt.Sprintf("%d %s", resp.StatusCode, redirected(from, resp.Header.Get("Location"))))
 		return
 	}
-	if resp.StatusCode != http.StatusOK {
-		msg := "Switching Protocols: an upgrade, not an answer"
-		if resp.StatusCode != http.StatusSwitchingProtocols {
-			// A 101's body is the raw connection, which the request's
-			// context no longer governs: it would be read until the
-			// server closes it, past --request-timeout.
-			msg = errorBody(resp.Body)
-		}
-		if resp.StatusCode == http.StatusBadRequest && usage && strings.Contains(msg, "stream_options") {
-			// Older API versions and some servers reject stream_options:
-			// remember, and send this request again without it.
-			// The refused attempt reached the server: it counts.
-			c.noUsage.Store(true)
-			c.attempt(ctx, req, w)
-			return
-		}
-		class := metrics.HTTPStatus
-		if resp.StatusCode == http.StatusTooManyRequests {
-			class = metrics.Throttled
-			w.Throttles++
-		}
-		c.fail(w, class, fmt.Sprintf("%d %s", resp.StatusCode, msg))
+	msg := "Switching Protocols: an upgrade, not an answer"
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		// A 101's body is the raw connection, which the request's
+		// context no longer governs: it would be read until the
+		// server closes it, past --request-timeout.
+		msg = errorBody(resp.Body)
+	}
+	if resp.StatusCode == http.StatusBadRequest && usage && strings.Contains(msg, "stream_options") {
+		// Older API versions and some servers reject stream_options:
+		// remember, and send this request again without it.
+		// The refused attempt reached the server: it counts.
+		c.noUsage.Store(true)
+		c.attempt(ctx, req, w)
 		return
 	}
-	if req.Whole {
-		c.whole(ctx, actx, w, resp.Body, resp.Header, max(req.Choices, 1))
-		return
+	class := metrics.HTTPStatus
+	if resp.StatusCode == http.StatusTooManyRequests {
+		class = metrics.Throttled
+		w.Throttles++
 	}
-	if c.stream(ctx, actx, req, w, resp.Body, c.serverText(bodyKind(resp.Header, resp.ContentLength), 160)) {
-		t := time.AfterFunc(drainWait, cancel)
-		io.CopyN(io.Discard, resp.Body, drainMax)
-		t.Stop()
-	}
+	c.fail(w, class, fmt.Sprintf("%d %s", resp.StatusCode, msg))
 }
 
 // fail ends the attempt as class, with msg as its error text: on one
