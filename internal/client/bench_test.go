@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aoaibench/aoaibench/internal/api"
+	"github.com/aoaibench/aoaibench/internal/auth"
 	"github.com/aoaibench/aoaibench/internal/metrics"
 )
 
@@ -51,7 +52,10 @@ func BenchmarkStream(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c := New(Config{Endpoint: ep, Header: http.Header{"Api-Key": {"secret"}}, Transport: &memTransport{body: azureAnswer(50)}})
+	// The run's redactor: every text kept from the server goes through it.
+	const key = "0123456789abcdef0123456789abcdef"
+	c := New(Config{Endpoint: ep, Header: http.Header{"Api-Key": {key}}, Redact: auth.NewRedactor(key).Redact,
+		Transport: &memTransport{body: azureAnswer(50)}})
 	reqBody := []byte(`{"messages":[{"role":"user","content":"hi"}],"max_tokens":50,"stream":true}`)
 	req := Request{Body: func(bool) []byte { return reqBody }}
 	var w metrics.Wire
