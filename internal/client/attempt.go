@@ -62,7 +62,7 @@ func (c *Client) attempt(ctx context.Context, req Request, w *metrics.Wire) {
 		c.whole(ctx, actx, w, resp.Body, resp.Header, max(req.Choices, 1))
 		return
 	}
-	if c.stream(ctx, actx, req, w, resp.Body, c.serverText(bodyKind(resp.Header, resp.ContentLength), 160)) {
+	if c.stream(ctx, actx, req, w, resp) {
 		t := time.AfterFunc(drainWait, cancel)
 		io.CopyN(io.Discard, resp.Body, drainMax)
 		t.Stop()
@@ -81,11 +81,13 @@ func (c *Client) request(actx context.Context, req Request, w *metrics.Wire, b [
 	if err != nil {
 		return nil, err
 	}
-	hreq.Header.Set("Content-Type", "application/json")
+	// The values are the client's, shared by every request: Set would
+	// allocate each anew, and nothing writes to a request's headers.
+	hreq.Header["Content-Type"] = c.values.json
 	if req.Whole {
-		hreq.Header.Set("Accept", "application/json")
+		hreq.Header["Accept"] = c.values.json
 	} else {
-		hreq.Header.Set("Accept", "text/event-stream")
+		hreq.Header["Accept"] = c.values.eventStream
 	}
 	if c.cfg.Bearer != nil {
 		hreq.Header.Set("Authorization", c.cfg.Bearer())

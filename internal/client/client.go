@@ -69,6 +69,13 @@ type Client struct {
 	now     func() time.Time
 	noUsage atomic.Bool // the server rejected stream_options
 	states  sync.Pool   // *streamState
+	values  headerValues
+}
+
+// headerValues are the values of the headers every request sends, made
+// once.
+type headerValues struct {
+	json, eventStream []string
 }
 
 // New returns a client for cfg.
@@ -85,7 +92,7 @@ func New(cfg Config) *Client {
 	if cfg.Redact == nil {
 		cfg.Redact = func(s string) string { return s }
 	}
-	c := &Client{cfg: cfg, now: cfg.Now}
+	c := &Client{cfg: cfg, now: cfg.Now, values: headerValues{json: []string{"application/json"}, eventStream: []string{"text/event-stream"}}}
 	groups := 1
 	if cfg.HTTP2 && cfg.Connections > 1 {
 		groups = cfg.Connections

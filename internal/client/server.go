@@ -63,14 +63,16 @@ func (c *Client) serverText(s string, n int) string {
 }
 
 // readHeaders keeps the headers a capacity test reads. Their text is the
-// server's: it goes through the redactor, as error texts do.
+// server's: it goes through the redactor, as error texts do. The names
+// are written canonical: Get would allocate each one's canonical form on
+// every request.
 func (c *Client) readHeaders(h *metrics.Headers, hd http.Header) {
-	if v := hd.Get("apim-request-id"); v != "" {
+	if v := hd.Get("Apim-Request-Id"); v != "" {
 		h.RequestID = c.serverText(v, 80)
-	} else if v := hd.Get("x-request-id"); v != "" {
+	} else if v := hd.Get("X-Request-Id"); v != "" {
 		h.RequestID = c.serverText(v, 80)
 	}
-	if v := hd.Get("azure-openai-deployment-utilization"); v != "" {
+	if v := hd.Get("Azure-Openai-Deployment-Utilization"); v != "" {
 		if f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "%")), 64); err == nil && f >= 0 && f <= 1e6 {
 			h.Util = f
 		}
@@ -78,15 +80,18 @@ func (c *Client) readHeaders(h *metrics.Headers, hd http.Header) {
 	for _, f := range []struct {
 		dst  *int
 		name string
-	}{{&h.RemainingRequests, "x-ratelimit-remaining-requests"}, {&h.RemainingTokens, "x-ratelimit-remaining-tokens"},
-		{&h.LimitRequests, "x-ratelimit-limit-requests"}, {&h.LimitTokens, "x-ratelimit-limit-tokens"}} {
-		if v, err := strconv.Atoi(hd.Get(f.name)); err == nil && v >= 0 {
-			*f.dst = v
+	}{{&h.RemainingRequests, "X-Ratelimit-Remaining-Requests"}, {&h.RemainingTokens, "X-Ratelimit-Remaining-Tokens"},
+		{&h.LimitRequests, "X-Ratelimit-Limit-Requests"}, {&h.LimitTokens, "X-Ratelimit-Limit-Tokens"}} {
+		// An absent header is no number, and no error to allocate.
+		if v := hd.Get(f.name); v != "" {
+			if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+				*f.dst = n
+			}
 		}
 	}
-	h.Region = c.serverText(hd.Get("x-ms-region"), 80)
-	h.Deployment = c.serverText(hd.Get("x-ms-deployment-name"), 120)
-	h.SpilledFrom = c.serverText(hd.Get("x-ms-spillover-from-deployment"), 120)
+	h.Region = c.serverText(hd.Get("X-Ms-Region"), 80)
+	h.Deployment = c.serverText(hd.Get("X-Ms-Deployment-Name"), 120)
+	h.SpilledFrom = c.serverText(hd.Get("X-Ms-Spillover-From-Deployment"), 120)
 	h.RetryAfter = retryAfter(hd, c.now())
 }
 
@@ -99,14 +104,14 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 		}
 		return time.Duration(min(v*unit, float64(maxWait)))
 	}
-	if v := h.Get("retry-after-ms"); v != "" {
+	if v := h.Get("Retry-After-Ms"); v != "" {
 		if f, err := strconv.ParseFloat(v, 64); err == nil {
 			if d := dur(f, float64(time.Millisecond)); d > 0 {
 				return d
 			}
 		}
 	}
-	if v := h.Get("retry-after"); v != "" {
+	if v := h.Get("Retry-After"); v != "" {
 		if n, err := strconv.ParseFloat(v, 64); err == nil {
 			return dur(n, float64(time.Second))
 		}
@@ -148,6 +153,14 @@ func errText(err error) string {
 // codes) and bytes that are not UTF-8 become U+FFFD: the text is the
 // server's, and is printed to a terminal (a 401's message, say).
 func truncate(s string, n int) string {
+	if len(s) <= n && plainLine(s) {
+		return s // a request ID, a region: kept as it is, without a copy
+	}
+	return oneLine(s, n)
+}
+
+// oneLine is truncate's work on a string that is not plain.
+func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
@@ -162,4 +175,20 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// plainLine reports whether truncate leaves s as it is: printable ASCII,
+// its words one space apart.
+func plainLine(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case b == ' ':
+			if i == 0 || i == len(s)-1 || s[i-1] == ' ' {
+				return false
+			}
+		case b < 0x21 || b > 0x7e:
+			return false
+		}
+	}
+	return true
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"time"
 
 	"github.com/aoaibench/aoaibench/internal/api"
@@ -36,14 +37,14 @@ type streamState struct {
 // stream reads an SSE body, stamping output-bearing events, and reports
 // whether it ended cleanly. Nothing but reading, stamping and parsing
 // happens until the stream ends: tokens per event are counted afterwards
-// (metrics.Record.Derive), so the tokenizer never delays a read. kind
-// names the body's Content-Type and encoding, for the message when no
-// event came.
+// (metrics.Record.Derive), so the tokenizer never delays a read. resp is
+// the answer whose body is read.
 //
 // Each step of an event (event, refused, fileDeltas, fileFinishes) says
 // why the stream is broken as a message, "" when it is not: direct calls
 // that allocate nothing unless the stream fails.
-func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire, body io.Reader, kind string) bool {
+func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire, resp *http.Response) bool {
+	body := resp.Body
 	st, _ := c.states.Get().(*streamState)
 	if st == nil {
 		st = &streamState{sr: sse.NewReader(body, c.now)}
@@ -78,7 +79,7 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 			return false
 		}
 	}
-	if msg := c.ended(w, sawDone, events, kind); msg != "" {
+	if msg := c.ended(w, sawDone, events, resp); msg != "" {
 		c.fail(w, metrics.Stream, msg)
 		return false
 	}
@@ -216,8 +217,9 @@ func (c *Client) fileFinishes(w *metrics.Wire, ck *api.Chunk, want int) string {
 // end of the body once every choice has its finish_reason; with [DONE],
 // every choice that has one means all of them must (a server that sends
 // none at all is let be, with a warning). [DONE] alone is no answer.
-// events counts the events that came before the end.
-func (c *Client) ended(w *metrics.Wire, sawDone bool, events int, kind string) string {
+// events counts the events that came before the end; resp is the answer,
+// whose headers say what came when no event did.
+func (c *Client) ended(w *metrics.Wire, sawDone bool, events int, resp *http.Response) string {
 	if sawDone && events == 0 {
 		return "[DONE] came before any event"
 	}
@@ -234,7 +236,7 @@ func (c *Client) ended(w *metrics.Wire, sawDone bool, events int, kind string) s
 		case events == 0:
 			// Nothing came that reads as an event: say what came instead
 			// (a gzip body, an HTML page, a whole JSON answer, nothing).
-			return "no event came: the answer was " + kind
+			return "no event came: the answer was " + c.serverText(bodyKind(resp.Header, resp.ContentLength), 160)
 		case len(w.Finish) > 1:
 			return fmt.Sprintf("stream ended before choice %d's finish_reason", missing)
 		}
