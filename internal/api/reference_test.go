@@ -230,9 +230,9 @@ func (r *refReader) field(m member) bool {
 		}
 		s, ok := text(m.val)
 		r.typ, r.hasTyp = s, true
-		_, measured := eventKinds[s]
-		_, ends := eventEnds[s]
-		r.v.responses = r.v.responses || measured || ends && s != "error" || len(s) > len("response.") && s[:len("response.")] == "response."
+		_, measured := eventKind(s)
+		ends := eventEnd(s)
+		r.v.responses = r.v.responses || measured || ends != "" && ends != "error" || len(s) > len("response.") && s[:len("response.")] == "response."
 		return ok
 	case "delta":
 		if s, ok := text(m.val); ok {
@@ -331,15 +331,25 @@ func (r *refReader) choice(raw json.RawMessage) bool {
 	return true
 }
 
-// deltaKinds are the kinds of a chat delta's texts.
-var deltaKinds = map[string]Kind{"content": Content, "reasoning_content": Reasoning, "refusal": Refusal}
+// deltaKind is the kind of a chat delta's text named key.
+func deltaKind(key string) (Kind, bool) {
+	switch key {
+	case "content":
+		return Content, true
+	case "reasoning_content":
+		return Reasoning, true
+	case "refusal":
+		return Refusal, true
+	}
+	return 0, false
+}
 
 // delta reads one field of a choice's delta (or message).
 func (r *refReader) delta(index int, m member) bool {
 	if isNull(m.val) {
 		return true
 	}
-	if kind, ok := deltaKinds[m.key]; ok {
+	if kind, ok := deltaKind(m.key); ok {
 		s, ok := text(m.val)
 		if s != "" {
 			r.add(index, kind, s)
@@ -549,37 +559,56 @@ func (r *refReader) outputItem(raw json.RawMessage) bool {
 	return true
 }
 
-// eventKinds are the Responses API's events whose delta is output.
-var eventKinds = map[string]Kind{
-	"response.output_text.delta":             Content,
-	"response.reasoning_text.delta":          Reasoning,
-	"response.reasoning_summary_text.delta":  Summary,
-	"response.refusal.delta":                 Refusal,
-	"response.function_call_arguments.delta": Tool,
-	"response.custom_tool_call_input.delta":  Tool,
+// eventKind is the kind of output of a Responses API event's delta, if
+// it is output.
+func eventKind(typ string) (Kind, bool) {
+	switch typ {
+	case "response.output_text.delta":
+		return Content, true
+	case "response.reasoning_text.delta":
+		return Reasoning, true
+	case "response.reasoning_summary_text.delta":
+		return Summary, true
+	case "response.refusal.delta":
+		return Refusal, true
+	case "response.function_call_arguments.delta", "response.custom_tool_call_input.delta":
+		return Tool, true
+	}
+	return 0, false
 }
 
-// eventEnds are the events that end a stream, by how: a whole answer's
-// status says it in the same words less the prefix.
-var eventEnds = map[string]string{
-	"response.completed":  "completed",
-	"response.incomplete": "incomplete",
-	"response.failed":     "failed",
-	"error":               "error",
+// eventEnd is how an event ends a stream: completed, incomplete, failed,
+// error, or "" (it does not).
+func eventEnd(typ string) string {
+	switch typ {
+	case "response.completed", "response.incomplete", "response.failed":
+		return typ[len("response."):]
+	case "error":
+		return typ
+	}
+	return ""
 }
 
-// answerEnds are the statuses of a whole answer that end it, by how.
-var answerEnds = map[string]string{"completed": "completed", "incomplete": "incomplete", "failed": "failed", "cancelled": "failed"}
+// answerEnd is how a whole answer's status ends it, in eventEnd's words.
+func answerEnd(status string) string {
+	switch status {
+	case "completed", "incomplete", "failed":
+		return status
+	case "cancelled":
+		return "failed"
+	}
+	return ""
+}
 
 // end files what the event (or answer) says once all of it is read: its
 // delta, and how it ended.
 func (r *refReader) end() {
-	if kind, ok := eventKinds[r.typ]; ok && r.hasTyp && r.hasPend && (r.pend != "" || kind == Tool) {
+	if kind, ok := eventKind(r.typ); ok && r.hasTyp && r.hasPend && (r.pend != "" || kind == Tool) {
 		r.add(0, kind, r.pend)
 	}
-	how := eventEnds[r.typ]
+	how := eventEnd(r.typ)
 	if r.whole {
-		how = answerEnds[r.status]
+		how = answerEnd(r.status)
 	}
 	switch how {
 	case "completed":
