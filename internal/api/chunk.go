@@ -104,7 +104,43 @@ func parse(data []byte, c *Chunk, whole bool) error {
 	p := parser{b: data, key: c.keys}
 	defer func() { c.keys = p.key[:0] }()
 	p.ws()
-	if err := p.object(func(key []byte) error { return c.field(&p, key) }); err != nil {
+	// Each key of the event's (or answer's) object: the chat API's
+	// choices, usage and error, the Responses API's fields, an embeddings
+	// answer's data; any other key is skipped. The switch is the
+	// callback's own body: as a method of its own it would be one more
+	// call for every key of every event.
+	err := p.object(func(key []byte) error {
+		switch string(key) {
+		case "choices":
+			c.Choices = true
+			return p.array(func() error { return c.choice(&p) })
+		case "usage":
+			if p.null() {
+				return nil
+			}
+			c.HasUsage = true
+			return c.usage(&p)
+		case "error":
+			if p.null() {
+				return nil
+			}
+			c.HasError = true
+			return c.errorValue(&p)
+		case "type", "delta", "message", "response", "status", "incomplete_details", "output":
+			return c.responsesField(&p, key)
+		case "data":
+			// Embeddings: count them, skip the vectors.
+			if !whole || p.peek() != '[' {
+				return p.skip()
+			}
+			return p.array(func() error {
+				c.Embeddings++
+				return c.embedding(&p)
+			})
+		}
+		return p.skip()
+	})
+	if err != nil {
 		return err
 	}
 	c.event()
@@ -113,41 +149,6 @@ func parse(data []byte, c *Chunk, whole bool) error {
 		return errSyntax
 	}
 	return nil
-}
-
-// field reads one key of the event's (or answer's) object: the chat
-// API's choices, usage and error, the Responses API's fields, an
-// embeddings answer's data; any other key is skipped.
-func (c *Chunk) field(p *parser, key []byte) error {
-	switch string(key) {
-	case "choices":
-		c.Choices = true
-		return p.array(func() error { return c.choice(p) })
-	case "usage":
-		if p.null() {
-			return nil
-		}
-		c.HasUsage = true
-		return c.usage(p)
-	case "error":
-		if p.null() {
-			return nil
-		}
-		c.HasError = true
-		return c.errorValue(p)
-	case "type", "delta", "message", "response", "status", "incomplete_details", "output":
-		return c.responsesField(p, key)
-	case "data":
-		// Embeddings: count them, skip the vectors.
-		if !c.whole || p.peek() != '[' {
-			return p.skip()
-		}
-		return p.array(func() error {
-			c.Embeddings++
-			return c.embedding(p)
-		})
-	}
-	return p.skip()
 }
 
 // embedding reads one item of an embeddings answer's data: an object
