@@ -37,7 +37,12 @@ func (p *parser) ws() {
 	}
 }
 
+// peek skips white space and returns the next byte, 0 at the end. The
+// servers' JSON has no white space: the next byte is checked first.
 func (p *parser) peek() byte {
+	if p.i < len(p.b) && p.b[p.i] > ' ' {
+		return p.b[p.i]
+	}
 	p.ws()
 	if p.i < len(p.b) {
 		return p.b[p.i]
