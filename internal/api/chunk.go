@@ -1,11 +1,7 @@
 package api
 
 import (
-	"errors"
 	"math"
-	"strconv"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
 )
@@ -89,79 +85,9 @@ type Chunk struct {
 // Output reports whether the chunk carries output of any choice.
 func (c *Chunk) Output() bool { return len(c.Deltas) > 0 }
 
-var errSyntax = errors.New("malformed JSON")
-
 // reset empties c for the next event, keeping its buffers.
 func (c *Chunk) reset() {
 	*c = Chunk{Deltas: c.Deltas[:0], Text: c.Text[:0], Finish: c.Finish[:0], Usage: NoUsage, scratch: c.scratch[:0], keys: c.keys[:0], pend: c.pend[:0]}
-}
-
-// evType is a Responses API event type, or an answer's status, that
-// matters to the measurements.
-type evType uint8
-
-const (
-	evNone evType = iota
-	evText
-	evReasoning
-	evSummary
-	evRefusal
-	evTool
-	evCompleted
-	evIncomplete
-	evFailed
-	evError
-	evOther
-)
-
-// eventType reads a Responses API event's "type".
-func eventType(s []byte) evType {
-	switch string(s) {
-	case "response.output_text.delta":
-		return evText
-	case "response.reasoning_text.delta":
-		return evReasoning
-	case "response.reasoning_summary_text.delta":
-		return evSummary
-	case "response.refusal.delta":
-		return evRefusal
-	case "response.function_call_arguments.delta", "response.custom_tool_call_input.delta":
-		return evTool
-	case "response.completed":
-		return evCompleted
-	case "response.incomplete":
-		return evIncomplete
-	case "response.failed":
-		return evFailed
-	case "error":
-		return evError
-	}
-	return evOther
-}
-
-// statusType reads a Responses API answer's "status".
-func statusType(s []byte) evType {
-	switch string(s) {
-	case "completed":
-		return evCompleted
-	case "incomplete":
-		return evIncomplete
-	case "failed", "cancelled":
-		return evFailed
-	}
-	return evOther
-}
-
-// finishReason is the chat API's finish_reason for a Responses API
-// answer's incomplete_details.reason.
-func finishReason(reason string) string {
-	switch reason {
-	case "max_output_tokens":
-		return "length"
-	case "":
-		return "incomplete"
-	}
-	return reason // content_filter is the same word
 }
 
 // ParseChunk reads one streamed event's JSON object into c.
@@ -178,6 +104,11 @@ func parse(data []byte, c *Chunk, whole bool) error {
 	p := parser{b: data, key: c.keys}
 	defer func() { c.keys = p.key[:0] }()
 	p.ws()
+	// Each key of the event's (or answer's) object: the chat API's
+	// choices, usage and error, the Responses API's fields, an embeddings
+	// answer's data; any other key is skipped. The switch is the
+	// callback's own body: as a method of its own it would be one more
+	// call for every key of every event.
 	err := p.object(func(key []byte) error {
 		switch string(key) {
 		case "choices":
@@ -195,42 +126,10 @@ func parse(data []byte, c *Chunk, whole bool) error {
 			}
 			c.HasError = true
 			return c.errorValue(&p)
-		// The Responses API: an event's type and delta, the answer
-		// (response.completed and the like carry it whole), or, not
-		// streamed, the answer's own fields.
-		case "type":
-			s, err := c.word(&p)
-			c.typ = eventType(s)
-			c.Responses = c.Responses || c.typ != evOther && c.typ != evError || len(s) > 9 && string(s[:9]) == "response."
-			return err
-		case "delta":
-			if p.peek() != '"' {
-				return p.skip()
-			}
-			var err error
-			c.pend, err = p.str(c.pend[:0])
-			c.hasPend = true
-			return err
-		case "message":
-			if p.peek() != '"' {
-				return p.skip()
-			}
-			s, err := c.word(&p)
-			c.message = string(s)
-			return err
-		case "response":
-			if whole || p.peek() != '{' {
-				return p.skip()
-			}
-			return p.object(func(k []byte) error { return c.answer(&p, k, false) })
-		case "status", "incomplete_details", "output":
-			if !whole {
-				return p.skip()
-			}
-			c.Responses = c.Responses || string(key) == "output"
-			return c.answer(&p, key, true)
-		// Embeddings: count them, skip the vectors.
+		case "type", "delta", "message", "response", "status", "incomplete_details", "output":
+			return c.responsesField(&p, key)
 		case "data":
+			// Embeddings: count them, skip the vectors.
 			if !whole || p.peek() != '[' {
 				return p.skip()
 			}
@@ -241,12 +140,10 @@ func parse(data []byte, c *Chunk, whole bool) error {
 		}
 		return p.skip()
 	})
-	if err == nil {
-		c.event()
-	}
 	if err != nil {
 		return err
 	}
+	c.event()
 	p.ws()
 	if p.i != len(p.b) {
 		return errSyntax
@@ -312,156 +209,6 @@ func (c *Chunk) errorValue(p *parser) error {
 		})
 	}
 	return p.skip()
-}
-
-// answer reads a field of a Responses API answer. Its output is read only
-// when it is not streamed (whole): an event's copy of the answer repeats
-// what the deltas carried.
-func (c *Chunk) answer(p *parser, k []byte, whole bool) error {
-	switch string(k) {
-	case "status":
-		if p.peek() != '"' {
-			return p.skip()
-		}
-		s, err := c.word(p)
-		c.status = statusType(s)
-		return err
-	case "incomplete_details":
-		return p.object(func(k []byte) error {
-			if string(k) != "reason" || p.peek() != '"' {
-				return p.skip()
-			}
-			s, err := c.word(p)
-			c.reason = string(s)
-			return err
-		})
-	case "usage":
-		if p.null() {
-			return nil
-		}
-		c.HasUsage = true
-		return c.usage(p)
-	case "error":
-		if p.null() {
-			return nil
-		}
-		if c.ErrMessage == "" {
-			return c.errorValue(p)
-		}
-	case "output":
-		if whole {
-			return p.array(func() error { return c.outputItem(p) })
-		}
-	}
-	return p.skip()
-}
-
-// outputItem reads one item of a whole Responses API answer's output: a
-// message's text and refusal parts, reasoning, a function call.
-func (c *Chunk) outputItem(p *parser) error {
-	d0 := len(c.Deltas)
-	kind := Content
-	err := p.object(func(k []byte) error {
-		switch string(k) {
-		case "type":
-			s, err := c.word(p)
-			switch string(s) {
-			case "reasoning":
-				kind = Reasoning
-			case "function_call", "custom_tool_call":
-				kind = Tool
-			}
-			return err
-		case "content", "summary":
-			summary := string(k) == "summary"
-			d := len(c.Deltas)
-			defer func() {
-				if summary {
-					for i := d; i < len(c.Deltas); i++ {
-						c.Deltas[i].Kind = Summary
-					}
-				}
-			}()
-			return p.array(func() error {
-				return p.object(func(k []byte) error {
-					if (string(k) == "text" || string(k) == "refusal") && p.peek() == '"' {
-						var err error
-						n := len(c.Text)
-						if c.Text, err = p.str(c.Text); len(c.Text) > n {
-							pk := Content
-							if string(k) == "refusal" {
-								pk = Refusal
-							}
-							c.Deltas = append(c.Deltas, Delta{Kind: pk, End: len(c.Text)})
-						}
-						return err
-					}
-					return p.skip()
-				})
-			})
-		case "arguments", "input":
-			if p.peek() != '"' {
-				return p.skip()
-			}
-			var err error
-			c.Text, err = p.str(c.Text)
-			c.Deltas = append(c.Deltas, Delta{Kind: Tool, End: len(c.Text)})
-			return err
-		}
-		return p.skip()
-	})
-	// The item's type may follow its content.
-	if kind != Content {
-		for i := d0; i < len(c.Deltas); i++ {
-			if c.Deltas[i].Kind != Summary {
-				c.Deltas[i].Kind = kind
-			}
-		}
-	}
-	return err
-}
-
-// event files what a Responses API event (or a whole answer) says once
-// it is read: its field order is not fixed.
-func (c *Chunk) event() {
-	kind, output := Content, true
-	switch c.typ {
-	case evText:
-	case evReasoning:
-		kind = Reasoning
-	case evSummary:
-		kind = Summary
-	case evRefusal:
-		kind = Refusal
-	case evTool:
-		kind = Tool
-	default:
-		output = false // a delta of something not measured, or none
-	}
-	if output && c.hasPend && (len(c.pend) > 0 || kind == Tool) {
-		c.Text = append(c.Text, c.pend...)
-		c.Deltas = append(c.Deltas, Delta{Kind: kind, End: len(c.Text)})
-	}
-	end := c.typ
-	if c.whole {
-		end = c.status // not streamed: the answer's status
-	}
-	switch end {
-	case evCompleted:
-		c.Finish = append(c.Finish, Finish{Reason: "stop"})
-	case evIncomplete:
-		c.Finish = append(c.Finish, Finish{Reason: finishReason(c.reason)})
-	case evFailed:
-		c.HasError = true
-		if c.ErrMessage == "" {
-			c.ErrMessage = "response failed"
-		}
-	case evError:
-		c.HasError = true
-		if c.ErrMessage == "" {
-			c.ErrMessage = c.message
-		}
-	}
 }
 
 // choice reads one choice object. Its "index" may come after its delta
@@ -531,16 +278,21 @@ func (c *Chunk) delta(p *parser, k []byte) error {
 		}
 		return p.array(func() error {
 			err := p.object(func(k []byte) error {
-				if string(k) != "function" || p.null() {
+				if string(k) != "function" {
 					return p.skip()
 				}
+				// A null function, name or arguments is none (a call's
+				// later deltas may say "name":null).
 				return p.object(func(k []byte) error {
-					if (string(k) == "name" || string(k) == "arguments") && !p.null() {
-						var err error
-						c.Text, err = p.str(c.Text)
-						return err
+					if string(k) != "name" && string(k) != "arguments" {
+						return p.skip()
 					}
-					return p.skip()
+					if p.null() {
+						return nil
+					}
+					var err error
+					c.Text, err = p.str(c.Text)
+					return err
 				})
 			})
 			// A tool call is output even when its first delta has no
@@ -623,309 +375,5 @@ func (c *Chunk) count(p *parser, k []byte, v *int) error {
 		}
 		c.BadUsage = string(k) + " " + string(num) + " is not a count"
 	}
-	return nil
-}
-
-// parser is a minimal JSON reader over b.
-type parser struct {
-	b     []byte
-	i     int
-	key   []byte // buffer for object keys; a key is used before its value is read
-	depth int    // objects and arrays open
-}
-
-// maxDepth bounds nesting, as encoding/json does: a hostile server's
-// thousands of brackets must not overflow the stack.
-const maxDepth = 10000
-
-func (p *parser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
-
-func (p *parser) peek() byte {
-	p.ws()
-	if p.i < len(p.b) {
-		return p.b[p.i]
-	}
-	return 0
-}
-
-// null consumes a null literal if one is next.
-func (p *parser) null() bool {
-	if p.peek() == 'n' && len(p.b)-p.i >= 4 && string(p.b[p.i:p.i+4]) == "null" {
-		p.i += 4
-		return true
-	}
-	return false
-}
-
-// object reads {"key": value, ...}, calling field with each key; field
-// must consume the value.
-func (p *parser) object(field func(key []byte) error) error {
-	if p.null() {
-		return nil // as encoding/json does, null is an empty object
-	}
-	if p.peek() != '{' {
-		return errSyntax
-	}
-	if p.depth++; p.depth > maxDepth {
-		return errSyntax
-	}
-	defer func() { p.depth-- }()
-	p.i++
-	if p.peek() == '}' {
-		p.i++
-		return nil
-	}
-	for {
-		if p.peek() != '"' {
-			return errSyntax
-		}
-		key, err := p.str(p.key[:0])
-		if err != nil {
-			return err
-		}
-		p.key = key
-		if p.peek() != ':' {
-			return errSyntax
-		}
-		p.i++
-		if err := field(key); err != nil {
-			return err
-		}
-		switch p.peek() {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
-			return nil
-		default:
-			return errSyntax
-		}
-	}
-}
-
-// array reads [value, ...], calling elem for each value.
-func (p *parser) array(elem func() error) error {
-	if p.null() {
-		return nil
-	}
-	if p.peek() != '[' {
-		return errSyntax
-	}
-	if p.depth++; p.depth > maxDepth {
-		return errSyntax
-	}
-	defer func() { p.depth-- }()
-	p.i++
-	if p.peek() == ']' {
-		p.i++
-		return nil
-	}
-	for {
-		if err := elem(); err != nil {
-			return err
-		}
-		switch p.peek() {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
-			return nil
-		default:
-			return errSyntax
-		}
-	}
-}
-
-// str appends the string value at p to dst, unescaped.
-func (p *parser) str(dst []byte) ([]byte, error) {
-	if p.peek() != '"' {
-		return dst, errSyntax
-	}
-	p.i++
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		switch {
-		case c == '"':
-			p.i++
-			return dst, nil
-		case c == '\\':
-			if p.i+1 >= len(p.b) {
-				return dst, errSyntax
-			}
-			e := p.b[p.i+1]
-			p.i += 2
-			switch e {
-			case '"', '\\', '/':
-				dst = append(dst, e)
-			case 'b':
-				dst = append(dst, '\b')
-			case 'f':
-				dst = append(dst, '\f')
-			case 'n':
-				dst = append(dst, '\n')
-			case 'r':
-				dst = append(dst, '\r')
-			case 't':
-				dst = append(dst, '\t')
-			case 'u':
-				r, ok := p.hex4()
-				if !ok {
-					return dst, errSyntax
-				}
-				if utf16.IsSurrogate(r) {
-					r2 := utf8.RuneError
-					if p.i+1 < len(p.b) && p.b[p.i] == '\\' && p.b[p.i+1] == 'u' {
-						save := p.i
-						p.i += 2
-						if x, ok := p.hex4(); ok {
-							r2 = x
-						} else {
-							return dst, errSyntax
-						}
-						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-							r = d
-						} else {
-							p.i = save
-							r = utf8.RuneError
-						}
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				dst = utf8.AppendRune(dst, r)
-			default:
-				return dst, errSyntax
-			}
-		case c < 0x20:
-			return dst, errSyntax
-		case c >= utf8.RuneSelf:
-			// Invalid UTF-8 becomes U+FFFD, as encoding/json does.
-			r, n := utf8.DecodeRune(p.b[p.i:])
-			dst = utf8.AppendRune(dst, r)
-			p.i += n
-		default:
-			// Copy the run of plain ASCII at once.
-			j := p.i + 1
-			for j < len(p.b) && p.b[j] != '"' && p.b[j] != '\\' && p.b[j] >= 0x20 && p.b[j] < utf8.RuneSelf {
-				j++
-			}
-			dst = append(dst, p.b[p.i:j]...)
-			p.i = j
-		}
-	}
-	return dst, errSyntax
-}
-
-func (p *parser) hex4() (rune, bool) {
-	if len(p.b)-p.i < 4 {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(string(p.b[p.i:p.i+4]), 16, 32)
-	if err != nil {
-		return 0, false
-	}
-	p.i += 4
-	return rune(v), true
-}
-
-// maxCount is the largest token count taken from a server: anything
-// larger, negative or fractional is not a count, and is read as absent.
-const maxCount = math.MaxInt32
-
-// int reads a count into *v: a whole number from 0 to maxCount, else -1
-// (absent), so that no float from the wire becomes an int unchecked. A
-// null leaves *v as it was.
-func (p *parser) int(v *int) error {
-	if p.null() {
-		return nil
-	}
-	start := p.i
-	if err := p.number(); err != nil {
-		return err
-	}
-	n, err := strconv.ParseFloat(string(p.b[start:p.i]), 64)
-	switch {
-	case err != nil && !errors.Is(err, strconv.ErrRange):
-		return errSyntax
-	case err != nil || n < 0 || n > maxCount || n != math.Trunc(n):
-		*v = -1
-	default:
-		*v = int(n)
-	}
-	return nil
-}
-
-func (p *parser) number() error {
-	start := p.i
-	if p.i < len(p.b) && p.b[p.i] == '-' {
-		p.i++
-	}
-	digits := 0
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		if c >= '0' && c <= '9' {
-			digits++
-		} else if c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-' {
-			break
-		}
-		p.i++
-	}
-	if digits == 0 || p.i == start {
-		return errSyntax
-	}
-	return nil
-}
-
-// skip consumes any value.
-func (p *parser) skip() error {
-	switch c := p.peek(); {
-	case c == '{':
-		return p.object(func([]byte) error { return p.skip() })
-	case c == '[':
-		return p.array(p.skip)
-	case c == '"':
-		// Skip without unescaping.
-		p.i++
-		for p.i < len(p.b) {
-			switch p.b[p.i] {
-			case '"':
-				p.i++
-				return nil
-			case '\\':
-				p.i += 2
-			default:
-				if p.b[p.i] < 0x20 {
-					return errSyntax
-				}
-				p.i++
-			}
-		}
-		return errSyntax
-	case c == 't':
-		return p.lit("true")
-	case c == 'f':
-		return p.lit("false")
-	case c == 'n':
-		return p.lit("null")
-	case c == '-' || (c >= '0' && c <= '9'):
-		return p.number()
-	}
-	return errSyntax
-}
-
-func (p *parser) lit(s string) error {
-	if len(p.b)-p.i < len(s) || string(p.b[p.i:p.i+len(s)]) != s {
-		return errSyntax
-	}
-	p.i += len(s)
 	return nil
 }

@@ -2,163 +2,10 @@ package api
 
 import (
 	"encoding/json"
-	"fmt"
 	"maps"
-	"math"
 	"strings"
 	"testing"
 )
-
-// count is the reference's reading of a count: a whole number from 0 to
-// maxCount, else absent.
-func count(f *float64) int {
-	if f == nil {
-		return -1
-	}
-	if *f < 0 || *f > maxCount || *f != math.Trunc(*f) {
-		return -1
-	}
-	return int(*f)
-}
-
-// view is what a chunk says, in a form two parsers can be compared in:
-// the text of each choice and kind, tool calls counted.
-type view struct {
-	text    map[string]string
-	tools   map[int]int
-	finish  map[int]string
-	usage   Usage
-	hasUse  bool
-	hasErr  bool
-	errText string
-}
-
-func viewOf(c *Chunk) view {
-	v := view{text: map[string]string{}, tools: map[int]int{}, finish: map[int]string{}, usage: c.Usage, hasUse: c.HasUsage, hasErr: c.HasError, errText: c.ErrMessage}
-	start := 0
-	for _, d := range c.Deltas {
-		if d.Kind == Tool {
-			v.tools[d.Index]++
-		}
-		v.text[fmt.Sprintf("%d/%d", d.Index, d.Kind)] += string(c.Text[start:d.End])
-		start = d.End
-	}
-	for _, f := range c.Finish {
-		v.finish[f.Index] = f.Reason
-	}
-	return v
-}
-
-// reference parses a chunk (or, whole, an answer not streamed) with
-// encoding/json, the way the fast parser must agree with.
-func reference(data []byte, whole bool) (view, bool) {
-	type delta struct {
-		Content          *string `json:"content"`
-		Refusal          *string `json:"refusal"`
-		ReasoningContent *string `json:"reasoning_content"`
-		ToolCalls        []struct {
-			Function *struct {
-				Name      *string `json:"name"`
-				Arguments *string `json:"arguments"`
-			} `json:"function"`
-		} `json:"tool_calls"`
-	}
-	var v struct {
-		Choices []struct {
-			Index        *float64 `json:"index"`
-			Text         *string  `json:"text"`    // legacy completions
-			Message      *delta   `json:"message"` // a whole answer
-			Delta        *delta   `json:"delta"`
-			FinishReason *string  `json:"finish_reason"`
-		} `json:"choices"`
-		Usage *struct {
-			PromptTokens     *float64 `json:"prompt_tokens"`
-			CompletionTokens *float64 `json:"completion_tokens"`
-			Details          *struct {
-				Reasoning *float64 `json:"reasoning_tokens"`
-			} `json:"completion_tokens_details"`
-			PromptDetails *struct {
-				Cached *float64 `json:"cached_tokens"`
-			} `json:"prompt_tokens_details"`
-		} `json:"usage"`
-		Error json.RawMessage `json:"error"`
-	}
-	if err := json.Unmarshal(data, &v); err != nil {
-		return view{}, false
-	}
-	out := view{text: map[string]string{}, tools: map[int]int{}, finish: map[int]string{}, usage: NoUsage}
-	str := func(s *string) string {
-		if s == nil {
-			return ""
-		}
-		return *s
-	}
-	for _, ch := range v.Choices {
-		// An index that is not a count is refused later, never folded
-		// into choice 0; a null one is choice 0.
-		idx := 0
-		if ch.Index != nil {
-			if idx = count(ch.Index); idx < 0 {
-				idx = BadIndex
-			}
-		}
-		if ch.Text != nil && *ch.Text != "" {
-			out.text[fmt.Sprintf("%d/%d", idx, Content)] += *ch.Text
-		}
-		// A stream's chunk is read by its delta, a whole answer by its
-		// message.
-		d := ch.Delta
-		if whole {
-			d = ch.Message
-		}
-		if d != nil {
-			for kind, s := range map[Kind]*string{Content: d.Content, Refusal: d.Refusal, Reasoning: d.ReasoningContent} {
-				if str(s) != "" {
-					out.text[fmt.Sprintf("%d/%d", idx, kind)] += str(s)
-				}
-			}
-			for _, tc := range d.ToolCalls {
-				out.tools[idx]++
-				text := ""
-				if tc.Function != nil {
-					text = str(tc.Function.Name) + str(tc.Function.Arguments)
-				}
-				out.text[fmt.Sprintf("%d/%d", idx, Tool)] += text
-			}
-		}
-		if ch.FinishReason != nil {
-			out.finish[idx] = *ch.FinishReason
-		}
-	}
-	if u := v.Usage; u != nil {
-		out.hasUse = true
-		out.usage.Prompt, out.usage.Completion = count(u.PromptTokens), count(u.CompletionTokens)
-		if u.Details != nil {
-			out.usage.Reasoning = count(u.Details.Reasoning)
-		}
-		if u.PromptDetails != nil {
-			out.usage.Cached = count(u.PromptDetails.Cached)
-		}
-	}
-	if len(v.Error) > 0 && string(v.Error) != "null" {
-		out.hasErr = true
-		var e struct {
-			Message string `json:"message"`
-		}
-		var s string
-		if json.Unmarshal(v.Error, &e) == nil {
-			out.errText = e.Message
-		} else if json.Unmarshal(v.Error, &s) == nil {
-			out.errText = s
-		}
-	}
-	return out, true
-}
-
-func same(a, b view) bool {
-	return maps.Equal(a.text, b.text) && maps.Equal(a.tools, b.tools) && maps.Equal(a.finish, b.finish) &&
-		a.usage == b.usage && a.hasUse == b.hasUse && a.hasErr == b.hasErr && a.errText == b.errText
-}
 
 var chunkSeeds = []string{
 	`{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}}}]}`,
@@ -181,49 +28,74 @@ var chunkSeeds = []string{
 	`{"choices":[{"delta":{"content":"x"}}`, `{"choices":[{"delta":{"content":"x}]}`, `[1]`, `{}`, `{"a":tru}`,
 	`{"choices":[{"text":" word","index":0,"logprobs":null,"finish_reason":null}],"object":"text_completion"}`,
 	`{"choices":[{"index":0,"message":{"role":"assistant","content":"whole answer","refusal":null},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":2}}`,
+	// A null is no value, wherever it comes: a tool call's later deltas
+	// may say "name":null, and were refused as malformed.
+	`{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":null,"arguments":"{}"}}]}}]}`,
+	`{"choices":[{"delta":{"tool_calls":[{"index":0,"function":null}]}}]}`,
+	`{"type":null,"delta":"x"}`,
+	`{"object":"response","status":"completed","output":[{"type":null,"content":[{"type":"output_text","text":"x"}]}]}`,
+	// The Responses API's edges: an empty delta (output only for a tool
+	// call), an event of a type not measured, answers cancelled, failed
+	// with and without a message, usage in both APIs' names, tool calls
+	// and reasoning in a whole answer's output, embeddings that are not
+	// vectors.
+	`{"type":"response.function_call_arguments.delta","delta":""}`,
+	`{"type":"response.output_text.delta","delta":""}`,
+	`{"type":"response.in_progress","response":{"status":"in_progress","error":null,"incomplete_details":null}}`,
+	`{"type":"error","message":"","error":{"message":"first"}}`,
+	`{"type":"response.failed","response":{"status":"failed","error":null}}`,
+	`{"object":"response","status":"cancelled","output":[]}`,
+	`{"object":"response","status":"failed","error":{"message":"boom"},"output":null}`,
+	`{"type":"response.completed","response":{"usage":{"input_tokens":3,"prompt_tokens":4,"output_tokens":"5","output_tokens_details":{"reasoning_tokens":-1}}}}`,
+	`{"status":"completed","output":[{"type":"function_call","name":"f","arguments":""},{"arguments":"{}","type":"reasoning"},{"type":"custom_tool_call","input":"x"},{"content":[{"refusal":"no"},{"text":""}],"type":"message"}]}`,
+	`{"data":[{"embedding":[]},{"embedding":["x"]},null,[1],{"embedding":[1,2],"embedding":null},{"object":"embedding"}],"usage":{"prompt_tokens":2}}`,
+}
+
+// responsesCases are Responses API events and whole answers, and what
+// each says.
+var responsesCases = []struct {
+	data   string
+	text   map[string]string // choice/kind -> text
+	finish string
+	usage  Usage
+	err    string
+	whole  bool
+}{
+	{data: `{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","status":"in_progress","output":[],"usage":null}}`},
+	{data: `{"type":"response.output_item.added","sequence_number":2,"item":{"type":"message","status":"in_progress","content":[]}}`},
+	{data: `{"type":"response.output_text.delta","sequence_number":4,"item_id":"msg_1","output_index":0,"content_index":0,"delta":" Hi","logprobs":[]}`,
+		text: map[string]string{"0/0": " Hi"}},
+	// The delta before the type.
+	{data: `{"delta":"there","sequence_number":5,"type":"response.output_text.delta"}`, text: map[string]string{"0/0": "there"}},
+	{data: `{"type":"response.reasoning_summary_text.delta","delta":"thinking"}`, text: map[string]string{"0/4": "thinking"}},
+	{data: `{"type":"response.reasoning_text.delta","delta":"more"}`, text: map[string]string{"0/1": "more"}},
+	{data: `{"type":"response.refusal.delta","delta":"no"}`, text: map[string]string{"0/2": "no"}},
+	{data: `{"type":"response.function_call_arguments.delta","delta":"{\"a\":"}`, text: map[string]string{"0/3": `{"a":`}},
+	// Text that is not a delta of output is not output.
+	{data: `{"type":"response.output_text.done","text":" Hi there"}`},
+	{data: `{"type":"response.audio.transcript.delta","delta":"words"}`},
+	{data: `{"type":"response.completed","response":{"status":"completed","output":[{"type":"message","content":[{"type":"output_text","text":" Hi there"}]}],
+		"usage":{"input_tokens":12,"input_tokens_details":{"cached_tokens":0},"output_tokens":40,"output_tokens_details":{"reasoning_tokens":38},"total_tokens":52}}}`,
+		finish: "stop", usage: Usage{Prompt: 12, Completion: 40, Reasoning: 38, Cached: 0}},
+	{data: `{"type":"response.incomplete","response":{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"usage":{"input_tokens":3,"output_tokens":16}}}`,
+		finish: "length", usage: Usage{Prompt: 3, Completion: 16, Reasoning: -1, Cached: -1}},
+	{data: `{"type":"response.incomplete","response":{"incomplete_details":{"reason":"content_filter"},"status":"incomplete"}}`, finish: "content_filter"},
+	{data: `{"type":"response.failed","response":{"status":"failed","error":{"code":"server_error","message":"The model failed"}}}`, err: "The model failed"},
+	{data: `{"type":"error","code":"rate_limit_exceeded","message":"Slow down","param":null,"sequence_number":3}`, err: "Slow down"},
+	// Whole answers (not streamed).
+	{data: `{"id":"resp_1","object":"response","status":"completed","output":[{"type":"reasoning","summary":[{"type":"summary_text","text":"hmm"}]},
+		{"type":"message","content":[{"type":"output_text","text":"Answer"},{"type":"refusal","refusal":"but no"}]}],"usage":{"input_tokens":7,"output_tokens":9}}`,
+		text: map[string]string{"0/0": "Answer", "0/4": "hmm", "0/2": "but no"}, finish: "stop", usage: Usage{Prompt: 7, Completion: 9, Reasoning: -1, Cached: -1}, whole: true},
+	{data: `{"object":"response","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"output":[]}`, finish: "length", whole: true},
+	{data: `{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,-0.2]},{"embedding":[1e-3]}],"usage":{"prompt_tokens":8,"total_tokens":8}}`,
+		usage: Usage{Prompt: 8, Completion: -1, Reasoning: -1, Cached: -1}, whole: true},
 }
 
 // TestResponsesEvents: the Responses API's stream is read by each event's
 // type, wherever "type" comes in the object: the deltas that are output,
 // the events that end the answer, and those that say nothing measured.
 func TestResponsesEvents(t *testing.T) {
-	cases := []struct {
-		data   string
-		text   map[string]string // choice/kind -> text
-		finish string
-		usage  Usage
-		err    string
-		whole  bool
-	}{
-		{data: `{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","status":"in_progress","output":[],"usage":null}}`},
-		{data: `{"type":"response.output_item.added","sequence_number":2,"item":{"type":"message","status":"in_progress","content":[]}}`},
-		{data: `{"type":"response.output_text.delta","sequence_number":4,"item_id":"msg_1","output_index":0,"content_index":0,"delta":" Hi","logprobs":[]}`,
-			text: map[string]string{"0/0": " Hi"}},
-		// The delta before the type.
-		{data: `{"delta":"there","sequence_number":5,"type":"response.output_text.delta"}`, text: map[string]string{"0/0": "there"}},
-		{data: `{"type":"response.reasoning_summary_text.delta","delta":"thinking"}`, text: map[string]string{"0/4": "thinking"}},
-		{data: `{"type":"response.reasoning_text.delta","delta":"more"}`, text: map[string]string{"0/1": "more"}},
-		{data: `{"type":"response.refusal.delta","delta":"no"}`, text: map[string]string{"0/2": "no"}},
-		{data: `{"type":"response.function_call_arguments.delta","delta":"{\"a\":"}`, text: map[string]string{"0/3": `{"a":`}},
-		// Text that is not a delta of output is not output.
-		{data: `{"type":"response.output_text.done","text":" Hi there"}`},
-		{data: `{"type":"response.audio.transcript.delta","delta":"words"}`},
-		{data: `{"type":"response.completed","response":{"status":"completed","output":[{"type":"message","content":[{"type":"output_text","text":" Hi there"}]}],
-			"usage":{"input_tokens":12,"input_tokens_details":{"cached_tokens":0},"output_tokens":40,"output_tokens_details":{"reasoning_tokens":38},"total_tokens":52}}}`,
-			finish: "stop", usage: Usage{Prompt: 12, Completion: 40, Reasoning: 38, Cached: 0}},
-		{data: `{"type":"response.incomplete","response":{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"usage":{"input_tokens":3,"output_tokens":16}}}`,
-			finish: "length", usage: Usage{Prompt: 3, Completion: 16, Reasoning: -1, Cached: -1}},
-		{data: `{"type":"response.incomplete","response":{"incomplete_details":{"reason":"content_filter"},"status":"incomplete"}}`, finish: "content_filter"},
-		{data: `{"type":"response.failed","response":{"status":"failed","error":{"code":"server_error","message":"The model failed"}}}`, err: "The model failed"},
-		{data: `{"type":"error","code":"rate_limit_exceeded","message":"Slow down","param":null,"sequence_number":3}`, err: "Slow down"},
-		// Whole answers (not streamed).
-		{data: `{"id":"resp_1","object":"response","status":"completed","output":[{"type":"reasoning","summary":[{"type":"summary_text","text":"hmm"}]},
-			{"type":"message","content":[{"type":"output_text","text":"Answer"},{"type":"refusal","refusal":"but no"}]}],"usage":{"input_tokens":7,"output_tokens":9}}`,
-			text: map[string]string{"0/0": "Answer", "0/4": "hmm", "0/2": "but no"}, finish: "stop", usage: Usage{Prompt: 7, Completion: 9, Reasoning: -1, Cached: -1}, whole: true},
-		{data: `{"object":"response","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"output":[]}`, finish: "length", whole: true},
-		{data: `{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,-0.2]},{"embedding":[1e-3]}],"usage":{"prompt_tokens":8,"total_tokens":8}}`,
-			usage: Usage{Prompt: 8, Completion: -1, Reasoning: -1, Cached: -1}, whole: true},
-	}
+	cases := responsesCases
 	var c Chunk
 	for _, tc := range cases {
 		parse := ParseChunk
@@ -238,9 +110,10 @@ func TestResponsesEvents(t *testing.T) {
 		if tc.text == nil {
 			tc.text = map[string]string{}
 		}
-		finish := v.finish[0]
-		if !maps.Equal(v.text, tc.text) || finish != tc.finish || len(v.finish) > 1 || c.HasError != (tc.err != "") || c.ErrMessage != tc.err {
-			t.Errorf("%s:\n got text %q finish %v error %v %q\nwant text %q finish %q error %q", tc.data, v.text, v.finish, c.HasError, c.ErrMessage, tc.text, tc.finish, tc.err)
+		text, finishes := v.text(), v.finishes()
+		finish := finishes[0]
+		if !maps.Equal(text, tc.text) || finish != tc.finish || len(finishes) > 1 || c.HasError != (tc.err != "") || c.ErrMessage != tc.err {
+			t.Errorf("%s:\n got text %q finish %v error %v %q\nwant text %q finish %q error %q", tc.data, text, finishes, c.HasError, c.ErrMessage, tc.text, tc.finish, tc.err)
 		}
 		if tc.usage != (Usage{}) && c.Usage != tc.usage {
 			t.Errorf("%s: usage %+v, want %+v", tc.data, c.Usage, tc.usage)
@@ -320,45 +193,57 @@ func FuzzParseChunk(f *testing.F) {
 	for _, s := range chunkSeeds {
 		f.Add(s)
 	}
-	keys := []string{"choices", "delta", "content", "refusal", "reasoning_content", "tool_calls", "function", "name",
-		"arguments", "finish_reason", "usage", "prompt_tokens", "completion_tokens", "error", "message", "index",
-		"completion_tokens_details", "prompt_tokens_details", "reasoning_tokens", "cached_tokens", "text"}
+	for _, tc := range responsesCases {
+		f.Add(tc.data)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
-		// encoding/json matches keys case-insensitively; servers send
-		// lowercase keys, and the fast parser matches them exactly.
-		low := strings.ToLower(s)
-		for _, k := range keys {
-			if strings.Count(low, `"`+k+`"`) != strings.Count(s, `"`+k+`"`) {
-				t.Skip()
+		// Both readings of every input: a streamed event, a whole answer.
+		for _, whole := range []bool{false, true} {
+			var c Chunk
+			var err error
+			if whole {
+				err = ParseAnswer([]byte(s), &c)
+			} else {
+				err = ParseChunk([]byte(s), &c)
 			}
-		}
-		// The Responses API's names are read too; encoding/json's
-		// reference reads only the chat API's.
-		for _, k := range []string{"input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details",
-			"type", "status", "incomplete_details", "output", "response", "data"} {
-			if strings.Contains(low, `"`+k+`"`) {
-				t.Skip()
+			want, ok := reference([]byte(s), whole)
+			// The fast parser may accept a little more than encoding/json
+			// (it does not check every number form) but must never reject
+			// valid JSON of the shape it reads, and must agree on
+			// everything it reads.
+			if ok && err != nil {
+				t.Fatalf("%q (whole %v): rejected valid JSON: %v", s, whole, err)
 			}
-		}
-		var c Chunk
-		whole := len(s)%2 == 1 // both modes, by the input's length
-		var err error
-		if whole {
-			err = ParseAnswer([]byte(s), &c)
-		} else {
-			err = ParseChunk([]byte(s), &c)
-		}
-		want, ok := reference([]byte(s), whole)
-		// The fast parser may accept a little more than encoding/json
-		// (it does not check every number form) but must never reject
-		// valid JSON, and must agree on everything it reads.
-		if ok && err != nil {
-			t.Fatalf("%q: rejected valid JSON: %v", s, err)
-		}
-		if got := viewOf(&c); ok && !same(got, want) {
-			t.Fatalf("%q:\n got %+v\nwant %+v", s, got, want)
+			if got := viewOf(&c); ok && !same(got, want) {
+				t.Fatalf("%q (whole %v):\n got %v\nwant %v", s, whole, got, want)
+			}
 		}
 	})
+}
+
+// chatChunk is what the client decoded each chunk into before the fast
+// parser: BenchmarkParseChunk's measure of encoding/json.
+type chatChunk struct {
+	Choices []struct {
+		Index *int `json:"index"`
+		Delta *struct {
+			Content          *string `json:"content"`
+			Refusal          *string `json:"refusal"`
+			ReasoningContent *string `json:"reasoning_content"`
+			ToolCalls        []struct {
+				Function *struct {
+					Name      *string `json:"name"`
+					Arguments *string `json:"arguments"`
+				} `json:"function"`
+			} `json:"tool_calls"`
+		} `json:"delta"`
+		FinishReason *string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage *struct {
+		PromptTokens     *int `json:"prompt_tokens"`
+		CompletionTokens *int `json:"completion_tokens"`
+	} `json:"usage"`
+	Error json.RawMessage `json:"error"`
 }
 
 func BenchmarkParseChunk(b *testing.B) {
@@ -373,7 +258,8 @@ func BenchmarkParseChunk(b *testing.B) {
 	b.Run("encoding-json", func(b *testing.B) {
 		b.ReportAllocs()
 		for range b.N {
-			reference(data, false)
+			var c chatChunk
+			json.Unmarshal(data, &c)
 		}
 	})
 }

@@ -126,90 +126,126 @@ func Resolve(raw string, api API, typ Type, deployment, model, apiVersion string
 	default:
 		return Endpoint{}, fmt.Errorf("unknown --endpoint-type %q (want chat, responses, completions or embeddings)", typ)
 	}
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || strings.ContainsAny(strings.TrimSpace(raw), " \t\r\n") {
-		return Endpoint{}, fmt.Errorf("malformed endpoint URL %q: want http(s)://host[:port][/path]", redactURL(raw))
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return Endpoint{}, fmt.Errorf("malformed endpoint URL %q: give the base URL without query or fragment", redactURL(raw))
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return Endpoint{}, fmt.Errorf("malformed endpoint URL %q: port %s is not between 1 and 65535", redactURL(raw), p)
-		}
+	u, err := baseURL(raw)
+	if err != nil {
+		return Endpoint{}, err
 	}
 	host := strings.ToLower(u.Hostname())
 	path := strings.TrimRight(u.Path, "/")
 	if api == "" {
-		switch {
-		case strings.HasSuffix(path, "/openai/v1"):
-			api = AzureV1
-		case strings.HasSuffix(host, ".openai.azure.com"), strings.HasSuffix(host, ".cognitiveservices.azure.com"),
-			strings.HasSuffix(host, ".services.ai.azure.com"), strings.HasSuffix(host, ".azure-api.net"):
-			api = Azure
-		default:
-			api = OpenAI
-		}
+		api = apiOf(host, path)
 	}
 	e := Endpoint{API: api, Type: typ, Deployment: deployment, Loopback: isLoopback(host)}
 	switch api {
 	case Azure:
-		if deployment == "" {
-			return Endpoint{}, fmt.Errorf("--deployment is required for an Azure endpoint")
-		}
-		if apiVersion == "" {
-			return Endpoint{}, fmt.Errorf("--api-version must not be empty for an Azure endpoint")
-		}
-		path = strings.TrimSuffix(path, "/openai")
-		if typ == Responses {
-			// The Responses API is not under a deployment: the
-			// deployment is the body's model.
-			u.Path, u.RawPath = path+"/openai/responses", ""
-			e.Model = deployment
-			if apiVersion < "2025-03-01" {
-				apiVersion = ResponsesVersion
-			}
-		} else {
-			// The name is one path segment: a / or # in it is escaped
-			// once (RawPath), not again by String.
-			base := (&url.URL{Path: path}).EscapedPath()
-			u.Path = path + "/openai/deployments/" + deployment + typ.suffix()
-			u.RawPath = base + "/openai/deployments/" + url.PathEscape(deployment) + typ.suffix()
-		}
-		u.RawQuery = url.Values{"api-version": {apiVersion}}.Encode()
+		err = e.azure(u, path, apiVersion)
 	case AzureV1:
-		e.Model = firstNonEmpty(deployment, model)
-		if e.Model == "" {
-			return Endpoint{}, fmt.Errorf("--deployment (or --model) is required for an Azure v1 endpoint")
-		}
-		if !strings.HasSuffix(path, "/openai/v1") {
-			path += "/openai/v1"
-		}
-		u.Path = path + typ.suffix()
+		err = e.azureV1(u, path, model)
 	case OpenAI:
-		e.Model = firstNonEmpty(model, deployment)
-		if e.Model == "" {
-			return Endpoint{}, fmt.Errorf("--model is required for an OpenAI-compatible endpoint")
-		}
-		// A URL given whole, up to an API's path, keeps its base as it is
-		// (Gemini's /v1beta/openai, Perplexity's none); a base URL gets
-		// /v1 unless it ends in it.
-		given := false
-		for _, t := range []Type{Chat, Responses, Completions, Embeddings} {
-			if strings.HasSuffix(path, t.suffix()) {
-				path, given = strings.TrimSuffix(path, t.suffix()), true
-				break
-			}
-		}
-		if !given && !strings.HasSuffix(path, "/v1") {
-			path += "/v1"
-		}
-		u.Path = path + typ.suffix()
+		err = e.openAI(u, path, model)
 	default:
-		return Endpoint{}, fmt.Errorf("unknown --api %q (want azure, azure-v1 or openai)", api)
+		err = fmt.Errorf("unknown --api %q (want azure, azure-v1 or openai)", api)
+	}
+	if err != nil {
+		return Endpoint{}, err
 	}
 	e.URL = u.String()
 	return e, nil
+}
+
+// baseURL reads a base URL: http(s), a host, a port if any in range, no
+// query or fragment.
+func baseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || strings.ContainsAny(strings.TrimSpace(raw), " \t\r\n") {
+		return nil, fmt.Errorf("malformed endpoint URL %q: want http(s)://host[:port][/path]", redactURL(raw))
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("malformed endpoint URL %q: give the base URL without query or fragment", redactURL(raw))
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("malformed endpoint URL %q: port %s is not between 1 and 65535", redactURL(raw), p)
+		}
+	}
+	return u, nil
+}
+
+// apiOf is the API a URL's host and path (its trailing slashes cut) say.
+func apiOf(host, path string) API {
+	switch {
+	case strings.HasSuffix(path, "/openai/v1"):
+		return AzureV1
+	case strings.HasSuffix(host, ".openai.azure.com"), strings.HasSuffix(host, ".cognitiveservices.azure.com"),
+		strings.HasSuffix(host, ".services.ai.azure.com"), strings.HasSuffix(host, ".azure-api.net"):
+		return Azure
+	}
+	return OpenAI
+}
+
+// azure sets u to classic Azure's URL of e's deployment and type.
+func (e *Endpoint) azure(u *url.URL, path, apiVersion string) error {
+	if e.Deployment == "" {
+		return fmt.Errorf("--deployment is required for an Azure endpoint")
+	}
+	if apiVersion == "" {
+		return fmt.Errorf("--api-version must not be empty for an Azure endpoint")
+	}
+	path = strings.TrimSuffix(path, "/openai")
+	if e.Type == Responses {
+		// The Responses API is not under a deployment: the
+		// deployment is the body's model.
+		u.Path, u.RawPath = path+"/openai/responses", ""
+		e.Model = e.Deployment
+		if apiVersion < "2025-03-01" {
+			apiVersion = ResponsesVersion
+		}
+	} else {
+		// The name is one path segment: a / or # in it is escaped
+		// once (RawPath), not again by String.
+		base := (&url.URL{Path: path}).EscapedPath()
+		u.Path = path + "/openai/deployments/" + e.Deployment + e.Type.suffix()
+		u.RawPath = base + "/openai/deployments/" + url.PathEscape(e.Deployment) + e.Type.suffix()
+	}
+	u.RawQuery = url.Values{"api-version": {apiVersion}}.Encode()
+	return nil
+}
+
+// azureV1 sets u to Azure's v1 URL of e's type; the model is the
+// deployment (or model).
+func (e *Endpoint) azureV1(u *url.URL, path, model string) error {
+	e.Model = firstNonEmpty(e.Deployment, model)
+	if e.Model == "" {
+		return fmt.Errorf("--deployment (or --model) is required for an Azure v1 endpoint")
+	}
+	if !strings.HasSuffix(path, "/openai/v1") {
+		path += "/openai/v1"
+	}
+	u.Path = path + e.Type.suffix()
+	return nil
+}
+
+// openAI sets u to an OpenAI-compatible URL of e's type. A URL given
+// whole, up to an API's path, keeps its base as it is (Gemini's
+// /v1beta/openai, Perplexity's none); a base URL gets /v1 unless it ends
+// in it.
+func (e *Endpoint) openAI(u *url.URL, path, model string) error {
+	e.Model = firstNonEmpty(model, e.Deployment)
+	if e.Model == "" {
+		return fmt.Errorf("--model is required for an OpenAI-compatible endpoint")
+	}
+	given := false
+	for _, t := range []Type{Chat, Responses, Completions, Embeddings} {
+		if strings.HasSuffix(path, t.suffix()) {
+			path, given = strings.TrimSuffix(path, t.suffix()), true
+			break
+		}
+	}
+	if !given && !strings.HasSuffix(path, "/v1") {
+		path += "/v1"
+	}
+	u.Path = path + e.Type.suffix()
+	return nil
 }
 
 // WithoutPassword returns a URL with the password of its user info

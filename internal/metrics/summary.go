@@ -107,6 +107,37 @@ func (s *Summary) Hist(name string) *Hist { return s.Hists[name] }
 
 // Add folds one finished request into the summary.
 func (s *Summary) Add(r *Record) {
+	s.addAttempts(r)
+	h := s.Hists
+	h["lag"].addOK(r.Lag())
+	h["headers"].addOK(r.HeadersTime())
+	if !math.IsNaN(r.Util) {
+		s.Util.AddValue(r.Util)
+	}
+	if r.Class != OK {
+		h["failed"].addOK(r.E2E()) // time to failure
+		return
+	}
+	s.addTokens(r)
+	if r.Deployment != "" {
+		s.addServed(r)
+	}
+	s.addLatencies(r)
+	if diff, both := r.TokenMismatch(); both {
+		s.Compared++
+		if diff != 0 {
+			s.Mismatched++
+			s.MismatchAbs += int64(abs(diff))
+		}
+	}
+	if s.slo.Set() && s.slo.Met(r) {
+		s.goodput++
+	}
+}
+
+// addAttempts counts what every request has, failed or not: its outcome,
+// attempts, warning, connections, and the span of the run it falls in.
+func (s *Summary) addAttempts(r *Record) {
 	s.Counts[r.Class]++
 	s.Attempts += int64(r.Attempts)
 	if r.Warn != "" {
@@ -125,16 +156,11 @@ func (s *Summary) Add(r *Record) {
 	if r.End.After(s.lastEnd) {
 		s.lastEnd = r.End
 	}
-	h := s.Hists
-	h["lag"].addOK(r.Lag())
-	h["headers"].addOK(r.HeadersTime())
-	if !math.IsNaN(r.Util) {
-		s.Util.AddValue(r.Util)
-	}
-	if r.Class != OK {
-		h["failed"].addOK(r.E2E()) // time to failure
-		return
-	}
+}
+
+// addTokens adds a successful request's token counts, and its TTFT to
+// the distribution of cached or uncached prompts.
+func (s *Summary) addTokens(r *Record) {
 	s.PromptTokens += int64(r.PromptTokens())
 	s.OutputTokens += int64(r.OutputTokens())
 	s.VisibleTokens += int64(r.VisibleTokens())
@@ -145,32 +171,41 @@ func (s *Summary) Add(r *Record) {
 	}
 	if r.ServerCached > 0 {
 		s.CachedRequests++
-		h["ttft_cached"].addOK(r.TTFT())
+		s.Hists["ttft_cached"].addOK(r.TTFT())
 	} else {
-		h["ttft_uncached"].addOK(r.TTFT())
+		s.Hists["ttft_uncached"].addOK(r.TTFT())
 	}
 	s.QuotaTokens += int64(r.QuotaTokens())
-	if r.Deployment != "" {
-		name := r.Deployment
-		if _, seen := s.Served[name]; !seen && len(s.Served) >= maxServed {
-			name = OtherDeployments
-		}
-		sv := s.Served[name]
-		if sv == nil {
-			if s.Served == nil {
-				s.Served = map[string]*served{}
-			}
-			sv = &served{ttft: NewDurations(), e2e: NewDurations()}
-			s.Served[name] = sv
-		}
-		sv.requests++
-		if r.SpilledFrom != "" {
-			sv.spilled++
-			sv.from = r.SpilledFrom
-		}
-		sv.ttft.addOK(r.TTFT())
-		sv.e2e.addOK(r.E2E())
+}
+
+// addServed counts a successful request under the deployment that served
+// it (past maxServed names, under OtherDeployments).
+func (s *Summary) addServed(r *Record) {
+	name := r.Deployment
+	if _, seen := s.Served[name]; !seen && len(s.Served) >= maxServed {
+		name = OtherDeployments
 	}
+	sv := s.Served[name]
+	if sv == nil {
+		if s.Served == nil {
+			s.Served = map[string]*served{}
+		}
+		sv = &served{ttft: NewDurations(), e2e: NewDurations()}
+		s.Served[name] = sv
+	}
+	sv.requests++
+	if r.SpilledFrom != "" {
+		sv.spilled++
+		sv.from = r.SpilledFrom
+	}
+	sv.ttft.addOK(r.TTFT())
+	sv.e2e.addOK(r.E2E())
+}
+
+// addLatencies adds a successful request's times to the distributions:
+// TTFT, end to end, TPOT and tokens per second, chunk gaps and ITL.
+func (s *Summary) addLatencies(r *Record) {
+	h := s.Hists
 	h["ttft"].addOK(r.TTFT())
 	h["ttft_sched"].addOK(r.TTFTSched())
 	if !r.FirstReasoning.IsZero() {
@@ -202,16 +237,6 @@ func (s *Summary) Add(r *Record) {
 		if n > 0 {
 			h["itl"].AddN(time.Duration(float64(g.D)/g.Tokens), n)
 		}
-	}
-	if diff, both := r.TokenMismatch(); both {
-		s.Compared++
-		if diff != 0 {
-			s.Mismatched++
-			s.MismatchAbs += int64(abs(diff))
-		}
-	}
-	if s.slo.Set() && s.slo.Met(r) {
-		s.goodput++
 	}
 }
 

@@ -1,0 +1,265 @@
+package api
+
+// evType is a Responses API event type, or an answer's status, that
+// matters to the measurements.
+type evType uint8
+
+const (
+	evNone evType = iota
+	evText
+	evReasoning
+	evSummary
+	evRefusal
+	evTool
+	evCompleted
+	evIncomplete
+	evFailed
+	evError
+	evOther
+)
+
+// eventType reads a Responses API event's "type".
+func eventType(s []byte) evType {
+	switch string(s) {
+	case "response.output_text.delta":
+		return evText
+	case "response.reasoning_text.delta":
+		return evReasoning
+	case "response.reasoning_summary_text.delta":
+		return evSummary
+	case "response.refusal.delta":
+		return evRefusal
+	case "response.function_call_arguments.delta", "response.custom_tool_call_input.delta":
+		return evTool
+	case "response.completed":
+		return evCompleted
+	case "response.incomplete":
+		return evIncomplete
+	case "response.failed":
+		return evFailed
+	case "error":
+		return evError
+	}
+	return evOther
+}
+
+// statusType reads a Responses API answer's "status".
+func statusType(s []byte) evType {
+	switch string(s) {
+	case "completed":
+		return evCompleted
+	case "incomplete":
+		return evIncomplete
+	case "failed", "cancelled":
+		return evFailed
+	}
+	return evOther
+}
+
+// finishReason is the chat API's finish_reason for a Responses API
+// answer's incomplete_details.reason.
+func finishReason(reason string) string {
+	switch reason {
+	case "max_output_tokens":
+		return "length"
+	case "":
+		return "incomplete"
+	}
+	return reason // content_filter is the same word
+}
+
+// responsesField reads a key of a Responses API event or answer: an
+// event's type and delta, the answer (response.completed and the like
+// carry it whole), or, not streamed, the answer's own fields.
+func (c *Chunk) responsesField(p *parser, key []byte) error {
+	switch string(key) {
+	case "type":
+		if p.null() {
+			return nil
+		}
+		s, err := c.word(p)
+		c.typ = eventType(s)
+		c.Responses = c.Responses || c.typ != evOther && c.typ != evError || len(s) > 9 && string(s[:9]) == "response."
+		return err
+	case "delta":
+		if p.peek() != '"' {
+			return p.skip()
+		}
+		var err error
+		c.pend, err = p.str(c.pend[:0])
+		c.hasPend = true
+		return err
+	case "message":
+		if p.peek() != '"' {
+			return p.skip()
+		}
+		s, err := c.word(p)
+		c.message = string(s)
+		return err
+	case "response":
+		if c.whole || p.peek() != '{' {
+			return p.skip()
+		}
+		return p.object(func(k []byte) error { return c.answer(p, k, false) })
+	case "status", "incomplete_details", "output":
+		if !c.whole {
+			return p.skip()
+		}
+		c.Responses = c.Responses || string(key) == "output"
+		return c.answer(p, key, true)
+	}
+	return p.skip()
+}
+
+// answer reads a field of a Responses API answer. Its output is read only
+// when it is not streamed (whole): an event's copy of the answer repeats
+// what the deltas carried.
+func (c *Chunk) answer(p *parser, k []byte, whole bool) error {
+	switch string(k) {
+	case "status":
+		if p.peek() != '"' {
+			return p.skip()
+		}
+		s, err := c.word(p)
+		c.status = statusType(s)
+		return err
+	case "incomplete_details":
+		return p.object(func(k []byte) error {
+			if string(k) != "reason" || p.peek() != '"' {
+				return p.skip()
+			}
+			s, err := c.word(p)
+			c.reason = string(s)
+			return err
+		})
+	case "usage":
+		if p.null() {
+			return nil
+		}
+		c.HasUsage = true
+		return c.usage(p)
+	case "error":
+		if p.null() {
+			return nil
+		}
+		if c.ErrMessage == "" {
+			return c.errorValue(p)
+		}
+	case "output":
+		if whole {
+			return p.array(func() error { return c.outputItem(p) })
+		}
+	}
+	return p.skip()
+}
+
+// outputItem reads one item of a whole Responses API answer's output: a
+// message's text and refusal parts, reasoning, a function call.
+func (c *Chunk) outputItem(p *parser) error {
+	d0 := len(c.Deltas)
+	kind := Content
+	err := p.object(func(k []byte) error {
+		switch string(k) {
+		case "type":
+			if p.null() {
+				return nil
+			}
+			s, err := c.word(p)
+			switch string(s) {
+			case "reasoning":
+				kind = Reasoning
+			case "function_call", "custom_tool_call":
+				kind = Tool
+			}
+			return err
+		case "content", "summary":
+			summary := string(k) == "summary"
+			d := len(c.Deltas)
+			defer func() {
+				if summary {
+					for i := d; i < len(c.Deltas); i++ {
+						c.Deltas[i].Kind = Summary
+					}
+				}
+			}()
+			return p.array(func() error {
+				return p.object(func(k []byte) error {
+					if (string(k) == "text" || string(k) == "refusal") && p.peek() == '"' {
+						var err error
+						n := len(c.Text)
+						if c.Text, err = p.str(c.Text); len(c.Text) > n {
+							pk := Content
+							if string(k) == "refusal" {
+								pk = Refusal
+							}
+							c.Deltas = append(c.Deltas, Delta{Kind: pk, End: len(c.Text)})
+						}
+						return err
+					}
+					return p.skip()
+				})
+			})
+		case "arguments", "input":
+			if p.peek() != '"' {
+				return p.skip()
+			}
+			var err error
+			c.Text, err = p.str(c.Text)
+			c.Deltas = append(c.Deltas, Delta{Kind: Tool, End: len(c.Text)})
+			return err
+		}
+		return p.skip()
+	})
+	// The item's type may follow its content.
+	if kind != Content {
+		for i := d0; i < len(c.Deltas); i++ {
+			if c.Deltas[i].Kind != Summary {
+				c.Deltas[i].Kind = kind
+			}
+		}
+	}
+	return err
+}
+
+// event files what a Responses API event (or a whole answer) says once
+// it is read: its field order is not fixed.
+func (c *Chunk) event() {
+	kind, output := Content, true
+	switch c.typ {
+	case evText:
+	case evReasoning:
+		kind = Reasoning
+	case evSummary:
+		kind = Summary
+	case evRefusal:
+		kind = Refusal
+	case evTool:
+		kind = Tool
+	default:
+		output = false // a delta of something not measured, or none
+	}
+	if output && c.hasPend && (len(c.pend) > 0 || kind == Tool) {
+		c.Text = append(c.Text, c.pend...)
+		c.Deltas = append(c.Deltas, Delta{Kind: kind, End: len(c.Text)})
+	}
+	end := c.typ
+	if c.whole {
+		end = c.status // not streamed: the answer's status
+	}
+	switch end {
+	case evCompleted:
+		c.Finish = append(c.Finish, Finish{Reason: "stop"})
+	case evIncomplete:
+		c.Finish = append(c.Finish, Finish{Reason: finishReason(c.reason)})
+	case evFailed:
+		c.HasError = true
+		if c.ErrMessage == "" {
+			c.ErrMessage = "response failed"
+		}
+	case evError:
+		c.HasError = true
+		if c.ErrMessage == "" {
+			c.ErrMessage = c.message
+		}
+	}
+}
