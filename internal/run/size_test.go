@@ -13,6 +13,7 @@ import (
 	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/ptu"
 	"github.com/aoaibench/aoaibench/internal/sim"
+	"github.com/aoaibench/aoaibench/internal/sink"
 	"github.com/aoaibench/aoaibench/internal/size"
 )
 
@@ -90,5 +91,69 @@ func TestSizeReplayAgreesWithSimulator(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSizeRecordedRun: the same agreement from a recorded run: a bursty
+// run (Poisson arrivals, a ramp to ten times the rate and back) against
+// an unlimited deployment, its requests.jsonl sized, then replayed with
+// load --trace DIR against provisioned deployments of the answer and one
+// increment under it.
+func TestSizeRecordedRun(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		rec := fast()
+		rec.Model = "gpt-4o"
+		st := newStack(t, rec)
+		defer st.close()
+		p := basePlan("d", 600, 150)
+		p.Load.Arrival = "poisson"
+		p.Load.Stages, p.Load.StartRate = []plan.Stage{
+			{Duration: plan.Duration(time.Minute), Target: 60}, {Duration: plan.Duration(2 * time.Second), Target: 900},
+			{Duration: plan.Duration(10 * time.Second), Target: 900}, {Duration: plan.Duration(2 * time.Second), Target: 60},
+			{Duration: plan.Duration(time.Minute), Target: 60}}, 60
+		_, c := st.execute(t, p, nil, nil)
+		start := c.recs[0].Sched
+		for _, r := range c.recs {
+			if r.Sched.Before(start) {
+				start = r.Sched
+			}
+		}
+		var b []byte
+		for _, r := range c.recs {
+			b = sink.RecordLine(b, r, start)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "requests.jsonl"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	res, err := size.Size(size.Options{Inputs: []string{dir}, Model: "gpt-4o", Type: ptu.Global})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d requests: formula %d PTUs, replay %d; %s", res.Requests, res.Formula.PTU, res.Replay.PTU, res.Bound.Sentence)
+	if res.Replay.PTU <= res.Model.Min {
+		t.Fatalf("answer %d: the run needs more than the minimum for this test", res.Replay.PTU)
+	}
+	for _, n := range []int{res.Replay.PTU, res.Replay.PTU - res.Model.Increment} {
+		want := -1
+		for _, s := range res.Replay.Steps {
+			if s.PTU == n {
+				want = s.Throttled
+			}
+		}
+		synctest.Test(t, func(t *testing.T) {
+			st := newStack(t, sim.Deployment{Name: "d", Model: "gpt-4o", Type: "provisioned", PTU: n, TTFT: sim.Duration(200 * time.Millisecond)})
+			defer st.close()
+			p := basePlan("d", 100, 10)
+			p.Workload.Shape = "trace"
+			p.Load.Trace = &plan.Trace{Path: dir}
+			out, _ := st.execute(t, p, nil, nil)
+			r := out.Results.Requests
+			t.Logf("%d PTUs: simulator throttled %d of %d, replay %d", n, r.Throttled, r.Sent, want)
+			if r.Sent != int64(res.Requests) || int(r.Throttled) != want || (n == res.Replay.PTU) != (r.Throttled == 0) {
+				t.Errorf("%d PTUs: sent %d of %d, throttled %d; the replay refused %d", n, r.Sent, res.Requests, r.Throttled, want)
+			}
+		})
 	}
 }

@@ -1,11 +1,8 @@
 package size
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -170,67 +167,26 @@ func readTrace(path string, reqs []Request, notes *[]string) ([]Request, error) 
 	return reqs, nil
 }
 
-// record is what sizing reads of a line of requests.jsonl.
-type record struct {
-	Class     string   `json:"class"`
-	Send      *float64 `json:"send"`
-	Sched     *float64 `json:"sched"`
-	Prompt    int      `json:"prompt_tokens"`
-	Output    int      `json:"output_tokens"`
-	Cached    *int     `json:"cached_tokens"`
-	MaxTokens int      `json:"max_tokens"`
-	Warmup    bool     `json:"warmup"`
-}
-
 // readRun reads an aoaibench output directory's requests.jsonl: each
-// request at its send time, with the tokens it used. A request that did
-// not complete (throttled or failed when recorded) is counted as asking
-// and generating its max_tokens, as the simulator would generate them;
-// the warmup is left out, as the run's figures leave it.
+// request at its send time, with the tokens it used, as load --trace
+// replays it. A request that did not complete (throttled or failed when
+// recorded) is counted as asking and generating its max_tokens, as the
+// simulator would generate them; the warmup is left out, as the run's
+// figures leave it.
 func readRun(dir string, reqs []Request, in *Input, notes *[]string) ([]Request, error) {
-	path := filepath.Join(dir, "requests.jsonl")
-	f, err := os.Open(path)
-	if err != nil {
-		return reqs, bad("%s: not a run directory (no requests.jsonl): %v", dir, errors.Unwrap(err))
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 64<<20)
-	line, warm, noPrompt, incomplete := 0, 0, 0, 0
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if len(b) == 0 {
-			continue
-		}
-		var r record
-		if err := json.Unmarshal(b, &r); err != nil {
-			return reqs, bad("%s:%d: malformed JSON: %v", path, line, err)
-		}
-		at := r.Send
-		if at == nil || math.IsNaN(*at) {
-			at = r.Sched
-		}
+	warm, noPrompt, incomplete := 0, 0, 0
+	err := traffic.ReadRecorded(dir, func(r traffic.Recorded) error {
 		switch {
 		case r.Warmup:
 			warm++
-			continue
-		case at == nil || !(*at >= 0) || *at > maxSeconds:
-			return reqs, bad("%s:%d: send is not a time from 0 to %g s", path, line, maxSeconds)
-		case r.Prompt < 0 || r.Prompt > maxTokens || r.Output < 0 || r.Output > maxTokens || r.MaxTokens < 0 || r.MaxTokens > maxTokens ||
-			r.Cached != nil && (*r.Cached < 0 || *r.Cached > r.Prompt):
-			return reqs, bad("%s:%d: token counts out of range (prompt %d, output %d, max_tokens %d)", path, line, r.Prompt, r.Output, r.MaxTokens)
-		case r.Prompt == 0:
+			return nil
+		case !r.Replayed():
 			noPrompt++
-			continue
+			return nil
+		case len(reqs) >= MaxRequests:
+			return full(filepath.Join(dir, traffic.RunFile), r.Line)
 		}
-		if len(reqs) >= MaxRequests {
-			return reqs, full(path, line)
-		}
-		q := Request{At: int64(math.Round(*at * 1e9)), Prompt: int32(r.Prompt), Output: int32(r.Output), MaxTokens: -1}
-		if r.Cached != nil {
-			q.Cached = int32(*r.Cached)
-		}
+		q := Request{At: int64(r.At), Prompt: int32(r.Prompt), Cached: int32(r.Cached), Output: int32(r.Output), MaxTokens: -1}
 		if r.MaxTokens > 0 {
 			q.MaxTokens = int32(r.MaxTokens)
 		}
@@ -240,9 +196,14 @@ func readRun(dir string, reqs []Request, in *Input, notes *[]string) ([]Request,
 			incomplete++
 		}
 		reqs = append(reqs, q)
-	}
-	if err := sc.Err(); err != nil {
-		return reqs, bad("%s:%d: %v", path, line+1, err)
+		return nil
+	})
+	if err != nil {
+		var bi *BadInput
+		if errors.As(err, &bi) {
+			return reqs, err
+		}
+		return reqs, &BadInput{err}
 	}
 	in.Skipped = warm + noPrompt
 	if warm > 0 {
@@ -256,12 +217,6 @@ func readRun(dir string, reqs []Request, in *Input, notes *[]string) ([]Request,
 	}
 	return reqs, nil
 }
-
-// Bounds on what a file may say.
-const (
-	maxTokens  = 10_000_000
-	maxSeconds = 9e9
-)
 
 // sortByTime orders the requests by arrival.
 func sortByTime(reqs []Request) {

@@ -43,14 +43,18 @@ const maxOffset = 100 * 365 * 24 * time.Hour
 const MaxTraceRows = 20_000_000
 
 // ReadTrace loads a trace, its offsets divided by speed: JSONL of the
-// Mooncake layout, or a usage CSV (ReadUsage). A row that cannot be read
-// is an error naming file:line. Rows out of time order are sorted.
+// Mooncake layout, a usage CSV (ReadUsage), or an aoaibench run
+// directory (ReadRecorded). A row that cannot be read is an error naming
+// file:line. Rows out of time order are sorted.
 func ReadTrace(path string, speed float64, block int, seed uint64) (*Trace, error) {
 	if !(speed > 0) || math.IsInf(speed, 0) || speed > 1e6 {
 		return nil, fmt.Errorf("--trace-speed must be a positive factor up to 1e6, got %g", speed)
 	}
 	if block <= 0 || block > 1<<20 {
 		return nil, fmt.Errorf("--trace-block must be from 1 to %d tokens, got %d", 1<<20, block)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return readRecordedTrace(path, speed, block, seed)
 	}
 	f, err := os.Open(path)
 	if err != nil {
