@@ -312,6 +312,9 @@ func (d Deployment) Describe() string {
 	switch {
 	case d.Type == "provisioned":
 		q = fmt.Sprintf("provisioned, %d PTU", d.PTU)
+		if d.DeploymentType != "" {
+			q = fmt.Sprintf("%s provisioned, %d PTU", ptu.Type(d.DeploymentType).Name(), d.PTU)
+		}
 	case d.TPM > 0:
 		q = fmt.Sprintf("standard, %d TPM", d.TPM)
 	}

@@ -92,6 +92,9 @@ func TestProvisionedFill(t *testing.T) {
 	if err := d.Fill(); err != nil || d.TPMPerPTU != 2500 || d.OutputRatio != 4 || d.ITL != Duration(40*time.Millisecond) || d.DeploymentType != "global" {
 		t.Errorf("%v: %+v", err, d)
 	}
+	if s := d.Describe(); !strings.Contains(s, "Global provisioned, 50 PTU") || !strings.Contains(s, "40ms/output token") {
+		t.Errorf("describe: %s", s)
+	}
 	// --sim type=provisioned from the standard default takes the latency
 	// target, unless itl is given.
 	d = DefaultDeployment()

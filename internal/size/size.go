@@ -139,7 +139,7 @@ func Size(opts Options) (*Result, error) {
 	if opts.Warm {
 		warm = span(reqs)
 	} else if span(reqs) < 10*time.Minute {
-		res.Notes = append(res.Notes, "the replay starts with an empty bucket, which absorbs up to a minute's capacity before it refuses: for traffic that runs on, --warm replays the input once before it counts")
+		res.Notes = append(res.Notes, "the replay starts with an empty bucket, which absorbs up to a minute's capacity before it refuses: for traffic that runs on, --warm replays the input until the bucket settles before it counts")
 	}
 	s := newSearch(reqs, m, opts.Type, opts.MaxThrottled, warm)
 	res.Replay = s.answer(res.Formula.PTU)
