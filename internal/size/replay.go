@@ -126,12 +126,13 @@ func (s *search) probe(k int) *Step {
 	return st
 }
 
-// leastMeeting returns the least count index at or under top whose refusals
-// are at most limit, starting from index k0 (the formula's answer): a
-// doubling stride away from it until the answer is bracketed, then
-// halving. More PTUs never refuse more in a replay of the same arrivals
-// but through the bucket's feedback (a refused request leaves room for
-// the next), which the bracket's ends, both replayed, bound.
+// leastMeeting returns the least count index at or under top whose
+// refusals are at most limit, starting from index k0 (the formula's
+// answer): a doubling stride away from it until the answer is bracketed,
+// then halving. It takes refusals to fall as PTUs grow, which the
+// bucket's feedback (a refused request leaves room for the next) can
+// break by a few requests between neighbouring counts; the answer's
+// neighbour one under it is always replayed and refuses more than limit.
 func (s *search) leastMeeting(k0, limit int) int {
 	ok := func(k int) bool { return s.probe(k).Throttled <= limit }
 	k0 = min(max(k0, 0), s.top)
