@@ -70,6 +70,7 @@ type CLI struct {
 	Search   SearchCmd   `cmd:"" help:"Find the highest rate that meets your objectives (--slo)."`
 	Serve    ServeCmd    `cmd:"" help:"Run the built-in Azure OpenAI simulator as a server."`
 	Report   ReportCmd   `cmd:"" help:"Report on runs: a self-contained HTML page with charts, or the summary table as md, csv or json."`
+	Size     SizeCmd     `cmd:"" help:"How many PTUs recorded traffic needs: Azure's formula, a replay through the provisioned bucket, and the cost."`
 	Merge    MergeCmd    `cmd:"" help:"Merge the output directories of a plan's shards (--shard i/N) into one run's, exactly."`
 	K8s      K8sCmd      `cmd:"" name:"k8s" help:"Print a Kubernetes Indexed Job that runs a load command's shards on N pods (and, with --merge, the Job that merges them)."`
 	Lab      LabCmd      `cmd:"" help:"Run the workshop lab: 4 RPM at 20K TPM, then 50 RPM at 200K TPM, and the report."`

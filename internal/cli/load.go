@@ -91,7 +91,7 @@ type TrafficFlags struct {
 	DatasetFormat     plan.DatasetFormat `enum:"sharegpt,jsonl,replay,csv," default:"" placeholder:"FORMAT" help:"The dataset's format: sharegpt, jsonl, replay or csv (detected when omitted)."`
 	DatasetShuffle    bool               `help:"Send the dataset's rows in a seeded random order (a 10,000-row shuffle buffer) instead of the file's."`
 	DatasetSkipBad    bool               `help:"Skip dataset rows that cannot be read, with a warning (by default a bad row stops the run, naming its file:line)."`
-	Trace             string             `type:"path" placeholder:"FILE" help:"Replay a trace: JSONL of {timestamp (ms), input_length, output_length, hash_ids} (Mooncake, AIPerf) sent at the recorded offsets with prompts of those lengths; hash_ids become shared prefix blocks."`
+	Trace             string             `type:"path" placeholder:"FILE" help:"Replay a trace: JSONL of {timestamp (ms), input_length, output_length, hash_ids} (Mooncake, AIPerf), a usage CSV (timestamp, prompt_tokens, completion_tokens, optional cached_tokens, max_tokens), or an aoaibench --output-dir, sent at the recorded offsets with prompts of those lengths; hash_ids become shared prefix blocks."`
 	TraceSpeed        float64            `default:"1" placeholder:"X" help:"Replay the trace X times as fast (0.5: half speed)."`
 	TraceBlock        int                `default:"512" placeholder:"N" help:"Tokens of one hash_ids block of the trace."`
 	PrefixTokens      int                `placeholder:"N" help:"Start every prompt with a shared system message of N tokens, which a prompt cache can serve (the rest of each prompt stays unique)."`

@@ -32,6 +32,9 @@ func (c *ReportCmd) Run(env *Env) error {
 	if c.Compare && len(c.Runs) != 2 {
 		return usagef("--compare takes exactly two runs, got %d", len(c.Runs))
 	}
+	if sized, err := c.sizing(env); sized || err != nil {
+		return err
+	}
 	// Sweeps and searches make a capacity report, runs and logs a run
 	// report: one kind at a time, and a message that says which each is.
 	caps := 0

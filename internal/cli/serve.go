@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aoaibench/aoaibench/internal/ptu"
 	"github.com/aoaibench/aoaibench/internal/sim"
 )
 
@@ -23,6 +24,7 @@ type ServeCmd struct {
 	Stats      time.Duration `default:"1m" placeholder:"TIME" help:"How often to log totals (0: never)."`
 	Entra      bool          `help:"Act as Microsoft Entra ID too: serve managed identity's App Service token endpoint at /msi/token and accept its tokens (it prints the IDENTITY_ENDPOINT and IDENTITY_HEADER to export)."`
 	TokenLife  time.Duration `name:"token-lifetime" default:"1h" placeholder:"TIME" help:"With --entra, how long each token lasts (10s exercises refreshing)."`
+	PTUTable   string        `name:"ptu-table" type:"existingfile" placeholder:"FILE" help:"Provisioned figures per model (TSV as internal/ptu/azure-ptu-models.tsv) in place of the published ones built in."`
 	MemProfile string        `name:"mem-profile" type:"path" placeholder:"FILE" help:"Write a pprof allocation profile to this file when stopping."`
 }
 
@@ -36,11 +38,18 @@ func (c *ServeCmd) Help() string {
 // Run serves until interrupted.
 func (c *ServeCmd) Run(env *Env) error {
 	f := SimFlags{Sim: c.Sim, SimConfig: c.Config}
-	all, err := f.deployments(c.Deployment, c.Model)
+	var table *ptu.Table
+	if c.PTUTable != "" {
+		var err error
+		if table, err = ptu.Load(c.PTUTable); err != nil {
+			return usagef("--ptu-table: %v", err)
+		}
+	}
+	all, err := f.deploymentsFrom(c.Deployment, c.Model, table)
 	if err != nil {
 		return err
 	}
-	cfg := sim.Config{Deployments: all, APIKey: env.Getenv(c.APIKeyEnv), Precise: true}
+	cfg := sim.Config{Deployments: all, APIKey: env.Getenv(c.APIKeyEnv), Precise: true, PTUTable: table}
 	if c.Entra {
 		if c.TokenLife < time.Second || c.TokenLife > 24*time.Hour {
 			return usagef("--token-lifetime must be from 1s to 24h, got %v", c.TokenLife)

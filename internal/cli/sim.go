@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/aoaibench/aoaibench/internal/models"
+	"github.com/aoaibench/aoaibench/internal/ptu"
 	"github.com/aoaibench/aoaibench/internal/sim"
 )
 
@@ -20,6 +21,12 @@ type SimFlags struct {
 // deployments builds the simulated deployments from the flags, the one to
 // test first. name and model override the default's when not empty.
 func (f *SimFlags) deployments(name, model string) ([]sim.Deployment, error) {
+	return f.deploymentsFrom(name, model, nil)
+}
+
+// deploymentsFrom is deployments with the PTU figures of table (nil: the
+// published ones).
+func (f *SimFlags) deploymentsFrom(name, model string, table *ptu.Table) ([]sim.Deployment, error) {
 	d, all, err := f.deployment(name, model)
 	if err != nil {
 		return nil, err
@@ -31,7 +38,7 @@ func (f *SimFlags) deployments(name, model string) ([]sim.Deployment, error) {
 		}
 	}
 	for i := range out {
-		if err := out[i].Fill(); err != nil {
+		if err := out[i].FillFrom(table); err != nil {
 			return nil, usagef("--sim: %v", err)
 		}
 	}

@@ -1,8 +1,9 @@
 // Package models is the one table of what aoaibench knows about model
 // families: the tokenizer, the context window, whether the model reasons
-// (takes max_completion_tokens and spends hidden reasoning tokens), and the
-// simulator's throughput per provisioned unit. The load generator, the
-// tokenizer and the simulator all read it, so they never disagree.
+// (takes max_completion_tokens and spends hidden reasoning tokens). The
+// load generator, the tokenizer and the simulator all read it, so they
+// never disagree. Provisioned-throughput figures are package ptu's, read
+// from Azure's published table.
 package models
 
 import (
@@ -28,36 +29,33 @@ type Model struct {
 	// Reasoning models take max_completion_tokens instead of max_tokens
 	// and count hidden reasoning tokens in completion_tokens.
 	Reasoning bool
-	// TPMPerPTU is a rough input-tokens-per-minute per provisioned
-	// throughput unit, for the simulator.
-	TPMPerPTU int
 }
 
 // table is matched in order: a more specific prefix comes before the
 // prefix it extends.
 var table = []Model{
-	{"gpt-35-turbo-16k", cl100k, 16_384, false, 10_000},
-	{"gpt-3.5-turbo-16k", cl100k, 16_384, false, 10_000},
-	{"gpt-35", cl100k, 16_385, false, 10_000},
-	{"gpt-3.5", cl100k, 16_385, false, 10_000},
-	{"gpt-4o-mini", o200k, 128_000, false, 37_000},
-	{"gpt-4o", o200k, 128_000, false, 2_500},
-	{"chatgpt-4o", o200k, 128_000, false, 2_500},
-	{"gpt-4.1-nano", o200k, 1_047_576, false, 37_000},
-	{"gpt-4.1-mini", o200k, 1_047_576, false, 37_000},
-	{"gpt-4.1", o200k, 1_047_576, false, 2_500},
-	{"gpt-4-32k", cl100k, 32_768, false, 2_500},
-	{"gpt-4-turbo", cl100k, 128_000, false, 2_500},
-	{"gpt-4", cl100k, 8_192, false, 2_500},
-	{"gpt-5-chat", o200k, 128_000, false, 2_500},
-	{"gpt-5-nano", o200k, 400_000, true, 37_000},
-	{"gpt-5-mini", o200k, 400_000, true, 37_000},
-	{"gpt-5", o200k, 400_000, true, 2_500},
-	{"o1-mini", o200k, 128_000, true, 37_000},
-	{"o1", o200k, 200_000, true, 2_500},
-	{"o3-mini", o200k, 200_000, true, 37_000},
-	{"o3", o200k, 200_000, true, 2_500},
-	{"o4-mini", o200k, 200_000, true, 37_000},
+	{"gpt-35-turbo-16k", cl100k, 16_384, false},
+	{"gpt-3.5-turbo-16k", cl100k, 16_384, false},
+	{"gpt-35", cl100k, 16_385, false},
+	{"gpt-3.5", cl100k, 16_385, false},
+	{"gpt-4o-mini", o200k, 128_000, false},
+	{"gpt-4o", o200k, 128_000, false},
+	{"chatgpt-4o", o200k, 128_000, false},
+	{"gpt-4.1-nano", o200k, 1_047_576, false},
+	{"gpt-4.1-mini", o200k, 1_047_576, false},
+	{"gpt-4.1", o200k, 1_047_576, false},
+	{"gpt-4-32k", cl100k, 32_768, false},
+	{"gpt-4-turbo", cl100k, 128_000, false},
+	{"gpt-4", cl100k, 8_192, false},
+	{"gpt-5-chat", o200k, 128_000, false},
+	{"gpt-5-nano", o200k, 400_000, true},
+	{"gpt-5-mini", o200k, 400_000, true},
+	{"gpt-5", o200k, 400_000, true},
+	{"o1-mini", o200k, 128_000, true},
+	{"o1", o200k, 200_000, true},
+	{"o3-mini", o200k, 200_000, true},
+	{"o3", o200k, 200_000, true},
+	{"o4-mini", o200k, 200_000, true},
 }
 
 // Lookup returns the family of a model or Azure deployment-style name

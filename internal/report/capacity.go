@@ -104,6 +104,8 @@ func Kind(path string) string {
 	switch {
 	case err != nil:
 		return "not found"
+	case IsSizing(path):
+		return "a size answer"
 	case !fi.IsDir():
 		return "a JSONL log"
 	case fileExists(filepath.Join(path, "search.json")):

@@ -307,7 +307,13 @@ func (f *frame) marks(b *strings.Builder, marks []mark) {
 		if m.x > f.x0 && m.x < f.x1 {
 			fmt.Fprintf(b, `<line class="mark" x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#777" stroke-width="1" stroke-dasharray="1 3"/>`, f.sx(m.x), f.sx(m.x), top, top+plotH)
 			if m.label != "" {
-				fmt.Fprintf(b, `<text class="mk" x="%.1f" y="%d">%s</text>`, f.sx(m.x)+3, top+11, html.EscapeString(m.label))
+				// A label that would run past the plot's right edge is
+				// written to the left of its line.
+				if X := f.sx(m.x); X+3+6*float64(utf8.RuneCountInString(m.label)) > float64(chartW-padR) {
+					fmt.Fprintf(b, `<text class="mk" x="%.1f" y="%d" text-anchor="end">%s</text>`, X-3, top+11, html.EscapeString(m.label))
+				} else {
+					fmt.Fprintf(b, `<text class="mk" x="%.1f" y="%d">%s</text>`, X+3, top+11, html.EscapeString(m.label))
+				}
 			}
 		}
 	}

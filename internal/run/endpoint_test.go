@@ -69,7 +69,7 @@ func TestEndpointTypes(t *testing.T) {
 func TestSpillover(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ptu := fast()
-		ptu.Name, ptu.Type, ptu.PTU, ptu.TPMPerPTU, ptu.Spillover = "ptu", "provisioned", 1, 20000, "paygo"
+		ptu.Name, ptu.Type, ptu.PTU, ptu.TPMPerPTU, ptu.Spillover = "ptu", "provisioned", 15, 1400, "paygo"
 		paygo := fast()
 		paygo.Name, paygo.TPM, paygo.TTFT = "paygo", 10_000_000, sim.Duration(400*time.Millisecond)
 		st := newStack(t, ptu, paygo)

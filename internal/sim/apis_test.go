@@ -145,7 +145,7 @@ func TestOtherAPIs(t *testing.T) {
 // one that is not standard is refused.
 func TestSpilloverHeader(t *testing.T) {
 	ptu := DefaultDeployment()
-	ptu.Name, ptu.Type, ptu.PTU, ptu.TPMPerPTU = "ptu", "provisioned", 1, 1000
+	ptu.Name, ptu.Type, ptu.PTU, ptu.TPMPerPTU = "ptu", "provisioned", 15, 240 // 3,600 units: three requests of 300 max tokens at 4 each
 	std := DefaultDeployment()
 	std.Name = "std"
 	run(t, Config{Deployments: []Deployment{ptu, std}}, func(e *env) {

@@ -90,7 +90,7 @@ func TestPromptCache(t *testing.T) {
 // TestPromptCacheProvisioned: a provisioned deployment leaves cached
 // tokens out of its utilization.
 func TestPromptCacheProvisioned(t *testing.T) {
-	d := Deployment{Name: "gpt-4o-mini", Type: "provisioned", PTU: 1, TPMPerPTU: 100_000, TTFT: Duration(time.Millisecond)}
+	d := Deployment{Name: "gpt-4o-mini", Type: "provisioned", PTU: 20, TPMPerPTU: 5_000, TTFT: Duration(time.Millisecond)}
 	run(t, Config{Deployments: []Deployment{d}}, func(e *env) {
 		system := words(4000, 1)
 		pct := func(s string) float64 { v, _ := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64); return v }
@@ -98,7 +98,7 @@ func TestPromptCacheProvisioned(t *testing.T) {
 		_, _, u0 := cachedOf(e, system, "one")
 		_, c, u1 := cachedOf(e, system, "two")
 		first, second := pct(u0), pct(u1)-pct(u0)
-		// The first request counts 4,012 prompt + 2 tokens, 4.0% of
+		// The first request counts 4,012 prompt + 2 x 4 output units, 4.0% of
 		// 100,000 TPM; the second the same less the 3,968 cached: 0.05%.
 		if c != 3968 || first < 3.9 || second > 0.2 || second < 0 {
 			t.Errorf("cached %d; utilization steps %.2f%% then %.2f%%: want the cached tokens left out", c, first, second)

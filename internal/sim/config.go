@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/aoaibench/aoaibench/internal/models"
+	"github.com/aoaibench/aoaibench/internal/ptu"
 )
 
 // Duration is a time.Duration written as "200ms" in configuration files.
@@ -62,9 +63,18 @@ type Deployment struct {
 	// Standard: tokens per minute, and requests per minute per 1,000 TPM.
 	TPM      int     `json:"tpm"`
 	RPMPer1K float64 `json:"rpm_per_1k_tpm"`
-	// Provisioned: PTUs and tokens per minute each PTU serves.
+	// Provisioned: PTUs and input tokens a minute each PTU serves (the
+	// published figure of the model by default, from the ptu table).
 	PTU       int `json:"ptu"`
 	TPMPerPTU int `json:"tpm_per_ptu"`
+	// DeploymentType is a provisioned deployment's type: global (the
+	// default), datazone or regional, which decides the PTU counts it can
+	// deploy.
+	DeploymentType string `json:"deployment_type"`
+	// OutputRatio is how many input tokens one output token counts as in
+	// a provisioned deployment's utilization (the model's published
+	// ratio by default).
+	OutputRatio float64 `json:"output_ratio"`
 
 	// Latency: TTFT = TTFT + prompt tokens * Prefill; then ITL per chunk
 	// of TokensPerChunk tokens. Jitter is the relative spread (0.1 = ±10%).
@@ -125,6 +135,9 @@ type Config struct {
 	// Identity, when set, issues Microsoft Entra ID tokens and accepts
 	// them (as well as the key, when there is one).
 	Identity *Identity `json:"-"`
+	// PTUTable holds the provisioned figures of the models (nil: the
+	// published table built in, ptu.Default).
+	PTUTable *ptu.Table `json:"-"`
 	// Precise times writes with kernel naps instead of Go's timers alone:
 	// set it when serving for real; tests in synctest bubbles leave it off.
 	Precise bool `json:"-"`
@@ -165,8 +178,9 @@ func DefaultDeployment() Deployment {
 	}
 }
 
-// fill sets defaults and checks a deployment.
-func (d *Deployment) fill() error {
+// fill sets defaults and checks a deployment, with the provisioned
+// figures of table (nil: the published ones).
+func (d *Deployment) fill(table *ptu.Table) error {
 	if d.Name == "" {
 		return fmt.Errorf("deployment: name is required")
 	}
@@ -198,9 +212,6 @@ func (d *Deployment) fill() error {
 	if d.Region == "" {
 		d.Region = "East US"
 	}
-	if d.Type == "provisioned" && d.TPMPerPTU == 0 {
-		d.TPMPerPTU = m.TPMPerPTU
-	}
 	switch {
 	case d.Type != "standard" && d.Type != "provisioned":
 		return fmt.Errorf("deployment %s: type must be standard or provisioned, got %q", d.Name, d.Type)
@@ -216,6 +227,13 @@ func (d *Deployment) fill() error {
 		return fmt.Errorf("deployment %s: jitter must be in [0, 1), got %g", d.Name, d.Jitter)
 	case d.TokensPerChunk < 0 || d.MaxConcurrency < 0 || d.LoadFactor < 0 || d.OutputMin < 0 || d.DefaultOutput < 0 || d.ReasoningTokens < 0:
 		return fmt.Errorf("deployment %s: tokens_per_chunk, max_concurrency, load_factor, output_min, default_output and reasoning_tokens must not be negative", d.Name)
+	}
+	if d.Type == "provisioned" {
+		if err := d.fillProvisioned(table); err != nil {
+			return fmt.Errorf("deployment %s: %w", d.Name, err)
+		}
+	} else if d.DeploymentType != "" || d.OutputRatio != 0 {
+		return fmt.Errorf("deployment %s: deployment_type and output_ratio are a provisioned deployment's (type=provisioned)", d.Name)
 	}
 	for name, v := range map[string]float64{"fail_5xx": d.Fail5xx, "cut_stream": d.CutStream, "storm_429": d.Storm429, "slow_headers": d.SlowHeaders} {
 		if v < 0 || v > 1 {
@@ -269,6 +287,11 @@ func (d *Deployment) Set(spec string) error {
 	if err := dec.Decode(&nd); err != nil {
 		return fmt.Errorf("--sim %s: %w", spec, err)
 	}
+	if _, itl := m["itl"]; nd.Type == "provisioned" && d.Type != "provisioned" && !itl {
+		// A standard deployment's time per token is not a provisioned
+		// one's: fill gives it the model's latency target.
+		nd.ITL = 0
+	}
 	*d = nd
 	return nil
 }
@@ -289,6 +312,9 @@ func (d Deployment) Describe() string {
 	switch {
 	case d.Type == "provisioned":
 		q = fmt.Sprintf("provisioned, %d PTU", d.PTU)
+		if d.DeploymentType != "" {
+			q = fmt.Sprintf("%s provisioned, %d PTU", ptu.Type(d.DeploymentType).Name(), d.PTU)
+		}
 	case d.TPM > 0:
 		q = fmt.Sprintf("standard, %d TPM", d.TPM)
 	}
@@ -296,5 +322,9 @@ func (d Deployment) Describe() string {
 		time.Duration(d.TTFT), time.Duration(d.Prefill), time.Duration(d.ITL))
 }
 
-// Fill sets a deployment's defaults and checks it, as the simulator does.
-func (d *Deployment) Fill() error { return d.fill() }
+// Fill sets a deployment's defaults and checks it, as the simulator does
+// with the published PTU figures.
+func (d *Deployment) Fill() error { return d.fill(nil) }
+
+// FillFrom is Fill with the PTU figures of table (nil: the published ones).
+func (d *Deployment) FillFrom(table *ptu.Table) error { return d.fill(table) }

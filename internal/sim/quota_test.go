@@ -113,28 +113,24 @@ func TestTokenRetryAfter(t *testing.T) {
 
 func TestProvisionedBucket(t *testing.T) {
 	t0 := time.Unix(0, 0)
-	p := newProvisioned(10, 6000, t0) // 60,000 tokens a minute
-	if !p.admit(t0, 30_000).ok || p.utilization(t0) != 50 {
+	// 15 x 4,000 = 60,000 units a minute; an output token counts 4.
+	p := newProvisioned(Deployment{PTU: 15, TPMPerPTU: 4000, OutputRatio: 4}, t0)
+	// 10,000 uncached prompt tokens and 5,000 max tokens: 30,000 units.
+	if !p.admit(t0, 10_000, 5_000).ok || p.utilization(t0) != 50 {
 		t.Fatalf("utilization %v, want 50", p.utilization(t0))
 	}
-	// Completion corrects the estimate to the real 20,000 tokens.
-	p.correct(t0, 30_000, 20_000)
+	// It generated 2,500: 20,000 units.
+	p.correct(t0, 10_000, 5_000, 2_500)
 	if u := p.utilization(t0); u < 33.3 || u > 33.4 {
 		t.Fatalf("after correction %v, want 33.3", u)
 	}
-	// The bucket drains at 1,000 tokens a second.
-	if u := p.utilization(t0.Add(10 * time.Second)); u < 16.6 || u > 16.7 {
-		t.Fatalf("after 10 s %v, want 16.7", u)
-	}
-	// Fill to 100%: the next request is refused at once, with the time
-	// until the bucket is back under capacity.
 	now := t0.Add(10 * time.Second)
-	p.admit(now, 60_000)
-	v := p.admit(now, 1)
+	p.admit(now, 60_000, 0)
+	v := p.admit(now, 1, 0)
 	if v.ok || v.reason != "utilization" || v.after <= 0 || v.after > 11*time.Second {
 		t.Fatalf("at 100%%: %+v", v)
 	}
-	if !p.admit(now.Add(v.after), 1).ok {
+	if !p.admit(now.Add(v.after), 1, 0).ok {
 		t.Fatal("refused after retry-after")
 	}
 }

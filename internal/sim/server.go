@@ -87,7 +87,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.clock = s.clocks[0]
 	for _, dc := range cfg.Deployments {
-		if err := dc.fill(); err != nil {
+		if err := dc.fill(cfg.PTUTable); err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -105,7 +105,7 @@ func New(cfg Config) (*Server, error) {
 			d.slots = make(chan struct{}, dc.MaxConcurrency)
 		}
 		if dc.Type == "provisioned" {
-			d.ptu = newProvisioned(dc.PTU, dc.TPMPerPTU, s.start)
+			d.ptu = newProvisioned(dc, s.start)
 		} else {
 			d.std = newStandard(dc.TPM, dc.RPMPer1K, s.start)
 		}
@@ -707,9 +707,9 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, d *deployment, re
 	case storm:
 		v = verdict{reason: "storm", after: time.Duration(1+d.rng.IntN(5)) * time.Second}
 	case d.ptu != nil:
-		// Cached tokens do not count toward utilization.
-		est -= cached
-		v = d.ptu.admit(now, est)
+		// In utilization units: cached tokens count nothing, output
+		// tokens the model's output ratio each.
+		v = d.ptu.admit(now, prompt-cached, limit*n)
 	default:
 		v = d.std.admit(now, est)
 	}
@@ -786,7 +786,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, d *deployment, re
 	}
 	st := &stream{
 		s: s, d: d, w: w, r: r, req: req, prompt: prompt, cached: cached, output: output, n: n,
-		ttft: ttft, itlScale: itlScale, seed: seed, cut: cut, arrived: arrived, est: est, reasoning: reasoning,
+		ttft: ttft, itlScale: itlScale, seed: seed, cut: cut, arrived: arrived, asked: limit * n, reasoning: reasoning,
 	}
 	st.run()
 }

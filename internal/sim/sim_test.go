@@ -486,9 +486,10 @@ func TestThrottleHTTP(t *testing.T) {
 }
 
 func TestProvisionedHTTP(t *testing.T) {
-	// 1 PTU of 6,000 TPM: utilization climbs with each admitted estimate,
-	// and at 100% the answer is 429 at once.
-	run(t, Config{Deployments: []Deployment{{Name: "gpt-4o-mini", Type: "provisioned", PTU: 1, TPMPerPTU: 6000, TTFT: Duration(time.Millisecond)}}}, func(e *env) {
+	// 15 PTUs of 1,600 TPM: utilization climbs with each admitted
+	// estimate (2,000 max tokens at 4 units each, a third of 24,000), and
+	// at 100% the answer is 429 at once.
+	run(t, Config{Deployments: []Deployment{{Name: "gpt-4o-mini", Type: "provisioned", PTU: 15, TPMPerPTU: 1600, TTFT: Duration(time.Millisecond), ITL: Duration(time.Microsecond)}}}, func(e *env) {
 		var utils []string
 		status := 0
 		for range 5 {

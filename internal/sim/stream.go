@@ -26,7 +26,7 @@ type stream struct {
 	output    int // visible tokens per choice
 	reasoning int // hidden reasoning tokens per choice
 	n         int // choices
-	est       int
+	asked     int // output tokens the admission counted: max tokens x choices
 	ttft      time.Duration
 	itlScale  float64
 	seed      uint64
@@ -606,16 +606,16 @@ func (st *stream) writeText(w *bufio.Writer, i int, trim bool) error {
 // provisioned bucket's correction from estimate to real tokens.
 func (st *stream) done(ttft, queued time.Duration, first, last time.Time) {
 	d := st.d
-	// A provisioned deployment counts the prompt less its cached part,
-	// as its admission estimate did.
-	actual := st.prompt - st.cached + st.completion()
 	if st.s.scraped.Load() {
 		st.observe(ttft, first) // its observers need no lock
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.ptu != nil {
-		d.ptu.correct(time.Now(), st.est, actual)
+		// The prompt less its cached part, as the admission counted it;
+		// the output estimated (max tokens of each choice) becomes the
+		// output generated, reasoning included.
+		d.ptu.correct(time.Now(), st.prompt-st.cached, st.asked, st.completion())
 	}
 	x := &d.stats
 	x.Completed++

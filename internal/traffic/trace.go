@@ -42,9 +42,10 @@ const maxOffset = 100 * 365 * 24 * time.Hour
 // MaxTraceRows bounds a trace held in memory (a row is about 40 bytes).
 const MaxTraceRows = 20_000_000
 
-// ReadTrace loads a trace, its offsets divided by speed. A row that cannot
-// be read is an error naming file:line. Rows out of time order are
-// sorted.
+// ReadTrace loads a trace, its offsets divided by speed: JSONL of the
+// Mooncake layout, a usage CSV (ReadUsage), or an aoaibench run
+// directory (ReadRecorded). A row that cannot be read is an error naming
+// file:line. Rows out of time order are sorted.
 func ReadTrace(path string, speed float64, block int, seed uint64) (*Trace, error) {
 	if !(speed > 0) || math.IsInf(speed, 0) || speed > 1e6 {
 		return nil, fmt.Errorf("--trace-speed must be a positive factor up to 1e6, got %g", speed)
@@ -52,13 +53,20 @@ func ReadTrace(path string, speed float64, block int, seed uint64) (*Trace, erro
 	if block <= 0 || block > 1<<20 {
 		return nil, fmt.Errorf("--trace-block must be from 1 to %d tokens, got %d", 1<<20, block)
 	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return readRecordedTrace(path, speed, block, seed)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("--trace: %w", err)
 	}
 	defer f.Close()
+	br := bufio.NewReaderSize(f, 64<<10)
+	if head, _ := br.Peek(4096); IsUsageCSV(head) {
+		return readUsageTrace(path, br, speed, block, seed)
+	}
 	t := &Trace{Block: block, seed: seed, words: tokenizer.NewWords()}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(br)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	line := 0
 	var ms []float64 // each row's timestamp
