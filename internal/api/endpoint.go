@@ -6,6 +6,7 @@ package api
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"net"
 	"net/url"
 	"strconv"
@@ -22,26 +23,15 @@ const (
 	OpenAI  API = "openai"   // /v1/chat/completions, Authorization: Bearer
 )
 
-// Type is what kind of request an endpoint takes (AIPerf's
-// --endpoint-type).
-type Type string
-
-// The endpoint types aoaibench sends.
-const (
-	Chat        Type = "chat"        // chat completions
-	Responses   Type = "responses"   // the Responses API
-	Completions Type = "completions" // legacy completions
-	Embeddings  Type = "embeddings"
-)
-
-// suffix is the type's path after the API's base.
-func (t Type) suffix() string {
+// suffix is an endpoint type's path after the API's base (the type is
+// the plan's: plan.Endpoint, AIPerf's --endpoint-type).
+func suffix(t plan.Endpoint) string {
 	switch t {
-	case Responses:
+	case plan.Responses:
 		return "/responses"
-	case Completions:
+	case plan.Completions:
 		return "/completions"
-	case Embeddings:
+	case plan.Embeddings:
 		return "/embeddings"
 	}
 	return "/chat/completions"
@@ -54,7 +44,7 @@ const ResponsesVersion = "2025-04-01-preview"
 // Endpoint is where and how to send requests.
 type Endpoint struct {
 	API        API
-	Type       Type
+	Type       plan.Endpoint
 	URL        string // the full URL requests go to
 	Deployment string // Azure deployment name
 	Model      string // sent in the body; empty for classic Azure
@@ -117,12 +107,12 @@ func Secrets(raw string) []string {
 // api may be empty to choose from the URL: Azure's hosts (and API
 // Management's, which front Azure OpenAI with its paths) and paths ending
 // in /openai/v1 are Azure, anything else is OpenAI-compatible.
-func Resolve(raw string, api API, typ Type, deployment, model, apiVersion string) (Endpoint, error) {
+func Resolve(raw string, api API, typ plan.Endpoint, deployment, model, apiVersion string) (Endpoint, error) {
 	if typ == "" {
-		typ = Chat
+		typ = plan.Chat
 	}
 	switch typ {
-	case Chat, Responses, Completions, Embeddings:
+	case plan.Chat, plan.Responses, plan.Completions, plan.Embeddings:
 	default:
 		return Endpoint{}, fmt.Errorf("unknown --endpoint-type %q (want chat, responses, completions or embeddings)", typ)
 	}
@@ -192,7 +182,7 @@ func (e *Endpoint) azure(u *url.URL, path, apiVersion string) error {
 		return fmt.Errorf("--api-version must not be empty for an Azure endpoint")
 	}
 	path = strings.TrimSuffix(path, "/openai")
-	if e.Type == Responses {
+	if e.Type == plan.Responses {
 		// The Responses API is not under a deployment: the
 		// deployment is the body's model.
 		u.Path, u.RawPath = path+"/openai/responses", ""
@@ -204,8 +194,8 @@ func (e *Endpoint) azure(u *url.URL, path, apiVersion string) error {
 		// The name is one path segment: a / or # in it is escaped
 		// once (RawPath), not again by String.
 		base := (&url.URL{Path: path}).EscapedPath()
-		u.Path = path + "/openai/deployments/" + e.Deployment + e.Type.suffix()
-		u.RawPath = base + "/openai/deployments/" + url.PathEscape(e.Deployment) + e.Type.suffix()
+		u.Path = path + "/openai/deployments/" + e.Deployment + suffix(e.Type)
+		u.RawPath = base + "/openai/deployments/" + url.PathEscape(e.Deployment) + suffix(e.Type)
 	}
 	u.RawQuery = url.Values{"api-version": {apiVersion}}.Encode()
 	return nil
@@ -221,7 +211,7 @@ func (e *Endpoint) azureV1(u *url.URL, path, model string) error {
 	if !strings.HasSuffix(path, "/openai/v1") {
 		path += "/openai/v1"
 	}
-	u.Path = path + e.Type.suffix()
+	u.Path = path + suffix(e.Type)
 	return nil
 }
 
@@ -235,16 +225,16 @@ func (e *Endpoint) openAI(u *url.URL, path, model string) error {
 		return fmt.Errorf("--model is required for an OpenAI-compatible endpoint")
 	}
 	given := false
-	for _, t := range []Type{Chat, Responses, Completions, Embeddings} {
-		if strings.HasSuffix(path, t.suffix()) {
-			path, given = strings.TrimSuffix(path, t.suffix()), true
+	for _, t := range []plan.Endpoint{plan.Chat, plan.Responses, plan.Completions, plan.Embeddings} {
+		if strings.HasSuffix(path, suffix(t)) {
+			path, given = strings.TrimSuffix(path, suffix(t)), true
 			break
 		}
 	}
 	if !given && !strings.HasSuffix(path, "/v1") {
 		path += "/v1"
 	}
-	u.Path = path + e.Type.suffix()
+	u.Path = path + suffix(e.Type)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"strings"
 	"testing"
 )
@@ -43,25 +44,25 @@ func TestResolve(t *testing.T) {
 	types := []struct {
 		raw, dep string
 		api      API
-		typ      Type
+		typ      plan.Endpoint
 		version  string
 		wantURL  string
 		wantMod  string
 	}{
-		{"https://r.openai.azure.com", "d", "", Responses, "2024-10-21", "https://r.openai.azure.com/openai/responses?api-version=2025-04-01-preview", "d"},
-		{"https://r.openai.azure.com", "d", "", Responses, "2025-05-01", "https://r.openai.azure.com/openai/responses?api-version=2025-05-01", "d"},
-		{"https://r.openai.azure.com/openai/v1", "d", "", Responses, "", "https://r.openai.azure.com/openai/v1/responses", "d"},
-		{"https://r.openai.azure.com", "d", "", Embeddings, "2024-10-21", "https://r.openai.azure.com/openai/deployments/d/embeddings?api-version=2024-10-21", ""},
-		{"https://r.openai.azure.com", "d", "", Completions, "2024-10-21", "https://r.openai.azure.com/openai/deployments/d/completions?api-version=2024-10-21", ""},
-		{"https://gw.azure-api.net", "d", "", Chat, "2024-10-21", "https://gw.azure-api.net/openai/deployments/d/chat/completions?api-version=2024-10-21", ""},
-		{"https://x.services.ai.azure.com/openai/v1", "d", "", Embeddings, "", "https://x.services.ai.azure.com/openai/v1/embeddings", "d"},
-		{"http://127.0.0.1:8000/v1/chat/completions", "m", "", Responses, "", "http://127.0.0.1:8000/v1/responses", "m"},
-		{"http://127.0.0.1:8000", "m", "", Completions, "", "http://127.0.0.1:8000/v1/completions", "m"},
+		{"https://r.openai.azure.com", "d", "", plan.Responses, "2024-10-21", "https://r.openai.azure.com/openai/responses?api-version=2025-04-01-preview", "d"},
+		{"https://r.openai.azure.com", "d", "", plan.Responses, "2025-05-01", "https://r.openai.azure.com/openai/responses?api-version=2025-05-01", "d"},
+		{"https://r.openai.azure.com/openai/v1", "d", "", plan.Responses, "", "https://r.openai.azure.com/openai/v1/responses", "d"},
+		{"https://r.openai.azure.com", "d", "", plan.Embeddings, "2024-10-21", "https://r.openai.azure.com/openai/deployments/d/embeddings?api-version=2024-10-21", ""},
+		{"https://r.openai.azure.com", "d", "", plan.Completions, "2024-10-21", "https://r.openai.azure.com/openai/deployments/d/completions?api-version=2024-10-21", ""},
+		{"https://gw.azure-api.net", "d", "", plan.Chat, "2024-10-21", "https://gw.azure-api.net/openai/deployments/d/chat/completions?api-version=2024-10-21", ""},
+		{"https://x.services.ai.azure.com/openai/v1", "d", "", plan.Embeddings, "", "https://x.services.ai.azure.com/openai/v1/embeddings", "d"},
+		{"http://127.0.0.1:8000/v1/chat/completions", "m", "", plan.Responses, "", "http://127.0.0.1:8000/v1/responses", "m"},
+		{"http://127.0.0.1:8000", "m", "", plan.Completions, "", "http://127.0.0.1:8000/v1/completions", "m"},
 		// A whole URL without /v1 keeps its base.
-		{"https://generativelanguage.googleapis.com/v1beta/openai/chat/completions", "gemini-2.5-flash", "", Chat, "", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions", "gemini-2.5-flash"},
-		{"https://api.perplexity.ai/chat/completions", "sonar", "", Chat, "", "https://api.perplexity.ai/chat/completions", "sonar"},
-		{"https://api.perplexity.ai/chat/completions", "sonar", "", Embeddings, "", "https://api.perplexity.ai/embeddings", "sonar"},
-		{"http://127.0.0.1:8000/v1/embeddings", "m", "", Chat, "", "http://127.0.0.1:8000/v1/chat/completions", "m"},
+		{"https://generativelanguage.googleapis.com/v1beta/openai/chat/completions", "gemini-2.5-flash", "", plan.Chat, "", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions", "gemini-2.5-flash"},
+		{"https://api.perplexity.ai/chat/completions", "sonar", "", plan.Chat, "", "https://api.perplexity.ai/chat/completions", "sonar"},
+		{"https://api.perplexity.ai/chat/completions", "sonar", "", plan.Embeddings, "", "https://api.perplexity.ai/embeddings", "sonar"},
+		{"http://127.0.0.1:8000/v1/embeddings", "m", "", plan.Chat, "", "http://127.0.0.1:8000/v1/chat/completions", "m"},
 	}
 	for _, c := range types {
 		e, err := Resolve(c.raw, c.api, c.typ, c.dep, "", c.version)

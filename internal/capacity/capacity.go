@@ -65,7 +65,7 @@ func Judge(res *metrics.Results, objectives []plan.Threshold) (bool, []string, s
 		by = cmp.Or(by, ByQuota)
 	}
 	for _, th := range objectives {
-		c := th.Check(res)
+		c := res.Check(th)
 		res.SLO = append(res.SLO, c)
 		if !c.Passed {
 			why = append(why, fmt.Sprintf("%s: %s", c.Objective, metrics.Format(c.Figure, c.Value.F())))

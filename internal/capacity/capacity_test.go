@@ -24,7 +24,7 @@ func deployment(capacity float64) StepFunc {
 }
 
 func objectives(t *testing.T) []plan.Threshold {
-	th, err := plan.ParseThresholds("--slo", "throttled<=1%")
+	th, err := metrics.ParseThresholds("--slo", "throttled<=1%")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/atomicfile"
 	"io"
 	"math"
 	"os"
@@ -21,7 +22,6 @@ import (
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/sim"
-	"github.com/aoaibench/aoaibench/internal/sink"
 )
 
 // StepFlags are the flags of a sequence of steps.
@@ -216,7 +216,7 @@ func (c *SweepCmd) Run(env *Env, kctx *kong.Context) error {
 	// Steps are judged as a search's are: by --slo, else the default
 	// objectives; a step over the quota or behind its schedule fails.
 	slo := cmp.Or(c.SLO, defaultObjectives)
-	objectives, err := plan.ParseThresholds("--slo", slo)
+	objectives, err := metrics.ParseThresholds("--slo", slo)
 	if err != nil {
 		return err
 	}
@@ -259,7 +259,7 @@ func (c *SearchCmd) Run(env *Env, kctx *kong.Context) error {
 	if slo == "" {
 		slo = defaultObjectives
 	}
-	objectives, err := plan.ParseThresholds("--slo", slo)
+	objectives, err := metrics.ParseThresholds("--slo", slo)
 	if err != nil {
 		return err
 	}
@@ -365,7 +365,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", filepath.Base(path), err)
 	}
-	return sink.WriteFileAtomic(path, js)
+	return atomicfile.Write(path, js)
 }
 
 // parsePercent reads "5%" or "0.05".

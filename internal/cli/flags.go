@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
 )
 
@@ -151,11 +152,23 @@ func (c *LoadFlags) toPlan(typed map[string]bool) (*plan.Plan, []string, error) 
 }
 
 // exclusions checks the flags that exclude or need each other, and
-// flags whose 0 the plan reads as "not given" (--clients 0, -m 0).
+// flags whose 0 the plan reads as "not given" (its Normalize would fill
+// the default): typed, a 0 is bad input.
 func (c *LoadFlags) exclusions(typed map[string]bool) error {
+	for _, z := range []struct {
+		flag, want string
+		bad        bool
+		got        any
+	}{
+		{"clients", "at least 1", c.Clients < 1, c.Clients}, {"completions", "between 1 and 128", c.Completions == 0, 0},
+		{"aggregation-window", "positive", c.AggregationWindow <= 0, c.AggregationWindow}, {"request-timeout", "positive", c.RequestTimeout <= 0, c.RequestTimeout},
+		{"trace-speed", "a positive factor", c.TraceSpeed == 0, 0}, {"trace-block", "from 1 to 1048576 tokens", c.TraceBlock == 0, 0},
+	} {
+		if typed[z.flag] && z.bad {
+			return usagef("--%s must be %s, got %v", z.flag, z.want, z.got)
+		}
+	}
 	switch {
-	case typed["clients"] && c.Clients < 1:
-		return usagef("--clients must be at least 1, got %d", c.Clients)
 	case c.MaxTokens != nil && *c.MaxTokens < 1:
 		return usagef("--max-tokens must be at least 1, got %d", *c.MaxTokens)
 	case c.HTTP11 && c.HTTP2:
@@ -289,7 +302,7 @@ func (c *LoadFlags) objectives(p *plan.Plan, _ map[string]bool) error {
 		return nil
 	}
 	var err error
-	p.SLO.Thresholds, err = plan.ParseThresholds("--slo", c.SLO)
+	p.SLO.Thresholds, err = metrics.ParseThresholds("--slo", c.SLO)
 	return err
 }
 

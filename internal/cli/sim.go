@@ -2,11 +2,11 @@ package cli
 
 import (
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"strings"
 
 	"github.com/aoaibench/aoaibench/internal/models"
 	"github.com/aoaibench/aoaibench/internal/ptu"
-	"github.com/aoaibench/aoaibench/internal/sim"
 )
 
 // SimFlags shape the built-in simulator.
@@ -20,18 +20,18 @@ type SimFlags struct {
 
 // deployments builds the simulated deployments from the flags, the one to
 // test first. name and model override the default's when not empty.
-func (f *SimFlags) deployments(name, model string) ([]sim.Deployment, error) {
+func (f *SimFlags) deployments(name, model string) ([]simconfig.Deployment, error) {
 	return f.deploymentsFrom(name, model, nil)
 }
 
 // deploymentsFrom is deployments with the PTU figures of table (nil: the
 // published ones).
-func (f *SimFlags) deploymentsFrom(name, model string, table *ptu.Table) ([]sim.Deployment, error) {
+func (f *SimFlags) deploymentsFrom(name, model string, table *ptu.Table) ([]simconfig.Deployment, error) {
 	d, all, err := f.deployment(name, model)
 	if err != nil {
 		return nil, err
 	}
-	out := []sim.Deployment{d}
+	out := []simconfig.Deployment{d}
 	for _, x := range all {
 		if x.Name != d.Name {
 			out = append(out, x)
@@ -47,15 +47,14 @@ func (f *SimFlags) deploymentsFrom(name, model string, table *ptu.Table) ([]sim.
 
 // deployment builds the simulated deployment to test from the flags, and
 // all of them.
-func (f *SimFlags) deployment(name, model string) (sim.Deployment, []sim.Deployment, error) {
-	d := sim.DefaultDeployment()
-	var all []sim.Deployment
+func (f *SimFlags) deployment(name, model string) (simconfig.Deployment, []simconfig.Deployment, error) {
+	d := simconfig.DefaultDeployment()
+	var all []simconfig.Deployment
 	if f.SimConfig != "" {
-		cfg, err := sim.LoadConfig(f.SimConfig)
-		if err != nil {
+		var err error
+		if all, err = simconfig.Load(f.SimConfig); err != nil {
 			return d, nil, usageError{err.Error()}
 		}
-		all = cfg.Deployments
 		d = all[0]
 		if name != "" {
 			found := false
@@ -96,7 +95,7 @@ func (f *SimFlags) deployment(name, model string) (sim.Deployment, []sim.Deploym
 		return d, nil, usageError{err.Error()}
 	}
 	if len(all) == 0 {
-		all = []sim.Deployment{d}
+		all = []simconfig.Deployment{d}
 	} else {
 		for i := range all {
 			if all[i].Name == d.Name {

@@ -72,7 +72,7 @@ func TestBadTrafficFlags(t *testing.T) {
 		{[]string{"--synthetic", "prompt_tokens=800,bogus=1"}, "--synthetic"},
 		{[]string{"--synthetic", "prompt_tokens=800"}, "output_tokens"},
 		{[]string{"--synthetic", "prompt_tokens=100000,output_tokens=100000"}, "context window"},
-		{[]string{"--synthetic", "prompt_tokens=800,output_tokens=10", "-p", "100"}, "--synthetic gives the lengths"},
+		{[]string{"--synthetic", "prompt_tokens=800,output_tokens=10", "-p", "100"}, "--synthetic gives the prompts' lengths: --context-tokens does not apply"},
 		{[]string{"--dataset", ds, "--synthetic", "prompt_tokens=8,output_tokens=1"}, "--synthetic does not apply"},
 		{[]string{"--dataset", ds, "-p", "100"}, "--dataset gives the prompts"},
 		{[]string{"--dataset", ds, "--prefix-tokens", "2000"}, "--prefix-tokens"},

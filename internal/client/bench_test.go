@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"io"
 	"net/http"
 	"strings"
@@ -48,7 +49,7 @@ func azureAnswer(n int) []byte {
 // Client.Do, from building its request to the stream's end: the
 // client's per-request and per-event cost, without a network.
 func BenchmarkStream(b *testing.B) {
-	ep, err := api.Resolve("https://x.openai.azure.com", "", api.Chat, "gpt-4o", "", "2024-10-21")
+	ep, err := api.Resolve("https://x.openai.azure.com", "", plan.Chat, "gpt-4o", "", "2024-10-21")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -25,12 +26,6 @@ import (
 	"github.com/aoaibench/aoaibench/internal/metrics"
 )
 
-// Retry policies.
-const (
-	RetryNone        = "none"
-	RetryExponential = "exponential"
-)
-
 // Config configures a Client.
 type Config struct {
 	Endpoint api.Endpoint
@@ -40,7 +35,7 @@ type Config struct {
 	// Bearer, if set, gives the Authorization header of each attempt: a
 	// token that is refreshed while the run goes on.
 	Bearer   func() string
-	Retry    string        // RetryNone or RetryExponential
+	Retry    plan.Retry    // plan.RetryNone or plan.RetryExponential
 	RetryFor time.Duration // give up retrying this long after the first attempt (default 60 s)
 	Timeout  time.Duration // per attempt, headers to end of stream (default 10 min)
 	MaxConns int           // idle connections kept per host
@@ -182,7 +177,7 @@ func (c *Client) Do(ctx context.Context, req Request, w *metrics.Wire) {
 	w.Reset()
 	for {
 		c.attempt(ctx, req, w)
-		if w.Class == metrics.OK || req.NoRetry || c.cfg.Retry != RetryExponential || !retryable(w) || w.Attempts >= maxAttempts {
+		if w.Class == metrics.OK || req.NoRetry || c.cfg.Retry != plan.RetryExponential || !retryable(w) || w.Attempts >= maxAttempts {
 			return
 		}
 		wait := retryWait(w.Attempts, w.RetryAfter)

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"io"
 	"math"
 	"net/http"
@@ -113,16 +114,16 @@ func azureStream(hdr, ttft, itl time.Duration, words []string, withUsage bool) [
 	return append(st, step{0, doneFrame})
 }
 
-func newClient(t *testing.T, s *script, retry string) *Client {
+func newClient(t *testing.T, s *script, retry plan.Retry) *Client {
 	t.Helper()
-	return newClientOf(t, s, retry, api.Chat)
+	return newClientOf(t, s, retry, plan.Chat)
 }
 
 // newClientOf is newClient for an endpoint type.
-func newClientOf(t *testing.T, s *script, retry string, typ api.Type) *Client {
+func newClientOf(t *testing.T, s *script, retry plan.Retry, typ plan.Endpoint) *Client {
 	t.Helper()
 	version := "2024-10-21"
-	if typ == api.Responses {
+	if typ == plan.Responses {
 		version = api.ResponsesVersion
 	}
 	ep, err := api.Resolve("https://x.openai.azure.com", "", typ, "gpt-4o", "", version)
@@ -160,7 +161,7 @@ func TestAzureStreamMetrics(t *testing.T) {
 			"apim-request-id": "req-1", "azure-openai-deployment-utilization": "89.3%",
 			"x-ratelimit-remaining-requests": "99", "x-ratelimit-remaining-tokens": "1234",
 		}, steps: azureStream(50*time.Millisecond, 200*time.Millisecond, 20*time.Millisecond, words(50), true)}}}
-		c := newClient(t, s, RetryNone)
+		c := newClient(t, s, plan.RetryNone)
 		rec := do(c, context.Background())
 		if rec.Class != metrics.OK {
 			t.Fatalf("class %s: %s", rec.Class, rec.Err)
@@ -203,7 +204,7 @@ func TestMultiTokenChunks(t *testing.T) {
 			{30 * time.Millisecond, content(" year people way")}, {30 * time.Millisecond, content(" day man")},
 			{0, finishFrame + doneFrame}}
 		s := &script{replies: []reply{{status: 200, steps: st}}}
-		c := newClient(t, s, RetryNone)
+		c := newClient(t, s, plan.RetryNone)
 		rec := do(c, context.Background())
 		if rec.ClientOutput != 6 || rec.ServerOutput != -1 || rec.OutputTokens() != 6 {
 			t.Fatalf("tokens client %d server %d", rec.ClientOutput, rec.ServerOutput)
@@ -231,7 +232,7 @@ func TestThrottledNoRetry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &script{replies: []reply{{status: 429, header: map[string]string{"retry-after-ms": "1500"},
 			steps: []step{{0, `{"error":{"code":"429","message":"Requests to the ChatCompletions_Create Operation have exceeded token rate limit. Please retry after 2 seconds."}}`}}}}}
-		c := newClient(t, s, RetryNone)
+		c := newClient(t, s, plan.RetryNone)
 		rec := do(c, context.Background())
 		if rec.Class != metrics.Throttled || rec.Attempts != 1 || rec.Throttles != 1 || !strings.Contains(rec.Err, "token rate limit") {
 			t.Fatalf("class %s attempts %d err %q", rec.Class, rec.Attempts, rec.Err)
@@ -248,7 +249,7 @@ func TestRetryExponential(t *testing.T) {
 			steps: []step{{0, `{"error":{"message":"rate limit"}}`}}}
 		s := &script{replies: []reply{throttle, throttle,
 			{status: 200, steps: azureStream(0, 100*time.Millisecond, 10*time.Millisecond, words(5), true)}}}
-		c := newClient(t, s, RetryExponential)
+		c := newClient(t, s, plan.RetryExponential)
 		rec := do(c, context.Background())
 		if rec.Class != metrics.OK || rec.Attempts != 3 || rec.Throttles != 2 {
 			t.Fatalf("class %s attempts %d throttles %d", rec.Class, rec.Attempts, rec.Throttles)
@@ -270,7 +271,7 @@ func TestRetryAttemptsBounded(t *testing.T) {
 		for range 2 * maxAttempts {
 			s.replies = append(s.replies, throttle)
 		}
-		rec := do(newClient(t, s, RetryExponential), context.Background())
+		rec := do(newClient(t, s, plan.RetryExponential), context.Background())
 		if rec.Class != metrics.Throttled || rec.Attempts != maxAttempts || rec.Throttles != maxAttempts {
 			t.Fatalf("class %s attempts %d throttles %d", rec.Class, rec.Attempts, rec.Throttles)
 		}
@@ -284,7 +285,7 @@ func TestRetryGivesUpAfterRetryFor(t *testing.T) {
 			replies = append(replies, reply{status: 429, header: map[string]string{"retry-after": "10"}, steps: []step{{0, "{}"}}})
 		}
 		s := &script{replies: replies}
-		c := newClient(t, s, RetryExponential)
+		c := newClient(t, s, plan.RetryExponential)
 		start := time.Now()
 		rec := do(c, context.Background())
 		// Attempts at 0, 10, ..., 60 s: seven, then the next wait would pass 60 s.
@@ -297,14 +298,14 @@ func TestRetryGivesUpAfterRetryFor(t *testing.T) {
 func TestRetryOn5xxAndConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &script{replies: []reply{{status: 503, steps: []step{{0, "busy"}}}}}
-		c := newClient(t, s, RetryExponential)
+		c := newClient(t, s, plan.RetryExponential)
 		rec := do(c, context.Background())
 		// 503, then the script has no replies: connection errors until 60 s.
 		if rec.Class != metrics.Connection || rec.Attempts < 3 {
 			t.Fatalf("class %s attempts %d", rec.Class, rec.Attempts)
 		}
 		s = &script{replies: []reply{{status: 400, steps: []step{{0, `{"error":{"message":"bad"}}`}}}}}
-		c = newClient(t, s, RetryExponential)
+		c = newClient(t, s, plan.RetryExponential)
 		rec = do(c, context.Background())
 		if rec.Class != metrics.HTTPStatus || rec.Attempts != 1 || rec.Err != "400 bad" {
 			t.Fatalf("400: class %s attempts %d err %q", rec.Class, rec.Attempts, rec.Err)
@@ -317,7 +318,7 @@ func TestStreamOptionsRejected(t *testing.T) {
 		reject := reply{status: 400, steps: []step{{0, `{"error":{"message":"Unrecognized request argument supplied: stream_options"}}`}}}
 		ok := reply{status: 200, steps: azureStream(0, 10*time.Millisecond, time.Millisecond, words(3), false)}
 		s := &script{replies: []reply{reject, ok, ok}}
-		c := newClient(t, s, RetryNone)
+		c := newClient(t, s, plan.RetryNone)
 		rec := do(c, context.Background())
 		// The refused attempt reached the server: it is counted.
 		if rec.Class != metrics.OK || rec.Attempts != 2 || c.Usage() {
@@ -351,7 +352,7 @@ func TestBrokenStreams(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				s := &script{replies: []reply{{status: 200, steps: tc.steps}}}
-				rec := do(newClient(t, s, RetryNone), context.Background())
+				rec := do(newClient(t, s, plan.RetryNone), context.Background())
 				if rec.Class != tc.class || !strings.Contains(rec.Err, tc.err) {
 					t.Fatalf("class %s err %q, want %s %q", rec.Class, rec.Err, tc.class, tc.err)
 				}
@@ -366,7 +367,7 @@ func TestBrokenStreams(t *testing.T) {
 func TestTimeoutAndCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &script{replies: []reply{{status: 200, steps: []step{{0, content("hi")}}, hang: true}}}
-		c := newClient(t, s, RetryNone)
+		c := newClient(t, s, plan.RetryNone)
 		c.cfg.Timeout = 5 * time.Second
 		rec := do(c, context.Background())
 		if rec.Class != metrics.Timeout {
@@ -376,7 +377,7 @@ func TestTimeoutAndCancel(t *testing.T) {
 			t.Errorf("time to failure %v, want 5s", d)
 		}
 		s = &script{replies: []reply{{status: 200, steps: []step{{0, content("hi")}}, hang: true}}}
-		c = newClient(t, s, RetryNone)
+		c = newClient(t, s, plan.RetryNone)
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(time.Second, cancel)
 		rec = do(c, ctx)
@@ -395,19 +396,19 @@ func TestFatal(t *testing.T) {
 		}
 		for status, want := range map[int]string{401: "401 Unauthorized", 403: "403 Forbidden", 404: "404 Not Found"} {
 			s := &script{replies: []reply{{status: status, steps: []step{{0, `{"error":{"code":"DeploymentNotFound","message":"nope"}}`}}}}}
-			err := Fatal(wire(newClient(t, s, RetryExponential)), "x")
+			err := Fatal(wire(newClient(t, s, plan.RetryExponential)), "x")
 			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "nope") || strings.Contains(err.Error(), "secret") {
 				t.Errorf("answer %d: %v", status, err)
 			}
 		}
 		// A dead endpoint, and NoRetry sends one attempt whatever the policy.
-		w := wire(newClient(t, &script{}, RetryExponential))
+		w := wire(newClient(t, &script{}, plan.RetryExponential))
 		if err := Fatal(w, "x"); err == nil || !strings.Contains(err.Error(), "did not answer") || w.Attempts != 1 {
 			t.Errorf("dead endpoint: %v after %d attempts", err, w.Attempts)
 		}
 		for _, status := range []int{429, 500, 400} {
 			s := &script{replies: []reply{{status: status, steps: []step{{0, "{}"}}}}}
-			if err := Fatal(wire(newClient(t, s, RetryNone)), "x"); err != nil {
+			if err := Fatal(wire(newClient(t, s, plan.RetryNone)), "x"); err != nil {
 				t.Errorf("answer %d is not fatal: %v", status, err)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -99,54 +100,54 @@ func TestHostileAnswers(t *testing.T) {
 	chunk := func(choice string) string { return `data: {"choices":[` + choice + `]}` + "\n\n" }
 	cases := []struct {
 		name   string
-		typ    api.Type
+		typ    plan.Endpoint
 		whole  bool
 		header map[string]string
 		body   string
 		class  metrics.Class
 		want   string // in the error, or in the warning when class is OK
 	}{
-		{"index past 2^31", api.Chat, false, nil,
+		{"index past 2^31", plan.Chat, false, nil,
 			chunk(`{"index":99999999999,"delta":{"content":"x"}}`) + chunk(`{"index":0,"delta":{},"finish_reason":"stop"}`) + doneFrame,
 			metrics.Stream, "index is not a count"},
-		{"negative index", api.Chat, false, nil,
+		{"negative index", plan.Chat, false, nil,
 			chunk(`{"index":-1,"delta":{"content":"x"},"finish_reason":"stop"}`) + doneFrame, metrics.Stream, "index is not a count"},
-		{"a choice not asked for", api.Chat, false, nil,
+		{"a choice not asked for", plan.Chat, false, nil,
 			content("a") + chunk(`{"index":1,"delta":{"content":"x"},"finish_reason":"stop"}`) + finishFrame + doneFrame,
 			metrics.Stream, "output for choice 1, which was not asked for (n=1)"},
-		{"a whole answer's choice not asked for", api.Chat, true, map[string]string{"Content-Type": "application/json"},
+		{"a whole answer's choice not asked for", plan.Chat, true, map[string]string{"Content-Type": "application/json"},
 			`{"choices":[{"index":0,"message":{"content":"a"},"finish_reason":"stop"},{"index":1,"message":{"content":"b"},"finish_reason":"stop"}]}`,
 			metrics.Stream, "output for choice 1, which was not asked for (n=1)"},
-		{"no finish_reason", api.Chat, false, nil,
+		{"no finish_reason", plan.Chat, false, nil,
 			content("a") + content("b") + doneFrame, metrics.OK, "no finish_reason came before [DONE]"},
-		{"[DONE] alone", api.Chat, false, nil, doneFrame, metrics.Stream, "[DONE] came before any event"},
-		{"terminal escapes in an error event", api.Chat, false, nil,
+		{"[DONE] alone", plan.Chat, false, nil, doneFrame, metrics.Stream, "[DONE] came before any event"},
+		{"terminal escapes in an error event", plan.Chat, false, nil,
 			content("a") + `data: {"error":{"message":"\u001b]0;title\u0007\u001b[2Jgone\u0000\u009b"}}` + "\n\n",
 			metrics.Stream, "error event: \ufffd]0;title\ufffd\ufffd[2Jgone\ufffd\ufffd"},
-		{"text after finish", api.Chat, false, nil,
+		{"text after finish", plan.Chat, false, nil,
 			content("a") + finishFrame + content("b") + doneFrame, metrics.Stream, `output after choice 0's finish_reason "length"`},
-		{"finish twice", api.Chat, false, nil,
+		{"finish twice", plan.Chat, false, nil,
 			content("a") + finishFrame + chunk(`{"index":0,"delta":{},"finish_reason":"stop"}`) + doneFrame, metrics.OK, "finish_reason came twice (length, then stop)"},
-		{"chat stream to responses", api.Responses, false, nil,
+		{"chat stream to responses", plan.Responses, false, nil,
 			content("a") + finishFrame + doneFrame, metrics.Stream, "chat completions chunk in a Responses API stream"},
-		{"responses events to chat", api.Chat, false, nil,
+		{"responses events to chat", plan.Chat, false, nil,
 			respEvent("response.output_text.delta", `"delta":"hi"`) + respEvent("response.completed", `"response":{"status":"completed"}`),
 			metrics.Stream, "a Responses API event in a chat stream"},
-		{"usage count as a string", api.Chat, false, nil,
+		{"usage count as a string", plan.Chat, false, nil,
 			content("a") + finishFrame + `data: {"choices":[],"usage":{"prompt_tokens":"10","completion_tokens":1}}` + "\n\n" + doneFrame,
 			metrics.OK, "usage prompt_tokens is not a number"},
-		{"embedding not a list", api.Embeddings, true, map[string]string{"Content-Type": "application/json"},
+		{"embedding not a list", plan.Embeddings, true, map[string]string{"Content-Type": "application/json"},
 			`{"object":"list","data":[{"object":"embedding","index":0,"embedding":"notalist"}],"usage":{"prompt_tokens":3}}`,
 			metrics.Stream, "1 embeddings that are not vectors"},
-		{"gzip stream", api.Chat, false, map[string]string{"Content-Type": "text/event-stream", "Content-Encoding": "gzip"},
+		{"gzip stream", plan.Chat, false, map[string]string{"Content-Type": "text/event-stream", "Content-Encoding": "gzip"},
 			gz(content("a") + finishFrame + doneFrame), metrics.Stream, "no event came: the answer was Content-Type text/event-stream, Content-Encoding gzip"},
-		{"html page", api.Chat, false, map[string]string{"Content-Type": "text/html"},
+		{"html page", plan.Chat, false, map[string]string{"Content-Type": "text/html"},
 			"<html><body>Service Unavailable</body></html>", metrics.Stream, "no event came: the answer was Content-Type text/html"},
-		{"whole json to a stream", api.Chat, false, map[string]string{"Content-Type": "application/json"},
+		{"whole json to a stream", plan.Chat, false, map[string]string{"Content-Type": "application/json"},
 			`{"choices":[{"index":0,"message":{"content":"hi"},"finish_reason":"stop"}]}`, metrics.Stream, "Content-Type application/json"},
-		{"empty body", api.Chat, false, map[string]string{"Content-Type": "text/event-stream", "Content-Length": "0"},
+		{"empty body", plan.Chat, false, map[string]string{"Content-Type": "text/event-stream", "Content-Length": "0"},
 			"", metrics.Stream, "no event came: the answer was Content-Type text/event-stream, empty"},
-		{"html to a whole answer", api.Chat, true, map[string]string{"Content-Type": "text/html"},
+		{"html to a whole answer", plan.Chat, true, map[string]string{"Content-Type": "text/html"},
 			"<html>oops</html>", metrics.Stream, "malformed answer (Content-Type text/html)"},
 	}
 	for _, tc := range cases {
@@ -166,7 +167,7 @@ func TestHostileAnswers(t *testing.T) {
 			}))
 			defer srv.Close()
 			version := "2024-10-21"
-			if tc.typ == api.Responses {
+			if tc.typ == plan.Responses {
 				version = api.ResponsesVersion
 			}
 			ep, err := api.Resolve(srv.URL, api.Azure, tc.typ, "d", "m", version)

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"io"
 	"net/http"
 	"strings"
@@ -54,7 +55,7 @@ func TestResponsesStream(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ws := words(20)
 		s := &script{replies: []reply{{status: 200, steps: responsesStream(150*time.Millisecond, 10*time.Millisecond, ws, 64)}}}
-		rec := do(newClientOf(t, s, RetryNone, api.Responses), context.Background())
+		rec := do(newClientOf(t, s, plan.RetryNone, plan.Responses), context.Background())
 		if rec.Class != metrics.OK {
 			t.Fatalf("%s: %s", rec.Class, rec.Err)
 		}
@@ -73,14 +74,14 @@ func TestResponsesStream(t *testing.T) {
 		// Cut before response.completed: the deltas came, the end did not.
 		steps := responsesStream(150*time.Millisecond, 10*time.Millisecond, ws, 0)
 		s = &script{replies: []reply{{status: 200, steps: steps[:len(steps)-1]}}}
-		if rec := do(newClientOf(t, s, RetryNone, api.Responses), context.Background()); rec.Class != metrics.Stream || !strings.Contains(rec.Err, "before finish_reason") {
+		if rec := do(newClientOf(t, s, plan.RetryNone, plan.Responses), context.Background()); rec.Class != metrics.Stream || !strings.Contains(rec.Err, "before finish_reason") {
 			t.Errorf("cut stream: %s %q", rec.Class, rec.Err)
 		}
 		// response.incomplete (max_output_tokens) ends it as length.
 		steps = responsesStream(150*time.Millisecond, 10*time.Millisecond, ws[:3], 0)
 		steps[len(steps)-1] = step{0, respEvent("response.incomplete", `"response":{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"usage":{"input_tokens":21,"output_tokens":3}}`)}
 		s = &script{replies: []reply{{status: 200, steps: steps}}}
-		if rec := do(newClientOf(t, s, RetryNone, api.Responses), context.Background()); rec.Class != metrics.OK || rec.Finish != "length" {
+		if rec := do(newClientOf(t, s, plan.RetryNone, plan.Responses), context.Background()); rec.Class != metrics.OK || rec.Finish != "length" {
 			t.Errorf("incomplete: %s %q finish %q", rec.Class, rec.Err, rec.Finish)
 		}
 		// response.failed and an error event fail the request.
@@ -91,7 +92,7 @@ func TestResponsesStream(t *testing.T) {
 			steps = responsesStream(150*time.Millisecond, 10*time.Millisecond, ws[:3], 0)
 			steps[len(steps)-1] = step{0, ev}
 			s = &script{replies: []reply{{status: 200, steps: steps}}}
-			if rec := do(newClientOf(t, s, RetryNone, api.Responses), context.Background()); rec.Class != metrics.Stream || !strings.Contains(rec.Err, "model crashed") {
+			if rec := do(newClientOf(t, s, plan.RetryNone, plan.Responses), context.Background()); rec.Class != metrics.Stream || !strings.Contains(rec.Err, "model crashed") {
 				t.Errorf("%s: %s %q", ev, rec.Class, rec.Err)
 			}
 		}
@@ -112,7 +113,7 @@ func TestResponsesOverTCP(t *testing.T) {
 			}
 		}
 	}, false)
-	ep, err := api.Resolve(srv.URL, api.OpenAI, api.Responses, "", "gpt-4o", "")
+	ep, err := api.Resolve(srv.URL, api.OpenAI, plan.Responses, "", "gpt-4o", "")
 	if err != nil {
 		t.Fatal(err)
 	}

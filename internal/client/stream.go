@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"io"
 	"math"
 	"net/http"
@@ -125,7 +126,7 @@ func (c *Client) refused(ck *api.Chunk, name string) string {
 		}
 		return "error event"
 	}
-	responses := c.cfg.Endpoint.Type == api.Responses
+	responses := c.cfg.Endpoint.Type == plan.Responses
 	switch {
 	case responses && ck.Choices:
 		return "a chat completions chunk in a Responses API stream (is the URL a chat endpoint?)"

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"io"
 	"net/http"
 
@@ -23,7 +24,7 @@ const (
 // made up from one arrival. want is the n asked for.
 func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reader, h http.Header, want int) {
 	most := int64(maxWhole)
-	if c.cfg.Endpoint.Type == api.Embeddings {
+	if c.cfg.Endpoint.Type == plan.Embeddings {
 		most = maxEmbeddings
 	}
 	b, err := io.ReadAll(io.LimitReader(body, most+1))

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/plan"
 	"io"
 	"net"
 	"net/http"
@@ -152,7 +153,7 @@ func TestChoicesMustFinish(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				s := &script{replies: []reply{{status: 200, steps: []step{{0, tc.body}}}}}
 				var w metrics.Wire
-				newClient(t, s, RetryNone).Do(context.Background(), Request{Body: body, Choices: 2}, &w)
+				newClient(t, s, plan.RetryNone).Do(context.Background(), Request{Body: body, Choices: 2}, &w)
 				if w.Class != tc.class || !strings.Contains(w.Err, tc.err) {
 					t.Fatalf("class %s %q, want %s %q", w.Class, w.Err, tc.class, tc.err)
 				}
@@ -176,7 +177,7 @@ func TestHugeRetryAfter(t *testing.T) {
 	}
 	synctest.Test(t, func(t *testing.T) {
 		s := &script{replies: []reply{{status: 429, header: map[string]string{"retry-after": "1e20"}, steps: []step{{0, "{}"}}}}}
-		rec := do(newClient(t, s, RetryExponential), context.Background())
+		rec := do(newClient(t, s, plan.RetryExponential), context.Background())
 		if rec.Attempts != 1 || rec.Class != metrics.Throttled {
 			t.Errorf("attempts %d class %s", rec.Attempts, rec.Class)
 		}
@@ -242,7 +243,7 @@ func TestOneEventManyDeltas(t *testing.T) {
 			{20 * time.Millisecond, ev(`{"content":" end"}`) + `data: {"choices":[{"delta":{},"finish_reason":"stop","index":0}]}` + "\n\n" + doneFrame},
 		}}}}
 		var w metrics.Wire
-		newClient(t, s, RetryNone).Do(context.Background(), Request{Body: body}, &w)
+		newClient(t, s, plan.RetryNone).Do(context.Background(), Request{Body: body}, &w)
 		if w.Class != metrics.OK || len(w.Events) != 4 {
 			t.Fatalf("%s %q: %d events, want 4", w.Class, w.Err, len(w.Events))
 		}

@@ -96,7 +96,7 @@ func writeShards(tb testing.TB, dir string, n, count int) ([]string, time.Time) 
 		for name, v := range map[string]any{
 			"summary.json":    res,
 			"histograms.json": hf,
-			"run.json":        runFile{Plan: q, RunInfo: sink.RunInfo{Tool: "aoaibench", Version: "test", Start: p.Load.StartAt}},
+			"run.json":        plan.RunFile{Plan: q, Tool: "aoaibench", Version: "test", Start: p.Load.StartAt},
 		} {
 			js, err := json.MarshalIndent(v, "", "  ")
 			if err != nil {

@@ -15,6 +15,7 @@ package merge
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/atomicfile"
 	"math"
 	"os"
 	"path/filepath"
@@ -28,7 +29,6 @@ import (
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
-	"github.com/aoaibench/aoaibench/internal/sink"
 )
 
 // Outcome is what a merge made.
@@ -128,7 +128,7 @@ func mergeFigures(shards []*shard) (*metrics.Results, *metrics.Summary, error) {
 	res.Invalid = append(res.Invalid, invalid(shards)...)
 	res.Valid = len(res.Invalid) == 0
 	for _, th := range p.SLO.Thresholds {
-		res.SLO = append(res.SLO, th.Check(res))
+		res.SLO = append(res.SLO, res.Check(th))
 	}
 	return res, sum, nil
 }
@@ -323,7 +323,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", filepath.Base(path), err)
 	}
-	if err := sink.WriteFileAtomic(path, js); err != nil {
+	if err := atomicfile.Write(path, js); err != nil {
 		return plan.Errorf("merge -o: %v", err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"math"
 	"net/http"
 	"os"
@@ -28,8 +29,8 @@ import (
 
 // fast is a simulated deployment that answers in 200 ms and streams a
 // token every 20 ms.
-func fast() sim.Deployment {
-	return sim.Deployment{Name: "d", Model: "gpt-4o-mini", TTFT: sim.Duration(200 * time.Millisecond), ITL: sim.Duration(20 * time.Millisecond)}
+func fast() simconfig.Deployment {
+	return simconfig.Deployment{Name: "d", Model: "gpt-4o-mini", TTFT: simconfig.Duration(200 * time.Millisecond), ITL: simconfig.Duration(20 * time.Millisecond)}
 }
 
 // shardPlan is the plan the tests divide: 1200 RPM, 24 requests of 50
@@ -53,7 +54,7 @@ func shardPlan() plan.Plan {
 // milliseconds). Each writes its output directory dir/shard-i, as `load
 // --shard i/n --output-dir` does. It returns the directories and the
 // bubble's clock after the runs: the merge's now.
-func runShards(t *testing.T, dir string, p plan.Plan, n int, ds ...sim.Deployment) ([]string, time.Time) {
+func runShards(t *testing.T, dir string, p plan.Plan, n int, ds ...simconfig.Deployment) ([]string, time.Time) {
 	t.Helper()
 	dirs := make([]string, n)
 	var now time.Time
@@ -238,7 +239,7 @@ func TestMergeRealShards(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		shards int
-		d      sim.Deployment
+		d      simconfig.Deployment
 		edit   func(p *plan.Plan)
 		check  func(r *metrics.Results) bool // the merged figures hold what the case is about
 	}{

@@ -1,7 +1,6 @@
 package merge
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,19 +11,12 @@ import (
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
-	"github.com/aoaibench/aoaibench/internal/sink"
 )
-
-// runFile is run.json: a plan and what the run resolved.
-type runFile struct {
-	plan.Plan
-	sink.RunInfo
-}
 
 // shard is one shard's output directory, read.
 type shard struct {
 	dir     string
-	run     runFile
+	run     plan.RunFile
 	start   time.Time
 	results *metrics.Results
 	hists   *metrics.HistFile
@@ -58,11 +50,11 @@ func read(dir string, now time.Time) (*shard, error) {
 	if err != nil {
 		return nil, plan.Errorf("merge: %s: %v (not an output directory?)", dir, errors.Unwrap(err))
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s.run); err != nil {
+	rf, err := plan.ReadRunFile(b)
+	if err != nil {
 		return nil, plan.Errorf("merge: %s/run.json: %v", dir, err)
 	}
+	s.run = *rf
 	if s.start, err = time.Parse(time.RFC3339Nano, s.run.Start); err != nil {
 		return nil, plan.Errorf("merge: %s/run.json: start %q: %v", dir, s.run.Start, err)
 	}

@@ -9,11 +9,11 @@
 package plan
 
 import (
+	"bytes"
 	"encoding/json"
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"os"
 	"strings"
-
-	"github.com/aoaibench/aoaibench/internal/sim"
 )
 
 // Version is the plan format this package writes.
@@ -56,7 +56,7 @@ type Target struct {
 	HTTP2       bool `json:"http2,omitempty"`
 	Connections int  `json:"connections,omitempty"`
 	// Sim is the simulator's deployments when URL is empty.
-	Sim []sim.Deployment `json:"sim,omitempty"`
+	Sim []simconfig.Deployment `json:"sim,omitempty"`
 }
 
 // Workload is what each request asks.
@@ -239,26 +239,39 @@ func HeadersForFile(hs []string) []string {
 	return out
 }
 
+// RunFile is run.json: a run's plan, and what the run resolved from it.
+// The run writes it before its first request; `load --plan` runs its plan
+// again, merge checks shards against it, report reads its settings.
+type RunFile struct {
+	Plan
+	Tool      string   `json:"tool"`
+	Version   string   `json:"version"`
+	Command   []string `json:"command,omitempty"` // the command line, redacted
+	Start     string   `json:"start"`             // t=0, RFC 3339 in UTC
+	Described string   `json:"target_description"`
+	Tokenizer string   `json:"tokenizer"`
+}
+
+// ReadRunFile decodes run.json. Nothing but a plan and what the run
+// resolved may be in it, so that a typo is not silently ignored.
+func ReadRunFile(b []byte) (*RunFile, error) {
+	var f RunFile
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
 // Read reads a plan from run.json (or any file holding one).
 func Read(path string) (*Plan, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, Errorf("--plan: %v", err)
 	}
-	// run.json is a plan and what the run resolved from it; nothing
-	// else may be in it, so that a typo is not silently ignored.
-	var f struct {
-		Plan
-		Tool      string   `json:"tool"`
-		Version   string   `json:"version"`
-		Command   []string `json:"command"`
-		Start     string   `json:"start"`
-		Described string   `json:"target_description"`
-		Tokenizer string   `json:"tokenizer"`
-	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
+	f, err := ReadRunFile(b)
+	if err != nil {
 		return nil, Errorf("--plan %s: %v", path, err)
 	}
 	p := f.Plan

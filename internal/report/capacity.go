@@ -118,6 +118,28 @@ func Kind(path string) string {
 	return "a directory with no run in it"
 }
 
+// capacityFile is what the report reads of sweep.json or search.json:
+// the search's file, with a sweep's clients.
+type capacityFile struct {
+	capacity.SearchFile
+	Clients bool
+}
+
+// readCapacityFile decodes sweep.json or search.json (named f) into its
+// type.
+func readCapacityFile(f string, b []byte) (capacityFile, error) {
+	v := capacityFile{SearchFile: capacity.SearchFile{MaxRate: Num(math.NaN())}}
+	if f == "sweep.json" {
+		var sw capacity.SweepFile
+		if err := json.Unmarshal(b, &sw); err != nil {
+			return v, err
+		}
+		v.Kind, v.Objectives, v.Probes, v.Clients = sw.Kind, sw.Objectives, sw.Probes, sw.Clients
+		return v, nil
+	}
+	return v, json.Unmarshal(b, &v.SearchFile)
+}
+
 // ReadCapacity reads a sweep's or a search's directory.
 func ReadCapacity(path string) (*Capacity, error) {
 	name := filepath.Base(filepath.Clean(path))
@@ -126,16 +148,8 @@ func ReadCapacity(path string) (*Capacity, error) {
 		if err != nil {
 			continue
 		}
-		var v struct {
-			Kind       string           `json:"kind"`
-			Clients    bool             `json:"clients"`
-			Objectives string           `json:"objectives"`
-			MaxRate    Num              `json:"max_rate"`
-			Bound      string           `json:"bound"`
-			Probes     []capacity.Probe `json:"probes"`
-		}
-		v.MaxRate = Num(math.NaN())
-		if err := json.Unmarshal(b, &v); err != nil {
+		v, err := readCapacityFile(f, b)
+		if err != nil {
 			return nil, fmt.Errorf("run %s: %s: %w", path, f, err)
 		}
 		// This release's keys of a step, which capacity.Probe may not

@@ -259,16 +259,14 @@ func (r *Run) readRunJSON(b []byte, file string) error {
 			Retry: st.Retry, ContextTokens: rj.ContextTokens, MaxTokens: rj.MaxTokens}
 		return nil
 	}
-	// The target: rj's own Target (of the first release) hides the
-	// plan's.
-	var meta struct {
-		Desc   string      `json:"target_description"`
-		Target plan.Target `json:"target"`
+	// run.json of a plan: rj's own Target (of the first release) hides
+	// the plan's, which plan.RunFile reads.
+	var rf plan.RunFile
+	if err := json.Unmarshal(b, &rf); err != nil {
+		return err
 	}
-	json.Unmarshal(b, &meta)
-	p := rj.Plan
-	p.Target = meta.Target
-	r.Target = targetOf(meta.Desc, p.Target)
+	p := rf.Plan
+	r.Target = targetOf(rf.Described, p.Target)
 	r.Settings = settingsOf(p)
 	return nil
 }

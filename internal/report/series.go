@@ -424,20 +424,6 @@ func lineSeries(lines []Line) timeSeries {
 	return ts
 }
 
-// cdf returns the cumulative distribution of v, thinned to maxPoints.
-func cdf(v []float64) []pt {
-	if len(v) == 0 {
-		return nil
-	}
-	slices.Sort(v)
-	step := max(1, len(v)/maxPoints)
-	var out []pt
-	for i := 0; i < len(v); i += step {
-		out = append(out, pt{v[i], float64(i+1) / float64(len(v))})
-	}
-	return append(out, pt{v[len(v)-1], 1})
-}
-
 // scatter returns E2E (ms) against send time, split into successful,
 // throttled and failed requests, each sampled down to maxDots.
 func scatter(recs []Record) (ok, thr, fail []pt) {

@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"testing"
 	"time"
 
@@ -47,7 +48,7 @@ func TestEntraRefresh(t *testing.T) {
 		t.Skip("runs for seconds")
 	}
 	id := &sim.Identity{Header: "h-0123456789", Lifetime: 2 * time.Second}
-	s, err := sim.Start(sim.Config{Deployments: []sim.Deployment{fast()}, Identity: id}, "127.0.0.1:0")
+	s, err := sim.Start(sim.Config{Deployments: []simconfig.Deployment{fast()}, Identity: id}, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,12 @@
 package run
 
 import (
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/aoaibench/aoaibench/internal/plan"
-	"github.com/aoaibench/aoaibench/internal/sim"
 )
 
 // TestEndpointTypes: the Responses API, legacy completions, whole chat
@@ -71,7 +71,7 @@ func TestSpillover(t *testing.T) {
 		ptu := fast()
 		ptu.Name, ptu.Type, ptu.PTU, ptu.TPMPerPTU, ptu.Spillover = "ptu", "provisioned", 15, 1400, "paygo"
 		paygo := fast()
-		paygo.Name, paygo.TPM, paygo.TTFT = "paygo", 10_000_000, sim.Duration(400*time.Millisecond)
+		paygo.Name, paygo.TPM, paygo.TTFT = "paygo", 10_000_000, simconfig.Duration(400*time.Millisecond)
 		st := newStack(t, ptu, paygo)
 		defer st.close()
 		p := basePlan("ptu", 1000, 100)

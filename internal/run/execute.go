@@ -194,7 +194,7 @@ func (x *execution) results(agg *aggregator, d *dispatcher, stopped metrics.Stop
 		}
 	}
 	for _, th := range p.SLO.Thresholds {
-		res.SLO = append(res.SLO, th.Check(res))
+		res.SLO = append(res.SLO, res.Check(th))
 	}
 	return res
 }

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"math"
 	"strings"
 	"testing"
@@ -10,7 +11,6 @@ import (
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/pace"
 	"github.com/aoaibench/aoaibench/internal/plan"
-	"github.com/aoaibench/aoaibench/internal/sim"
 )
 
 func constant(t *testing.T, rpm float64) pace.Pacer {
@@ -152,8 +152,8 @@ func TestInvalid(t *testing.T) {
 // be read.
 func TestQuotaAndCaveats(t *testing.T) {
 	t.Parallel()
-	std := plan.Plan{Target: plan.Target{Sim: []sim.Deployment{{Name: "d", Model: "gpt-4o-mini", TPM: 60000, RPMPer1K: 6}}}}
-	ptu := plan.Plan{Target: plan.Target{Sim: []sim.Deployment{{Name: "d", Model: "gpt-4o", Type: "provisioned", PTU: 50}}}}
+	std := plan.Plan{Target: plan.Target{Sim: []simconfig.Deployment{{Name: "d", Model: "gpt-4o-mini", TPM: 60000, RPMPer1K: 6}}}}
+	ptu := plan.Plan{Target: plan.Target{Sim: []simconfig.Deployment{{Name: "d", Model: "gpt-4o", Type: "provisioned", PTU: 50}}}}
 	vllm := plan.Plan{Target: plan.Target{URL: "http://127.0.0.1:8000"}}
 	if q := quota(&std, true, 0, 0); q == nil || q.TPM != 60000 || q.RPM != 360 || q.Source != "simulator" {
 		t.Errorf("simulator's quota %+v", q)

@@ -148,7 +148,7 @@ func New(p plan.Plan, o Options) (_ *Run, err error) {
 	}
 	t := &r.plan.Target
 	r.client = client.New(client.Config{
-		Endpoint: r.ep, Header: header, Bearer: bearer, Retry: string(p.Load.Retry), Timeout: p.Load.RequestTimeout.D(),
+		Endpoint: r.ep, Header: header, Bearer: bearer, Retry: p.Load.Retry, Timeout: p.Load.RequestTimeout.D(),
 		MaxConns: p.Load.Clients, HTTP2: t.HTTP2, Connections: t.Connections, Redact: r.redact.Redact,
 		Transport: o.Transport, TLS: o.TLS,
 	})
@@ -169,7 +169,7 @@ func New(p plan.Plan, o Options) (_ *Run, err error) {
 // endpoint resolves where requests go: the plan's URL, or the built-in
 // simulator, started here unless the options give one running.
 func (r *Run) endpoint() error {
-	t, typ := &r.plan.Target, api.Type(r.plan.Workload.Endpoint)
+	t, typ := &r.plan.Target, plan.Endpoint(r.plan.Workload.Endpoint)
 	if t.URL != "" {
 		ep, err := api.Resolve(t.URL, api.API(t.API), typ, t.Deployment, t.Model, t.APIVersion)
 		if err != nil {

@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"errors"
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"io"
 	"math"
 	"net/http"
@@ -31,9 +32,9 @@ type stack struct {
 	opts     Options // extra options for execute
 }
 
-func newStack(t *testing.T, d sim.Deployment, more ...sim.Deployment) *stack {
+func newStack(t *testing.T, d simconfig.Deployment, more ...simconfig.Deployment) *stack {
 	t.Helper()
-	s, err := sim.New(sim.Config{Deployments: append([]sim.Deployment{d}, more...)})
+	s, err := sim.New(sim.Config{Deployments: append([]simconfig.Deployment{d}, more...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +136,8 @@ func (b *countedBody) Close() error {
 	return b.ReadCloser.Close()
 }
 
-func fast() sim.Deployment {
-	return sim.Deployment{Name: "d", Model: "gpt-4o-mini", TTFT: sim.Duration(200 * time.Millisecond), ITL: sim.Duration(20 * time.Millisecond)}
+func fast() simconfig.Deployment {
+	return simconfig.Deployment{Name: "d", Model: "gpt-4o-mini", TTFT: simconfig.Duration(200 * time.Millisecond), ITL: simconfig.Duration(20 * time.Millisecond)}
 }
 
 func TestOpenLoopExact(t *testing.T) {
@@ -241,7 +242,7 @@ func TestRequestCount(t *testing.T) {
 func TestDurationBoundsHeldBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		slow := fast()
-		slow.ITL = sim.Duration(time.Second / 10) // 10 tokens: 1.1 s a request
+		slow.ITL = simconfig.Duration(time.Second / 10) // 10 tokens: 1.1 s a request
 		st := newStack(t, slow)
 		defer st.close()
 		p := basePlan("d", 50, 10)
@@ -342,7 +343,7 @@ func TestClosedLoop(t *testing.T) {
 func TestDrainTimeoutIncomplete(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		slow := fast()
-		slow.ITL = sim.Duration(time.Second) // 10-token requests take 9.2 s
+		slow.ITL = simconfig.Duration(time.Second) // 10-token requests take 9.2 s
 		st := newStack(t, slow)
 		defer st.close()
 		p := basePlan("d", 50, 10)
@@ -372,7 +373,7 @@ func TestDrainTimeoutIncomplete(t *testing.T) {
 func TestStopThenCut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		slow := fast()
-		slow.ITL = sim.Duration(time.Second)
+		slow.ITL = simconfig.Duration(time.Second)
 		st := newStack(t, slow)
 		defer st.close()
 		p := basePlan("d", 50, 10)
@@ -471,8 +472,8 @@ func TestLabScenariosEndToEnd(t *testing.T) {
 		{200_000, 50, 150, 25, 35},
 	} {
 		synctest.Test(t, func(t *testing.T) {
-			d := sim.Deployment{Name: "gpt-35-turbo-16k", TPM: c.tpm, TTFT: sim.Duration(150 * time.Millisecond),
-				Prefill: sim.Duration(20 * time.Microsecond), ITL: sim.Duration(10 * time.Millisecond)}
+			d := simconfig.Deployment{Name: "gpt-35-turbo-16k", TPM: c.tpm, TTFT: simconfig.Duration(150 * time.Millisecond),
+				Prefill: simconfig.Duration(20 * time.Microsecond), ITL: simconfig.Duration(10 * time.Millisecond)}
 			st := newStack(t, d)
 			defer st.close()
 			p := basePlan("gpt-35-turbo-16k", 4500, 500)

@@ -2,6 +2,7 @@ package run
 
 import (
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/ptu"
-	"github.com/aoaibench/aoaibench/internal/sim"
 	"github.com/aoaibench/aoaibench/internal/sink"
 	"github.com/aoaibench/aoaibench/internal/size"
 )
@@ -67,8 +67,8 @@ func TestSizeReplayAgreesWithSimulator(t *testing.T) {
 				t.Fatalf("%d PTUs were not replayed", n)
 			}
 			synctest.Test(t, func(t *testing.T) {
-				st := newStack(t, sim.Deployment{Name: "d", Model: "gpt-4o", Type: "provisioned", PTU: n,
-					TTFT: sim.Duration(200 * time.Millisecond), Prefill: sim.Duration(20 * time.Microsecond)})
+				st := newStack(t, simconfig.Deployment{Name: "d", Model: "gpt-4o", Type: "provisioned", PTU: n,
+					TTFT: simconfig.Duration(200 * time.Millisecond), Prefill: simconfig.Duration(20 * time.Microsecond)})
 				defer st.close()
 				p := basePlan("d", 100, 10)
 				p.Workload.Shape = "trace"
@@ -143,7 +143,7 @@ func TestSizeRecordedRun(t *testing.T) {
 			}
 		}
 		synctest.Test(t, func(t *testing.T) {
-			st := newStack(t, sim.Deployment{Name: "d", Model: "gpt-4o", Type: "provisioned", PTU: n, TTFT: sim.Duration(200 * time.Millisecond)})
+			st := newStack(t, simconfig.Deployment{Name: "d", Model: "gpt-4o", Type: "provisioned", PTU: n, TTFT: simconfig.Duration(200 * time.Millisecond)})
 			defer st.close()
 			p := basePlan("d", 100, 10)
 			p.Workload.Shape = "trace"

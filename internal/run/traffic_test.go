@@ -3,6 +3,7 @@ package run
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
-	"github.com/aoaibench/aoaibench/internal/sim"
 	"github.com/aoaibench/aoaibench/internal/sink"
 )
 
@@ -309,7 +309,7 @@ func TestTraceReplay(t *testing.T) {
 func TestPrefixCaching(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := fast()
-		d.Prefill = sim.Duration(50 * time.Microsecond)
+		d.Prefill = simconfig.Duration(50 * time.Microsecond)
 		st := newStack(t, d)
 		defer st.close()
 		p := basePlan("d", 2300, 10)

@@ -3,6 +3,7 @@ package sim
 import (
 	"bufio"
 	"encoding/json"
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"strings"
 	"testing"
 	"time"
@@ -125,9 +126,9 @@ func TestOtherAPIs(t *testing.T) {
 			}
 		}
 	})
-	d := DefaultDeployment()
+	d := simconfig.DefaultDeployment()
 	d.TPM = 1000
-	run(t, Config{Deployments: []Deployment{d}}, func(e *env) {
+	run(t, Config{Deployments: []simconfig.Deployment{d}}, func(e *env) {
 		var last string
 		for range 3 {
 			resp := e.post("/v1/embeddings", `{"model":"gpt-4o-mini","input":"`+strings.Repeat("word ", 400)+`"}`)
@@ -144,11 +145,11 @@ func TestOtherAPIs(t *testing.T) {
 // served and where it spilled from; a deployment set up to spill over to
 // one that is not standard is refused.
 func TestSpilloverHeader(t *testing.T) {
-	ptu := DefaultDeployment()
+	ptu := simconfig.DefaultDeployment()
 	ptu.Name, ptu.Type, ptu.PTU, ptu.TPMPerPTU = "ptu", "provisioned", 15, 240 // 3,600 units: three requests of 300 max tokens at 4 each
-	std := DefaultDeployment()
+	std := simconfig.DefaultDeployment()
 	std.Name = "std"
-	run(t, Config{Deployments: []Deployment{ptu, std}}, func(e *env) {
+	run(t, Config{Deployments: []simconfig.Deployment{ptu, std}}, func(e *env) {
 		served := map[string]int{}
 		for i := range 6 {
 			resp := e.post("/openai/deployments/ptu/chat/completions?api-version=2024-10-21", chat(300, false), "x-ms-spillover-deployment", "std")
@@ -169,7 +170,7 @@ func TestSpilloverHeader(t *testing.T) {
 	bad.Spillover = "ptu2"
 	ptu2 := ptu
 	ptu2.Name = "ptu2"
-	if _, err := New(Config{Deployments: []Deployment{bad, ptu2}}); err == nil || !strings.Contains(err.Error(), "spillover") {
+	if _, err := New(Config{Deployments: []simconfig.Deployment{bad, ptu2}}); err == nil || !strings.Contains(err.Error(), "spillover") {
 		t.Errorf("spillover to a provisioned deployment: %v", err)
 	}
 }

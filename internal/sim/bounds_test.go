@@ -3,6 +3,7 @@ package sim
 import (
 	"bufio"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"io"
 	"net"
 	"net/http"
@@ -21,7 +22,7 @@ import (
 // startBounds starts a simulator of one instant, unlimited deployment.
 func startBounds(t *testing.T, cfg Config) *Running {
 	t.Helper()
-	cfg.Deployments = []Deployment{{Name: "gpt-4o-mini", Seed: 1}}
+	cfg.Deployments = []simconfig.Deployment{{Name: "gpt-4o-mini", Seed: 1}}
 	r, err := Start(cfg, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +210,7 @@ func TestSlowBodyCut(t *testing.T) {
 // TestReadTimeoutSparesStreams: the read deadline ends with the body: a
 // stream that lasts longer than the read timeout is served whole.
 func TestReadTimeoutSparesStreams(t *testing.T) {
-	r, err := Start(Config{ReadTimeout: 100 * time.Millisecond, Deployments: []Deployment{{Name: "gpt-4o-mini", ITL: Duration(10 * time.Millisecond)}}}, "127.0.0.1:0")
+	r, err := Start(Config{ReadTimeout: 100 * time.Millisecond, Deployments: []simconfig.Deployment{{Name: "gpt-4o-mini", ITL: simconfig.Duration(10 * time.Millisecond)}}}, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,8 +49,8 @@ func cachedOf(e *env, system, user string) (prompt, cached int, util string) {
 // tokens is served from the cache, in 128-token steps; shorter matches
 // and different starts are not; a prefix unused for the TTL is gone.
 func TestPromptCache(t *testing.T) {
-	d := Deployment{Name: "gpt-4o-mini", TTFT: Duration(time.Millisecond), CacheTTL: Duration(time.Minute)}
-	run(t, Config{Deployments: []Deployment{d}}, func(e *env) {
+	d := simconfig.Deployment{Name: "gpt-4o-mini", TTFT: simconfig.Duration(time.Millisecond), CacheTTL: simconfig.Duration(time.Minute)}
+	run(t, Config{Deployments: []simconfig.Deployment{d}}, func(e *env) {
 		system := words(1500, 0) // 1,500 words + 4 tokens of header
 		if p, c, _ := cachedOf(e, system, "alpha"); c != 0 || p != 1500+4+5+3 {
 			t.Fatalf("first: prompt %d, cached %d", p, c)
@@ -79,7 +80,7 @@ func TestPromptCache(t *testing.T) {
 		}
 	})
 	d.NoPromptCache = true
-	run(t, Config{Deployments: []Deployment{d}}, func(e *env) {
+	run(t, Config{Deployments: []simconfig.Deployment{d}}, func(e *env) {
 		cachedOf(e, words(1500, 0), "a")
 		if _, c, _ := cachedOf(e, words(1500, 0), "a"); c != 0 {
 			t.Errorf("no_prompt_cache: cached %d", c)
@@ -90,8 +91,8 @@ func TestPromptCache(t *testing.T) {
 // TestPromptCacheProvisioned: a provisioned deployment leaves cached
 // tokens out of its utilization.
 func TestPromptCacheProvisioned(t *testing.T) {
-	d := Deployment{Name: "gpt-4o-mini", Type: "provisioned", PTU: 20, TPMPerPTU: 5_000, TTFT: Duration(time.Millisecond)}
-	run(t, Config{Deployments: []Deployment{d}}, func(e *env) {
+	d := simconfig.Deployment{Name: "gpt-4o-mini", Type: "provisioned", PTU: 20, TPMPerPTU: 5_000, TTFT: simconfig.Duration(time.Millisecond)}
+	run(t, Config{Deployments: []simconfig.Deployment{d}}, func(e *env) {
 		system := words(4000, 1)
 		pct := func(s string) float64 { v, _ := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64); return v }
 		// The header is the utilization once the request is admitted.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"io"
 	"net"
 	"net/http"
@@ -18,17 +19,17 @@ import (
 // tcpSim is a simulator on a real loopback server, where its clock writes
 // streams straight to their sockets. conn, if set, adjusts each accepted
 // connection.
-func tcpSim(t *testing.T, d Deployment, conn func(net.Conn)) (*Server, *httptest.Server) {
+func tcpSim(t *testing.T, d simconfig.Deployment, conn func(net.Conn)) (*Server, *httptest.Server) {
 	return tcpSimOpt(t, d, conn, true)
 }
 
 // tcpSimOpt is tcpSim; without direct, goroutines write the streams.
-func tcpSimOpt(t *testing.T, d Deployment, conn func(net.Conn), direct bool) (*Server, *httptest.Server) {
+func tcpSimOpt(t *testing.T, d simconfig.Deployment, conn func(net.Conn), direct bool) (*Server, *httptest.Server) {
 	t.Helper()
 	if !canDirect {
 		t.Skip("direct writes are Linux only")
 	}
-	s, err := New(Config{Deployments: []Deployment{d}, Precise: true})
+	s, err := New(Config{Deployments: []simconfig.Deployment{d}, Precise: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +52,8 @@ func tcpSimOpt(t *testing.T, d Deployment, conn func(net.Conn), direct bool) (*S
 }
 
 // fast is a deployment that streams quickly, for tests on real time.
-func fast() Deployment {
-	return Deployment{Name: "gpt-4o-mini", Model: "gpt-4o-mini", TTFT: Duration(5 * time.Millisecond), ITL: Duration(200 * time.Microsecond), Seed: 1}
+func fast() simconfig.Deployment {
+	return simconfig.Deployment{Name: "gpt-4o-mini", Model: "gpt-4o-mini", TTFT: simconfig.Duration(5 * time.Millisecond), ITL: simconfig.Duration(200 * time.Microsecond), Seed: 1}
 }
 
 // postTCP posts body to the classic route.
@@ -179,7 +180,7 @@ func TestDirectSlowReader(t *testing.T) {
 // server stays up and answers the next request.
 func TestDirectDisconnect(t *testing.T) {
 	d := fast()
-	d.ITL = Duration(2 * time.Millisecond)
+	d.ITL = simconfig.Duration(2 * time.Millisecond)
 	s, ts := tcpSim(t, d, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL+classic, strings.NewReader(`{"messages":[{"role":"user","content":"hi"}],"max_tokens":2000,"stream":true}`))

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"math"
 	"strconv"
 	"strings"
@@ -16,9 +17,9 @@ import (
 // and corrects to the tokens generated at completion, at the same ratio.
 func TestProvisionedUnits(t *testing.T) {
 	// 15 PTUs of gpt-4o's published 2,500: 37,500 units a minute.
-	d := Deployment{Name: "d", Model: "gpt-4o", Type: "provisioned", PTU: 15, TTFT: Duration(time.Millisecond),
-		ITL: Duration(time.Microsecond), OutputMin: 10}
-	run(t, Config{Deployments: []Deployment{d}}, func(e *env) {
+	d := simconfig.Deployment{Name: "d", Model: "gpt-4o", Type: "provisioned", PTU: 15, TTFT: simconfig.Duration(time.Millisecond),
+		ITL: simconfig.Duration(time.Microsecond), OutputMin: 10}
+	run(t, Config{Deployments: []simconfig.Deployment{d}}, func(e *env) {
 		const path = "/openai/deployments/d/chat/completions?api-version=2024-10-21"
 		pct := func(s string) float64 { v, _ := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64); return v }
 		send := func() (util float64, prompt, output int) {
@@ -54,7 +55,7 @@ func TestProvisionedUnits(t *testing.T) {
 
 func TestProvisionedFill(t *testing.T) {
 	prov := func(model string, n int, set ...string) error {
-		d := Deployment{Name: "p", Model: model, Type: "provisioned", PTU: n}
+		d := simconfig.Deployment{Name: "p", Model: model, Type: "provisioned", PTU: n}
 		if err := d.Set(strings.Join(set, ",")); err != nil {
 			return err
 		}
@@ -88,8 +89,8 @@ func TestProvisionedFill(t *testing.T) {
 	}
 	// The published figures fill what is not given: gpt-4o's 2,500 TPM a
 	// PTU, its ratio 4, and 40 ms a token (its 25 tokens/s target).
-	d := Deployment{Name: "p", Model: "gpt-4o-2024-08-06", Type: "provisioned", PTU: 50}
-	if err := d.Fill(); err != nil || d.TPMPerPTU != 2500 || d.OutputRatio != 4 || d.ITL != Duration(40*time.Millisecond) || d.DeploymentType != "global" {
+	d := simconfig.Deployment{Name: "p", Model: "gpt-4o-2024-08-06", Type: "provisioned", PTU: 50}
+	if err := d.Fill(); err != nil || d.TPMPerPTU != 2500 || d.OutputRatio != 4 || d.ITL != simconfig.Duration(40*time.Millisecond) || d.DeploymentType != "global" {
 		t.Errorf("%v: %+v", err, d)
 	}
 	if s := d.Describe(); !strings.Contains(s, "Global provisioned, 50 PTU") || !strings.Contains(s, "40ms/output token") {
@@ -97,16 +98,16 @@ func TestProvisionedFill(t *testing.T) {
 	}
 	// --sim type=provisioned from the standard default takes the latency
 	// target, unless itl is given.
-	d = DefaultDeployment()
-	if err := d.Set("type=provisioned,ptu=15"); err != nil || d.Fill() != nil || d.ITL != Duration(time.Second/33) {
+	d = simconfig.DefaultDeployment()
+	if err := d.Set("type=provisioned,ptu=15"); err != nil || d.Fill() != nil || d.ITL != simconfig.Duration(time.Second/33) {
 		t.Errorf("type=provisioned: ITL %v", time.Duration(d.ITL))
 	}
-	d = DefaultDeployment()
-	if err := d.Set("type=provisioned,ptu=15,itl=5ms"); err != nil || d.Fill() != nil || d.ITL != Duration(5*time.Millisecond) {
+	d = simconfig.DefaultDeployment()
+	if err := d.Set("type=provisioned,ptu=15,itl=5ms"); err != nil || d.Fill() != nil || d.ITL != simconfig.Duration(5*time.Millisecond) {
 		t.Errorf("type=provisioned,itl=5ms: ITL %v", time.Duration(d.ITL))
 	}
 	// Provisioned keys on a standard deployment are a mistake.
-	d = DefaultDeployment()
+	d = simconfig.DefaultDeployment()
 	if err := d.Set("deployment_type=regional"); err != nil || d.Fill() == nil {
 		t.Error("deployment_type on a standard deployment was accepted")
 	}
@@ -115,11 +116,11 @@ func TestProvisionedFill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d = Deployment{Name: "p", Model: "gpt-4o", Type: "provisioned", PTU: 10}
-	if err := d.FillFrom(tb); err != nil || d.TPMPerPTU != 3000 || d.OutputRatio != 5 || d.ITL != Duration(10*time.Millisecond) {
+	d = simconfig.Deployment{Name: "p", Model: "gpt-4o", Type: "provisioned", PTU: 10}
+	if err := d.FillFrom(tb); err != nil || d.TPMPerPTU != 3000 || d.OutputRatio != 5 || d.ITL != simconfig.Duration(10*time.Millisecond) {
 		t.Errorf("%v: %+v", err, d)
 	}
-	if _, err := New(Config{Deployments: []Deployment{{Name: "p", Model: "gpt-4o", Type: "provisioned", PTU: 10}}, PTUTable: tb}); err != nil {
+	if _, err := New(Config{Deployments: []simconfig.Deployment{{Name: "p", Model: "gpt-4o", Type: "provisioned", PTU: 10}}, PTUTable: tb}); err != nil {
 		t.Errorf("New with the table: %v", err)
 	}
 }

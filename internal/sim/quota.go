@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"time"
 )
 
@@ -30,7 +31,7 @@ type standard struct {
 
 func newStandard(tpm int, rpmPer1K float64, epoch time.Time) *standard {
 	s := &standard{tpm: tpm, epoch: epoch}
-	_, s.rpm = Deployment{TPM: tpm, RPMPer1K: rpmPer1K}.Quota()
+	_, s.rpm = simconfig.Deployment{TPM: tpm, RPMPer1K: rpmPer1K}.Quota()
 	if s.rpm > 0 {
 		if s.rpm >= 60 {
 			s.reqWin, s.reqMax = time.Second, s.rpm/60

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"testing"
 	"time"
 )
@@ -114,7 +115,7 @@ func TestTokenRetryAfter(t *testing.T) {
 func TestProvisionedBucket(t *testing.T) {
 	t0 := time.Unix(0, 0)
 	// 15 x 4,000 = 60,000 units a minute; an output token counts 4.
-	p := newProvisioned(Deployment{PTU: 15, TPMPerPTU: 4000, OutputRatio: 4}, t0)
+	p := newProvisioned(simconfig.Deployment{PTU: 15, TPMPerPTU: 4000, OutputRatio: 4}, t0)
 	// 10,000 uncached prompt tokens and 5,000 max tokens: 30,000 units.
 	if !p.admit(t0, 10_000, 5_000).ok || p.utilization(t0) != 50 {
 		t.Fatalf("utilization %v, want 50", p.utilization(t0))
@@ -136,11 +137,11 @@ func TestProvisionedBucket(t *testing.T) {
 }
 
 func TestExampleConfig(t *testing.T) {
-	c, err := LoadConfig("../../docs/sim-example.yaml")
+	deps, err := simconfig.Load("../../docs/sim-example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(c)
+	s, err := New(Config{Deployments: deps})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestExampleConfig(t *testing.T) {
 	if len(d) != 2 || d[0].TPM != 20000 || d[1].PTU != 50 || time.Duration(d[0].Prefill) != 20*time.Microsecond {
 		t.Fatalf("deployments %+v", d)
 	}
-	if _, err := LoadConfig("testdata/nonexistent.yaml"); err == nil {
+	if _, err := simconfig.Load("testdata/nonexistent.yaml"); err == nil {
 		t.Error("missing file: no error")
 	}
 }

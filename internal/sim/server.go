@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"io"
 	"math"
 	mrand "math/rand/v2"
@@ -50,7 +51,7 @@ type Server struct {
 }
 
 type deployment struct {
-	cfg       Deployment
+	cfg       simconfig.Deployment
 	tok       *tokenizer.Tokenizer
 	reasoning bool          // takes max_completion_tokens, not max_tokens
 	slots     chan struct{} // nil: no concurrency limit
@@ -72,7 +73,7 @@ type deployment struct {
 // New returns a simulator serving cfg's deployments.
 func New(cfg Config) (*Server, error) {
 	if len(cfg.Deployments) == 0 {
-		cfg.Deployments = []Deployment{DefaultDeployment()}
+		cfg.Deployments = []simconfig.Deployment{simconfig.DefaultDeployment()}
 	}
 	s := &Server{deps: map[string]*deployment{}, key: cfg.APIKey, start: time.Now(), words: tokenizer.NewWords(), vector: embeddingVector()}
 	if cfg.Identity != nil {
@@ -87,7 +88,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.clock = s.clocks[0]
 	for _, dc := range cfg.Deployments {
-		if err := dc.fill(cfg.PTUTable); err != nil {
+		if err := dc.FillFrom(cfg.PTUTable); err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -167,8 +168,8 @@ func (s *Server) writer(rate int64) *clock {
 }
 
 // Deployments returns the configured deployments, defaults filled in.
-func (s *Server) Deployments() []Deployment {
-	var out []Deployment
+func (s *Server) Deployments() []simconfig.Deployment {
+	var out []simconfig.Deployment
 	for _, n := range s.names {
 		out = append(out, s.deps[n].cfg)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"io"
 	"math"
 	"net/http"
@@ -176,7 +177,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
-	cfg := Config{Deployments: []Deployment{
+	cfg := Config{Deployments: []simconfig.Deployment{
 		{Name: "gpt-4o-mini"}, {Name: "o3-mini"}, {Name: "gpt-4", Model: "gpt-4"},
 	}}
 	big := strings.Repeat("time ", 9000)
@@ -239,7 +240,7 @@ func events(body string) []string {
 }
 
 func TestStreamGolden(t *testing.T) {
-	run(t, Config{Deployments: []Deployment{{Name: "gpt-4o-mini", TPM: 200000, Seed: 1}}}, func(e *env) {
+	run(t, Config{Deployments: []simconfig.Deployment{{Name: "gpt-4o-mini", TPM: 200000, Seed: 1}}}, func(e *env) {
 		resp := e.post(classic, chat(3, true))
 		body := readAll(resp)
 		if resp.Header.Get("Content-Type") != "text/event-stream; charset=utf-8" {
@@ -271,7 +272,7 @@ func TestStreamGolden(t *testing.T) {
 func TestUsageMatchesTokenizer(t *testing.T) {
 	for _, model := range []string{"gpt-4o-mini", "gpt-35-turbo"} {
 		for _, k := range []int{1, 3, 7} {
-			cfg := Config{Deployments: []Deployment{{Name: "d", Model: model, TokensPerChunk: k, Seed: uint64(k)}}}
+			cfg := Config{Deployments: []simconfig.Deployment{{Name: "d", Model: model, TokensPerChunk: k, Seed: uint64(k)}}}
 			run(t, cfg, func(e *env) {
 				prompt := "Hello, how are you? Write me a poem about the sea."
 				resp := e.post("/openai/deployments/d/chat/completions?api-version=v",
@@ -326,8 +327,8 @@ func TestUsageMatchesTokenizer(t *testing.T) {
 func TestLatencyExact(t *testing.T) {
 	// Inside the bubble time is virtual: the stream's timing is exactly the
 	// configured model, and /sim/stats reports it.
-	cfg := Config{Deployments: []Deployment{{Name: "gpt-4o-mini", TTFT: Duration(200 * time.Millisecond),
-		Prefill: Duration(time.Millisecond), ITL: Duration(20 * time.Millisecond)}}}
+	cfg := Config{Deployments: []simconfig.Deployment{{Name: "gpt-4o-mini", TTFT: simconfig.Duration(200 * time.Millisecond),
+		Prefill: simconfig.Duration(time.Millisecond), ITL: simconfig.Duration(20 * time.Millisecond)}}}
 	run(t, cfg, func(e *env) {
 		start := time.Now()
 		resp := e.post(classic, chat(10, true)) // prompt is 9 tokens
@@ -361,8 +362,8 @@ func TestLatencyExact(t *testing.T) {
 }
 
 func TestQueueAndLoadFactor(t *testing.T) {
-	cfg := Config{Deployments: []Deployment{{Name: "gpt-4o-mini", TTFT: Duration(100 * time.Millisecond),
-		ITL: Duration(10 * time.Millisecond), MaxConcurrency: 2, LoadFactor: 1}}}
+	cfg := Config{Deployments: []simconfig.Deployment{{Name: "gpt-4o-mini", TTFT: simconfig.Duration(100 * time.Millisecond),
+		ITL: simconfig.Duration(10 * time.Millisecond), MaxConcurrency: 2, LoadFactor: 1}}}
 	run(t, cfg, func(e *env) {
 		// Four requests at once on two slots: the last two wait for the
 		// first two to finish, so their TTFT grows by a whole request.
@@ -414,7 +415,7 @@ func TestQueueAndLoadFactor(t *testing.T) {
 
 func TestFaults(t *testing.T) {
 	t.Run("5xx", func(t *testing.T) {
-		run(t, Config{Deployments: []Deployment{{Name: "gpt-4o-mini", Fail5xx: 1}}}, func(e *env) {
+		run(t, Config{Deployments: []simconfig.Deployment{{Name: "gpt-4o-mini", Fail5xx: 1}}}, func(e *env) {
 			for range 10 {
 				resp := e.post(classic, chat(2, true))
 				readAll(resp)
@@ -428,7 +429,7 @@ func TestFaults(t *testing.T) {
 		})
 	})
 	t.Run("cut stream", func(t *testing.T) {
-		run(t, Config{Deployments: []Deployment{{Name: "gpt-4o-mini", CutStream: 1}}}, func(e *env) {
+		run(t, Config{Deployments: []simconfig.Deployment{{Name: "gpt-4o-mini", CutStream: 1}}}, func(e *env) {
 			resp := e.post(classic, chat(10, true))
 			b, err := io.ReadAll(resp.Body)
 			if err == nil || strings.Contains(string(b), "[DONE]") || !strings.Contains(string(b), `"content":" `) {
@@ -437,7 +438,7 @@ func TestFaults(t *testing.T) {
 		})
 	})
 	t.Run("429 storm", func(t *testing.T) {
-		run(t, Config{Deployments: []Deployment{{Name: "gpt-4o-mini", Storm429: 1}}}, func(e *env) {
+		run(t, Config{Deployments: []simconfig.Deployment{{Name: "gpt-4o-mini", Storm429: 1}}}, func(e *env) {
 			resp := e.post(classic, chat(2, true))
 			readAll(resp)
 			if resp.StatusCode != 429 || resp.Header.Get("retry-after-ms") == "" || resp.Header.Get("retry-after") == "" {
@@ -446,7 +447,7 @@ func TestFaults(t *testing.T) {
 		})
 	})
 	t.Run("slow headers", func(t *testing.T) {
-		run(t, Config{Deployments: []Deployment{{Name: "gpt-4o-mini", SlowHeaders: 1, HeaderDelay: Duration(3 * time.Second)}}}, func(e *env) {
+		run(t, Config{Deployments: []simconfig.Deployment{{Name: "gpt-4o-mini", SlowHeaders: 1, HeaderDelay: simconfig.Duration(3 * time.Second)}}}, func(e *env) {
 			start := time.Now()
 			resp := e.post(classic, chat(2, true))
 			if d := time.Since(start); d != 3*time.Second {
@@ -460,7 +461,7 @@ func TestFaults(t *testing.T) {
 func TestThrottleHTTP(t *testing.T) {
 	// 1,000 TPM: one 9+600-token request fits, the second does not. (The
 	// RPM ratio is raised so that only the token limit is in play.)
-	run(t, Config{Deployments: []Deployment{{Name: "gpt-4o-mini", TPM: 1000, RPMPer1K: 600}}}, func(e *env) {
+	run(t, Config{Deployments: []simconfig.Deployment{{Name: "gpt-4o-mini", TPM: 1000, RPMPer1K: 600}}}, func(e *env) {
 		readAll(e.post(classic, chat(600, false)))
 		resp := e.post(classic, chat(600, false))
 		body := readAll(resp)
@@ -489,7 +490,7 @@ func TestProvisionedHTTP(t *testing.T) {
 	// 15 PTUs of 1,600 TPM: utilization climbs with each admitted
 	// estimate (2,000 max tokens at 4 units each, a third of 24,000), and
 	// at 100% the answer is 429 at once.
-	run(t, Config{Deployments: []Deployment{{Name: "gpt-4o-mini", Type: "provisioned", PTU: 15, TPMPerPTU: 1600, TTFT: Duration(time.Millisecond), ITL: Duration(time.Microsecond)}}}, func(e *env) {
+	run(t, Config{Deployments: []simconfig.Deployment{{Name: "gpt-4o-mini", Type: "provisioned", PTU: 15, TPMPerPTU: 1600, TTFT: simconfig.Duration(time.Millisecond), ITL: simconfig.Duration(time.Microsecond)}}}, func(e *env) {
 		var utils []string
 		status := 0
 		for range 5 {

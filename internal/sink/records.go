@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/aoaibench/aoaibench/internal/atomicfile"
 	"io"
 	"math"
 	"os"
@@ -137,16 +138,6 @@ func (rw *RecordWriter) Write(r *metrics.Record) {
 // Err returns the first write error.
 func (rw *RecordWriter) Err() error { return rw.err }
 
-// RunInfo is run.json: the plan, and what the run resolved from it.
-type RunInfo struct {
-	Tool      string   `json:"tool"`
-	Version   string   `json:"version"`
-	Command   []string `json:"command,omitempty"`
-	Start     string   `json:"start"`
-	Target    string   `json:"target_description"`
-	Tokenizer string   `json:"tokenizer"`
-}
-
 // Dir writes a run's files to an output directory: run.json (the plan)
 // before the first request, requests.jsonl as requests end, summary.json
 // and histograms.json at the end. The directory and requests.jsonl are
@@ -175,16 +166,13 @@ func Dir(dir, version string, command []string) (Sink, error) {
 			for _, u := range s.Plan.Output.ServerMetrics {
 				pl.Output.ServerMetrics = append(pl.Output.ServerMetrics, api.WithoutPassword(u))
 			}
-			info := struct {
-				*plan.Plan
-				RunInfo
-			}{&pl, RunInfo{Tool: "aoaibench", Version: version, Command: command,
-				Start: s.T0.UTC().Format(time.RFC3339Nano), Target: s.Target, Tokenizer: s.Tokenizer}}
+			info := plan.RunFile{Plan: pl, Tool: "aoaibench", Version: version, Command: command,
+				Start: s.T0.UTC().Format(time.RFC3339Nano), Described: s.Target, Tokenizer: s.Tokenizer}
 			js, err := json.MarshalIndent(info, "", "  ")
 			if err != nil {
 				return fmt.Errorf("run.json: %w", err)
 			}
-			return WriteFileAtomic(filepath.Join(dir, "run.json"), js)
+			return atomicfile.Write(filepath.Join(dir, "run.json"), js)
 		},
 		Record: func(r *metrics.Record) {
 			if rw != nil {
@@ -203,7 +191,7 @@ func Dir(dir, version string, command []string) (Sink, error) {
 			if err != nil {
 				return fmt.Errorf("summary.json: %w", err)
 			}
-			if err := WriteFileAtomic(filepath.Join(dir, "summary.json"), js); err != nil {
+			if err := atomicfile.Write(filepath.Join(dir, "summary.json"), js); err != nil {
 				return err
 			}
 			hf, err := e.Summary.HistFile()
@@ -214,7 +202,7 @@ func Dir(dir, version string, command []string) (Sink, error) {
 			if err != nil {
 				return fmt.Errorf("histograms.json: %w", err)
 			}
-			return WriteFileAtomic(filepath.Join(dir, "histograms.json"), js)
+			return atomicfile.Write(filepath.Join(dir, "histograms.json"), js)
 		},
 	}, nil
 }

@@ -7,9 +7,6 @@
 package sink
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
@@ -63,28 +60,4 @@ type Sink struct {
 	Record func(*metrics.Record)
 	Tick   func(Tick)
 	End    func(End) error
-}
-
-// WriteFileAtomic writes data to path through a temporary file and a
-// rename, so readers never see a half-written file.
-func WriteFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644) // CreateTemp makes files 0600
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

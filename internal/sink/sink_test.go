@@ -145,19 +145,6 @@ func TestResultsRoundTrip(t *testing.T) {
 	}
 }
 
-func TestWriteFileAtomic(t *testing.T) {
-	dir := t.TempDir()
-	if err := WriteFileAtomic(dir+"/x.json", []byte("{}")); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(dir + "/x.json"); string(b) != "{}" {
-		t.Fatal("content")
-	}
-	if err := WriteFileAtomic(dir+"/missing/x.json", nil); err == nil {
-		t.Fatal("want error")
-	}
-}
-
 // TestStatusLine: on a terminal, one line that fits 80 columns, whatever
 // the counts; a run that falls behind says so.
 func TestStatusLine(t *testing.T) {

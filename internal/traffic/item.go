@@ -292,19 +292,6 @@ func contentText(c json.RawMessage) string {
 	return strings.Join(texts, "\n")
 }
 
-// appendMessage appends {"role":role,"content":content} to a messages
-// array being rendered.
-func appendMessage(dst []byte, first bool, role, content string) []byte {
-	if !first {
-		dst = append(dst, ',')
-	}
-	dst = append(dst, `{"role":`...)
-	dst = appendJSONString(dst, role)
-	dst = append(dst, `,"content":`...)
-	dst = appendJSONString(dst, content)
-	return append(dst, '}')
-}
-
 // appendJSONString appends s as a JSON string.
 func appendJSONString(dst []byte, s string) []byte {
 	b, _ := json.Marshal(s) // a string always encodes
