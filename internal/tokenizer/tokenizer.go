@@ -30,6 +30,7 @@ const (
 
 // Tokenizer counts tokens for one encoding. It is safe for concurrent use.
 type Tokenizer struct {
+	enc   string
 	codec func() (tk.Codec, error)
 	// longest is longestTokens, read once when a long run needs it.
 	longest func() [classes]int
@@ -45,11 +46,15 @@ func Get(encoding string) (*Tokenizer, error) {
 		return nil, fmt.Errorf("unknown tokenizer %q (want %s or %s)", encoding, O200k, Cl100k)
 	}
 	t := &Tokenizer{
+		enc:   encoding,
 		codec: sync.OnceValues(func() (tk.Codec, error) { return tk.Get(tk.Encoding(encoding)) }),
 	}
 	t.longest = sync.OnceValue(t.longestTokens)
 	return t, nil
 }
+
+// Encoding is the tiktoken encoding's name (O200k or Cl100k).
+func (t *Tokenizer) Encoding() string { return t.enc }
 
 // Warm loads the vocabulary now, so that the first count does not wait
 // for it: call it in a goroutine.
