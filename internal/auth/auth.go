@@ -100,6 +100,9 @@ func (r *Redactor) publish() {
 // Redact returns s with every secret, bearer token, basic credential and
 // JSON Web Token replaced by [REDACTED].
 func (r *Redactor) Redact(s string) string {
+	if s == "" {
+		return s
+	}
 	if r != nil {
 		if secrets := r.secrets.Load(); secrets != nil {
 			for _, sec := range *secrets {
@@ -109,11 +112,28 @@ func (r *Redactor) Redact(s string) string {
 			}
 		}
 	}
-	if bearer.MatchString(s) {
+	// The regular expression only where its word is: Redact runs on every
+	// header a server sends back, on the hot path.
+	if hasSchemeWord(s) && bearer.MatchString(s) {
 		s = bearer.ReplaceAllString(s, "$1 "+Redacted)
 	}
 	if strings.Contains(s, "eyJ") && jwt.MatchString(s) {
 		s = jwt.ReplaceAllString(s, Redacted)
 	}
 	return s
+}
+
+// hasSchemeWord reports whether s holds "bearer" or "basic" in any case,
+// the words the bearer expression starts with.
+func hasSchemeWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i]|0x20 != 'b' {
+			continue
+		}
+		rest := s[i:]
+		if len(rest) >= 6 && strings.EqualFold(rest[:6], "bearer") || len(rest) >= 5 && strings.EqualFold(rest[:5], "basic") {
+			return true
+		}
+	}
+	return false
 }
