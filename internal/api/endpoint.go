@@ -6,11 +6,12 @@ package api
 import (
 	"encoding/base64"
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/plan"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/aoaibench/aoaibench/internal/plan"
 )
 
 // API is a request dialect.

@@ -1,9 +1,10 @@
 package api
 
 import (
-	"github.com/aoaibench/aoaibench/internal/plan"
 	"strings"
 	"testing"
+
+	"github.com/aoaibench/aoaibench/internal/plan"
 )
 
 func TestResolve(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/atomicfile"
 	"io"
 	"math"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/atomicfile"
 
 	"github.com/alecthomas/kong"
 

@@ -2,8 +2,9 @@ package cli
 
 import (
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"strings"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 
 	"github.com/aoaibench/aoaibench/internal/models"
 	"github.com/aoaibench/aoaibench/internal/ptu"

@@ -3,11 +3,12 @@ package client
 import (
 	"bytes"
 	"context"
-	"github.com/aoaibench/aoaibench/internal/plan"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/aoaibench/aoaibench/internal/plan"
 
 	"github.com/aoaibench/aoaibench/internal/api"
 	"github.com/aoaibench/aoaibench/internal/auth"

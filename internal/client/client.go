@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/plan"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/plan"
 
 	"golang.org/x/net/http2"
 

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/plan"
 	"io"
 	"math"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/plan"
 
 	"github.com/aoaibench/aoaibench/internal/api"
 	"github.com/aoaibench/aoaibench/internal/auth"

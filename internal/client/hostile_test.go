@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/plan"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/plan"
 
 	"github.com/aoaibench/aoaibench/internal/api"
 	"github.com/aoaibench/aoaibench/internal/auth"

@@ -3,13 +3,14 @@ package client
 import (
 	"context"
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/plan"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/plan"
 
 	"github.com/aoaibench/aoaibench/internal/api"
 	"github.com/aoaibench/aoaibench/internal/metrics"

@@ -3,11 +3,12 @@ package client
 import (
 	"context"
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/plan"
 	"io"
 	"math"
 	"net/http"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/plan"
 
 	"github.com/aoaibench/aoaibench/internal/api"
 	"github.com/aoaibench/aoaibench/internal/metrics"

@@ -15,7 +15,6 @@ package merge
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/atomicfile"
 	"math"
 	"os"
 	"path/filepath"
@@ -26,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/atomicfile"
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"math"
 	"net/http"
 	"os"
@@ -18,6 +17,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 
 	"github.com/aoaibench/aoaibench/internal/memnet"
 	"github.com/aoaibench/aoaibench/internal/metrics"

@@ -11,9 +11,10 @@ package plan
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"os"
 	"strings"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 )
 
 // Version is the plan format this package writes.

@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/scrape"
 	"math"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/scrape"
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
 )

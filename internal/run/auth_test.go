@@ -2,9 +2,10 @@ package run
 
 import (
 	"context"
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"testing"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"

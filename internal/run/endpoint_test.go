@@ -1,10 +1,11 @@
 package run
 
 import (
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 
 	"github.com/aoaibench/aoaibench/internal/plan"
 )

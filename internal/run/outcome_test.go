@@ -1,11 +1,12 @@
 package run
 
 import (
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 
 	"github.com/aoaibench/aoaibench/internal/api"
 	"github.com/aoaibench/aoaibench/internal/metrics"

@@ -3,7 +3,6 @@ package run
 import (
 	"context"
 	"errors"
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"io"
 	"math"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 
 	"github.com/aoaibench/aoaibench/internal/memnet"
 	"github.com/aoaibench/aoaibench/internal/metrics"

@@ -2,7 +2,6 @@ package run
 
 import (
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 
 	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/ptu"

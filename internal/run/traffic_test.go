@@ -3,7 +3,6 @@ package run
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
