@@ -134,7 +134,7 @@ func (r *Reader) fill() error {
 func (r *Reader) line() (line []byte, pos int, err error) {
 	off := 0 // bytes after r.start known to hold no line terminator
 	for {
-		if i := bytes.IndexAny(r.buf[r.start+off:r.end], "\r\n"); i >= 0 {
+		if i := lineEnd(r.buf[r.start+off : r.end]); i >= 0 {
 			j := r.start + off + i
 			if r.buf[j] == '\r' && j+1 == r.end && r.eof == nil {
 				// A CR at the end of what we have may be half of a CRLF:
@@ -163,6 +163,21 @@ func (r *Reader) line() (line []byte, pos int, err error) {
 			return nil, 0, err
 		}
 	}
+}
+
+// lineEnd is the index of the first CR or LF in b, -1 if none: two
+// vectorized byte searches, where bytes.IndexAny walks byte by byte (the
+// reader's hottest loop: every line of every stream).
+func lineEnd(b []byte) int {
+	i := bytes.IndexByte(b, '\n')
+	head := b
+	if i >= 0 {
+		head = b[:i]
+	}
+	if j := bytes.IndexByte(head, '\r'); j >= 0 {
+		return j
+	}
+	return i
 }
 
 // Next returns the next event. It returns io.EOF when the stream ends
