@@ -91,15 +91,6 @@ type ran struct {
 // signals. Its error is bad input (nothing was sent); an error after the
 // run is in ran.err.
 func runPlan(env *Env, p *plan.Plan, so stepOpts) (*ran, error) {
-	getenv := env.Getenv
-	if so.fileKey != "" {
-		getenv = func(k string) string {
-			if k == p.Target.KeyEnv {
-				return so.fileKey
-			}
-			return env.Getenv(k)
-		}
-	}
 	stderr := &lockedWriter{w: env.Stderr}
 	clear := ""
 	if p.Output.Format == "human" && isTerminal(env.Stdout) && isTerminal(env.Stderr) {
@@ -110,7 +101,7 @@ func runPlan(env *Env, p *plan.Plan, so stepOpts) (*ran, error) {
 	}
 	abort := make(chan struct{})
 	logf := func(s string) { fmt.Fprint(stderr, clear+s+"\n") }
-	r, err := run.New(*p, run.Options{Getenv: getenv, Abort: abort, Log: logf, Sim: so.sim})
+	r, err := run.New(*p, run.Options{Getenv: so.getenv(env, p), Abort: abort, Log: logf, Sim: so.sim})
 	if err != nil {
 		return nil, err
 	}
@@ -135,30 +126,7 @@ func runPlan(env *Env, p *plan.Plan, so stepOpts) (*ran, error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan struct{})
-	defer close(done)
-	if env.Notify != nil {
-		sig := make(chan os.Signal, 2)
-		env.Notify(sig)
-		defer env.Stop(sig)
-		go func() {
-			for n := 1; ; n++ {
-				select {
-				case <-sig:
-				case <-done:
-					return
-				}
-				if n == 1 {
-					logf("\ninterrupted: stopped dispatching, draining requests in flight (interrupt again to cut them off)")
-					cancel()
-					continue
-				}
-				logf("interrupted again: cutting off requests in flight")
-				close(abort)
-				return
-			}
-		}()
-	}
+	defer onInterrupt(env, logf, cancel, abort)()
 	if so.stopAt != nil {
 		sinks = append(sinks, sink.Sink{Record: func(rec *metrics.Record) {
 			if so.stopAt(rec) {
@@ -178,6 +146,54 @@ func runPlan(env *Env, p *plan.Plan, so stepOpts) (*ran, error) {
 		fmt.Fprintln(errw, "results in "+where)
 	}
 	return &ran{Outcome: res, errw: errw, err: err}, nil
+}
+
+// getenv is the environment the run reads, with the key from --params
+// in place of the key variable's.
+func (so stepOpts) getenv(env *Env, p *plan.Plan) func(string) string {
+	if so.fileKey == "" {
+		return env.Getenv
+	}
+	return func(k string) string {
+		if k == p.Target.KeyEnv {
+			return so.fileKey
+		}
+		return env.Getenv(k)
+	}
+}
+
+// onInterrupt watches for interrupts through the run: the first stops
+// dispatch (cancel) and lets the requests in flight drain, the second
+// cuts them off (closes abort). It returns the function that stops
+// watching.
+func onInterrupt(env *Env, logf func(string), cancel func(), abort chan struct{}) (stop func()) {
+	if env.Notify == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	sig := make(chan os.Signal, 2)
+	env.Notify(sig)
+	go func() {
+		for n := 1; ; n++ {
+			select {
+			case <-sig:
+			case <-done:
+				return
+			}
+			if n == 1 {
+				logf("\ninterrupted: stopped dispatching, draining requests in flight (interrupt again to cut them off)")
+				cancel()
+				continue
+			}
+			logf("interrupted again: cutting off requests in flight")
+			close(abort)
+			return
+		}
+	}()
+	return func() {
+		env.Stop(sig)
+		close(done)
+	}
 }
 
 // runPlanStop is runPlan, stopping dispatch at the first record stop is

@@ -53,20 +53,9 @@ Examples:
 
 // Run prints the manifest.
 func (c *K8sCmd) Run(env *Env) error {
-	args := c.Load
-	if len(args) > 0 && args[0] == "--" {
-		args = args[1:]
-	}
-	switch {
-	case len(args) > 0 && args[0] == "load":
-		args = args[1:]
-	case len(args) == 0 && c.Merge:
-		// The merge Job needs only where the shards' results are.
-	default:
-		return usagef("give the load command after --: aoaibench k8s --shards N ... -- load [flags] URL")
-	}
-	if f := kube.ReservedIn(args); f != "" {
-		return usagef("k8s: the Job sets %s itself: leave it out of the load command", f)
+	args, err := c.loadArgs()
+	if err != nil {
+		return err
 	}
 	spec := kube.Spec{
 		Name: c.Name, Namespace: c.Namespace, Image: c.Image, Shards: c.Shards, Args: args,
@@ -82,41 +71,87 @@ func (c *K8sCmd) Run(env *Env) error {
 		_, err = env.Stdout.Write(out)
 		return err
 	}
-	// The load command must be one that runs: parse and check it as load
-	// would, here, before anyone applies the manifest.
+	p, err := c.loadPlan(env, args)
+	if err != nil {
+		return err
+	}
+	if err := c.checkSignIn(p.Target.Auth); err != nil {
+		return err
+	}
+	spec.KeyEnv = p.Target.KeyEnv
+	if spec.StartAt, err = c.startAt(); err != nil {
+		return err
+	}
+	out, err := kube.Job(spec)
+	if err != nil {
+		return usagef("k8s: %v", err)
+	}
+	_, err = env.Stdout.Write(out)
+	return err
+}
+
+// loadArgs are the load command's flags, after -- and "load"; none for
+// the merge Job, which needs only where the shards' results are.
+func (c *K8sCmd) loadArgs() ([]string, error) {
+	args := c.Load
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	switch {
+	case len(args) > 0 && args[0] == "load":
+		args = args[1:]
+	case len(args) == 0 && c.Merge:
+		// The merge Job needs only where the shards' results are.
+	default:
+		return nil, usagef("give the load command after --: aoaibench k8s --shards N ... -- load [flags] URL")
+	}
+	if f := kube.ReservedIn(args); f != "" {
+		return nil, usagef("k8s: the Job sets %s itself: leave it out of the load command", f)
+	}
+	return args, nil
+}
+
+// loadPlan parses and checks the load command as load would, and as
+// each pod will, as a shard of N: it must be one that runs, found here,
+// before anyone applies the manifest.
+func (c *K8sCmd) loadPlan(env *Env, args []string) (*plan.Plan, error) {
 	var lc struct {
 		Load LoadCmd `cmd:""`
 	}
 	parser, err := kong.New(&lc, kong.Name("aoaibench"), kong.Writers(env.Stderr, env.Stderr),
 		kong.Exit(func(c int) { panic(exit{c}) }), kong.TypeMapper(reflect.TypeFor[plan.Duration](), durationMapper))
 	if err != nil {
-		return fmt.Errorf("k8s: %w", err)
+		return nil, fmt.Errorf("k8s: %w", err)
 	}
 	kctx, err := parser.Parse(append([]string{"load"}, args...))
 	if err != nil {
-		return usagef("k8s: the load command: %v", err)
+		return nil, usagef("k8s: the load command: %v", err)
 	}
 	typed := typedFlags(kctx)
 	typed["seed"] = true // the Job gives every shard the same
 	p, _, err := lc.Load.LoadFlags.toPlan(typed)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if p.Target.URL == "" {
-		return usagef("k8s: give the load command an endpoint URL: each pod would test a simulator of its own")
+		return nil, usagef("k8s: give the load command an endpoint URL: each pod would test a simulator of its own")
 	}
-	// Checked as each pod will check it: as a shard of N.
 	p.Load.Shard = &plan.Shard{Index: 0, Count: c.Shards}
 	if err := p.Validate(0); err != nil {
-		return err
+		return nil, err
 	}
 	if p.Load.Length() == 0 && p.Load.Requests == 0 && p.Load.Trace == nil {
-		return usagef("k8s: the load command has no end: give -d or -n, or the pods run until deleted")
+		return nil, usagef("k8s: the load command has no end: give -d or -n, or the pods run until deleted")
 	}
 	if w := p.Workload; w.Dataset != nil {
 		fmt.Fprintf(env.Stderr, "note: --dataset %s must be in the image or on a volume the pods mount, at that path\n", w.Dataset.Path)
 	}
-	auth := p.Target.Auth
+	return p, nil
+}
+
+// checkSignIn refuses a Job whose pods could not sign in with the load
+// command's --auth.
+func (c *K8sCmd) checkSignIn(auth plan.Auth) error {
 	switch {
 	case c.KeySecret != "" && (auth == "entra" || auth == "none"):
 		return usagef("k8s: --key-secret with --auth %s: the key would not be sent", auth)
@@ -127,29 +162,26 @@ func (c *K8sCmd) Run(env *Env) error {
 	case c.WorkloadIdentity && c.ServiceAccount == "":
 		return usagef("k8s: --workload-identity needs --service-account (the one federated with the Entra ID identity)")
 	}
-	spec.KeyEnv = p.Target.KeyEnv
-	spec.StartAt = c.StartAt
-	if spec.StartAt == "" {
+	return nil
+}
+
+// startAt is when every shard starts: --start-at, or --start-in from
+// now, within a day.
+func (c *K8sCmd) startAt() (string, error) {
+	if c.StartAt == "" {
 		if d := c.StartIn.D(); d < 0 || d > 24*time.Hour {
-			return usagef("--start-in must be from 0 to 24h, got %s", c.StartIn)
+			return "", usagef("--start-in must be from 0 to 24h, got %s", c.StartIn)
 		}
-		spec.StartAt = time.Now().Add(c.StartIn.D()).UTC().Truncate(time.Second).Format(time.RFC3339)
-	} else {
-		t, err := time.Parse(time.RFC3339Nano, spec.StartAt)
-		switch {
-		case err != nil:
-			return usagef("--start-at %q is not an RFC 3339 time", spec.StartAt)
-		case time.Until(t) < 0:
-			return usagef("--start-at %s has passed: the pods would start late", spec.StartAt)
-		case time.Until(t) > 24*time.Hour:
-			return usagef("--start-at %s is more than a day away: the pods would refuse it", spec.StartAt)
-		}
-		spec.StartAt = t.UTC().Format(time.RFC3339Nano)
+		return time.Now().Add(c.StartIn.D()).UTC().Truncate(time.Second).Format(time.RFC3339), nil
 	}
-	out, err := kube.Job(spec)
-	if err != nil {
-		return usagef("k8s: %v", err)
+	t, err := time.Parse(time.RFC3339Nano, c.StartAt)
+	switch {
+	case err != nil:
+		return "", usagef("--start-at %q is not an RFC 3339 time", c.StartAt)
+	case time.Until(t) < 0:
+		return "", usagef("--start-at %s has passed: the pods would start late", c.StartAt)
+	case time.Until(t) > 24*time.Hour:
+		return "", usagef("--start-at %s is more than a day away: the pods would refuse it", c.StartAt)
 	}
-	_, err = env.Stdout.Write(out)
-	return err
+	return t.UTC().Format(time.RFC3339Nano), nil
 }

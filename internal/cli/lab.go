@@ -88,6 +88,24 @@ func (c *LabCmd) Run(env *Env) error {
 	} else {
 		fmt.Fprintf(env.Stderr, "lab: a simulated standard deployment %s (model %s) at 20K TPM, then at 200K TPM; %s per run\n", c.Deployment, c.Model, c.Duration)
 	}
+	worst, err := c.runAll(env, runs, plans)
+	if err != nil {
+		return err
+	}
+	reps, err := c.writeReport(env, runs)
+	if err != nil {
+		return err
+	}
+	labReadings(env, runs, reps)
+	if worst != ExitOK {
+		return exitError{code: worst}
+	}
+	return nil
+}
+
+// runAll runs the lab's runs in turn and returns the worst status of
+// those that gave a reading; a run that failed ends the lab.
+func (c *LabCmd) runAll(env *Env, runs []labRun, plans []*plan.Plan) (int, error) {
 	worst := ExitOK
 	for i, r := range runs {
 		if i == 1 && c.Endpoint != "" {
@@ -106,33 +124,44 @@ func (c *LabCmd) Run(env *Env) error {
 		default:
 			var ee exitError
 			if !errors.As(err, &ee) {
-				return err // bad input, or a results file that could not be written
+				return 0, err // bad input, or a results file that could not be written
 			}
 			// No reading from a run whose requests failed.
-			return exitError{code: code, msg: fmt.Sprintf("lab: run %s failed (exit status %d): no reading", r.name, code)}
+			return 0, exitError{code: code, msg: fmt.Sprintf("lab: run %s failed (exit status %d): no reading", r.name, code)}
 		}
 	}
+	return worst, nil
+}
+
+// writeReport reads the runs back and writes DIR/report.html.
+func (c *LabCmd) writeReport(env *Env, runs []labRun) ([]*report.Run, error) {
 	var reps []*report.Run
 	for _, r := range runs {
 		rr, err := report.Read(filepath.Join(c.Dir, r.name))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		reps = append(reps, rr)
 	}
 	out := filepath.Join(c.Dir, "report.html")
 	f, err := os.Create(out)
 	if err != nil {
-		return fmt.Errorf("lab: %w", err)
+		return nil, fmt.Errorf("lab: %w", err)
 	}
 	if err := report.HTML(f, reps, Version(), time.Now()); err != nil {
 		f.Close()
-		return fmt.Errorf("lab: %w", err)
+		return nil, fmt.Errorf("lab: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("lab: %w", err)
+		return nil, fmt.Errorf("lab: %w", err)
 	}
 	fmt.Fprintf(env.Stderr, "\nlab: logs %s/*.log, runs %s/<test name>/, report %s\n", c.Dir, c.Dir, out)
+	return reps, nil
+}
+
+// labReadings prints what the lab shows: each run's throttling against its
+// estimated tokens and quota, then that latency barely moves.
+func labReadings(env *Env, runs []labRun, reps []*report.Run) {
 	for i, r := range runs {
 		row := reps[i].Row()
 		share := 0.0
@@ -152,10 +181,6 @@ func (c *LabCmd) Run(env *Env) error {
 	a, b := reps[0].Row(), reps[1].Row()
 	fmt.Fprintf(env.Stdout, "Latency barely moves with the quota (TTFT p50 %s s vs %s s, TPOT p50 %s vs %s ms): quota caps how many requests a minute get in, not how fast each runs.\n",
 		report.Cell(a.TTFT50, 3), report.Cell(b.TTFT50, 3), report.Cell(a.TPOT50*1e3, 1), report.Cell(b.TPOT50*1e3, 1))
-	if worst != ExitOK {
-		return exitError{code: worst}
-	}
-	return nil
 }
 
 func thousands(v float64) string {

@@ -82,15 +82,12 @@ func (c *LoadFlags) applyParams(typed map[string]bool) (notes []string, err erro
 	if err != nil {
 		return nil, err
 	}
-	bad := func(k, want string) error {
-		return usagef("--params %s:%d: %s=%q is not %s", c.Params, lines[k], k, vals[k], want)
-	}
-	testName := ""
+	pf := &paramsFile{path: c.Params, vals: vals, lines: lines}
 	for _, k := range order {
 		v := vals[k]
 		flag, known := paramFlag(k)
 		if !known {
-			notes = append(notes, fmt.Sprintf("warning: --params %s: unknown key %s ignored", c.Params, k))
+			pf.notes = append(pf.notes, fmt.Sprintf("warning: --params %s: unknown key %s ignored", c.Params, k))
 			continue
 		}
 		if strings.Contains(v, "[replace") || (strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]")) {
@@ -99,63 +96,87 @@ func (c *LoadFlags) applyParams(typed map[string]bool) (notes []string, err erro
 		if flag != "" && (typed[flag] || (flag == "endpoint" && c.Endpoint != "")) {
 			continue // the command line wins
 		}
-		switch k {
-		case "OPENAI_API_KEY":
-			if !typed["api-key-env"] {
-				c.fileKey = v
-			}
-		case "TEST_NAME":
-			// A name: the run's directory and NAME.log go where the lab
-			// is run, as the original's logs/NAME did.
-			if v == "." || v == ".." || strings.ContainsAny(v, `/\`) {
-				return nil, bad(k, "a name (the run's directory and NAME.log are made here; give --output-dir for another place)")
-			}
-			testName = v
-		case "ERROR_FILE":
-			notes = append(notes, fmt.Sprintf("note: --params %s: ERROR_FILE is ignored: failures are in the run's requests.jsonl", c.Params))
-		case "AOAI_ENDPOINT":
-			c.Endpoint = v
-		case "AOAI_DEPLOYMENT":
-			c.Deployment = v
-		case "CONTEXT_TOKENS", "MAX_TOKENS":
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return nil, bad(k, "a whole number")
-			}
-			if k == "CONTEXT_TOKENS" {
-				c.ContextTokens = &n
-			} else {
-				c.MaxTokens = &n
-			}
-			if !typed["shape-profile"] {
-				c.ShapeProfile = "custom"
-			}
-		case "RETRY":
-			if v != "none" && v != "exponential" {
-				return nil, bad(k, "none or exponential")
-			}
-			c.Retry = plan.Retry(v)
-		case "RATE":
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-				return nil, bad(k, "a number of requests per minute")
-			}
-			c.Rate = &f
-		case "DURATION":
-			d, err := plan.ParseDuration(v)
-			if err != nil {
-				return nil, bad(k, "a duration (seconds, or e.g. 3m)")
-			}
-			c.Duration = d
+		if err := c.applyParam(pf, k, typed); err != nil {
+			return nil, err
 		}
 	}
-	if testName != "" {
+	if pf.testName != "" {
 		if !typed["output-dir"] {
-			c.OutputDir = testName
+			c.OutputDir = pf.testName
 		}
 		if !typed["log-file"] {
-			c.LogFile = testName + ".log"
+			c.LogFile = pf.testName + ".log"
 		}
 	}
-	return notes, nil
+	return pf.notes, nil
+}
+
+// paramsFile is a parameters file being applied: its values and their
+// lines, and what applying them found.
+type paramsFile struct {
+	path     string
+	vals     map[string]string
+	lines    map[string]int
+	notes    []string // for stderr
+	testName string   // TEST_NAME, when given
+}
+
+// bad is the error of key k's value, which is not what it should be.
+func (pf *paramsFile) bad(k, want string) error {
+	return usagef("--params %s:%d: %s=%q is not %s", pf.path, pf.lines[k], k, pf.vals[k], want)
+}
+
+// applyParam applies the file's key k, one the command line left to it.
+func (c *LoadFlags) applyParam(pf *paramsFile, k string, typed map[string]bool) error {
+	v := pf.vals[k]
+	switch k {
+	case "OPENAI_API_KEY":
+		if !typed["api-key-env"] {
+			c.fileKey = v
+		}
+	case "TEST_NAME":
+		// A name: the run's directory and NAME.log go where the lab
+		// is run, as the original's logs/NAME did.
+		if v == "." || v == ".." || strings.ContainsAny(v, `/\`) {
+			return pf.bad(k, "a name (the run's directory and NAME.log are made here; give --output-dir for another place)")
+		}
+		pf.testName = v
+	case "ERROR_FILE":
+		pf.notes = append(pf.notes, fmt.Sprintf("note: --params %s: ERROR_FILE is ignored: failures are in the run's requests.jsonl", pf.path))
+	case "AOAI_ENDPOINT":
+		c.Endpoint = v
+	case "AOAI_DEPLOYMENT":
+		c.Deployment = v
+	case "CONTEXT_TOKENS", "MAX_TOKENS":
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return pf.bad(k, "a whole number")
+		}
+		if k == "CONTEXT_TOKENS" {
+			c.ContextTokens = &n
+		} else {
+			c.MaxTokens = &n
+		}
+		if !typed["shape-profile"] {
+			c.ShapeProfile = "custom"
+		}
+	case "RETRY":
+		if v != "none" && v != "exponential" {
+			return pf.bad(k, "none or exponential")
+		}
+		c.Retry = plan.Retry(v)
+	case "RATE":
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return pf.bad(k, "a number of requests per minute")
+		}
+		c.Rate = &f
+	case "DURATION":
+		d, err := plan.ParseDuration(v)
+		if err != nil {
+			return pf.bad(k, "a duration (seconds, or e.g. 3m)")
+		}
+		c.Duration = d
+	}
+	return nil
 }

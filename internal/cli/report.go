@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -35,22 +36,11 @@ func (c *ReportCmd) Run(env *Env) error {
 	if sized, err := c.sizing(env); sized || err != nil {
 		return err
 	}
-	// Sweeps and searches make a capacity report, runs and logs a run
-	// report: one kind at a time, and a message that says which each is.
-	caps := 0
-	for _, p := range c.Runs {
-		if report.IsCapacity(p) {
-			caps++
-		}
+	caps, err := c.isCapacity()
+	if err != nil {
+		return err
 	}
-	if caps > 0 && caps < len(c.Runs) {
-		var kinds []string
-		for _, p := range c.Runs {
-			kinds = append(kinds, fmt.Sprintf("%s is %s", p, report.Kind(p)))
-		}
-		return usagef("report takes sweep and search directories together, or runs and logs together, not both: %s; report them apart", strings.Join(kinds, ", "))
-	}
-	if caps > 0 {
+	if caps {
 		return c.capacity(env)
 	}
 	var runs []*report.Run
@@ -68,36 +58,14 @@ func (c *ReportCmd) Run(env *Env) error {
 	}
 	var f *os.File
 	if path != "" {
-		var err error
 		if f, err = os.Create(path); err != nil {
 			return usagef("-o: %v", err)
 		}
 		defer f.Close()
 		w = f
 	}
-	var rows []report.Row
-	for _, r := range runs {
-		rows = append(rows, r.Row())
-	}
-	var err error
 	start := time.Now()
-	switch {
-	case c.Compare:
-		format := c.Format
-		if format == "html" {
-			format = "md"
-		}
-		err = report.Compare(w, rows[0], rows[1], format)
-	case c.Format == "md":
-		report.Markdown(w, rows)
-	case c.Format == "csv":
-		err = report.CSV(w, rows)
-	case c.Format == "json":
-		err = report.JSON(w, rows)
-	default:
-		err = report.HTML(w, runs, Version(), time.Now())
-	}
-	if err != nil {
+	if err := c.write(w, runs); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}
 	if f != nil {
@@ -112,6 +80,51 @@ func (c *ReportCmd) Run(env *Env) error {
 		fmt.Fprintf(env.Stderr, "report: %s (%.0f KB, %d %s, rendered in %v)\n", path, float64(fi.Size())/1024, len(runs), runsWord, time.Since(start).Round(100*time.Microsecond))
 	}
 	return nil
+}
+
+// isCapacity reports whether the report is a capacity report (of sweeps
+// and searches) rather than a run report (of runs and logs): one kind at
+// a time, and a message that says which each is.
+func (c *ReportCmd) isCapacity() (bool, error) {
+	caps := 0
+	for _, p := range c.Runs {
+		if report.IsCapacity(p) {
+			caps++
+		}
+	}
+	if caps > 0 && caps < len(c.Runs) {
+		var kinds []string
+		for _, p := range c.Runs {
+			kinds = append(kinds, fmt.Sprintf("%s is %s", p, report.Kind(p)))
+		}
+		return false, usagef("report takes sweep and search directories together, or runs and logs together, not both: %s; report them apart", strings.Join(kinds, ", "))
+	}
+	return caps > 0, nil
+}
+
+// write writes the run report in the asked format: the comparison of
+// two runs, the summary table, or the page.
+func (c *ReportCmd) write(w io.Writer, runs []*report.Run) error {
+	var rows []report.Row
+	for _, r := range runs {
+		rows = append(rows, r.Row())
+	}
+	switch {
+	case c.Compare:
+		format := c.Format
+		if format == "html" {
+			format = "md"
+		}
+		return report.Compare(w, rows[0], rows[1], format)
+	case c.Format == "md":
+		report.Markdown(w, rows)
+		return nil
+	case c.Format == "csv":
+		return report.CSV(w, rows)
+	case c.Format == "json":
+		return report.JSON(w, rows)
+	}
+	return report.HTML(w, runs, Version(), time.Now())
 }
 
 // capacity writes the capacity report of sweep and search directories.

@@ -67,111 +67,134 @@ const maxRows = 10_000
 // columns (tab-separated, in any order, each once), then a row per model.
 // Anything else is an error naming name:line.
 func Parse(name string, r io.Reader) (*Table, error) {
-	t := &Table{File: name}
+	p := &tableParser{t: &Table{File: name}, seen: map[string]int{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), 1<<20)
-	line := 0
-	var idx []int // column of each of columns
-	seen := map[string]int{}
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%s:%d: %s", name, line, fmt.Sprintf(format, a...))
-	}
 	for sc.Scan() {
-		line++
+		p.line++
 		s := strings.TrimRight(sc.Text(), "\r")
-		if line == 1 {
+		if p.line == 1 {
 			s = strings.TrimPrefix(s, "\ufeff")
 		}
 		if strings.TrimSpace(s) == "" {
 			continue
 		}
 		if strings.HasPrefix(s, "#") {
-			t.Notes = append(t.Notes, strings.TrimSpace(strings.TrimPrefix(s, "#")))
+			p.t.Notes = append(p.t.Notes, strings.TrimSpace(strings.TrimPrefix(s, "#")))
 			continue
 		}
 		fields := strings.Split(s, "\t")
 		for i := range fields {
 			fields[i] = strings.TrimSpace(fields[i])
 		}
-		if idx == nil {
-			pos := map[string]int{}
-			for i, f := range fields {
-				f = strings.ToLower(f)
-				if _, dup := pos[f]; dup {
-					return nil, bad("column %q twice in the header", f)
-				}
-				pos[f] = i
-			}
-			for _, c := range columns {
-				i, ok := pos[c]
-				if !ok {
-					return nil, bad("the header has no column %q (want the tab-separated columns %s)", c, strings.Join(columns, ", "))
-				}
-				idx = append(idx, i)
-				delete(pos, c)
-			}
-			for f := range pos {
-				return nil, bad("unknown column %q (the columns are %s)", f, strings.Join(columns, ", "))
-			}
-			continue
-		}
-		if len(fields) != len(columns) {
-			return nil, bad("%d tab-separated fields, want %d (%s)", len(fields), len(columns), strings.Join(columns, ", "))
-		}
-		if len(t.Models) >= maxRows {
-			return nil, bad("more than %d models", maxRows)
-		}
-		f := func(c int) string { return fields[idx[c]] }
-		m := Model{Name: strings.ToLower(f(0))}
-		if m.Name == "" || strings.ContainsAny(m.Name, " \t") {
-			return nil, bad("model %q is not a model name", f(0))
-		}
-		if l, dup := seen[m.Name]; dup {
-			return nil, bad("model %s is also on line %d", m.Name, l)
-		}
-		seen[m.Name] = line
-		num := func(c int, least, most float64) (float64, error) {
-			v, err := strconv.ParseFloat(f(c), 64)
-			if err != nil || !(v > 0) || v < least || v > most || math.IsInf(v, 0) {
-				return 0, bad("%s %q of %s is not a number above 0, from %g to %g", columns[c], f(c), m.Name, least, most)
-			}
-			return v, nil
-		}
-		count := func(c int) (int, error) {
-			v, err := strconv.Atoi(f(c))
-			if err != nil || v < 1 || v > 1_000_000 {
-				return 0, bad("%s %q of %s is not a whole number from 1 to 1000000", columns[c], f(c), m.Name)
-			}
-			return v, nil
-		}
 		var err error
-		if m.InputTPMPerPTU, err = num(1, 1, 1e9); err != nil {
+		if p.idx == nil {
+			err = p.header(fields)
+		} else {
+			err = p.row(fields)
+		}
+		if err != nil {
 			return nil, err
 		}
-		if m.OutputRatio, err = num(2, 0, 1000); err != nil {
-			return nil, err
-		}
-		for c, p := range []*int{&m.GlobalMin, &m.GlobalIncrement, &m.RegionalMin, &m.RegionalIncrement} {
-			if *p, err = count(3 + c); err != nil {
-				return nil, err
-			}
-		}
-		if m.LatencyTPS, err = num(7, 0, 1e6); err != nil {
-			return nil, err
-		}
-		t.Models = append(t.Models, m)
 	}
 	if err := sc.Err(); err != nil {
-		line++
-		return nil, bad("%v", err)
+		p.line++
+		return nil, p.bad("%v", err)
 	}
-	if idx == nil {
-		return nil, fmt.Errorf("%s:%d: no header row (want the tab-separated columns %s)", name, max(line, 1), strings.Join(columns, ", "))
+	if p.idx == nil {
+		return nil, fmt.Errorf("%s:%d: no header row (want the tab-separated columns %s)", name, max(p.line, 1), strings.Join(columns, ", "))
 	}
-	if len(t.Models) == 0 {
-		return nil, fmt.Errorf("%s:%d: no models after the header", name, max(line, 1))
+	if len(p.t.Models) == 0 {
+		return nil, fmt.Errorf("%s:%d: no models after the header", name, max(p.line, 1))
 	}
-	return t, nil
+	return p.t, nil
+}
+
+// tableParser is a table being read, line by line.
+type tableParser struct {
+	t    *Table
+	line int
+	idx  []int          // the column of each of columns; nil before the header
+	seen map[string]int // each model's line
+}
+
+// bad is an error naming the file and the line being read.
+func (p *tableParser) bad(format string, a ...any) error {
+	return fmt.Errorf("%s:%d: %s", p.t.File, p.line, fmt.Sprintf(format, a...))
+}
+
+// header reads the header row: every column once, and no other.
+func (p *tableParser) header(fields []string) error {
+	pos := map[string]int{}
+	for i, f := range fields {
+		f = strings.ToLower(f)
+		if _, dup := pos[f]; dup {
+			return p.bad("column %q twice in the header", f)
+		}
+		pos[f] = i
+	}
+	for _, c := range columns {
+		i, ok := pos[c]
+		if !ok {
+			return p.bad("the header has no column %q (want the tab-separated columns %s)", c, strings.Join(columns, ", "))
+		}
+		p.idx = append(p.idx, i)
+		delete(pos, c)
+	}
+	for f := range pos {
+		return p.bad("unknown column %q (the columns are %s)", f, strings.Join(columns, ", "))
+	}
+	return nil
+}
+
+// row reads one model's row, each figure in its range.
+func (p *tableParser) row(fields []string) error {
+	if len(fields) != len(columns) {
+		return p.bad("%d tab-separated fields, want %d (%s)", len(fields), len(columns), strings.Join(columns, ", "))
+	}
+	if len(p.t.Models) >= maxRows {
+		return p.bad("more than %d models", maxRows)
+	}
+	f := func(c int) string { return fields[p.idx[c]] }
+	m := Model{Name: strings.ToLower(f(0))}
+	if m.Name == "" || strings.ContainsAny(m.Name, " \t") {
+		return p.bad("model %q is not a model name", f(0))
+	}
+	if l, dup := p.seen[m.Name]; dup {
+		return p.bad("model %s is also on line %d", m.Name, l)
+	}
+	p.seen[m.Name] = p.line
+	num := func(c int, least, most float64) (float64, error) {
+		v, err := strconv.ParseFloat(f(c), 64)
+		if err != nil || !(v > 0) || v < least || v > most || math.IsInf(v, 0) {
+			return 0, p.bad("%s %q of %s is not a number above 0, from %g to %g", columns[c], f(c), m.Name, least, most)
+		}
+		return v, nil
+	}
+	count := func(c int) (int, error) {
+		v, err := strconv.Atoi(f(c))
+		if err != nil || v < 1 || v > 1_000_000 {
+			return 0, p.bad("%s %q of %s is not a whole number from 1 to 1000000", columns[c], f(c), m.Name)
+		}
+		return v, nil
+	}
+	var err error
+	if m.InputTPMPerPTU, err = num(1, 1, 1e9); err != nil {
+		return err
+	}
+	if m.OutputRatio, err = num(2, 0, 1000); err != nil {
+		return err
+	}
+	for c, v := range []*int{&m.GlobalMin, &m.GlobalIncrement, &m.RegionalMin, &m.RegionalIncrement} {
+		if *v, err = count(3 + c); err != nil {
+			return err
+		}
+	}
+	if m.LatencyTPS, err = num(7, 0, 1e6); err != nil {
+		return err
+	}
+	p.t.Models = append(p.t.Models, m)
+	return nil
 }
 
 // Load reads a table from a file (--ptu-table).

@@ -66,7 +66,18 @@ func SizingHTML(w io.Writer, sizes []*Sizing, version string, now time.Time) err
 	return err
 }
 
+// sizingSection writes one answer: its card, the replay's charts and
+// the steps' table.
 func sizingSection(b *strings.Builder, s *Sizing, color string) {
+	sizingCard(b, s)
+	newReplayCharts(s, color).write(b)
+	sizingSteps(b, s.Result)
+}
+
+// sizingCard writes the answer first (PTUs, type, what bounds it), then
+// the formula's count, the replay's, the cost when priced, the latency,
+// and the notes.
+func sizingCard(b *strings.Builder, s *Sizing) {
 	r := s.Result
 	m := r.Model
 	typ := ptu.Type(r.DeploymentType).Name()
@@ -87,21 +98,7 @@ func sizingSection(b *strings.Builder, s *Sizing, color string) {
 		grouped(float64(r.Requests), 0), time.Duration(r.SpanSeconds*float64(time.Second)).Round(time.Second), warm,
 		r.Replay.PTU, grouped(float64(ans.Throttled), 0), sharePct(r.Replay.ThrottledShare), sharePct(r.MaxThrottled))
 	if c := r.Cost; c != nil {
-		var parts []string
-		if c.PTU != nil {
-			parts = append(parts, fmt.Sprintf("%d PTUs at %s an hour: <b>%s</b>", c.PTU.PTU, price(c.PTU.Hourly), price(c.PTU.Monthly)))
-		}
-		if c.PayGo != nil {
-			parts = append(parts, fmt.Sprintf("pay-as-you-go of the same tokens: <b>%s</b>", price(c.PayGo.Monthly)))
-		}
-		if c.Spillover != nil {
-			parts = append(parts, fmt.Sprintf("%d PTUs with spillover: <b>%s</b> (%s + %s spilled)", c.Spillover.PTU, price(c.Spillover.Monthly), price(c.Spillover.PTUMonthly), price(c.Spillover.Spilled.Monthly)))
-		}
-		cheapest := ""
-		if c.Cheapest != "" && len(parts) > 1 {
-			cheapest = "; cheapest: " + map[string]string{"ptu": "the PTUs", "paygo": "pay-as-you-go", "spillover": "PTUs with spillover"}[c.Cheapest]
-		}
-		fmt.Fprintf(b, `<div class="line">A month (%g hours): %s%s.</div>`, c.HoursPerMonth, strings.Join(parts, "; "), esc(cheapest))
+		sizingCost(b, c)
 	}
 	l := r.Latency
 	fmt.Fprintf(b, `<div class="line">Generation at the %g tokens/s latency target: p50 %.2f s, p95 %.2f s (%d and %d output tokens).</div>`,
@@ -115,89 +112,153 @@ func sizingSection(b *strings.Builder, s *Sizing, color string) {
 	for _, n := range notes {
 		fmt.Fprintf(b, `<div class="caveat">%s</div>`, esc(n))
 	}
+}
 
-	// Throttled share and utilization against PTU count.
-	var share, p99, pmax []pt
-	lo, hi := math.Inf(1), math.Inf(-1)
+// sizingCost writes the card's line of what a month costs.
+func sizingCost(b *strings.Builder, c *size.Cost) {
+	var parts []string
+	if c.PTU != nil {
+		parts = append(parts, fmt.Sprintf("%d PTUs at %s an hour: <b>%s</b>", c.PTU.PTU, price(c.PTU.Hourly), price(c.PTU.Monthly)))
+	}
+	if c.PayGo != nil {
+		parts = append(parts, fmt.Sprintf("pay-as-you-go of the same tokens: <b>%s</b>", price(c.PayGo.Monthly)))
+	}
+	if c.Spillover != nil {
+		parts = append(parts, fmt.Sprintf("%d PTUs with spillover: <b>%s</b> (%s + %s spilled)", c.Spillover.PTU, price(c.Spillover.Monthly), price(c.Spillover.PTUMonthly), price(c.Spillover.Spilled.Monthly)))
+	}
+	cheapest := ""
+	if c.Cheapest != "" && len(parts) > 1 {
+		cheapest = "; cheapest: " + map[string]string{"ptu": "the PTUs", "paygo": "pay-as-you-go", "spillover": "PTUs with spillover"}[c.Cheapest]
+	}
+	fmt.Fprintf(b, `<div class="line">A month (%g hours): %s%s.</div>`, c.HoursPerMonth, strings.Join(parts, "; "), html.EscapeString(cheapest))
+}
+
+// replayCharts are the charts of a replay's steps against PTU count:
+// the throttled share (and, when the counts tried span far more than
+// the answer's neighbourhood, that neighbourhood close up), the
+// utilization, and the month's cost with spillover when priced.
+type replayCharts struct {
+	s                *Sizing
+	color            string
+	share, p99, pmax []pt    // each step's throttled percent and utilization
+	lo, hi, pad      float64 // the counts tried, and the room either side
+	refs             []ref   // --max-throttled, on the share's charts
+}
+
+func newReplayCharts(s *Sizing, color string) *replayCharts {
+	r := s.Result
+	c := &replayCharts{s: s, color: color, lo: math.Inf(1), hi: math.Inf(-1)}
 	for _, st := range r.Replay.Steps {
 		x := float64(st.PTU)
-		share = append(share, pt{x, 100 * st.ThrottledShare})
-		p99 = append(p99, pt{x, st.Utilization.P99})
-		pmax = append(pmax, pt{x, st.Utilization.Max})
-		lo, hi = math.Min(lo, x), math.Max(hi, x)
+		c.share = append(c.share, pt{x, 100 * st.ThrottledShare})
+		c.p99 = append(c.p99, pt{x, st.Utilization.P99})
+		c.pmax = append(c.pmax, pt{x, st.Utilization.Max})
+		c.lo, c.hi = math.Min(c.lo, x), math.Max(c.hi, x)
 	}
-	pad := math.Max(float64(m.Increment), (hi-lo)*0.04)
-	// The answer and the formula's count, marked; one label for both
-	// when they are too close for two.
-	marksIn := func(span float64) []mark {
-		a, fo := float64(r.Replay.PTU), float64(f.PTU)
-		switch {
-		case a == fo:
-			return []mark{{x: a, label: fmt.Sprintf("answer = formula %d", f.PTU)}}
-		case math.Abs(a-fo) < span/4:
-			return []mark{{x: a, label: fmt.Sprintf("answer %d, formula %d", r.Replay.PTU, f.PTU)}, {x: fo}}
-		}
-		return []mark{{x: a, label: fmt.Sprintf("answer %d", r.Replay.PTU)}, {x: fo, label: fmt.Sprintf("formula %d", f.PTU)}}
-	}
-	marks := marksIn(hi - lo + 2*pad)
-	var refs []ref
+	c.pad = math.Max(float64(r.Model.Increment), (c.hi-c.lo)*0.04)
 	if r.MaxThrottled > 0 {
-		refs = append(refs, ref{name: "--max-throttled " + sharePct(r.MaxThrottled), color: "#d62728", y: 100 * r.MaxThrottled, dash: quotaDash})
+		c.refs = append(c.refs, ref{name: "--max-throttled " + sharePct(r.MaxThrottled), color: "#d62728", y: 100 * r.MaxThrottled, dash: quotaDash})
 	}
-	at := func(sp spec) spec {
-		sp.xlab, sp.xLo, sp.xHi, sp.marks, sp.wholeX = "PTUs", math.Max(lo-pad, 0), hi+pad, marks, true
-		return sp
+	return c
+}
+
+// marks are the answer and the formula's count, marked; one label for
+// both when they are too close for two on an axis spanning span.
+func (c *replayCharts) marks(span float64) []mark {
+	r := c.s.Result
+	f := r.Formula
+	a, fo := float64(r.Replay.PTU), float64(f.PTU)
+	switch {
+	case a == fo:
+		return []mark{{x: a, label: fmt.Sprintf("answer = formula %d", f.PTU)}}
+	case math.Abs(a-fo) < span/4:
+		return []mark{{x: a, label: fmt.Sprintf("answer %d, formula %d", r.Replay.PTU, f.PTU)}, {x: fo}}
 	}
-	shareSeries := []series{{name: s.Name + " refused", color: color, pts: share}, {name: "counts tried", color: color, dots: true, pts: share}}
+	return []mark{{x: a, label: fmt.Sprintf("answer %d", r.Replay.PTU)}, {x: fo, label: fmt.Sprintf("formula %d", f.PTU)}}
+}
+
+// at sets a chart's x axis to the counts tried, the answer and the
+// formula's count marked.
+func (c *replayCharts) at(sp spec) spec {
+	sp.xlab, sp.xLo, sp.xHi, sp.marks, sp.wholeX = "PTUs", math.Max(c.lo-c.pad, 0), c.hi+c.pad, c.marks(c.hi-c.lo+2*c.pad), true
+	return sp
+}
+
+func (c *replayCharts) write(b *strings.Builder) {
+	name, color := c.s.Name, c.color
+	shareSeries := []series{{name: name + " refused", color: color, pts: c.share}, {name: "counts tried", color: color, dots: true, pts: c.share}}
 	charts := []string{
-		draw(at(spec{title: "Throttled (429) share against PTUs", ylab: "percent of requests", refs: refs,
+		draw(c.at(spec{title: "Throttled (429) share against PTUs", ylab: "percent of requests", refs: c.refs,
 			note: "the replay at each count tried", ss: shareSeries})),
 	}
-	// When the counts tried span far more than the answer's
-	// neighbourhood, the neighbourhood again, close up.
-	zlo := math.Min(float64(r.Replay.PTU), float64(f.PTU))
-	zhi := math.Max(float64(r.Replay.PTU), float64(f.PTU))
-	zpad := math.Max(2*float64(m.Increment), (zhi-zlo)*0.25+0.05*zhi)
-	if zlo-zpad > lo+(hi-lo)/10 {
-		var near []pt
-		top := 0.0
-		for _, p := range share {
-			if p.x >= zlo-zpad && p.x <= zhi+zpad {
-				near = append(near, p)
-				top = math.Max(top, p.y)
-			}
-		}
-		sp := spec{title: "Throttled share near the answer", ylab: "percent of requests", refs: refs, wholeX: true,
-			note: "the same, close up", xlab: "PTUs", xLo: zlo - zpad, xHi: zhi + zpad, marks: marksIn(zhi - zlo + 2*zpad),
-			ss: []series{{name: s.Name + " refused", color: color, pts: near}, {name: "counts tried", color: color, dots: true, pts: near}}}
-		charts = append(charts, draw(sp))
+	if z, ok := c.nearAnswer(); ok {
+		charts = append(charts, z)
 	}
 	charts = append(charts,
-		draw(at(spec{title: "Utilization against PTUs", ylab: "percent", yMax: 100,
+		draw(c.at(spec{title: "Utilization against PTUs", ylab: "percent", yMax: 100,
 			note: "the bucket's level as each request is answered",
-			ss:   []series{{name: "p99", color: color, pts: p99}, {name: "max", color: color, dashed: true, pts: pmax}}})))
-	if c := r.Cost; c != nil && c.Spillover != nil && c.PTU != nil && c.PayGo != nil {
-		// Each count's month: its PTUs and what it spills, priced as the
-		// answer's mix is (the month's tokens are the input's, scaled).
-		var mix []pt
-		hourly := c.PTU.Hourly
-		for _, st := range r.Replay.Steps {
-			t := st.Refused
-			in, cached, out := float64(t.Prompt-t.Cached)*c.Scale, float64(t.Cached)*c.Scale, float64(t.Output)*c.Scale
-			pc := *c.Prices.Input
-			if c.Prices.Cached != nil {
-				pc = *c.Prices.Cached
-			}
-			mix = append(mix, pt{float64(st.PTU), float64(st.PTU)*hourly*size.HoursPerMonth + (in**c.Prices.Input+cached*pc+out**c.Prices.Output)/1e6})
-		}
-		charts = append(charts, draw(at(spec{title: "A month's cost against PTUs, with spillover", ylab: "price a month",
-			note: "PTUs at --ptu-hourly, what they refuse at pay-as-you-go prices",
-			refs: []ref{{name: "pay-as-you-go alone", color: "#999", y: c.PayGo.Monthly, dash: refDash}},
-			ss:   []series{{name: "PTUs + spillover", color: color, pts: mix}, {name: "counts tried", color: color, dots: true, pts: mix}}})))
+			ss:   []series{{name: "p99", color: color, pts: c.p99}, {name: "max", color: color, dashed: true, pts: c.pmax}}})))
+	if m, ok := c.monthWithSpillover(); ok {
+		charts = append(charts, m)
 	}
-	writeCharts(b, s.Name+": the replay", charts)
+	writeCharts(b, name+": the replay", charts)
+}
 
-	// The steps.
+// nearAnswer is the throttled share near the answer and the formula's
+// count, close up, when the counts tried span far more than that.
+func (c *replayCharts) nearAnswer() (string, bool) {
+	r := c.s.Result
+	f := r.Formula
+	zlo := math.Min(float64(r.Replay.PTU), float64(f.PTU))
+	zhi := math.Max(float64(r.Replay.PTU), float64(f.PTU))
+	zpad := math.Max(2*float64(r.Model.Increment), (zhi-zlo)*0.25+0.05*zhi)
+	if !(zlo-zpad > c.lo+(c.hi-c.lo)/10) {
+		return "", false
+	}
+	var near []pt
+	for _, p := range c.share {
+		if p.x >= zlo-zpad && p.x <= zhi+zpad {
+			near = append(near, p)
+		}
+	}
+	sp := spec{title: "Throttled share near the answer", ylab: "percent of requests", refs: c.refs, wholeX: true,
+		note: "the same, close up", xlab: "PTUs", xLo: zlo - zpad, xHi: zhi + zpad, marks: c.marks(zhi - zlo + 2*zpad),
+		ss: []series{{name: c.s.Name + " refused", color: c.color, pts: near}, {name: "counts tried", color: c.color, dots: true, pts: near}}}
+	return draw(sp), true
+}
+
+// monthWithSpillover is each count's month: its PTUs and what it
+// spills, priced as the answer's mix is (the month's tokens are the
+// input's, scaled); when the mix was priced.
+func (c *replayCharts) monthWithSpillover() (string, bool) {
+	r := c.s.Result
+	cost := r.Cost
+	if cost == nil || cost.Spillover == nil || cost.PTU == nil || cost.PayGo == nil {
+		return "", false
+	}
+	var mix []pt
+	hourly := cost.PTU.Hourly
+	for _, st := range r.Replay.Steps {
+		t := st.Refused
+		in, cached, out := float64(t.Prompt-t.Cached)*cost.Scale, float64(t.Cached)*cost.Scale, float64(t.Output)*cost.Scale
+		pc := *cost.Prices.Input
+		if cost.Prices.Cached != nil {
+			pc = *cost.Prices.Cached
+		}
+		mix = append(mix, pt{float64(st.PTU), float64(st.PTU)*hourly*size.HoursPerMonth + (in**cost.Prices.Input+cached*pc+out**cost.Prices.Output)/1e6})
+	}
+	return draw(c.at(spec{title: "A month's cost against PTUs, with spillover", ylab: "price a month",
+		note: "PTUs at --ptu-hourly, what they refuse at pay-as-you-go prices",
+		refs: []ref{{name: "pay-as-you-go alone", color: "#999", y: cost.PayGo.Monthly, dash: refDash}},
+		ss:   []series{{name: "PTUs + spillover", color: c.color, pts: mix}, {name: "counts tried", color: c.color, dots: true, pts: mix}}})), true
+}
+
+// sizingSteps writes the table of the counts replayed, the answer's, the
+// formula's and the cheapest mix's marked, and where the model's figures
+// come from.
+func sizingSteps(b *strings.Builder, r *size.Result) {
+	esc := html.EscapeString
+	m, f := r.Model, r.Formula
 	b.WriteString(`<table class="sum steps"><tr><th>PTUs</th><th>refused</th><th>share</th><th>prompt tokens refused</th><th>output tokens refused</th><th>util p50 %</th><th>p99 %</th><th>max %</th><th>result</th></tr>` + "\n")
 	for _, st := range r.Replay.Steps {
 		var what []string
@@ -221,7 +282,7 @@ func sizingSection(b *strings.Builder, s *Sizing, color string) {
 	}
 	b.WriteString("</table>\n")
 	fmt.Fprintf(b, `<p class="muted">%s: %s input TPM a PTU, an output token counts %g, latency target %g tokens/s; %s provisioned deploys %d PTUs and up in steps of %d. Figures from %s: %s</p>`,
-		esc(m.Name), grouped(m.InputTPMPerPTU, 0), m.OutputRatio, m.LatencyTPS, esc(typ), m.Min, m.Increment, esc(m.Table), esc(m.Source))
+		esc(m.Name), grouped(m.InputTPMPerPTU, 0), m.OutputRatio, m.LatencyTPS, esc(ptu.Type(r.DeploymentType).Name()), m.Min, m.Increment, esc(m.Table), esc(m.Source))
 }
 
 func stepOf(r *size.Result, n int) size.Step {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/atomicfile"
 	"io"
 	"math"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aoaibench/aoaibench/internal/api"
+	"github.com/aoaibench/aoaibench/internal/atomicfile"
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
 )
@@ -20,36 +20,32 @@ var nan = math.NaN()
 
 // RecordLine appends one request's JSON line to b. Times are seconds from
 // the run's start; figures that do not exist are null. The keys are read
-// back by the report.
+// back by the report, in this order: the first release's, then those
+// added after it.
 func RecordLine(b []byte, r *metrics.Record, start time.Time) []byte {
-	at := func(t time.Time) float64 {
-		if t.IsZero() {
-			return nan
-		}
-		return t.Sub(start).Seconds()
-	}
-	d := func(v time.Duration, ok bool) float64 {
-		if !ok {
-			return nan
-		}
-		return v.Seconds()
-	}
 	o := newObj(b)
+	firstKeys(o, r, start)
+	laterKeys(o, r)
+	return append(o.bytes(), '\n')
+}
+
+// firstKeys writes the keys of the first release.
+func firstKeys(o *obj, r *metrics.Record, start time.Time) {
 	o.int("id", r.ID)
 	o.str("class", string(r.Class))
 	o.int("status", int64(r.Status))
 	o.int("attempts", int64(r.Attempts))
 	o.int("throttles", int64(r.Throttles))
-	o.num("sched", at(r.Sched), 6)
-	o.num("send", at(r.Send), 6)
-	o.num("end", at(r.End), 6)
-	o.num("lag", d(r.Lag()), 6)
-	o.num("headers", d(r.HeadersTime()), 6)
-	o.num("ttft", d(r.TTFT()), 6)
-	o.num("ttft_sched", d(r.TTFTSched()), 6)
-	o.num("tpot", d(r.TPOT()), 6)
-	o.num("e2e", d(r.E2E()), 6)
-	o.num("e2e_sched", d(r.E2ESched()), 6)
+	o.num("sched", since(r.Sched, start), 6)
+	o.num("send", since(r.Send, start), 6)
+	o.num("end", since(r.End, start), 6)
+	o.num("lag", seconds(r.Lag()), 6)
+	o.num("headers", seconds(r.HeadersTime()), 6)
+	o.num("ttft", seconds(r.TTFT()), 6)
+	o.num("ttft_sched", seconds(r.TTFTSched()), 6)
+	o.num("tpot", seconds(r.TPOT()), 6)
+	o.num("e2e", seconds(r.E2E()), 6)
+	o.num("e2e_sched", seconds(r.E2ESched()), 6)
 	tps, ok := r.TokensPerSec()
 	if !ok {
 		tps = nan
@@ -69,15 +65,20 @@ func RecordLine(b []byte, r *metrics.Record, start time.Time) []byte {
 	o.optInt("remaining_tokens", r.RemainingTokens)
 	o.num("retry_after", r.RetryAfter.Seconds(), 3)
 	o.str("error", r.Err)
-	// Keys added after the first release.
+}
+
+// laterKeys writes the keys added after the first release; those of
+// what most requests do not have (a spillover, a warning, a warmup, a
+// session, the texts) only when the request has them.
+func laterKeys(o *obj, r *metrics.Record) {
 	o.int("visible_tokens", int64(r.VisibleTokens()))
 	o.optInt("reasoning_tokens", r.ServerReasoning)
 	o.optInt("cached_tokens", r.ServerCached)
 	o.int("max_tokens", int64(r.MaxTokens))
 	o.int("quota_tokens", int64(r.QuotaTokens()))
 	o.int("choices", int64(max(len(r.Choices), 1)))
-	o.num("ttft_content", d(r.TTFTContent()), 6)
-	o.num("ttft_reasoning", d(r.TTFTReasoning()), 6)
+	o.num("ttft_content", seconds(r.TTFTContent()), 6)
+	o.num("ttft_reasoning", seconds(r.TTFTReasoning()), 6)
 	o.optInt("limit_requests", r.LimitRequests)
 	o.optInt("limit_tokens", r.LimitTokens)
 	o.str("region", r.Region)
@@ -102,7 +103,22 @@ func RecordLine(b []byte, r *metrics.Record, start time.Time) []byte {
 		o.str("prompt_text", r.Text.Prompt)
 		o.str("answer_text", r.Text.Answer)
 	}
-	return append(o.bytes(), '\n')
+}
+
+// since is t in seconds from start, or NaN (null) when t is unset.
+func since(t, start time.Time) float64 {
+	if t.IsZero() {
+		return nan
+	}
+	return t.Sub(start).Seconds()
+}
+
+// seconds is v in seconds, or NaN (null) when it does not exist.
+func seconds(v time.Duration, ok bool) float64 {
+	if !ok {
+		return nan
+	}
+	return v.Seconds()
 }
 
 // RecordWriter writes records as JSON lines, flushing each, so a crash loses

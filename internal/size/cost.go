@@ -86,26 +86,19 @@ func cost(s *search, res *Result, p Prices, spillover bool) *Cost {
 	c := &Cost{HoursPerMonth: HoursPerMonth, Prices: p, Notes: []string{}}
 	c.Scale = HoursPerMonth * float64(time.Hour) / (res.SpanSeconds * float64(time.Second))
 	c.Notes = append(c.Notes, fmt.Sprintf("tokens a month are the input's over its %s, %.4g times: its traffic all month long", time.Duration(res.SpanSeconds*float64(time.Second)).Round(time.Second), c.Scale))
+	pr := pricer{p: p, scale: c.Scale}
 	paygo := p.Input != nil && p.Output != nil
-	cachedPrice := 0.0
 	if paygo {
-		cachedPrice = *p.Input
+		pr.cached = *p.Input
 		if p.Cached != nil {
-			cachedPrice = *p.Cached
+			pr.cached = *p.Cached
 		} else if res.Formula.CacheRate > 0 {
 			c.Notes = append(c.Notes, "cached tokens are priced at --price-input: no --price-cached was given")
 		}
 	}
-	price := func(t Tokens) PayGoCost {
-		g := PayGoCost{Uncached: float64(t.Prompt-t.Cached) * c.Scale, Cached: float64(t.Cached) * c.Scale, Output: float64(t.Output) * c.Scale}
-		g.Monthly = round((g.Uncached**p.Input+g.Cached*cachedPrice+g.Output**p.Output)/1e6, 2)
-		g.Uncached, g.Cached, g.Output = math.Round(g.Uncached), math.Round(g.Cached), math.Round(g.Output)
-		return g
-	}
-	ptuMonthly := func(n int) float64 { return round(float64(n)**p.PTUHourly*HoursPerMonth, 2) }
 	best, cheapest := math.Inf(1), ""
 	if p.PTUHourly != nil {
-		c.PTU = &PTUCost{PTU: res.Replay.PTU, Hourly: *p.PTUHourly, Monthly: ptuMonthly(res.Replay.PTU)}
+		c.PTU = &PTUCost{PTU: res.Replay.PTU, Hourly: *p.PTUHourly, Monthly: pr.ptus(res.Replay.PTU)}
 		best, cheapest = c.PTU.Monthly, "ptu"
 		if res.MaxThrottled > 0 && !spillover {
 			c.Notes = append(c.Notes, "the PTU cost serves all but the --max-throttled share; the refused requests are priced only with --spillover")
@@ -118,44 +111,14 @@ func cost(s *search, res *Result, p Prices, spillover bool) *Cost {
 			all.Cached += int64(r.Cached)
 			all.Output += int64(r.Output)
 		}
-		g := price(all)
+		g := pr.tokens(all)
 		c.PayGo = &g
 		if g.Monthly < best {
 			best, cheapest = g.Monthly, "paygo"
 		}
 	}
 	if spillover && paygo && p.PTUHourly != nil {
-		// The mix costs the PTUs and what they refuse, at pay-as-you-go
-		// prices. The cheapest is no dearer than the least count's or the
-		// answer's, so its PTUs alone cost no more than those: that
-		// bounds the counts to search, and so does the least count that
-		// refuses nothing (beyond it PTUs only cost more). Between, by
-		// golden-section search, for the cost falls then rises; each
-		// count is replayed once.
-		tried := map[int]bool{}
-		mix := func(k int) float64 {
-			tried[k] = true
-			return ptuMonthly(s.count(k)) + price(s.probe(k).Refused).Monthly
-		}
-		ans := s.index(res.Replay.PTU)
-		hi := ans
-		if perPTU := *p.PTUHourly * HoursPerMonth; perPTU > 0 {
-			hi = max(s.index(int(min(mix(0), mix(ans))/perPTU)), 0)
-		} else {
-			hi = s.top
-		}
-		if hi > ans && s.probe(ans).Throttled > 0 {
-			hi = min(hi, s.leastMeeting(ans, 0))
-		}
-		hi = min(hi, s.top)
-		k := goldenMin(0, hi, mix)
-		st := s.probe(k)
-		c.Spillover = &MixCost{PTU: st.PTU, PTUMonthly: ptuMonthly(st.PTU), Spilled: price(st.Refused)}
-		c.Spillover.Monthly = round(c.Spillover.PTUMonthly+c.Spillover.Spilled.Monthly, 2)
-		for j := range tried {
-			c.Spillover.Tried = append(c.Spillover.Tried, s.count(j))
-		}
-		slices.Sort(c.Spillover.Tried)
+		c.Spillover = pr.cheapestMix(s, res.Replay.PTU)
 		if c.Spillover.Monthly < best {
 			cheapest = "spillover"
 		}
@@ -164,6 +127,63 @@ func cost(s *search, res *Result, p Prices, spillover bool) *Cost {
 	}
 	c.Cheapest = cheapest
 	return c
+}
+
+// pricer prices a month of PTUs and of tokens, from the user's prices.
+type pricer struct {
+	p      Prices
+	scale  float64 // the input's spans in a month
+	cached float64 // the price of a million cached tokens
+}
+
+// tokens prices the input's tokens t, scaled to a month, at
+// pay-as-you-go prices.
+func (pr pricer) tokens(t Tokens) PayGoCost {
+	p := pr.p
+	g := PayGoCost{Uncached: float64(t.Prompt-t.Cached) * pr.scale, Cached: float64(t.Cached) * pr.scale, Output: float64(t.Output) * pr.scale}
+	g.Monthly = round((g.Uncached**p.Input+g.Cached*pr.cached+g.Output**p.Output)/1e6, 2)
+	g.Uncached, g.Cached, g.Output = math.Round(g.Uncached), math.Round(g.Cached), math.Round(g.Output)
+	return g
+}
+
+// ptus prices n PTUs for a month.
+func (pr pricer) ptus(n int) float64 { return round(float64(n)**pr.p.PTUHourly*HoursPerMonth, 2) }
+
+// cheapestMix finds the PTU count whose month, with what it refuses
+// spilled over at pay-as-you-go prices, costs least. answer is the
+// replay's answer.
+func (pr pricer) cheapestMix(s *search, answer int) *MixCost {
+	// The mix costs the PTUs and what they refuse, at pay-as-you-go
+	// prices. The cheapest is no dearer than the least count's or the
+	// answer's, so its PTUs alone cost no more than those: that bounds
+	// the counts to search, and so does the least count that refuses
+	// nothing (beyond it PTUs only cost more). Between, by golden-section
+	// search, for the cost falls then rises; each count is replayed once.
+	tried := map[int]bool{}
+	mix := func(k int) float64 {
+		tried[k] = true
+		return pr.ptus(s.count(k)) + pr.tokens(s.probe(k).Refused).Monthly
+	}
+	ans := s.index(answer)
+	hi := ans
+	if perPTU := *pr.p.PTUHourly * HoursPerMonth; perPTU > 0 {
+		hi = max(s.index(int(min(mix(0), mix(ans))/perPTU)), 0)
+	} else {
+		hi = s.top
+	}
+	if hi > ans && s.probe(ans).Throttled > 0 {
+		hi = min(hi, s.leastMeeting(ans, 0))
+	}
+	hi = min(hi, s.top)
+	k := goldenMin(0, hi, mix)
+	st := s.probe(k)
+	m := &MixCost{PTU: st.PTU, PTUMonthly: pr.ptus(st.PTU), Spilled: pr.tokens(st.Refused)}
+	m.Monthly = round(m.PTUMonthly+m.Spilled.Monthly, 2)
+	for j := range tried {
+		m.Tried = append(m.Tried, s.count(j))
+	}
+	slices.Sort(m.Tried)
+	return m
 }
 
 // goldenMin returns the k in [lo, hi] where f is least, for an f that

@@ -51,59 +51,79 @@ const width = 80
 // Text writes the answer for a terminal: the figures, the answer and
 // what bounds it, then the counts tried, within 80 columns.
 func (r *Result) Text(w io.Writer) {
-	m := r.Model
-	typ := ptu.Type(r.DeploymentType).Name()
-	line := func(label, text string) {
-		for i, l := range wrap(text, width-10) {
-			if i > 0 {
-				label = ""
-			}
-			fmt.Fprintf(w, "%-10s%s\n", label, l)
+	t := textWriter{w}
+	r.textFigures(t)
+	fmt.Fprintln(w)
+	t.line("ANSWER", fmt.Sprintf("%d PTUs, %s provisioned", r.Replay.PTU, ptu.Type(r.DeploymentType).Name()))
+	t.line("", r.Bound.Sentence)
+	for _, n := range r.Notes {
+		t.line("note", n)
+	}
+	if c := r.Cost; c != nil {
+		for _, n := range c.Notes {
+			t.line("note", n)
 		}
 	}
-	line("model", fmt.Sprintf("%s (%s of %s: %s input TPM a PTU, an output token counts %g, %g tokens/s latency target); %s provisioned deploys %d PTUs and up, in steps of %d",
+	fmt.Fprintln(w)
+	r.textSteps(w)
+}
+
+// textWriter writes labelled lines, each wrapped within the width, its
+// label in a column of 10.
+type textWriter struct{ w io.Writer }
+
+func (t textWriter) line(label, text string) {
+	for i, l := range wrap(text, width-10) {
+		if i > 0 {
+			label = ""
+		}
+		fmt.Fprintf(t.w, "%-10s%s\n", label, l)
+	}
+}
+
+// textFigures writes what the answer is made from: the model's figures,
+// the input, the formula, the replay, the latency and the month's cost.
+func (r *Result) textFigures(t textWriter) {
+	m := r.Model
+	typ := ptu.Type(r.DeploymentType).Name()
+	t.line("model", fmt.Sprintf("%s (%s of %s: %s input TPM a PTU, an output token counts %g, %g tokens/s latency target); %s provisioned deploys %d PTUs and up, in steps of %d",
 		r.Model.Asked, m.Name, m.Table, group(m.InputTPMPerPTU), m.OutputRatio, m.LatencyTPS, typ, m.Min, m.Increment))
 	inputs := "1 input"
 	if len(r.Inputs) > 1 {
 		inputs = fmt.Sprintf("%d inputs overlaid", len(r.Inputs))
 	}
-	line("input", fmt.Sprintf("%s requests over %s (%s)", group(float64(r.Requests)), time.Duration(r.SpanSeconds*float64(time.Second)).Round(time.Second), inputs))
+	t.line("input", fmt.Sprintf("%s requests over %s (%s)", group(float64(r.Requests)), time.Duration(r.SpanSeconds*float64(time.Second)).Round(time.Second), inputs))
 	f := r.Formula
-	line("formula", fmt.Sprintf("peak %s RPM x %.1f prompt x (1 - %.1f%% cached) + %g x peak RPM x %.1f output = %s TPM; / %s = %.2f -> %d PTUs",
+	t.line("formula", fmt.Sprintf("peak %s RPM x %.1f prompt x (1 - %.1f%% cached) + %g x peak RPM x %.1f output = %s TPM; / %s = %.2f -> %d PTUs",
 		group(float64(f.PeakRPM)), f.AvgPromptTokens, 100*f.CacheRate, m.OutputRatio, f.AvgOutputTokens, group(f.NormalizedTPM), group(m.InputTPMPerPTU), f.PTUExact, f.PTU))
-	line("replay", fmt.Sprintf("%d PTUs refuse %s of %s requests (%s; --max-throttled %s)", r.Replay.PTU,
+	t.line("replay", fmt.Sprintf("%d PTUs refuse %s of %s requests (%s; --max-throttled %s)", r.Replay.PTU,
 		group(float64(r.stepAt(r.Replay.PTU).Throttled)), group(float64(r.Requests)), pct(r.Replay.ThrottledShare), pct(r.MaxThrottled)))
 	l := r.Latency
-	line("latency", fmt.Sprintf("generation p50 %.2f s, p95 %.2f s (%d and %d output tokens at %g tokens/s)", l.P50Seconds, l.P95Seconds, l.OutputTokensP50, l.OutputTokensP95, l.LatencyTPS))
-	if c := r.Cost; c != nil {
-		var parts []string
-		if c.PTU != nil {
-			parts = append(parts, fmt.Sprintf("%d PTUs %s", c.PTU.PTU, money(c.PTU.Monthly)))
-		}
-		if c.PayGo != nil {
-			parts = append(parts, "pay-as-you-go "+money(c.PayGo.Monthly))
-		}
-		if c.Spillover != nil {
-			parts = append(parts, fmt.Sprintf("%d PTUs + spillover %s (%s + %s)", c.Spillover.PTU, money(c.Spillover.Monthly), money(c.Spillover.PTUMonthly), money(c.Spillover.Spilled.Monthly)))
-		}
-		text := strings.Join(parts, "; ")
-		if c.Cheapest != "" && len(parts) > 1 {
-			text += "; cheapest: " + c.Cheapest
-		}
-		line("a month", text)
+	t.line("latency", fmt.Sprintf("generation p50 %.2f s, p95 %.2f s (%d and %d output tokens at %g tokens/s)", l.P50Seconds, l.P95Seconds, l.OutputTokensP50, l.OutputTokensP95, l.LatencyTPS))
+	c := r.Cost
+	if c == nil {
+		return
 	}
-	fmt.Fprintln(w)
-	line("ANSWER", fmt.Sprintf("%d PTUs, %s provisioned", r.Replay.PTU, typ))
-	line("", r.Bound.Sentence)
-	for _, n := range r.Notes {
-		line("note", n)
+	var parts []string
+	if c.PTU != nil {
+		parts = append(parts, fmt.Sprintf("%d PTUs %s", c.PTU.PTU, money(c.PTU.Monthly)))
 	}
-	if c := r.Cost; c != nil {
-		for _, n := range c.Notes {
-			line("note", n)
-		}
+	if c.PayGo != nil {
+		parts = append(parts, "pay-as-you-go "+money(c.PayGo.Monthly))
 	}
-	fmt.Fprintln(w)
+	if c.Spillover != nil {
+		parts = append(parts, fmt.Sprintf("%d PTUs + spillover %s (%s + %s)", c.Spillover.PTU, money(c.Spillover.Monthly), money(c.Spillover.PTUMonthly), money(c.Spillover.Spilled.Monthly)))
+	}
+	text := strings.Join(parts, "; ")
+	if c.Cheapest != "" && len(parts) > 1 {
+		text += "; cheapest: " + c.Cheapest
+	}
+	t.line("a month", text)
+}
+
+// textSteps writes the table of the counts replayed (those shownSteps
+// keeps), the answer's, the formula's and the cheapest mix's marked.
+func (r *Result) textSteps(w io.Writer) {
 	spill := ""
 	if r.Spillover {
 		spill = "  spilled"
@@ -115,7 +135,7 @@ func (r *Result) Text(w io.Writer) {
 		if s.PTU == r.Replay.PTU {
 			marks = append(marks, "answer")
 		}
-		if s.PTU == f.PTU {
+		if s.PTU == r.Formula.PTU {
 			marks = append(marks, "formula")
 		}
 		if r.Cost != nil && r.Cost.Spillover != nil && s.PTU == r.Cost.Spillover.PTU {

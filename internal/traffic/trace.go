@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"sort"
@@ -65,8 +66,14 @@ func ReadTrace(path string, speed float64, block int, seed uint64) (*Trace, erro
 	if head, _ := br.Peek(4096); IsUsageCSV(head) {
 		return readUsageTrace(path, br, speed, block, seed)
 	}
+	return readJSONLTrace(path, br, speed, block, seed)
+}
+
+// readJSONLTrace loads a trace of the Mooncake layout, a JSON object a
+// line.
+func readJSONLTrace(path string, r io.Reader, speed float64, block int, seed uint64) (*Trace, error) {
 	t := &Trace{Block: block, seed: seed, words: tokenizer.NewWords()}
-	sc := bufio.NewScanner(br)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	line := 0
 	var ms []float64 // each row's timestamp
@@ -80,40 +87,16 @@ func ReadTrace(path string, speed float64, block int, seed uint64) (*Trace, erro
 		if len(b) == 0 || len(trimSpace(b)) == 0 {
 			continue
 		}
-		var v struct {
-			Timestamp *float64 `json:"timestamp"`
-			Input     *int64   `json:"input_length"`
-			Output    *int64   `json:"output_length"`
-			Hashes    []int64  `json:"hash_ids"`
+		row, at, err := traceLine(b, len(t.Rows) >= MaxTraceRows)
+		if err != nil {
+			return nil, &BadRow{File: path, Line: line, Err: err}
 		}
-		if err := json.Unmarshal(b, &v); err != nil {
-			return nil, &BadRow{File: path, Line: line, Err: fmt.Errorf("malformed JSON: %v", err)}
-		}
-		switch {
-		case v.Timestamp == nil || v.Input == nil || v.Output == nil:
-			return nil, &BadRow{File: path, Line: line, Err: fmt.Errorf(`want "timestamp" (ms), "input_length" and "output_length"`)}
-		case !(*v.Timestamp >= 0) || *v.Timestamp > float64(100*365*24*time.Hour/time.Millisecond):
-			return nil, &BadRow{File: path, Line: line, Err: fmt.Errorf("timestamp %g ms is not a time from 0 to a century", *v.Timestamp)}
-		case *v.Input < 1 || *v.Input > 10_000_000:
-			return nil, &BadRow{File: path, Line: line, Err: fmt.Errorf("input_length %d is not from 1 to 10000000", *v.Input)}
-		case *v.Output < 0 || *v.Output > 10_000_000:
-			return nil, &BadRow{File: path, Line: line, Err: fmt.Errorf("output_length %d is not from 0 to 10000000", *v.Output)}
-		case len(t.Rows) >= MaxTraceRows:
-			return nil, &BadRow{File: path, Line: line, Err: fmt.Errorf("more than %d rows", MaxTraceRows)}
-		}
-		r := TraceRow{Input: int32(*v.Input), Output: int32(*v.Output)}
-		for _, h := range v.Hashes {
-			if h < 0 || h > math.MaxUint32 {
-				return nil, &BadRow{File: path, Line: line, Err: fmt.Errorf("hash id %d is not from 0 to %d", h, uint32(math.MaxUint32))}
-			}
-			r.Hashes = append(r.Hashes, uint32(h))
-		}
-		ms, lines = append(ms, *v.Timestamp), append(lines, line)
-		if int(r.Input) < MinContext {
-			r.Input = MinContext
+		ms, lines = append(ms, at), append(lines, line)
+		if int(row.Input) < MinContext {
+			row.Input = MinContext
 			t.Raised++
 		}
-		t.Rows = append(t.Rows, r)
+		t.Rows = append(t.Rows, row)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, &BadRow{File: path, Line: line + 1, Err: err}
@@ -135,6 +118,41 @@ func ReadTrace(path string, speed float64, block int, seed uint64) (*Trace, erro
 	}
 	sort.SliceStable(t.Rows, func(i, j int) bool { return t.Rows[i].At < t.Rows[j].At })
 	return t, nil
+}
+
+// traceLine reads one line of a Mooncake trace: its row and its
+// timestamp in ms, each figure in range. full says the trace already
+// holds MaxTraceRows rows.
+func traceLine(b []byte, full bool) (TraceRow, float64, error) {
+	var v struct {
+		Timestamp *float64 `json:"timestamp"`
+		Input     *int64   `json:"input_length"`
+		Output    *int64   `json:"output_length"`
+		Hashes    []int64  `json:"hash_ids"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return TraceRow{}, 0, fmt.Errorf("malformed JSON: %v", err)
+	}
+	switch {
+	case v.Timestamp == nil || v.Input == nil || v.Output == nil:
+		return TraceRow{}, 0, fmt.Errorf(`want "timestamp" (ms), "input_length" and "output_length"`)
+	case !(*v.Timestamp >= 0) || *v.Timestamp > float64(100*365*24*time.Hour/time.Millisecond):
+		return TraceRow{}, 0, fmt.Errorf("timestamp %g ms is not a time from 0 to a century", *v.Timestamp)
+	case *v.Input < 1 || *v.Input > 10_000_000:
+		return TraceRow{}, 0, fmt.Errorf("input_length %d is not from 1 to 10000000", *v.Input)
+	case *v.Output < 0 || *v.Output > 10_000_000:
+		return TraceRow{}, 0, fmt.Errorf("output_length %d is not from 0 to 10000000", *v.Output)
+	case full:
+		return TraceRow{}, 0, fmt.Errorf("more than %d rows", MaxTraceRows)
+	}
+	r := TraceRow{Input: int32(*v.Input), Output: int32(*v.Output)}
+	for _, h := range v.Hashes {
+		if h < 0 || h > math.MaxUint32 {
+			return TraceRow{}, 0, fmt.Errorf("hash id %d is not from 0 to %d", h, uint32(math.MaxUint32))
+		}
+		r.Hashes = append(r.Hashes, uint32(h))
+	}
+	return r, *v.Timestamp, nil
 }
 
 func trimSpace(b []byte) []byte {

@@ -77,36 +77,10 @@ func ReadUsage(path string, r io.Reader, fn func(UsageRow) error) error {
 	}
 	cr := csv.NewReader(br)
 	cr.ReuseRecord = true
-	hdr, err := cr.Read()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return &BadRow{File: path, Line: 1, Err: fmt.Errorf("empty: a usage CSV has a header row of %s", UsageColumns)}
-		}
-		return &BadRow{File: path, Line: 1, Err: csvErr(err)}
+	u := &usageReader{path: path}
+	if err := u.header(cr); err != nil {
+		return err
 	}
-	col := map[string]int{}
-	var names []string
-	for i, h := range hdr {
-		h = strings.ToLower(strings.TrimSpace(h))
-		names = append(names, h)
-		if _, dup := col[h]; !dup {
-			col[h] = i
-		}
-	}
-	var idx [5]int
-	for i, c := range append(append([]string{}, usageRequired...), usageOptional...) {
-		j, ok := col[c]
-		if !ok && i < len(usageRequired) {
-			return &BadRow{File: path, Line: 1, Err: fmt.Errorf("a usage CSV needs the columns %s; the header has %s", UsageColumns, strings.Join(names, ", "))}
-		}
-		if !ok {
-			j = -1
-		}
-		idx[i] = j
-	}
-	cr.FieldsPerRecord = len(hdr)
-	kind := 0 // 1: RFC 3339, 2: seconds
-	first := 0
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -121,57 +95,111 @@ func ReadUsage(path string, r io.Reader, fn func(UsageRow) error) error {
 			return &BadRow{File: path, Line: line, Err: csvErr(err)}
 		}
 		line, _ := cr.FieldPos(0)
-		if strings.EqualFold(strings.TrimSpace(rec[idx[0]]), "timestamp") {
+		if strings.EqualFold(strings.TrimSpace(rec[u.idx[0]]), "timestamp") {
 			continue // a header again: files joined
 		}
-		row := UsageRow{Line: line, MaxTokens: -1}
-		bad := func(format string, a ...any) error {
-			return &BadRow{File: path, Line: line, Err: fmt.Errorf(format, a...)}
-		}
-		ts := strings.TrimSpace(rec[idx[0]])
-		at, k, err := parseStamp(ts)
+		row, err := u.row(rec, line)
 		if err != nil {
-			return bad("timestamp: %v", err)
-		}
-		switch {
-		case kind == 0:
-			kind, first = k, line
-		case k != kind:
-			what := map[int]string{1: "RFC 3339", 2: "seconds"}
-			return bad("timestamp %q is in %s, line %d's in %s: one file, one kind", ts, what[k], first, what[kind])
-		}
-		row.At = at
-		count := func(c int, name string, least int) (int, error) {
-			s := strings.TrimSpace(rec[idx[c]])
-			v, err := strconv.Atoi(s)
-			if err != nil || v < least || v > maxTokens {
-				return 0, bad("%s %q is not a whole number from %d to %d", name, s, least, maxTokens)
-			}
-			return v, nil
-		}
-		if row.Prompt, err = count(1, "prompt_tokens", 1); err != nil {
 			return err
-		}
-		if row.Completion, err = count(2, "completion_tokens", 0); err != nil {
-			return err
-		}
-		if idx[3] >= 0 && strings.TrimSpace(rec[idx[3]]) != "" {
-			if row.Cached, err = count(3, "cached_tokens", 0); err != nil {
-				return err
-			}
-			if row.Cached > row.Prompt {
-				return bad("cached_tokens %d is more than prompt_tokens %d", row.Cached, row.Prompt)
-			}
-		}
-		if idx[4] >= 0 && strings.TrimSpace(rec[idx[4]]) != "" {
-			if row.MaxTokens, err = count(4, "max_tokens", 1); err != nil {
-				return err
-			}
 		}
 		if err := fn(row); err != nil {
 			return err
 		}
 	}
+}
+
+// usageReader is a usage CSV being read: where its columns are, and
+// which kind of timestamp its first row set.
+type usageReader struct {
+	path string
+	// idx is the column of each of usageRequired then usageOptional; -1
+	// for an optional column the file does not have.
+	idx   [5]int
+	kind  int // 0 before the first row; 1: RFC 3339, 2: seconds
+	first int // the line that set kind
+}
+
+// header reads the header row and finds the columns by name; every row
+// after it has as many fields.
+func (u *usageReader) header(cr *csv.Reader) error {
+	hdr, err := cr.Read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return &BadRow{File: u.path, Line: 1, Err: fmt.Errorf("empty: a usage CSV has a header row of %s", UsageColumns)}
+		}
+		return &BadRow{File: u.path, Line: 1, Err: csvErr(err)}
+	}
+	col := map[string]int{}
+	var names []string
+	for i, h := range hdr {
+		h = strings.ToLower(strings.TrimSpace(h))
+		names = append(names, h)
+		if _, dup := col[h]; !dup {
+			col[h] = i
+		}
+	}
+	for i, c := range append(append([]string{}, usageRequired...), usageOptional...) {
+		j, ok := col[c]
+		if !ok && i < len(usageRequired) {
+			return &BadRow{File: u.path, Line: 1, Err: fmt.Errorf("a usage CSV needs the columns %s; the header has %s", UsageColumns, strings.Join(names, ", "))}
+		}
+		if !ok {
+			j = -1
+		}
+		u.idx[i] = j
+	}
+	cr.FieldsPerRecord = len(hdr)
+	return nil
+}
+
+// row reads the request of line: its time, of the file's one kind, and
+// its token counts, each in range.
+func (u *usageReader) row(rec []string, line int) (UsageRow, error) {
+	row := UsageRow{Line: line, MaxTokens: -1}
+	bad := func(format string, a ...any) error {
+		return &BadRow{File: u.path, Line: line, Err: fmt.Errorf(format, a...)}
+	}
+	ts := strings.TrimSpace(rec[u.idx[0]])
+	at, k, err := parseStamp(ts)
+	if err != nil {
+		return row, bad("timestamp: %v", err)
+	}
+	switch {
+	case u.kind == 0:
+		u.kind, u.first = k, line
+	case k != u.kind:
+		what := map[int]string{1: "RFC 3339", 2: "seconds"}
+		return row, bad("timestamp %q is in %s, line %d's in %s: one file, one kind", ts, what[k], u.first, what[u.kind])
+	}
+	row.At = at
+	count := func(c int, name string, least int) (int, error) {
+		s := strings.TrimSpace(rec[u.idx[c]])
+		v, err := strconv.Atoi(s)
+		if err != nil || v < least || v > maxTokens {
+			return 0, bad("%s %q is not a whole number from %d to %d", name, s, least, maxTokens)
+		}
+		return v, nil
+	}
+	if row.Prompt, err = count(1, "prompt_tokens", 1); err != nil {
+		return row, err
+	}
+	if row.Completion, err = count(2, "completion_tokens", 0); err != nil {
+		return row, err
+	}
+	if u.idx[3] >= 0 && strings.TrimSpace(rec[u.idx[3]]) != "" {
+		if row.Cached, err = count(3, "cached_tokens", 0); err != nil {
+			return row, err
+		}
+		if row.Cached > row.Prompt {
+			return row, bad("cached_tokens %d is more than prompt_tokens %d", row.Cached, row.Prompt)
+		}
+	}
+	if u.idx[4] >= 0 && strings.TrimSpace(rec[u.idx[4]]) != "" {
+		if row.MaxTokens, err = count(4, "max_tokens", 1); err != nil {
+			return row, err
+		}
+	}
+	return row, nil
 }
 
 // parseStamp reads an RFC 3339 time (kind 1: from the Unix epoch, from
