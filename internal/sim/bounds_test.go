@@ -3,7 +3,6 @@ package sim
 import (
 	"bufio"
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 
 	"github.com/aoaibench/aoaibench/internal/tokenizer"
 )

@@ -2,12 +2,13 @@ package sim
 
 import (
 	"encoding/json"
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"math"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 
 	"github.com/aoaibench/aoaibench/internal/ptu"
 )
