@@ -83,21 +83,7 @@ func New(cfg Config) (*Server, error) {
 			s.Close()
 			return nil, fmt.Errorf("deployment %s: defined twice", dc.Name)
 		}
-		m, _ := models.Lookup(dc.Model) // fill checked the model
-		tok, _ := tokenizer.Get(m.Encoding)
-		d := &deployment{cfg: dc, tok: tok, reasoning: m.Reasoning, rng: mrand.New(mrand.NewPCG(dc.Seed, 0xa0a1b2c3)), stats: newDepStats()}
-		if !dc.NoPromptCache {
-			d.cache = newPromptCache(time.Duration(dc.CacheTTL))
-		}
-		if dc.MaxConcurrency > 0 {
-			d.slots = make(chan struct{}, dc.MaxConcurrency)
-		}
-		if dc.Type == "provisioned" {
-			d.ptu = newProvisioned(dc, s.start)
-		} else {
-			d.std = newStandard(dc.TPM, dc.RPMPer1K, s.start)
-		}
-		s.deps[dc.Name] = d
+		s.deps[dc.Name] = newDeployment(dc, s.start)
 		s.names = append(s.names, dc.Name)
 	}
 	s.newMetrics()
@@ -112,6 +98,26 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// newDeployment returns the deployment of dc, filled, whose quota starts
+// at start. Its /metrics observers are the Server's to set.
+func newDeployment(dc simconfig.Deployment, start time.Time) *deployment {
+	m, _ := models.Lookup(dc.Model) // fill checked the model
+	tok, _ := tokenizer.Get(m.Encoding)
+	d := &deployment{cfg: dc, tok: tok, reasoning: m.Reasoning, rng: mrand.New(mrand.NewPCG(dc.Seed, 0xa0a1b2c3)), stats: newDepStats()}
+	if !dc.NoPromptCache {
+		d.cache = newPromptCache(time.Duration(dc.CacheTTL))
+	}
+	if dc.MaxConcurrency > 0 {
+		d.slots = make(chan struct{}, dc.MaxConcurrency)
+	}
+	if dc.Type == "provisioned" {
+		d.ptu = newProvisioned(dc, start)
+	} else {
+		d.std = newStandard(dc.TPM, dc.RPMPer1K, start)
+	}
+	return d
 }
 
 // connKey is the request context's key to its connection (ConnContext).
