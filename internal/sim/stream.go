@@ -76,28 +76,77 @@ const (
 // header (hex size and CRLF).
 const hdrRoom = 18
 
+// run answers the request: it waits for a slot, then writes the whole
+// answer, or the stream on the clock.
 func (st *stream) run() {
-	d, s := st.d, st.s
 	ctx := st.r.Context()
-	if d.slots != nil {
-		// Beyond max-concurrency a request waits its turn: TTFT grows.
-		d.waiting.Add(1)
-		select {
-		case d.slots <- struct{}{}:
-			d.waiting.Add(-1)
-			defer func() { <-d.slots }()
-		case <-ctx.Done():
-			d.waiting.Add(-1)
-			return
-		}
+	if !st.acquire(ctx) {
+		return
 	}
+	defer st.release()
+	d := st.d
 	queued := time.Since(st.arrived)
-	if s.scraped.Load() {
+	if st.s.scraped.Load() {
 		d.prom.queue.Observe(queued.Seconds())
 	}
 	d.run.Add(1)
 	defer d.run.Add(-1)
 
+	head := st.open()
+	if !st.req.Stream {
+		st.plain(ctx)
+		return
+	}
+	write, ok := st.start(head)
+	if !ok {
+		return
+	}
+	defer st.book()
+	// A plain HTTP/1.1 TCP connection is written by the clock itself:
+	// net/http has sent the headers and flushed, and the chunks we write
+	// to the socket follow its own in the same chunked body, which it
+	// ends when the handler returns. Connections stay reusable.
+	if st.direct() {
+		if write, ok = st.byClock(ctx, queued); !ok {
+			return
+		}
+	}
+	if st.c < st.chunks && !st.pace(ctx, write) {
+		return
+	}
+	st.done(st.first.Sub(st.arrived), queued, st.first, st.last)
+}
+
+// acquire waits for one of the deployment's slots, if it has a
+// concurrency limit; false if the client left first.
+func (st *stream) acquire(ctx context.Context) bool {
+	d := st.d
+	if d.slots == nil {
+		return true
+	}
+	// Beyond max-concurrency a request waits its turn: TTFT grows.
+	d.waiting.Add(1)
+	defer d.waiting.Add(-1)
+	select {
+	case d.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// release gives back the slot acquire took.
+func (st *stream) release() {
+	if st.d.slots != nil {
+		<-st.d.slots
+	}
+}
+
+// open names the answer (its ids and creation time) and makes the events
+// that come before the content: Azure's prompt filter results and each
+// choice's role, or the Responses API's opening events.
+func (st *stream) open() []byte {
+	model := st.d.cfg.Model
 	st.created = strconv.FormatInt(time.Now().Unix(), 10)
 	var buf []byte
 	switch st.req.kind {
@@ -109,14 +158,14 @@ func (st *stream) run() {
 		st.tails = make([]string, st.n)
 		for i := range st.tails {
 			st.tails[i] = `","index":` + strconv.Itoa(i) + `,"logprobs":null,"finish_reason":null}],"created":` + st.created +
-				`,"id":"` + st.id + `","model":"` + d.cfg.Model + `","object":"text_completion"}` + "\n\n"
+				`,"id":"` + st.id + `","model":"` + model + `","object":"text_completion"}` + "\n\n"
 		}
 	default:
 		st.id = "chatcmpl-" + newID(29)
 		st.tails = make([]string, st.n)
 		for i := range st.tails {
 			st.tails[i] = `,"finish_reason":null,"index":` + strconv.Itoa(i) + `,"logprobs":null}],"created":` + st.created +
-				`,"id":"` + st.id + `","model":"` + d.cfg.Model + `","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}` + "\n\n"
+				`,"id":"` + st.id + `","model":"` + model + `","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}` + "\n\n"
 		}
 		buf = append(buf, promptFilterFrame...)
 		for i := range st.n {
@@ -124,80 +173,83 @@ func (st *stream) run() {
 			buf = append(buf, st.tails[i]...)
 		}
 	}
-	if !st.req.Stream {
-		st.plain(ctx)
-		return
-	}
+	return buf
+}
+
+// start sends the stream's headers and head (the events before the
+// content), and schedules its chunks: the first is due TTFT from now. It
+// returns how net/http writes a chunk, or false if the client is gone.
+func (st *stream) start(head []byte) (func([]byte) error, bool) {
 	h := st.w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	st.w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(st.w)
-	if len(buf) > 0 {
-		st.w.Write(buf)
+	if len(head) > 0 {
+		st.w.Write(head)
 	}
 	if rc.Flush() != nil {
-		return
+		return nil, false
 	}
-	k := d.cfg.TokensPerChunk
-	st.chunks = (st.output + k - 1) / k // output is at least 1 (serve)
-	st.gap = time.Duration(float64(time.Duration(d.cfg.ITL)*time.Duration(k)) * st.itlScale)
+	k := st.d.cfg.TokensPerChunk
+	st.chunks = (st.output + k - 1) / k // output is at least 1 (admission: outputLength)
+	st.gap = time.Duration(float64(time.Duration(st.d.cfg.ITL)*time.Duration(k)) * st.itlScale)
 	st.due = time.Now().Add(st.ttft)
 	st.lates = make([]time.Duration, 0, 64)
 	st.buf = make([]byte, hdrRoom, 512)
-	defer st.book()
-
-	write := func(p []byte) error {
+	return func(p []byte) error {
 		if _, err := st.w.Write(p[hdrRoom:]); err != nil {
 			return err
 		}
 		return rc.Flush()
+	}, true
+}
+
+// byClock has the clock write the stream straight to its socket until it
+// hands the stream back. It returns how the stream's goroutine writes the
+// chunks left, if any, or false when the stream is over: its connection
+// failed, or its client or the server left (a stream written whole by
+// then is booked as completed).
+func (st *stream) byClock(ctx context.Context, queued time.Duration) (func([]byte) error, bool) {
+	st.s.directs.Add(1)
+	st.rate = int64(time.Second / max(st.gap, time.Microsecond))
+	st.clk = st.s.writer(st.rate)
+	if !st.clk.write(st) {
+		return nil, false
 	}
-	// A plain HTTP/1.1 TCP connection is written by the clock itself:
-	// net/http has sent the headers and flushed, and the chunks we write
-	// to the socket follow its own in the same chunked body, which it
-	// ends when the handler returns. Connections stay reusable.
-	if st.direct() {
-		s.directs.Add(1)
-		st.rate = int64(time.Second / max(st.gap, time.Microsecond))
-		st.clk = s.writer(st.rate)
-		if !st.clk.write(st) {
-			return
-		}
-		var why backWhy
-		select {
-		case why = <-st.back:
-		case <-ctx.Done():
-			st.leaveDone(queued)
-			return
-		case <-st.clk.done:
-			st.leaveDone(queued)
-			return
-		}
-		switch why {
-		case backFailed:
-			return
-		case backCut:
-			st.drop()
-		case backSlow:
-			// A reader that does not keep up: the rest waits for it here,
-			// and so do the following chunks.
-			if _, err := st.conn.Write(st.rest); err != nil {
-				return
-			}
-			st.wrote(time.Now(), false)
-		}
-		write = func(p []byte) error {
-			var out []byte
-			st.buf, out = frame(p)
-			_, err := st.conn.Write(out)
-			return err
-		}
+	var why backWhy
+	select {
+	case why = <-st.back:
+	case <-ctx.Done():
+		st.leaveDone(queued)
+		return nil, false
+	case <-st.clk.done:
+		st.leaveDone(queued)
+		return nil, false
 	}
-	if st.c < st.chunks && !st.pace(ctx, write) {
-		return
+	switch why {
+	case backFailed:
+		return nil, false
+	case backCut:
+		st.drop()
+	case backSlow:
+		// A reader that does not keep up: the rest waits for it here,
+		// and so do the following chunks.
+		if _, err := st.conn.Write(st.rest); err != nil {
+			return nil, false
+		}
+		st.wrote(time.Now(), false)
 	}
-	st.done(st.first.Sub(st.arrived), queued, st.first, st.last)
+	return st.writeConn, true
+}
+
+// writeConn writes a chunk to the connection: the stream's goroutine's
+// way once the clock has handed it back.
+func (st *stream) writeConn(p []byte) error {
+	var out []byte
+	st.buf, out = frame(p)
+	_, err := st.conn.Write(out)
+	return err
 }
 
 // direct reports whether the clock can write this stream to its socket,
