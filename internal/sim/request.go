@@ -98,36 +98,53 @@ func (s *Server) parse(w http.ResponseWriter, body []byte, d *deployment, k kind
 		invalid(w, "messages", "'messages' is a required property and must be a non-empty array.")
 		return nil, nil, false
 	}
-	msgs := make([]tokenizer.Message, len(req.Messages))
-	for i, m := range req.Messages {
+	msgs, ok := chatMessages(w, req.Messages)
+	if !ok || !checkParams(w, &req, d.reasoning) {
+		return nil, nil, false
+	}
+	return &req, msgs, true
+}
+
+// chatMessages checks the messages' roles and contents and returns them
+// as the tokenizer counts them; it writes the error and returns false on
+// bad input.
+func chatMessages(w http.ResponseWriter, in []message) ([]tokenizer.Message, bool) {
+	msgs := make([]tokenizer.Message, len(in))
+	for i, m := range in {
 		switch m.Role {
 		case "system", "user", "assistant", "tool", "developer":
 		default:
 			invalid(w, fmt.Sprintf("messages[%d].role", i), "Invalid value for 'messages[%d].role': %q is not one of system, user, assistant, tool, developer.", i, m.Role)
-			return nil, nil, false
+			return nil, false
 		}
 		text, ok := contentText(m.Content)
 		if !ok {
 			invalid(w, fmt.Sprintf("messages[%d].content", i), "Invalid type for 'messages[%d].content': expected a string or an array of text parts.", i)
-			return nil, nil, false
+			return nil, false
 		}
 		msgs[i] = tokenizer.Message{Role: m.Role, Content: text, Name: m.Name}
 	}
-	reasoning := d.reasoning
+	return msgs, true
+}
+
+// checkParams checks the request's sampling and length parameters, as
+// Azure does for a model that reasons or not; it writes the error and
+// returns false on bad input.
+func checkParams(w http.ResponseWriter, req *chatRequest, reasoning bool) bool {
 	if reasoning && req.MaxTokens != nil {
 		writeError(w, http.StatusBadRequest, apiError{Type: "invalid_request_error", Param: param("max_tokens"), Code: "unsupported_parameter",
 			Message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."})
-		return nil, nil, false
+		return false
 	}
 	for name, v := range map[string]*int{"max_tokens": req.MaxTokens, "max_completion_tokens": req.MaxCompletionTokens} {
 		if v != nil && *v < 1 {
 			invalid(w, name, "Invalid '%s': integer below minimum value. Expected a value >= 1, but got %d instead.", name, *v)
-			return nil, nil, false
+			return false
 		}
 	}
 	if req.N != nil && (*req.N < 1 || *req.N > 128) {
 		invalid(w, "n", "Invalid 'n': expected a value between 1 and 128, but got %d instead.", *req.N)
-		return nil, nil, false
+		return false
 	}
 	for _, c := range []struct {
 		name   string
@@ -136,14 +153,14 @@ func (s *Server) parse(w http.ResponseWriter, body []byte, d *deployment, k kind
 	}{{"temperature", req.Temperature, 0, 2}, {"top_p", req.TopP, 0, 1}, {"frequency_penalty", req.FrequencyPenalty, -2, 2}, {"presence_penalty", req.PresencePenalty, -2, 2}} {
 		if c.v != nil && (*c.v < c.lo || *c.v > c.hi) {
 			invalid(w, c.name, "Invalid '%s': expected a value between %g and %g, but got %g instead.", c.name, c.lo, c.hi, *c.v)
-			return nil, nil, false
+			return false
 		}
 	}
 	if req.StreamOptions != nil && !req.Stream {
 		invalid(w, "stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
-		return nil, nil, false
+		return false
 	}
-	return &req, msgs, true
+	return true
 }
 
 // translate turns a Responses, completions or embeddings request into
@@ -152,41 +169,7 @@ func (s *Server) parse(w http.ResponseWriter, body []byte, d *deployment, k kind
 func (s *Server) translate(w http.ResponseWriter, req *chatRequest) bool {
 	switch req.kind {
 	case kindResponses:
-		if req.Messages != nil || req.MaxTokens != nil || req.N != nil || req.StreamOptions != nil {
-			name := map[bool]string{true: "messages", false: "max_tokens"}[req.Messages != nil]
-			if req.N != nil {
-				name = "n"
-			} else if req.StreamOptions != nil {
-				name = "stream_options"
-			}
-			writeError(w, http.StatusBadRequest, apiError{Type: "invalid_request_error", Param: param(name), Code: "unknown_parameter",
-				Message: fmt.Sprintf("Unknown parameter: '%s'.", name)})
-			return false
-		}
-		if req.Instructions != "" {
-			req.Messages = append(req.Messages, message{Role: "system", Content: json.RawMessage(strconv.Quote(req.Instructions))})
-		}
-		var text string
-		if json.Unmarshal(req.Input, &text) == nil {
-			b, _ := json.Marshal(text)
-			req.Messages = append(req.Messages, message{Role: "user", Content: b})
-		} else {
-			var items []message
-			if len(req.Input) == 0 || json.Unmarshal(req.Input, &items) != nil || len(items) == 0 {
-				invalid(w, "input", "'input' is a required property: a string or a non-empty array of input items.")
-				return false
-			}
-			req.Messages = append(req.Messages, items...)
-		}
-		if v := req.MaxOutputTokens; v != nil && *v < 16 {
-			invalid(w, "max_output_tokens", "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got %d instead.", *v)
-			return false
-		}
-		req.MaxTokens, req.MaxOutputTokens = req.MaxOutputTokens, nil
-		if req.MaxTokens != nil && req.MaxCompletionTokens == nil {
-			// One limit for reasoning models and others alike.
-			req.MaxCompletionTokens, req.MaxTokens = req.MaxTokens, nil
-		}
+		return fromResponses(w, req)
 	case kindCompletions:
 		texts, ok := stringOrStrings(req.Prompt)
 		if !ok || len(texts) != 1 {
@@ -208,6 +191,49 @@ func (s *Server) translate(w http.ResponseWriter, req *chatRequest) bool {
 		}
 		// Counted as they are, not as messages: no copy of them.
 		req.texts, req.Messages = texts, nil
+	}
+	return true
+}
+
+// fromResponses turns a Responses API request into chat terms: its
+// instructions a system message, its input user messages (or its own
+// items), max_output_tokens the limit. It writes the error and returns
+// false on bad input.
+func fromResponses(w http.ResponseWriter, req *chatRequest) bool {
+	if req.Messages != nil || req.MaxTokens != nil || req.N != nil || req.StreamOptions != nil {
+		name := map[bool]string{true: "messages", false: "max_tokens"}[req.Messages != nil]
+		if req.N != nil {
+			name = "n"
+		} else if req.StreamOptions != nil {
+			name = "stream_options"
+		}
+		writeError(w, http.StatusBadRequest, apiError{Type: "invalid_request_error", Param: param(name), Code: "unknown_parameter",
+			Message: fmt.Sprintf("Unknown parameter: '%s'.", name)})
+		return false
+	}
+	if req.Instructions != "" {
+		req.Messages = append(req.Messages, message{Role: "system", Content: json.RawMessage(strconv.Quote(req.Instructions))})
+	}
+	var text string
+	if json.Unmarshal(req.Input, &text) == nil {
+		b, _ := json.Marshal(text)
+		req.Messages = append(req.Messages, message{Role: "user", Content: b})
+	} else {
+		var items []message
+		if len(req.Input) == 0 || json.Unmarshal(req.Input, &items) != nil || len(items) == 0 {
+			invalid(w, "input", "'input' is a required property: a string or a non-empty array of input items.")
+			return false
+		}
+		req.Messages = append(req.Messages, items...)
+	}
+	if v := req.MaxOutputTokens; v != nil && *v < 16 {
+		invalid(w, "max_output_tokens", "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got %d instead.", *v)
+		return false
+	}
+	req.MaxTokens, req.MaxOutputTokens = req.MaxOutputTokens, nil
+	if req.MaxTokens != nil && req.MaxCompletionTokens == nil {
+		// One limit for reasoning models and others alike.
+		req.MaxCompletionTokens, req.MaxTokens = req.MaxTokens, nil
 	}
 	return true
 }
