@@ -3,10 +3,11 @@ package sim
 import (
 	"bufio"
 	"encoding/json"
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 )
 
 // TestResponsesEventOrder: the Responses API's stream in Azure's order,

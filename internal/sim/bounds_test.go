@@ -3,7 +3,6 @@ package sim
 import (
 	"bufio"
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 
 	"github.com/aoaibench/aoaibench/internal/tokenizer"
 )
@@ -172,12 +173,16 @@ func TestSlowBodyCut(t *testing.T) {
 		path   string
 		status int
 	}{{classic, http.StatusRequestTimeout}, {"/openai/deployments/nope/chat/completions?api-version=x", http.StatusNotFound}} {
+		// The server's read timeout runs from when it starts reading the
+		// connection, which can be before Dial returns here: timed from
+		// before the dial, the wait measured here is never shorter than
+		// the server's, however late this goroutine runs on a busy machine.
+		start := time.Now()
 		conn, err := net.Dial("tcp", strings.TrimPrefix(r.URL(), "http://"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		start := time.Now()
 		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: sim\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", c.path)
 		go func() {
 			for {
@@ -233,6 +238,11 @@ func TestIdleConnectionClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// The server's idle timeout runs from when it has written the answer,
+	// which can be before this goroutine has read it: timed from before
+	// the request, the idle time measured here is never shorter than the
+	// server's, however late this goroutine runs on a busy machine.
+	idle := time.Now()
 	io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: sim\r\n\r\n")
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
@@ -240,7 +250,6 @@ func TestIdleConnectionClosed(t *testing.T) {
 		t.Fatalf("healthz: %v, closing %v", err, resp != nil && resp.Close)
 	}
 	readAll(resp)
-	idle := time.Now()
 	c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	if n, err := br.Read(make([]byte, 1)); err != io.EOF || time.Since(idle) < 300*time.Millisecond {
 		t.Errorf("idle connection: read %d, %v after %v; want EOF after 300ms", n, err, time.Since(idle))

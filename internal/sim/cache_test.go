@@ -2,11 +2,12 @@ package sim
 
 import (
 	"encoding/json"
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 )
 
 // words returns n single-token words, the k-th of them from seed.

@@ -137,93 +137,134 @@ func (c *clock) add(w waiter) bool {
 	return true
 }
 
+// loop is the clock's goroutine: it takes the entries due, acts on them,
+// queues again the streams that have a next chunk, and waits for the
+// next due time, until the clock is closed.
 func (c *clock) loop() {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
-		c.mu.Lock()
-		now := time.Now()
-		batch := c.batch[:0]
-		for len(c.h) > 0 && !c.h[0].due.After(now) {
-			batch = append(batch, c.h.pop())
-		}
-		c.mu.Unlock()
-		// Act on every due entry, in due order, outside the lock: writes
-		// take microseconds each and must not hold up new streams.
-		woke := false
-		for i := range batch {
-			w := &batch[i]
-			if w.st == nil {
-				select {
-				case w.ch <- struct{}{}:
-				default:
-				}
-				woke = true
-				continue
-			}
-			next, more := w.st.tick()
-			if !more {
-				c.load.Add(-w.st.rate)
-				w.st = nil
-				continue
-			}
-			w.due = next
-		}
-		c.mu.Lock()
-		for _, w := range batch {
-			if w.st != nil {
-				c.h.push(w)
-			}
-		}
-		wait := time.Hour
-		if len(c.h) > 0 {
-			wait = c.h[0].due.Sub(time.Now())
-		}
-		c.mu.Unlock()
-		clear(batch) // drop the streams for the collector
-		c.batch = batch[:0]
-		if c.precise && (woke || time.Since(now) > 100*time.Microsecond) {
-			// The woken goroutines sit in this P's run queue, and so may
-			// request handlers that became ready while the clock wrote
-			// (its writes are raw system calls, which keep the P): let
-			// them run before a nap blocks the thread, or they would wait
-			// for the runtime to take the P back (up to 10 ms).
-			runtime.Gosched()
-			continue
-		}
-		if wait <= 0 {
-			continue
-		}
-		if c.precise && wait <= 2*time.Millisecond {
-			// Short naps, so that a new earlier waiter is seen within
-			// 200 µs without a kick.
-			nap.Sleep(min(wait, 200*time.Microsecond))
-			select {
-			case <-c.done:
-				return
-			default:
-				continue
-			}
-		}
-		if c.precise {
-			// Go's timers can be a millisecond late: wake 2 ms early and
-			// nap the rest.
-			wait -= 2 * time.Millisecond
-		}
-		t.Reset(wait)
-		select {
-		case <-t.C:
-		case <-c.kick:
-			if !t.Stop() {
-				select {
-				case <-t.C:
-				default:
-				}
-			}
-		case <-c.done:
+		now, batch := c.due()
+		woke := c.act(batch)
+		wait := c.requeue(batch)
+		if !c.pause(t, now, woke, wait) {
 			return
 		}
 	}
+}
+
+// due takes every entry due by now off the heap, in due order, into the
+// loop's batch.
+func (c *clock) due() (time.Time, waiters) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	batch := c.batch[:0]
+	for len(c.h) > 0 && !c.h[0].due.After(now) {
+		batch = append(batch, c.h.pop())
+	}
+	return now, batch
+}
+
+// act acts on every entry of batch, in due order, outside the lock:
+// writes take microseconds each and must not hold up new streams. It
+// wakes sleepers, writes streams' next chunks and notes the next due time
+// of each stream that has one (the others leave the batch: st nil). It
+// reports whether it woke a goroutine.
+func (c *clock) act(batch waiters) (woke bool) {
+	for i := range batch {
+		w := &batch[i]
+		if w.st == nil {
+			select {
+			case w.ch <- struct{}{}:
+			default:
+			}
+			woke = true
+			continue
+		}
+		next, more := w.st.tick()
+		if !more {
+			c.load.Add(-w.st.rate)
+			w.st = nil
+			continue
+		}
+		w.due = next
+	}
+	return woke
+}
+
+// requeue puts the batch's streams back in the heap at their next due
+// time, and returns the wait until the earliest entry.
+func (c *clock) requeue(batch waiters) time.Duration {
+	c.mu.Lock()
+	for _, w := range batch {
+		if w.st != nil {
+			c.h.push(w)
+		}
+	}
+	wait := time.Hour
+	if len(c.h) > 0 {
+		wait = c.h[0].due.Sub(time.Now())
+	}
+	c.mu.Unlock()
+	clear(batch) // drop the streams for the collector
+	c.batch = batch[:0]
+	return wait
+}
+
+// pause waits before the loop's next round: wait (the time to the
+// earliest entry), or less, as the clock's precision asks. It returns
+// false when the clock is closed. start is when the round began; woke
+// tells whether it woke goroutines.
+func (c *clock) pause(t *time.Timer, start time.Time, woke bool, wait time.Duration) bool {
+	if c.precise && (woke || time.Since(start) > 100*time.Microsecond) {
+		// The woken goroutines sit in this P's run queue, and so may
+		// request handlers that became ready while the clock wrote
+		// (its writes are raw system calls, which keep the P): let
+		// them run before a nap blocks the thread, or they would wait
+		// for the runtime to take the P back (up to 10 ms).
+		runtime.Gosched()
+		return true
+	}
+	if wait <= 0 {
+		return true
+	}
+	if c.precise && wait <= 2*time.Millisecond {
+		// Short naps, so that a new earlier waiter is seen within
+		// 200 µs without a kick.
+		nap.Sleep(min(wait, 200*time.Microsecond))
+		select {
+		case <-c.done:
+			return false
+		default:
+			return true
+		}
+	}
+	if c.precise {
+		// Go's timers can be a millisecond late: wake 2 ms early and
+		// nap the rest.
+		wait -= 2 * time.Millisecond
+	}
+	return c.sleep(t, wait)
+}
+
+// sleep waits on timer t for wait, or until a kick (an entry earlier than
+// the earliest arrived); false when the clock is closed.
+func (c *clock) sleep(t *time.Timer, wait time.Duration) bool {
+	t.Reset(wait)
+	select {
+	case <-t.C:
+	case <-c.kick:
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+	case <-c.done:
+		return false
+	}
+	return true
 }
 
 func (c *clock) close() {

@@ -2,12 +2,13 @@ package sim
 
 import (
 	"encoding/json"
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"math"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 
 	"github.com/aoaibench/aoaibench/internal/ptu"
 )
@@ -93,7 +94,7 @@ func TestProvisionedFill(t *testing.T) {
 	if err := d.Fill(); err != nil || d.TPMPerPTU != 2500 || d.OutputRatio != 4 || d.ITL != simconfig.Duration(40*time.Millisecond) || d.DeploymentType != "global" {
 		t.Errorf("%v: %+v", err, d)
 	}
-	if s := d.Describe(); !strings.Contains(s, "Global provisioned, 50 PTU") || !strings.Contains(s, "40ms/output token") {
+	if s := d.Describe(); !strings.Contains(s, "Global provisioned, 50 PTU") || !strings.Contains(s, "40 ms an output token") {
 		t.Errorf("describe: %s", s)
 	}
 	// --sim type=provisioned from the standard default takes the latency

@@ -1,8 +1,9 @@
 package sim
 
 import (
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 )
 
 // verdict is an admission decision.

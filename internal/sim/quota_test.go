@@ -1,9 +1,10 @@
 package sim
 
 import (
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"testing"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 )
 
 // lab runs the seed lab's scenario against the standard quota: rpm requests

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/aoaibench/aoaibench/internal/simconfig"
 	"io"
 	"math"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/simconfig"
 
 	tk "github.com/tiktoken-go/tokenizer"
 

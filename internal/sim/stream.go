@@ -1,11 +1,7 @@
 package sim
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -80,34 +76,77 @@ const (
 // header (hex size and CRLF).
 const hdrRoom = 18
 
-const contentFilter = `{"hate":{"filtered":false,"severity":"safe"},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}`
-
-// promptFilterFrame is Azure's first frame: no choices, the prompt's
-// content-filter results.
-const promptFilterFrame = `data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":` + contentFilter + `}]}` + "\n\n"
-
+// run answers the request: it waits for a slot, then writes the whole
+// answer, or the stream on the clock.
 func (st *stream) run() {
-	d, s := st.d, st.s
 	ctx := st.r.Context()
-	if d.slots != nil {
-		// Beyond max-concurrency a request waits its turn: TTFT grows.
-		d.waiting.Add(1)
-		select {
-		case d.slots <- struct{}{}:
-			d.waiting.Add(-1)
-			defer func() { <-d.slots }()
-		case <-ctx.Done():
-			d.waiting.Add(-1)
-			return
-		}
+	if !st.acquire(ctx) {
+		return
 	}
+	defer st.release()
+	d := st.d
 	queued := time.Since(st.arrived)
-	if s.scraped.Load() {
+	if st.s.scraped.Load() {
 		d.prom.queue.Observe(queued.Seconds())
 	}
 	d.run.Add(1)
 	defer d.run.Add(-1)
 
+	head := st.open()
+	if !st.req.Stream {
+		st.plain(ctx)
+		return
+	}
+	write, ok := st.start(head)
+	if !ok {
+		return
+	}
+	defer st.book()
+	// A plain HTTP/1.1 TCP connection is written by the clock itself:
+	// net/http has sent the headers and flushed, and the chunks we write
+	// to the socket follow its own in the same chunked body, which it
+	// ends when the handler returns. Connections stay reusable.
+	if st.direct() {
+		if write, ok = st.byClock(ctx, queued); !ok {
+			return
+		}
+	}
+	if st.c < st.chunks && !st.pace(ctx, write) {
+		return
+	}
+	st.done(st.first.Sub(st.arrived), queued, st.first, st.last)
+}
+
+// acquire waits for one of the deployment's slots, if it has a
+// concurrency limit; false if the client left first.
+func (st *stream) acquire(ctx context.Context) bool {
+	d := st.d
+	if d.slots == nil {
+		return true
+	}
+	// Beyond max-concurrency a request waits its turn: TTFT grows.
+	d.waiting.Add(1)
+	defer d.waiting.Add(-1)
+	select {
+	case d.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// release gives back the slot acquire took.
+func (st *stream) release() {
+	if st.d.slots != nil {
+		<-st.d.slots
+	}
+}
+
+// open names the answer (its ids and creation time) and makes the events
+// that come before the content: Azure's prompt filter results and each
+// choice's role, or the Responses API's opening events.
+func (st *stream) open() []byte {
+	model := st.d.cfg.Model
 	st.created = strconv.FormatInt(time.Now().Unix(), 10)
 	var buf []byte
 	switch st.req.kind {
@@ -119,14 +158,14 @@ func (st *stream) run() {
 		st.tails = make([]string, st.n)
 		for i := range st.tails {
 			st.tails[i] = `","index":` + strconv.Itoa(i) + `,"logprobs":null,"finish_reason":null}],"created":` + st.created +
-				`,"id":"` + st.id + `","model":"` + d.cfg.Model + `","object":"text_completion"}` + "\n\n"
+				`,"id":"` + st.id + `","model":"` + model + `","object":"text_completion"}` + "\n\n"
 		}
 	default:
 		st.id = "chatcmpl-" + newID(29)
 		st.tails = make([]string, st.n)
 		for i := range st.tails {
 			st.tails[i] = `,"finish_reason":null,"index":` + strconv.Itoa(i) + `,"logprobs":null}],"created":` + st.created +
-				`,"id":"` + st.id + `","model":"` + d.cfg.Model + `","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}` + "\n\n"
+				`,"id":"` + st.id + `","model":"` + model + `","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}` + "\n\n"
 		}
 		buf = append(buf, promptFilterFrame...)
 		for i := range st.n {
@@ -134,80 +173,83 @@ func (st *stream) run() {
 			buf = append(buf, st.tails[i]...)
 		}
 	}
-	if !st.req.Stream {
-		st.plain(ctx)
-		return
-	}
+	return buf
+}
+
+// start sends the stream's headers and head (the events before the
+// content), and schedules its chunks: the first is due TTFT from now. It
+// returns how net/http writes a chunk, or false if the client is gone.
+func (st *stream) start(head []byte) (func([]byte) error, bool) {
 	h := st.w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	st.w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(st.w)
-	if len(buf) > 0 {
-		st.w.Write(buf)
+	if len(head) > 0 {
+		st.w.Write(head)
 	}
 	if rc.Flush() != nil {
-		return
+		return nil, false
 	}
-	k := d.cfg.TokensPerChunk
-	st.chunks = (st.output + k - 1) / k // output is at least 1 (serve)
-	st.gap = time.Duration(float64(time.Duration(d.cfg.ITL)*time.Duration(k)) * st.itlScale)
+	k := st.d.cfg.TokensPerChunk
+	st.chunks = (st.output + k - 1) / k // output is at least 1 (admission: outputLength)
+	st.gap = time.Duration(float64(time.Duration(st.d.cfg.ITL)*time.Duration(k)) * st.itlScale)
 	st.due = time.Now().Add(st.ttft)
 	st.lates = make([]time.Duration, 0, 64)
 	st.buf = make([]byte, hdrRoom, 512)
-	defer st.book()
-
-	write := func(p []byte) error {
+	return func(p []byte) error {
 		if _, err := st.w.Write(p[hdrRoom:]); err != nil {
 			return err
 		}
 		return rc.Flush()
+	}, true
+}
+
+// byClock has the clock write the stream straight to its socket until it
+// hands the stream back. It returns how the stream's goroutine writes the
+// chunks left, if any, or false when the stream is over: its connection
+// failed, or its client or the server left (a stream written whole by
+// then is booked as completed).
+func (st *stream) byClock(ctx context.Context, queued time.Duration) (func([]byte) error, bool) {
+	st.s.directs.Add(1)
+	st.rate = int64(time.Second / max(st.gap, time.Microsecond))
+	st.clk = st.s.writer(st.rate)
+	if !st.clk.write(st) {
+		return nil, false
 	}
-	// A plain HTTP/1.1 TCP connection is written by the clock itself:
-	// net/http has sent the headers and flushed, and the chunks we write
-	// to the socket follow its own in the same chunked body, which it
-	// ends when the handler returns. Connections stay reusable.
-	if st.direct() {
-		s.directs.Add(1)
-		st.rate = int64(time.Second / max(st.gap, time.Microsecond))
-		st.clk = s.writer(st.rate)
-		if !st.clk.write(st) {
-			return
-		}
-		var why backWhy
-		select {
-		case why = <-st.back:
-		case <-ctx.Done():
-			st.leaveDone(queued)
-			return
-		case <-st.clk.done:
-			st.leaveDone(queued)
-			return
-		}
-		switch why {
-		case backFailed:
-			return
-		case backCut:
-			st.drop()
-		case backSlow:
-			// A reader that does not keep up: the rest waits for it here,
-			// and so do the following chunks.
-			if _, err := st.conn.Write(st.rest); err != nil {
-				return
-			}
-			st.wrote(time.Now(), false)
-		}
-		write = func(p []byte) error {
-			var out []byte
-			st.buf, out = frame(p)
-			_, err := st.conn.Write(out)
-			return err
-		}
+	var why backWhy
+	select {
+	case why = <-st.back:
+	case <-ctx.Done():
+		st.leaveDone(queued)
+		return nil, false
+	case <-st.clk.done:
+		st.leaveDone(queued)
+		return nil, false
 	}
-	if st.c < st.chunks && !st.pace(ctx, write) {
-		return
+	switch why {
+	case backFailed:
+		return nil, false
+	case backCut:
+		st.drop()
+	case backSlow:
+		// A reader that does not keep up: the rest waits for it here,
+		// and so do the following chunks.
+		if _, err := st.conn.Write(st.rest); err != nil {
+			return nil, false
+		}
+		st.wrote(time.Now(), false)
 	}
-	st.done(st.first.Sub(st.arrived), queued, st.first, st.last)
+	return st.writeConn, true
+}
+
+// writeConn writes a chunk to the connection: the stream's goroutine's
+// way once the clock has handed it back.
+func (st *stream) writeConn(p []byte) error {
+	var out []byte
+	st.buf, out = frame(p)
+	_, err := st.conn.Write(out)
+	return err
 }
 
 // direct reports whether the clock can write this stream to its socket,
@@ -315,92 +357,6 @@ func (st *stream) drop() {
 	panic(http.ErrAbortHandler)
 }
 
-// emit appends the events of the next chunk to buf: one content event per
-// choice, and after the last chunk the finish, usage and [DONE] events.
-func (st *stream) emit(buf []byte) []byte {
-	nt := min(st.d.cfg.TokensPerChunk, st.output-st.sent)
-	switch st.req.kind {
-	case kindResponses:
-		buf = st.event(buf, "response.output_text.delta")
-		buf = append(buf, `,"item_id":"`...)
-		buf = append(buf, st.item...)
-		buf = append(buf, `","output_index":0,"content_index":0,"delta":"`...)
-		for t := range nt {
-			buf = append(buf, ' ')
-			buf = append(buf, st.word(st.sent+t)...)
-		}
-		buf = append(buf, `","logprobs":[]}`+"\n\n"...)
-	case kindCompletions:
-		for i := range st.n {
-			buf = append(buf, `data: {"choices":[{"text":"`...)
-			for t := range nt {
-				buf = append(buf, ' ')
-				buf = append(buf, st.word(st.sent+t+i*st.output)...)
-			}
-			buf = append(buf, st.tails[i]...)
-		}
-	default:
-		for i := range st.n {
-			buf = append(buf, `data: {"choices":[{"content_filter_results":`...)
-			buf = append(buf, contentFilter...)
-			buf = append(buf, `,"delta":{"content":"`...)
-			for t := range nt {
-				buf = append(buf, ' ')
-				buf = append(buf, st.word(st.sent+t+i*st.output)...)
-			}
-			buf = append(buf, `"}`...)
-			buf = append(buf, st.tails[i]...)
-		}
-	}
-	if st.c == st.chunks-1 {
-		buf = st.end(buf)
-	}
-	return buf
-}
-
-// word is the output's token number tok (counted across choices).
-func (st *stream) word(tok int) string {
-	w := st.s.words
-	return w[(st.seed+uint64(tok))%uint64(len(w))]
-}
-
-// end appends the events after the content: finish, usage, [DONE].
-func (st *stream) end(buf []byte) []byte {
-	finish := "length"
-	if st.output+st.reasoning < st.limit() {
-		finish = "stop"
-	}
-	model := st.d.cfg.Model
-	switch st.req.kind {
-	case kindResponses:
-		return st.responsesEnd(buf, finish)
-	case kindCompletions:
-		for i := range st.n {
-			buf = append(buf, `data: {"choices":[{"text":"","index":`+strconv.Itoa(i)+`,"logprobs":null,"finish_reason":"`+finish+`"}],"created":`+st.created+`,"id":"`+st.id+`","model":"`+model+`","object":"text_completion"}`+"\n\n"...)
-		}
-		if st.req.StreamOptions != nil && st.req.StreamOptions.IncludeUsage {
-			buf = fmt.Appendf(buf, `data: {"choices":[],"created":%s,"id":"%s","model":"%s","object":"text_completion","usage":{"completion_tokens":%d,"prompt_tokens":%d,"total_tokens":%d}}`+"\n\n",
-				st.created, st.id, model, st.completion(), st.prompt, st.prompt+st.completion())
-		}
-		return append(buf, "data: [DONE]\n\n"...)
-	}
-	for i := range st.n {
-		buf = append(buf, `data: {"choices":[{"content_filter_results":{},"delta":{},"finish_reason":"`+finish+`","index":`+strconv.Itoa(i)+`,"logprobs":null}],"created":`+st.created+`,"id":"`+st.id+`","model":"`+model+`","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}`+"\n\n"...)
-	}
-	if st.req.StreamOptions != nil && st.req.StreamOptions.IncludeUsage {
-		details, pdetails := "", ""
-		if st.reasoning > 0 {
-			details = fmt.Sprintf(`,"completion_tokens_details":{"reasoning_tokens":%d}`, st.reasoning*st.n)
-		}
-		if st.d.cache != nil {
-			pdetails = fmt.Sprintf(`,"prompt_tokens_details":{"cached_tokens":%d}`, st.cached)
-		}
-		buf = fmt.Appendf(buf, `data: {"choices":[],"created":%s,"id":"%s","model":"%s","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench","usage":{"completion_tokens":%d%s,"prompt_tokens":%d%s,"total_tokens":%d}}`+"\n\n",
-			st.created, st.id, model, st.completion(), details, st.prompt, pdetails, st.prompt+st.completion())
-	}
-	return append(buf, "data: [DONE]\n\n"...)
-}
-
 // wrote books the chunk just written at now and moves to the next. A
 // chunk whose write completed later than the clock's attempt (a slow
 // reader) is not a timing figure of the simulator's.
@@ -429,21 +385,6 @@ func (st *stream) wrote(now time.Time, timed bool) {
 	st.due = st.due.Add(g)
 }
 
-// book adds the pending write lateness to the deployment's figures, in
-// batches to keep its lock off the per-chunk path.
-func (st *stream) book() {
-	if len(st.lates) == 0 {
-		return
-	}
-	d := st.d
-	d.mu.Lock()
-	for _, l := range st.lates {
-		d.stats.timing.Add(max(l, 0))
-	}
-	d.mu.Unlock()
-	st.lates = st.lates[:0]
-}
-
 // frame makes buf, whose payload follows hdrRoom reserved bytes, one HTTP
 // chunk: its hex size before, CRLF after. It returns buf, grown, and the
 // chunk within it.
@@ -456,195 +397,4 @@ func frame(buf []byte) (grown, chunk []byte) {
 	copy(buf[start:], h)
 	buf[hdrRoom-2], buf[hdrRoom-1] = '\r', '\n'
 	return buf, buf[start:]
-}
-
-// completion is the usage's completion_tokens: every choice's visible and
-// reasoning tokens.
-func (st *stream) completion() int { return (st.output + st.reasoning) * st.n }
-
-// limit is the request's max tokens, or the default.
-func (st *stream) limit() int {
-	switch {
-	case st.req.MaxTokens != nil:
-		return *st.req.MaxTokens
-	case st.req.MaxCompletionTokens != nil:
-		return *st.req.MaxCompletionTokens
-	}
-	return st.d.cfg.DefaultOutput
-}
-
-// plainBuffer is the buffer a whole answer is written through.
-const plainBuffer = 32 << 10
-
-// plain answers a non-streaming request once the whole output would have
-// been generated. The answer is written as it is made, through a buffer of
-// plainBuffer bytes: its text (up to n choices of a context window each,
-// 100 MB of JSON for 128 of 128,000 tokens) is never in memory whole. An
-// answer the client did not take is not counted as completed.
-func (st *stream) plain(ctx context.Context) {
-	d := st.d
-	total := st.ttft + time.Duration(float64(time.Duration(d.cfg.ITL)*time.Duration(max(st.output-1, 0)))*st.itlScale)
-	wake := make(chan struct{}, 1)
-	if !st.s.clock.sleepUntil(time.Now().Add(total), wake, ctx.Done()) {
-		return
-	}
-	st.w.Header().Set("Content-Type", "application/json")
-	w := bufio.NewWriterSize(st.w, plainBuffer)
-	var err error
-	if st.req.kind == kindEmbeddings {
-		err = st.writeEmbeddings(w)
-	} else {
-		err = st.writeAnswer(w)
-	}
-	if err == nil {
-		err = w.Flush()
-	}
-	if err != nil {
-		return
-	}
-	st.done(total, 0, time.Time{}, time.Time{})
-}
-
-// writeEmbeddings writes an embeddings answer: the same vector for each
-// input.
-func (st *stream) writeEmbeddings(w *bufio.Writer) error {
-	w.WriteString(`{"object":"list","data":[`)
-	for i := range st.req.texts {
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		w.WriteString(`{"object":"embedding","index":`)
-		w.WriteString(strconv.Itoa(i))
-		w.WriteString(`,"embedding":`)
-		if _, err := w.WriteString(st.s.vector); err != nil {
-			return err
-		}
-		w.WriteByte('}')
-	}
-	model, _ := json.Marshal(st.d.cfg.Model)
-	_, err := fmt.Fprintf(w, `],"model":%s,"usage":{"prompt_tokens":%d,"total_tokens":%d}}`+"\n", model, st.prompt, st.prompt)
-	return err
-}
-
-// writeAnswer writes a whole chat, completions or Responses answer. The
-// JSON is made with a marker where each choice's text goes, a random one
-// no request can forge; the text is written in its place, word by word.
-func (st *stream) writeAnswer(w *bufio.Writer) error {
-	d := st.d
-	finish := "length"
-	if st.output+st.reasoning < st.limit() {
-		finish = "stop"
-	}
-	nonce := newID(16)
-	marker := func(i int) string { return "\x00" + nonce + "-" + strconv.Itoa(i) + "\x00" }
-	created, _ := strconv.ParseInt(st.created, 10, 64)
-	usage := map[string]any{"prompt_tokens": st.prompt, "completion_tokens": st.completion(), "total_tokens": st.prompt + st.completion(),
-		"completion_tokens_details": map[string]int{"reasoning_tokens": st.reasoning * st.n},
-		"prompt_tokens_details":     map[string]int{"cached_tokens": st.cached}}
-	var body any
-	texts := st.n
-	switch st.req.kind {
-	case kindResponses:
-		status := "completed"
-		if finish == "length" {
-			status = "incomplete"
-		}
-		body, texts = st.response(status, finish, true, marker(0)), 1
-	case kindCompletions:
-		var choices []map[string]any
-		for i := range st.n {
-			choices = append(choices, map[string]any{"text": marker(i), "index": i, "logprobs": nil, "finish_reason": finish})
-		}
-		delete(usage, "completion_tokens_details")
-		delete(usage, "prompt_tokens_details")
-		body = map[string]any{"id": st.id, "object": "text_completion", "created": created, "model": d.cfg.Model, "choices": choices, "usage": usage}
-	default:
-		var choices []map[string]any
-		for i := range st.n {
-			choices = append(choices, map[string]any{"index": i, "message": map[string]any{"role": "assistant", "content": marker(i)}, "finish_reason": finish})
-		}
-		body = map[string]any{"id": st.id, "object": "chat.completion", "created": created, "model": d.cfg.Model, "choices": choices, "usage": usage}
-	}
-	rest, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	rest = append(rest, '\n')
-	for i := range texts {
-		// JSON writes the marker's NULs as \u0000.
-		enc := `\u0000` + nonce + "-" + strconv.Itoa(i) + `\u0000`
-		at := bytes.Index(rest, []byte(enc))
-		if at < 0 {
-			return fmt.Errorf("simulator: no place for text %d in the answer", i) // cannot happen
-		}
-		w.Write(rest[:at])
-		// A chat message's content has no leading space.
-		if err := st.writeText(w, i, st.req.kind == kindChat); err != nil {
-			return err
-		}
-		rest = rest[at+len(enc):]
-	}
-	_, err = w.Write(rest)
-	return err
-}
-
-// writeText writes choice i's whole output, the words the chunks carry,
-// without the first space when trim is set.
-func (st *stream) writeText(w *bufio.Writer, i int, trim bool) error {
-	for t := range st.output {
-		if t > 0 || !trim {
-			w.WriteByte(' ')
-		}
-		if _, err := w.WriteString(st.word(t + i*st.output)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// done books a completed request: tokens, ground-truth timings, and the
-// provisioned bucket's correction from estimate to real tokens.
-func (st *stream) done(ttft, queued time.Duration, first, last time.Time) {
-	d := st.d
-	if st.s.scraped.Load() {
-		st.observe(ttft, first) // its observers need no lock
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.ptu != nil {
-		// The prompt less its cached part, as the admission counted it;
-		// the output estimated (max tokens of each choice) becomes the
-		// output generated, reasoning included.
-		d.ptu.correct(time.Now(), st.prompt-st.cached, st.asked, st.completion())
-	}
-	x := &d.stats
-	x.Completed++
-	x.PromptTokens += int64(st.prompt)
-	x.CachedTokens += int64(st.cached)
-	x.CompletionTokens += int64(st.completion())
-	key := fmt.Sprintf("p%d_o%d", st.prompt, st.output)
-	c := x.classes[key]
-	if c == nil {
-		c = newClassStats(st.prompt, st.output)
-		x.classes[key] = c
-	}
-	c.add(st, ttft, queued, first, last)
-}
-
-// observe adds a completed request to /metrics.
-func (st *stream) observe(ttft time.Duration, first time.Time) {
-	p := &st.d.prom
-	if !first.IsZero() {
-		p.ttft.Observe(ttft.Seconds())
-	}
-	p.e2e.Observe(time.Since(st.arrived).Seconds())
-	p.prompt.Add(float64(st.prompt))
-	p.generation.Add(float64(st.completion()))
-	p.cacheQueries.Add(float64(st.prompt))
-	p.cacheHits.Add(float64(st.cached))
-	if st.output+st.reasoning < st.limit() {
-		p.successStop.Inc()
-	} else {
-		p.successLimit.Inc()
-	}
 }

@@ -282,8 +282,15 @@ func (d Deployment) Describe() string {
 	case d.TPM > 0:
 		q = fmt.Sprintf("standard, %d TPM", d.TPM)
 	}
-	return fmt.Sprintf("%s (model %s, %s, TTFT %v + %v/prompt token, %v/output token)", d.Name, d.Model, q,
-		time.Duration(d.TTFT), time.Duration(d.Prefill), time.Duration(d.ITL))
+	return fmt.Sprintf("%s (model %s, %s, TTFT %s ms + %s ms a prompt token, %s ms an output token)", d.Name, d.Model, q,
+		millis(d.TTFT), millis(d.Prefill), millis(d.ITL))
+}
+
+// millis is a latency in milliseconds, as exact as it is: 150, 0.02,
+// 30.30303; the unit reports show, where Go's form would be 150ms, 20µs,
+// 30.30303ms.
+func millis(d Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', -1, 64)
 }
 
 // Fill sets a deployment's defaults and checks it, as the simulator does
