@@ -4,6 +4,7 @@
 package api
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -205,7 +206,7 @@ func (e *Endpoint) azure(u *url.URL, path, apiVersion string) error {
 // azureV1 sets u to Azure's v1 URL of e's type; the model is the
 // deployment (or model).
 func (e *Endpoint) azureV1(u *url.URL, path, model string) error {
-	e.Model = firstNonEmpty(e.Deployment, model)
+	e.Model = cmp.Or(e.Deployment, model)
 	if e.Model == "" {
 		return fmt.Errorf("--deployment (or --model) is required for an Azure v1 endpoint")
 	}
@@ -221,7 +222,7 @@ func (e *Endpoint) azureV1(u *url.URL, path, model string) error {
 // /v1beta/openai, Perplexity's none); a base URL gets /v1 unless it ends
 // in it.
 func (e *Endpoint) openAI(u *url.URL, path, model string) error {
-	e.Model = firstNonEmpty(model, e.Deployment)
+	e.Model = cmp.Or(model, e.Deployment)
 	if e.Model == "" {
 		return fmt.Errorf("--model is required for an OpenAI-compatible endpoint")
 	}
@@ -265,15 +266,6 @@ func redactURL(raw string) string {
 		return strings.ReplaceAll(raw, p, "xxxxx")
 	}
 	return raw
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func isLoopback(host string) bool {
