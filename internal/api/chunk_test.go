@@ -95,6 +95,7 @@ var responsesCases = []struct {
 // type, wherever "type" comes in the object: the deltas that are output,
 // the events that end the answer, and those that say nothing measured.
 func TestResponsesEvents(t *testing.T) {
+	t.Parallel()
 	cases := responsesCases
 	var c Chunk
 	for _, tc := range cases {
@@ -126,6 +127,7 @@ func TestResponsesEvents(t *testing.T) {
 }
 
 func TestParseChunk(t *testing.T) {
+	t.Parallel()
 	var c Chunk
 	for _, s := range chunkSeeds {
 		for _, whole := range []bool{false, true} {
@@ -172,6 +174,7 @@ func TestParseChunk(t *testing.T) {
 // TestBadUsage: a usage count that is not a count is named, whether it
 // is not a number or a number no count can be; the others are read.
 func TestBadUsage(t *testing.T) {
+	t.Parallel()
 	var c Chunk
 	for _, tc := range []struct{ usage, want string }{
 		{`"prompt_tokens":"10","completion_tokens":1`, "prompt_tokens is not a number"},

@@ -8,6 +8,7 @@ import (
 )
 
 func TestResolve(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		raw      string
 		api      API
@@ -90,6 +91,7 @@ func TestResolve(t *testing.T) {
 }
 
 func TestUserInfoNeverShown(t *testing.T) {
+	t.Parallel()
 	e, err := Resolve("http://user:hunter2@127.0.0.1:8000", OpenAI, "", "", "m", "")
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestWrite(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := Write(dir+"/x.json", []byte("{}")); err != nil {
 		t.Fatal(err)

@@ -32,6 +32,7 @@ func objectives(t *testing.T) []plan.Threshold {
 }
 
 func TestSearchFindsCapacity(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		capacity, min, max float64
 		probes             int
@@ -69,6 +70,7 @@ func TestSearchFindsCapacity(t *testing.T) {
 // TestSearchInvalidStepFails: a step whose load generator fell behind did
 // not test its rate: it fails, and says why.
 func TestSearchInvalidStepFails(t *testing.T) {
+	t.Parallel()
 	behind := func(_ context.Context, i int, rate float64) (*metrics.Results, string, error) {
 		r := &metrics.Results{Valid: rate <= 1000, Requests: metrics.Requests{Sent: 100, OK: 100}}
 		if !r.Valid {
@@ -109,6 +111,7 @@ func shortSteps(_ context.Context, i int, rate float64) (*metrics.Results, strin
 // TestQuotaBoundsSearch: a step over the quota fails whatever the
 // objectives say, and the answer says the quota bounds it.
 func TestQuotaBoundsSearch(t *testing.T) {
+	t.Parallel()
 	f, err := Search{Min: 60, Max: 960, Tolerance: 0.05}.Run(context.Background(), objectives(t), shortSteps)
 	if err != nil || f.MaxRate != 60 || f.Fail > 63 {
 		t.Fatalf("%v: max %g, bracket %g..%g", err, f.MaxRate, f.Pass, f.Fail)
@@ -133,6 +136,7 @@ func TestQuotaBoundsSearch(t *testing.T) {
 }
 
 func TestParseRates(t *testing.T) {
+	t.Parallel()
 	r, err := ParseRates("--rates", "10:50:10")
 	if err != nil || len(r) != 5 || r[4] != 50 {
 		t.Errorf("%v %v", r, err)

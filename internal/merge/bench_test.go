@@ -114,6 +114,7 @@ func writeShards(tb testing.TB, dir string, n, count int) ([]string, time.Time) 
 // TestWrittenShards: the benchmark's shards are shards the merge takes,
 // with the figures made.
 func TestWrittenShards(t *testing.T) {
+	t.Parallel()
 	dirs, now := writeShards(t, t.TempDir(), 3, 1000)
 	o, err := mergeAt(dirs, filepath.Join(t.TempDir(), "m"), now)
 	if err != nil {

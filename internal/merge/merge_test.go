@@ -153,6 +153,7 @@ func readResults(t *testing.T, dir string) *metrics.Results {
 // request of the schedule once, 0 to 23, the warmup's 4 left out of the
 // figures, each figure the shards' sum, exactly.
 func TestMergeShards(t *testing.T) {
+	t.Parallel()
 	dirs, now := runShards(t, t.TempDir(), shardPlan(), 2, fast())
 	out := filepath.Join(t.TempDir(), "merged")
 	o, err := mergeAt(dirs, out, now)
@@ -192,6 +193,7 @@ func TestMergeShards(t *testing.T) {
 // and the figures marked not valid; a shard whose file has blank lines
 // and CRLFs is merged as records and newlines.
 func TestMergeLateShard(t *testing.T) {
+	t.Parallel()
 	clean, now := runShards(t, t.TempDir(), shardPlan(), 2, fast())
 	dirs := copyDirs(t, clean)
 	late := `"2000-01-01T00:00:03.5Z"` // 2.5 s after --start-at
@@ -233,6 +235,7 @@ func TestMergeLateShard(t *testing.T) {
 // the merged figures are the sums of the shards' and agree with the
 // merged records read apart.
 func TestMergeRealShards(t *testing.T) {
+	t.Parallel()
 	faulty := fast()
 	faulty.Fail5xx, faulty.CutStream, faulty.Storm429 = 0.15, 0.15, 0.1
 	reasoning := fast()
@@ -434,6 +437,7 @@ func regexpReplace(t *testing.T, s, pattern, repl string) string {
 // file and what is wrong (a *plan.Error: exit 2), and nothing is written.
 // Shard 1 of 2 holds requests 1, 3... 23; 1 and 3 are its warmup.
 func TestMergeRefuses(t *testing.T) {
+	t.Parallel()
 	clean, now := runShards(t, t.TempDir(), shardPlan(), 2, fast())
 	at := time.Date(2000, 1, 1, 0, 0, 1, 0, time.UTC) // the bubble's start, and a second
 	if got := getJSON(t, filepath.Join(clean[1], "run.json"), "load.start_at"); got != `"`+at.Format(time.RFC3339Nano)+`"` {

@@ -46,6 +46,7 @@ func o200k(t *testing.T) *tokenizer.Tokenizer {
 // per event come from the whole text's token boundaries, so each gap is one
 // token and ITL is the true gap.
 func TestOneTokenPerEvent(t *testing.T) {
+	t.Parallel()
 	words := []string{"The ", "quick ", "brown ", "fox ", "jumps ", "over ", "the ", "lazy ", "dog."}
 	var evs []ev
 	for i, w := range words {
@@ -88,6 +89,7 @@ func TestOneTokenPerEvent(t *testing.T) {
 // TestChoicesTimedApart: n=2 with choices interleaved, 18.9 ms per token
 // each. Merged, the events would be 9.45 ms apart.
 func TestChoicesTimedApart(t *testing.T) {
+	t.Parallel()
 	var evs []ev
 	for i := range 20 {
 		gap := 9450 * time.Microsecond
@@ -123,6 +125,7 @@ func TestChoicesTimedApart(t *testing.T) {
 // tokens in completion_tokens; TPOT uses the 44 streamed tokens, and the
 // client's 44 are no mismatch.
 func TestHiddenReasoning(t *testing.T) {
+	t.Parallel()
 	var evs []ev
 	for i := range 44 {
 		gap := 10 * time.Millisecond
@@ -163,6 +166,7 @@ func TestHiddenReasoning(t *testing.T) {
 // TestGapPassedOn: an event that completes no token (half a word) passes
 // its gap to the next.
 func TestGapPassedOn(t *testing.T) {
+	t.Parallel()
 	evs := []ev{{0, Content, "Hello", 0}, {0, Content, " wor", 10 * time.Millisecond}, {0, Content, "ld", 10 * time.Millisecond}}
 	r := NewRecord(0, t0)
 	r.Derive(wireOf(evs, NoUsage), o200k(t), false)
@@ -174,6 +178,7 @@ func TestGapPassedOn(t *testing.T) {
 // TestLongOutputBounded: output past MaxText is tokenized only as far as
 // MaxText and extrapolated; with quick, not at all.
 func TestLongOutputBounded(t *testing.T) {
+	t.Parallel()
 	chunk := strings.Repeat("x", 1<<20) // one "word" of a megabyte, 4 events
 	var evs []ev
 	for i := range 4 {
@@ -206,6 +211,7 @@ func TestLongOutputBounded(t *testing.T) {
 // as histograms.json, merge into the same percentiles as one summary over
 // every record of both.
 func TestHistogramsMergeExactly(t *testing.T) {
+	t.Parallel()
 	a, b, all := NewSummary(SLO{}), NewSummary(SLO{}), NewSummary(SLO{})
 	for i := range 3000 {
 		// Two differently shaped runs: their percentiles differ, and
@@ -247,6 +253,7 @@ func TestHistogramsMergeExactly(t *testing.T) {
 // token, and ITL stays even (20 ms a gap, 22.2 ms a token), with no
 // made-up gap at the end.
 func TestMismatchSpreadEvenly(t *testing.T) {
+	t.Parallel()
 	var evs []ev
 	for i := range 1000 {
 		gap := 20 * time.Millisecond
@@ -276,6 +283,7 @@ func TestMismatchSpreadEvenly(t *testing.T) {
 // TestChunkGapsRaw: chunk gaps are every raw gap, even of events that
 // complete no token; ITL merges those into the next token's gap.
 func TestChunkGapsRaw(t *testing.T) {
+	t.Parallel()
 	evs := []ev{{0, Content, "Hello", 0}, {0, Content, " wor", 10 * time.Millisecond}, {0, Content, "ld", 10 * time.Millisecond}, {0, Content, "!", 10 * time.Millisecond}}
 	r := NewRecord(0, t0)
 	r.Derive(wireOf(evs, NoUsage), o200k(t), false)

@@ -18,6 +18,7 @@ func okRecord(send, first, last, end time.Duration, out int) *Record {
 }
 
 func TestRecordMetrics(t *testing.T) {
+	t.Parallel()
 	r := okRecord(0, 200*time.Millisecond, 200*time.Millisecond+49*20*time.Millisecond, 1200*time.Millisecond, 50)
 	r.Sched = t0.Add(-time.Millisecond)
 	if d, _ := r.TPOT(); d != 20*time.Millisecond {
@@ -41,6 +42,7 @@ func TestRecordMetrics(t *testing.T) {
 }
 
 func TestWindowFractionAndCompletionKey(t *testing.T) {
+	t.Parallel()
 	w := NewWindow(time.Minute, t0)
 	// Sent at 0 s, completes at 2.5 s: counted by completion time.
 	w.Add(okRecord(0, time.Second, 2*time.Second, 2500*time.Millisecond, 10))
@@ -57,6 +59,7 @@ func TestWindowFractionAndCompletionKey(t *testing.T) {
 }
 
 func TestWindowPercentiles(t *testing.T) {
+	t.Parallel()
 	w := NewWindow(time.Minute, t0)
 	for i := 1; i <= 100; i++ {
 		r := okRecord(0, time.Duration(i)*time.Millisecond, 2*time.Second, 3*time.Second, 10)
@@ -74,6 +77,7 @@ func TestWindowPercentiles(t *testing.T) {
 }
 
 func TestWindowMemoryFlat(t *testing.T) {
+	t.Parallel()
 	w := NewWindow(time.Second, t0)
 	for i := range 100000 {
 		at := time.Duration(i) * time.Millisecond
@@ -88,6 +92,7 @@ func TestWindowMemoryFlat(t *testing.T) {
 }
 
 func TestSummaryCounts(t *testing.T) {
+	t.Parallel()
 	s := NewSummary(SLO{})
 	s.Add(okRecord(0, time.Second, 2*time.Second, 3*time.Second, 11))
 	f := NewRecord(1, t0)
@@ -123,6 +128,7 @@ func TestSummaryCounts(t *testing.T) {
 }
 
 func TestHistStats(t *testing.T) {
+	t.Parallel()
 	h := NewDurations()
 	for i := 1; i <= 1000; i++ {
 		h.Add(time.Duration(i) * time.Millisecond)
@@ -144,6 +150,7 @@ func TestHistStats(t *testing.T) {
 // figures, not two histograms a request (2,000 requests took 750 MB);
 // the others are counted together.
 func TestServedBounded(t *testing.T) {
+	t.Parallel()
 	s := NewSummary(SLO{})
 	for i := range 2000 {
 		r := okRecord(0, time.Second, 2*time.Second, 2*time.Second, 10)

@@ -3,6 +3,7 @@ package models
 import "testing"
 
 func TestLookup(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name      string
 		family    string

@@ -9,6 +9,7 @@ import (
 )
 
 func TestConstant(t *testing.T) {
+	t.Parallel()
 	c, err := NewConstant(120)
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +42,7 @@ func TestConstant(t *testing.T) {
 // no more, instead of overflowing into negative offsets (which sent
 // thousands of requests at once).
 func TestOverflow(t *testing.T) {
+	t.Parallel()
 	for _, rpm := range []float64{1e-300, 1e-12, 5e-324} {
 		c, err := NewConstant(rpm)
 		if err != nil {
@@ -70,6 +72,7 @@ func TestOverflow(t *testing.T) {
 }
 
 func TestCount(t *testing.T) {
+	t.Parallel()
 	c, _ := NewConstant(6000) // every 10 ms
 	for _, tc := range []struct {
 		t    time.Duration
@@ -90,6 +93,7 @@ func TestCount(t *testing.T) {
 }
 
 func TestPoisson(t *testing.T) {
+	t.Parallel()
 	p, _ := NewPoisson(600, 3)
 	q, _ := NewPoisson(600, 3)
 	var last time.Duration
@@ -120,6 +124,7 @@ func TestPoisson(t *testing.T) {
 // are the integral of its rate over that span (to the request), and the
 // whole schedule sends exactly its integral.
 func TestStagesDispatchTheIntegral(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		start  float64
 		stages []Stage
@@ -160,6 +165,7 @@ func TestStagesDispatchTheIntegral(t *testing.T) {
 }
 
 func TestStagesRate(t *testing.T) {
+	t.Parallel()
 	s, _ := NewStages(0, []Stage{{time.Minute, 600}, {time.Minute, 600}, {30 * time.Second, 0}})
 	for _, tc := range []struct {
 		at   time.Duration
@@ -181,6 +187,7 @@ func TestStagesRate(t *testing.T) {
 }
 
 func TestOffsets(t *testing.T) {
+	t.Parallel()
 	o, err := NewOffsets([]time.Duration{0, 0, time.Second, 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -204,6 +211,7 @@ func TestOffsets(t *testing.T) {
 }
 
 func TestThink(t *testing.T) {
+	t.Parallel()
 	parse := func(s string) (time.Duration, error) { return time.ParseDuration(s) }
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct {
@@ -243,6 +251,7 @@ func TestThink(t *testing.T) {
 // requests at exactly its offsets, for constant, Poisson and staged
 // schedules; each shard's Count agrees with its Due.
 func TestShardsUnion(t *testing.T) {
+	t.Parallel()
 	c, _ := NewConstant(24000)
 	p, _ := NewPoisson(24000, 7)
 	s, _ := NewStages(0, []Stage{{30 * time.Second, 6000}, {30 * time.Second, 6000}})

@@ -9,6 +9,7 @@ import (
 const header = "model\tinput_tpm_per_ptu\toutput_ratio\tglobal_min\tglobal_increment\tregional_min\tregional_increment\tlatency_tps\n"
 
 func TestParseErrors(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ in, want string }{
 		{"", "t.tsv:1: no header row"},
 		{"# only a comment\n", "t.tsv:1: no header row"},

@@ -8,6 +8,7 @@ import (
 )
 
 func TestPublishedTable(t *testing.T) {
+	t.Parallel()
 	tb := Default()
 	// The figures the models table had wrong.
 	for name, want := range map[string]float64{"gpt-4.1-mini": 14_900, "o1": 230, "gpt-4o": 2_500, "gpt-5.2": 3_400} {
@@ -28,6 +29,7 @@ func TestPublishedTable(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
+	t.Parallel()
 	tb := Default()
 	for name, want := range map[string]string{
 		"gpt-4o": "gpt-4o", "GPT-4o-2024-08-06": "gpt-4o", "gpt-4o-mini-2024-07-18": "gpt-4o-mini",
@@ -49,6 +51,7 @@ func TestLookup(t *testing.T) {
 
 // TestWorkedExample is the source's worked example, exact.
 func TestWorkedExample(t *testing.T) {
+	t.Parallel()
 	m, _ := Default().Lookup("gpt-5.2")
 	for _, c := range []struct {
 		cache      float64
@@ -67,6 +70,7 @@ func TestWorkedExample(t *testing.T) {
 }
 
 func TestDeployable(t *testing.T) {
+	t.Parallel()
 	m, _ := Default().Lookup("gpt-4o-mini") // regional 25 in steps of 25
 	for _, c := range []struct {
 		t  Type
@@ -102,6 +106,7 @@ func TestDeployable(t *testing.T) {
 }
 
 func TestUnits(t *testing.T) {
+	t.Parallel()
 	m, _ := Default().Lookup("gpt-5.2")
 	// 1,000 prompt of which 400 cached, 100 output at 8: 600 + 800.
 	if u := m.Units(1000, 400, 100); u != 1400 {
@@ -110,6 +115,7 @@ func TestUnits(t *testing.T) {
 }
 
 func TestBucket(t *testing.T) {
+	t.Parallel()
 	t0 := time.Unix(0, 0)
 	b := NewBucket(60_000, t0) // 1,000 units a second
 	if !b.Admit(t0, 30_000).OK || b.Utilization(t0) != 50 {

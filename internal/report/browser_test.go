@@ -35,6 +35,7 @@ func chromium(t *testing.T) string {
 // with no console errors and no network requests, every chart has drawn
 // data, and a screenshot is written.
 func TestReportInBrowser(t *testing.T) {
+	t.Parallel()
 	exe := chromium(t)
 	runs, _ := readRuns(t, "testdata/paygo", "testdata/ptu", "testdata/original.log", "testdata/lowrate", "testdata/throttled", "testdata/r120", "testdata/turns", "testdata/embeddings")
 	dir := t.TempDir()

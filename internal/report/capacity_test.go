@@ -17,6 +17,7 @@ import (
 // the y = x line, the answer is marked, the TPM chart has the quota line,
 // and every chart spans the same rates from 0. Latencies are in ms.
 func TestCapacityReport(t *testing.T) {
+	t.Parallel()
 	c, err := ReadCapacity("testdata/search")
 	if err != nil {
 		t.Fatal(err)
@@ -53,6 +54,7 @@ func TestCapacityReport(t *testing.T) {
 // why a step failed is said; a sweep of the release before "judged" was
 // judged only when it had objectives (its steps' slo checks).
 func TestStepVerdicts(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "sweep.json"), []byte(`{"schema":1,"kind":"sweep","probes":[
 {"rate":60,"judged":false,"passed":true,"results":{"valid":true}},
@@ -81,6 +83,7 @@ func TestStepVerdicts(t *testing.T) {
 
 // TestCapacityTable: a sweep's or a search's steps as md, csv and json.
 func TestCapacityTable(t *testing.T) {
+	t.Parallel()
 	c, err := ReadCapacity("testdata/search")
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +111,7 @@ func TestCapacityTable(t *testing.T) {
 // directories are read whatever it names (a 1 MB sweep.json naming one
 // 1 MB run 6,904 times took 90 s to report; now 0.2 s).
 func TestStepDirsBounded(t *testing.T) {
+	t.Parallel()
 	read := map[string]*Run{}
 	for range 1000 {
 		if readStep("testdata/search", "/elsewhere/step-01-60rpm", read) == nil {

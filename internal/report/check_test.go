@@ -39,6 +39,7 @@ func copyRun(t testing.TB, from string) string {
 // token count past 1e9, a negative latency, a non-finite rate) is refused
 // where it is read, as bad input naming the file, its line and the field.
 func TestHostileFilesRefused(t *testing.T) {
+	t.Parallel()
 	rec := func(s string) string {
 		return `{"id":0,"class":"ok","status":200,"send":0.5,"end":6.2,"ttft":0.3,"tpot":0.01,"e2e":5.7,"prompt_tokens":4500,"output_tokens":500}` + "\n" + s + "\n"
 	}
@@ -102,6 +103,7 @@ func TestHostileFilesRefused(t *testing.T) {
 // TestHostileCapacityRefused: a sweep's or a search's step past any rate
 // is refused with its line.
 func TestHostileCapacityRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "sweep.json"), []byte(`{"schema":1,"kind":"sweep","probes":[
 {"rate":60,"passed":true,"results":{"rpm":{"achieved":60}}},
@@ -122,6 +124,7 @@ func TestHostileCapacityRefused(t *testing.T) {
 // TestLineOf: the line of a field found by its path, in arrays and
 // nested objects, and 0 when it is not there.
 func TestLineOf(t *testing.T) {
+	t.Parallel()
 	b := []byte("{\"a\": 1,\n \"b\": {\"c\": [1,\n 2, {\"d\":\n 3}]},\n \"e\": [[0], {\"f\": 5}]}")
 	for path, want := range map[string]int{"a": 1, "b.c[1]": 3, "b.c[2].d": 4, "e[1].f": 5, "e[0][0]": 5, "b.x": 0, "b": 2} {
 		if got := lineOf(b, path); got != want {
@@ -134,6 +137,7 @@ func TestLineOf(t *testing.T) {
 // whatever its span: one point at 1e308 made the old loop add 1 to 1e308
 // for ever.
 func TestTicksBounded(t *testing.T) {
+	t.Parallel()
 	for _, c := range [][3]float64{{1e308, 1e308, 1}, {0, math.Inf(1), 1}, {0, 1e300, 1e-300}, {-1e16, 1e16, 1}, {0, 100, 20}, {1e16, 1e16 + 1, 1}} {
 		ts := ticks(c[0], c[1], c[2])
 		if len(ts) > maxTicks {
@@ -195,6 +199,7 @@ func (w *countingWriter) Write(b []byte) (int, error) { w.n += len(b); return le
 // draw in bounded time and size: every loop a file's value drives (axis
 // ticks, buckets, histogram bins, markers) has a bound of its own.
 func TestHostileRenderBounded(t *testing.T) {
+	t.Parallel()
 	done := make(chan int, 1)
 	go func() {
 		var w countingWriter
@@ -283,6 +288,7 @@ func FuzzReaders(f *testing.F) {
 // TestReadAcceptsItsOwnFiles: every test run still reads (the bounds
 // refuse no real file).
 func TestReadAcceptsItsOwnFiles(t *testing.T) {
+	t.Parallel()
 	for _, p := range []string{"testdata/paygo", "testdata/ptu", "testdata/lowrate", "testdata/throttled", "testdata/original.log", "testdata/paygo.log"} {
 		if _, err := Read(p); err != nil {
 			t.Errorf("%s: %v", p, err)

@@ -29,6 +29,7 @@ func page(t *testing.T, paths ...string) string {
 // 96 and never met the offered line. The lab's 4 RPM run likewise draws
 // 4, not a spike to 8.6 RPM and 43k TPM against its 20k quota.
 func TestRatesMeetOffered(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		path      string
 		rpm, tpm  float64
@@ -58,6 +59,7 @@ func TestRatesMeetOffered(t *testing.T) {
 // not end on a bucket's edge is a rate over the part of it dispatch
 // covered, not over a whole bucket (nor a minute that has not happened).
 func TestRateBucketsNeverOutrunTime(t *testing.T) {
+	t.Parallel()
 	var recs []Record
 	// 60 RPM for 25 s: a request a second, each answered in 5 s.
 	for i := range 25 {
@@ -106,6 +108,7 @@ func num(t *testing.T, s string) float64 {
 // E2E p95 in ms, the quota the endpoint announced. It opens the page,
 // before every chart; the full table is last.
 func TestHeadlineEqualsSummary(t *testing.T) {
+	t.Parallel()
 	paths := []string{"testdata/r120", "testdata/throttled", "testdata/lowrate", "testdata/paygo", "testdata/turns", "testdata/embeddings"}
 	runs, rows := readRuns(t, paths...)
 	p := page(t, paths...)
@@ -158,6 +161,7 @@ func TestHeadlineEqualsSummary(t *testing.T) {
 // summary.json's caveats and quota (of this release) are shown beside
 // the figures.
 func TestHeadlineVerdict(t *testing.T) {
+	t.Parallel()
 	runs, _ := readRuns(t, "testdata/r120")
 	r := runs[0]
 	r.Summary.Valid, r.Summary.Invalid = false, []string{"schedule lag p99 1066.0 ms"}
@@ -184,6 +188,7 @@ func TestHeadlineVerdict(t *testing.T) {
 // out; latencies are in ms; conversations and requests are labelled
 // apart; an embeddings run says its batch and no max tokens.
 func TestChartsThatSayNothing(t *testing.T) {
+	t.Parallel()
 	p := page(t, "testdata/r120")
 	for _, bad := range []string{"Prompt tokens per request", "TTFT by prompt tokens", "util avg %", "spilled over", "TPOT p50 s", ">seconds<"} {
 		if strings.Contains(p, bad) {
@@ -214,6 +219,7 @@ func TestChartsThatSayNothing(t *testing.T) {
 // each, so that one run's range does not flatten the others'; alike
 // runs share one.
 func TestOverlaySplits(t *testing.T) {
+	t.Parallel()
 	mk := func(top float64) layer {
 		return layer{ss: []series{{name: "x", color: "#000", pts: []pt{{0, top / 2}, {1, top}}}}, refs: []ref{{run: "r", name: "quota", y: 200, dash: quotaDash}}}
 	}
@@ -230,6 +236,7 @@ func TestOverlaySplits(t *testing.T) {
 // and listed dash-dot, the quota-counted tokens dashed, the offered rate
 // dotted: three patterns a legend tells apart.
 func TestLegendTellsDashesApart(t *testing.T) {
+	t.Parallel()
 	svg := draw(spec{title: "TPM", ss: []series{{name: "billed", color: "#000", step: true, pts: []pt{{0, 1}, {1, 0}}},
 		{name: "counted", color: "#000", step: true, dashed: true, pts: []pt{{0, 2}, {1, 0}}}},
 		refs: []ref{{name: "quota", color: "#000", y: 3, dash: quotaDash}, {name: "offered", color: "#000", y: 2.5}}})
@@ -244,6 +251,7 @@ func TestLegendTellsDashesApart(t *testing.T) {
 // TestOverTimeShareOneAxis: every chart over time runs from 0 to the
 // run's end, the latencies plotted at send time.
 func TestOverTimeShareOneAxis(t *testing.T) {
+	t.Parallel()
 	p := page(t, "testdata/throttled")
 	start := strings.Index(p, "<h2>Over time")
 	end := strings.Index(p, "<h2>Distributions")

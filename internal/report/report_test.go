@@ -50,6 +50,7 @@ func readRuns(t *testing.T, paths ...string) ([]*Run, []Row) {
 }
 
 func TestFormatsGolden(t *testing.T) {
+	t.Parallel()
 	_, rows := readRuns(t, "testdata/paygo", "testdata/ptu", "testdata/original.log")
 	var md, csv, js, cmp bytes.Buffer
 	Markdown(&md, rows)
@@ -67,6 +68,7 @@ func TestFormatsGolden(t *testing.T) {
 }
 
 func TestOriginalLog(t *testing.T) {
+	t.Parallel()
 	runs, rows := readRuns(t, "testdata/original.log")
 	r := runs[0]
 	if len(r.Lines) != 3 {
@@ -87,6 +89,7 @@ func TestOriginalLog(t *testing.T) {
 }
 
 func TestRowFromOutputDir(t *testing.T) {
+	t.Parallel()
 	runs, rows := readRuns(t, "testdata/paygo", "testdata/ptu")
 	p := rows[0]
 	if p.Context != 1000 || p.MaxTokens != 60 || p.OfferedRPM != 120 || p.Throttled == 0 || p.Sent != p.OK+p.Throttled+p.Failed {
@@ -101,6 +104,7 @@ func TestRowFromOutputDir(t *testing.T) {
 }
 
 func TestWarnings(t *testing.T) {
+	t.Parallel()
 	r := &Run{Name: "x", Summary: &metrics.Results{Requests: metrics.Requests{Sent: 100, OK: 90, Incomplete: 10}}}
 	r.Summary.Latency = map[string]metrics.Dist{"lag": {P99: 0.02}}
 	r.Summary.Tokens.Compared, r.Summary.Tokens.MismatchShare = 90, 0.05
@@ -113,6 +117,7 @@ func TestWarnings(t *testing.T) {
 }
 
 func TestHTMLSelfContained(t *testing.T) {
+	t.Parallel()
 	runs, _ := readRuns(t, "testdata/paygo", "testdata/ptu", "testdata/original.log")
 	var b bytes.Buffer
 	if err := HTML(&b, runs, "test", time.Unix(0, 0)); err != nil {
@@ -138,6 +143,7 @@ func TestHTMLSelfContained(t *testing.T) {
 }
 
 func TestReadErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, p := range []string{dir + "/missing", dir} {
 		if _, err := Read(p); err == nil {
@@ -174,6 +180,7 @@ func BenchmarkHTML(b *testing.B) {
 // TestCurrentSchema reads run directories of this release (schema 1):
 // settings from the plan in run.json, figures from summary.json.
 func TestCurrentSchema(t *testing.T) {
+	t.Parallel()
 	runs, rows := readRuns(t, "testdata/lowrate", "testdata/throttled")
 	low, thr := rows[0], rows[1]
 	if runs[0].Summary.Schema != 1 || low.OfferedRPM != 4 || low.Context != 4500 || low.MaxTokens != 500 || low.Sent != 4 || low.RPM != 4 {
@@ -194,6 +201,7 @@ func TestCurrentSchema(t *testing.T) {
 // must not look like 80%); legends sit below the plot, where they hide no
 // data; the quota and the offered rate are drawn as reference lines.
 func TestChartsReadAsPeopleSee(t *testing.T) {
+	t.Parallel()
 	runs, _ := readRuns(t, "testdata/lowrate", "testdata/throttled")
 	ts := runs[0].series()
 	if !ts.sparse || len(ts.ttftDots) != 4 {
@@ -234,6 +242,7 @@ func TestChartsReadAsPeopleSee(t *testing.T) {
 // TestCompareFormats: --compare writes the format asked for, under
 // stable snake_case keys.
 func TestCompareFormats(t *testing.T) {
+	t.Parallel()
 	_, rows := readRuns(t, "testdata/paygo", "testdata/ptu")
 	var c, j bytes.Buffer
 	if err := Compare(&c, rows[0], rows[1], "csv"); err != nil {
@@ -257,6 +266,7 @@ func TestCompareFormats(t *testing.T) {
 // TestTicks: tick labels carry the decimals their step needs, so that no
 // two read the same, and no more.
 func TestTicks(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		v, step float64
 		want    string
@@ -273,6 +283,7 @@ func TestTicks(t *testing.T) {
 // TestServerCharts: a run with the server's own metrics gets their
 // charts, the server's TTFT as its histogram's mean between scrapes.
 func TestServerCharts(t *testing.T) {
+	t.Parallel()
 	r := &Run{Name: "r", Server: []scrape.Sample{
 		{T: 0, Series: map[string]float64{`vllm:num_requests_running{model_name="m"}`: 0, `vllm:time_to_first_token_seconds_sum{model_name="m"}`: 1, `vllm:time_to_first_token_seconds_count{model_name="m"}`: 10}},
 		{T: 1, Series: map[string]float64{`vllm:num_requests_running{model_name="m"}`: 4, `vllm:time_to_first_token_seconds_sum{model_name="m"}`: 2.5, `vllm:time_to_first_token_seconds_count{model_name="m"}`: 20}},

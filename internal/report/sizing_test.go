@@ -58,6 +58,7 @@ func sizingPage(t *testing.T, dir string) (*size.Result, string) {
 // bounds it and the cost, then charts the refused share against PTUs
 // with the formula's count marked, then the steps.
 func TestSizingPage(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	res, h := sizingPage(t, dir)
 	answer := fmt.Sprintf(`<div class="run">%d PTUs, Data Zone provisioned</div>`, res.Replay.PTU)
@@ -80,6 +81,7 @@ func TestSizingPage(t *testing.T) {
 // and 800 px: every chart draws data, nothing is wider than the window,
 // and the answer is the first thing on it.
 func TestSizingInBrowser(t *testing.T) {
+	t.Parallel()
 	exe := chromium(t)
 	dir := t.TempDir()
 	res, h := sizingPage(t, dir)

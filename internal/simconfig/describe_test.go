@@ -8,6 +8,7 @@ import (
 // TestDescribe: the line that says what a simulated deployment is gives
 // its latencies in milliseconds, as reports do.
 func TestDescribe(t *testing.T) {
+	t.Parallel()
 	d := DefaultDeployment()
 	want := "gpt-4o-mini (model gpt-4o-mini, standard, 200000 TPM, TTFT 150 ms + 0.02 ms a prompt token, 10 ms an output token)"
 	if got := d.Describe(); got != want {

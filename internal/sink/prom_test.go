@@ -10,6 +10,7 @@ import (
 // TestDashboardNamesMetrics: every metric deploy/grafana-dashboard.json
 // queries is one this package serves.
 func TestDashboardNamesMetrics(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../deploy/grafana-dashboard.json")
 	if err != nil {
 		t.Fatal(err)

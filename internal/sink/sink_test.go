@@ -48,6 +48,7 @@ func tick() Tick {
 }
 
 func TestJSONLineGolden(t *testing.T) {
+	t.Parallel()
 	line := JSONLine(tick())
 	golden(t, "line.jsonl", line)
 	// The original's keys, in its nesting, with numbers or null.
@@ -79,6 +80,7 @@ func nanDist() metrics.Spread {
 }
 
 func TestUtilIsANumber(t *testing.T) {
+	t.Parallel()
 	tk := tick()
 	tk.Window.Util = metrics.Spread{Avg: 89.34, P95: 97.06}
 	line := string(JSONLine(tk))
@@ -88,10 +90,12 @@ func TestUtilIsANumber(t *testing.T) {
 }
 
 func TestHumanLine(t *testing.T) {
+	t.Parallel()
 	golden(t, "line.human", []byte(HumanLine(tick())+"\n"))
 }
 
 func TestRecordLine(t *testing.T) {
+	t.Parallel()
 	r := metrics.NewRecord(7, t0)
 	r.Send = t0.Add(100 * time.Microsecond)
 	r.Hdr = r.Send.Add(50 * time.Millisecond)
@@ -113,6 +117,7 @@ func TestRecordLine(t *testing.T) {
 }
 
 func TestResultsRoundTrip(t *testing.T) {
+	t.Parallel()
 	s := metrics.NewSummary(metrics.SLO{TTFT: 300 * time.Millisecond})
 	for i := range 10 {
 		r := metrics.NewRecord(int64(i), t0.Add(time.Duration(i)*time.Second))
@@ -148,6 +153,7 @@ func TestResultsRoundTrip(t *testing.T) {
 // TestStatusLine: on a terminal, one line that fits 80 columns, whatever
 // the counts; a run that falls behind says so.
 func TestStatusLine(t *testing.T) {
+	t.Parallel()
 	tk := tick()
 	tk.Elapsed, tk.Planned = 61*time.Second, 180*time.Second
 	line := StatusLine(tk)

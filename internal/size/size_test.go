@@ -34,6 +34,7 @@ func steady(t *testing.T, n int, span time.Duration, prompt, output, cached int)
 // (Data Zone) or 150 (Regional); with a 50% cache rate 76.47 -> 80 or
 // 100. A warm replay of that steady minute, repeated, agrees.
 func TestWorkedExample(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		cached  int
 		tpm     float64
@@ -73,6 +74,7 @@ func testModel(t *testing.T, name string) ptu.Model {
 // TestReplayBucket: the replay admits and refuses as the bucket does, by
 // hand: gpt-4o's 15 PTUs hold 37,500 units a minute (625 a second).
 func TestReplayBucket(t *testing.T) {
+	t.Parallel()
 	m := testModel(t, "gpt-4o")
 	s := newSearch(nil, m, ptu.Global, 0, 0)
 	sec := int64(time.Second)
@@ -95,6 +97,7 @@ func TestReplayBucket(t *testing.T) {
 // latency target later (25 tokens/s for gpt-4o): a request refused
 // before then is admitted after.
 func TestReplayCorrection(t *testing.T) {
+	t.Parallel()
 	m := testModel(t, "gpt-4o")
 	s := newSearch(nil, m, ptu.Global, 0, 0)
 	ms := int64(time.Millisecond)
@@ -132,6 +135,7 @@ func bursty(t *testing.T) string {
 // TestSearch: the answer meets --max-throttled, one increment under it
 // does not, and both were replayed; steps are in count order, each once.
 func TestSearch(t *testing.T) {
+	t.Parallel()
 	path := bursty(t)
 	for _, c := range []struct {
 		typ ptu.Type
@@ -181,6 +185,7 @@ func TestSearch(t *testing.T) {
 func m0(t *testing.T) ptu.Model { return testModel(t, "gpt-4o") }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	noCols := filepath.Join(dir, "nocols.csv")
 	os.WriteFile(noCols, []byte("time,prompt,completion\n1,2,3\n"), 0o644)
@@ -215,6 +220,7 @@ func TestBadInput(t *testing.T) {
 // send times, a throttled one at its max_tokens, the warmup and requests
 // with no prompt count left out.
 func TestRunDir(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	lines := []string{
 		`{"id":0,"class":"ok","send":1.5,"sched":1.5,"prompt_tokens":1000,"output_tokens":100,"cached_tokens":512,"max_tokens":200}`,
@@ -251,6 +257,7 @@ func TestRunDir(t *testing.T) {
 // TestTraceInput reads a Mooncake trace: output_length is asked and
 // generated.
 func TestTraceInput(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "t.jsonl")
 	os.WriteFile(path, []byte(`{"timestamp": 1000, "input_length": 500, "output_length": 20, "hash_ids": [1]}`+"\n"+`{"timestamp": 0, "input_length": 700, "output_length": 30}`+"\n"), 0o644)
 	var notes []string
@@ -268,6 +275,7 @@ func TestTraceInput(t *testing.T) {
 // the same tokens repeated for the month; the cheapest mix with
 // spillover no dearer than either end.
 func TestCost(t *testing.T) {
+	t.Parallel()
 	// 600 requests of 1,000 prompt (400 cached) and 100 output over 10
 	// minutes: a month is 4,380 of those spans.
 	path := filepath.Join(t.TempDir(), "c.csv")
@@ -311,6 +319,7 @@ func TestCost(t *testing.T) {
 }
 
 func TestGoldenMin(t *testing.T) {
+	t.Parallel()
 	for _, best := range []int{0, 1, 7, 50, 99, 100} {
 		calls := 0
 		f := func(k int) float64 { calls++; return math.Abs(float64(k-best)) + 0.001*float64(k) }
@@ -325,6 +334,7 @@ func TestGoldenMin(t *testing.T) {
 
 // TestText: the terminal's table fits 80 columns and names the answer.
 func TestText(t *testing.T) {
+	t.Parallel()
 	f := func(v float64) *float64 { return &v }
 	res, err := Size(Options{Inputs: []string{bursty(t)}, Model: "gpt-4o-2024-08-06", Type: ptu.DataZone, MaxThrottled: 0.01, Spillover: true,
 		Prices: Prices{PTUHourly: f(1), Input: f(2.5), Output: f(10)}})

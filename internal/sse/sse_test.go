@@ -48,6 +48,7 @@ func (c *chunks) Read(p []byte) (int, error) {
 }
 
 func TestFraming(t *testing.T) {
+	t.Parallel()
 	azure := `data: {"choices":[],"prompt_filter_results":[{"prompt_index":0}]}
 
 data: {"choices":[{"delta":{"role":"assistant","content":""}}]}
@@ -109,6 +110,7 @@ data: [DONE]
 }
 
 func TestStampsFirstByte(t *testing.T) {
+	t.Parallel()
 	// Reads return at t=1,2,3...; an event is stamped with the read that
 	// brought its first byte, even if the rest came later, and events that
 	// share a read share its stamp.
@@ -129,6 +131,7 @@ func TestStampsFirstByte(t *testing.T) {
 }
 
 func TestStampAfterCompaction(t *testing.T) {
+	t.Parallel()
 	clock := time.Unix(0, 0)
 	now := func() time.Time { clock = clock.Add(time.Second); return clock }
 	long := strings.Repeat("x", 5000)
@@ -148,6 +151,7 @@ func TestStampAfterCompaction(t *testing.T) {
 }
 
 func TestReadError(t *testing.T) {
+	t.Parallel()
 	boom := errors.New("boom")
 	r := NewReader(io.MultiReader(strings.NewReader("data: a\n\ndata: partial"), iotest.ErrReader(boom)), nil)
 	if _, err := r.Next(); err != nil {
@@ -159,6 +163,7 @@ func TestReadError(t *testing.T) {
 }
 
 func TestLineTooLong(t *testing.T) {
+	t.Parallel()
 	r := NewReader(strings.NewReader("data: "+strings.Repeat("x", MaxLine+10)), nil)
 	if _, err := r.Next(); !errors.Is(err, ErrLineTooLong) {
 		t.Fatalf("err = %v", err)
@@ -169,6 +174,7 @@ func TestLineTooLong(t *testing.T) {
 // dropped, as WHATWG says; the first event's data was lost to a field
 // named "\ufeffdata". Only the stream's first one: later, it is text.
 func TestByteOrderMark(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"\ufeffdata: a\n\ndata: \ufeffb\n\n", "\ufeffdata: a\r\rdata: \ufeffb\r\r"} {
 		got, err := readAll(t, iotest.OneByteReader(strings.NewReader(s)))
 		if want := []ev{{"", "a"}, {"", "\ufeffb"}}; err != nil || !slices.Equal(got, want) {
@@ -181,6 +187,7 @@ func TestByteOrderMark(t *testing.T) {
 // end the event, are refused once they pass MaxLine together, instead of
 // being joined without bound.
 func TestEventTooLong(t *testing.T) {
+	t.Parallel()
 	line := "data: " + strings.Repeat("x", 1<<20) + "\n"
 	var read int
 	src := readerFunc(func(p []byte) (int, error) {

@@ -28,6 +28,7 @@ func randomText(r *rand.Rand, n int) string {
 // TestCountUpToExact: counted in batches cut wherever cutBetween allows,
 // a text has exactly the codec's count, in both encodings.
 func TestCountUpToExact(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	for name, c := range codecs(t) {
 		tok, _ := Get(name)
@@ -49,6 +50,7 @@ func TestCountUpToExact(t *testing.T) {
 // TestCountUpToStopsEarly: past the limit, the count stops with a number
 // above the limit that is no more than the text's count.
 func TestCountUpToStopsEarly(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(3, 4))
 	for name, c := range codecs(t) {
 		tok, _ := Get(name)
@@ -78,6 +80,7 @@ func TestCountUpToStopsEarly(t *testing.T) {
 // refused after reading a bounded part of it: the codec allocates tens of
 // bytes per byte it counts, hundreds of megabytes for the whole of one.
 func TestCountUpToBounded(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(5, 6))
 	var letters strings.Builder
 	for letters.Len() < 8<<20 {
@@ -108,6 +111,7 @@ func TestCountUpToBounded(t *testing.T) {
 
 // TestLeast: a long run's lower bound never passes its count.
 func TestLeast(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(7, 8))
 	for name, c := range codecs(t) {
 		tok, _ := Get(name)
@@ -130,6 +134,7 @@ func TestLeast(t *testing.T) {
 }
 
 func TestCountMessagesUpTo(t *testing.T) {
+	t.Parallel()
 	tok, _ := Get(O200k)
 	msgs := []Message{{Role: "system", Content: "be brief"}, {Role: "user", Content: strings.Repeat("hello ", 1000), Name: "bob"}}
 	want := tok.CountMessages(msgs)

@@ -21,6 +21,7 @@ func codecs(t testing.TB) map[string]tk.Codec {
 }
 
 func TestWordsAreSingleTokens(t *testing.T) {
+	t.Parallel()
 	for name, c := range codecs(t) {
 		for _, w := range NewWords() {
 			for _, s := range []string{w, " " + w} {
@@ -39,6 +40,7 @@ func TestWordsAreSingleTokens(t *testing.T) {
 }
 
 func TestWordsUnique(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for _, w := range NewWords() {
 		if seen[w] {
@@ -49,6 +51,7 @@ func TestWordsUnique(t *testing.T) {
 }
 
 func TestCountMatchesCodec(t *testing.T) {
+	t.Parallel()
 	cases := []string{
 		"hello world", "time year people", " time year", "time  year", "time year ",
 		"Time year", "time, year", "時間", "a\nb", "the quick brown fox jumps over 12345 lazy dogs!",
@@ -83,6 +86,7 @@ func FuzzCount(f *testing.F) {
 }
 
 func TestGetUnknown(t *testing.T) {
+	t.Parallel()
 	if _, err := Get("p50k_base"); err == nil {
 		t.Error("Get(p50k_base): want error")
 	}
@@ -91,6 +95,7 @@ func TestGetUnknown(t *testing.T) {
 // TestOffsets checks that token end offsets cut a text into exactly the
 // codec's tokens, on the word list's fast path and off it.
 func TestOffsets(t *testing.T) {
+	t.Parallel()
 	for name, c := range codecs(t) {
 		tok, _ := Get(name)
 		for _, s := range []string{"time year people", " time year", "The quick brown fox, jumped!", "naïve café — 東京 😀 ok", "hello\n\nworld  two"} {
@@ -111,6 +116,7 @@ func TestOffsets(t *testing.T) {
 }
 
 func TestCountMessages(t *testing.T) {
+	t.Parallel()
 	tok, _ := Get(O200k)
 	// role "user" is one token: 3 + 1 + 2 + 3.
 	if got := tok.CountMessages([]Message{{Role: "user", Content: "hello world"}}); got != 9 {

@@ -35,6 +35,7 @@ const shareGPT = `[
 ]`
 
 func TestDatasetFormats(t *testing.T) {
+	t.Parallel()
 	tok, _ := tokenizer.Get(tokenizer.O200k)
 	for _, tc := range []formatCase{
 		{"sg.json", shareGPT, plan.ShareGPT, 2, "hello there", 5, 2},
@@ -130,6 +131,7 @@ func testFormat(t *testing.T, tok *tokenizer.Tokenizer, tc formatCase) {
 
 // TestBadDatasets: every bad file names file:line, before a row is used.
 func TestBadDatasets(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, content, want string
 		line                int
@@ -170,6 +172,7 @@ func TestBadDatasets(t *testing.T) {
 // passed (a cut JSON array starts over), never panics (a bad CSV quote),
 // and names each skipped row; a wait for a row gives up when stop closes.
 func TestSkipBadEnds(t *testing.T) {
+	t.Parallel()
 	for name, content := range map[string]string{
 		"cut.json":    `[{"conversations": [{"from": "human", "value": "a"}]},` + "\n" + `{"conversations": [{"from": "hu`,
 		"quote.csv":   "prompt,output_tokens\nhello,5\nbad \"quote,3\nok,2\n",
@@ -207,6 +210,7 @@ func TestSkipBadEnds(t *testing.T) {
 // another order, the same for the same seed, every row about as often as
 // any other however many passes (the buffer is kept across passes).
 func TestDatasetCyclesAndShuffles(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	for i := range 50 {
 		b.WriteString(`{"prompt": "p` + string(rune('A'+i%26)) + string(rune('a'+i/26)) + `"}` + "\n")
@@ -300,6 +304,7 @@ func TestDatasetCyclesAndShuffles(t *testing.T) {
 // second pass's first row is handed out, not when the reader, rows ahead,
 // starts it.
 func TestWrapNote(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	for i := range 20 {
 		fmt.Fprintf(&b, `{"prompt": "p%d"}`+"\n", i)
@@ -331,6 +336,7 @@ func TestWrapNote(t *testing.T) {
 // counted on from the row before (not from the start of the file each
 // time).
 func TestManyBadRowLines(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	b.WriteString("[\n")
 	for i := range 30 {

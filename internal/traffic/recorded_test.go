@@ -14,6 +14,7 @@ import (
 // tokens as a shared prefix; the warmup and requests with no prompt
 // count are not replayed.
 func TestRecordedTrace(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	lines := []string{
 		`{"id":0,"class":"ok","send":1.5,"prompt_tokens":1500,"output_tokens":100,"cached_tokens":1100,"max_tokens":200}`,

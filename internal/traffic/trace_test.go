@@ -27,6 +27,7 @@ func messagesOf(t *testing.T, it *Item) []tokenizer.Message {
 // earliest and divide by the speed; prompts have the recorded lengths in
 // both encodings; rows sharing hash ids share those blocks' words exactly.
 func TestTrace(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "t.jsonl")
 	os.WriteFile(path, []byte(`{"timestamp": 5000, "input_length": 1200, "output_length": 10, "hash_ids": [7, 8, 9]}
 
@@ -88,6 +89,7 @@ func TestTrace(t *testing.T) {
 // answers as given, and a new user message; synthetic sessions are
 // reproducible, and their first turns are exact.
 func TestSessionHistory(t *testing.T) {
+	t.Parallel()
 	p, o, _ := ParseSynthetic("prompt_tokens=200,output_tokens=20")
 	syn, _ := NewSynthetic(p, o, 0, 1, 3)
 	s, _ := syn.Session(4, 3, nil)
@@ -125,6 +127,7 @@ func TestSessionHistory(t *testing.T) {
 
 // TestPrefixesDistinct: of many shared prefixes, no two are alike.
 func TestPrefixesDistinct(t *testing.T) {
+	t.Parallel()
 	p, o, _ := ParseSynthetic("prompt_tokens=300,output_tokens=5")
 	syn, err := NewSynthetic(p, o, 200, 1000, 1)
 	if err != nil {

@@ -32,6 +32,7 @@ func parse(t *testing.T, js []byte) parsed {
 // TestMinContext: the plan's least prompt is the builder's, a chat
 // message's overhead and a word.
 func TestMinContext(t *testing.T) {
+	t.Parallel()
 	if MinContext != overhead+1 {
 		t.Errorf("plan.MinContext %d, the builder's least %d", MinContext, overhead+1)
 	}
@@ -41,6 +42,7 @@ func TestMinContext(t *testing.T) {
 }
 
 func TestExactPromptTokens(t *testing.T) {
+	t.Parallel()
 	for _, enc := range []string{tokenizer.O200k, tokenizer.Cl100k} {
 		tok, _ := tokenizer.Get(enc)
 		for _, n := range []int{MinContext, 9, 11, 12, 30, 500, 4500} {
@@ -65,6 +67,7 @@ func TestExactPromptTokens(t *testing.T) {
 }
 
 func TestUniqueFromFirstToken(t *testing.T) {
+	t.Parallel()
 	b, _ := New(Spec{Context: 100, Seed: 42})
 	seen := map[string]bool{}
 	for i := range int64(100000) {
@@ -88,6 +91,7 @@ func TestUniqueFromFirstToken(t *testing.T) {
 }
 
 func TestBodyFields(t *testing.T) {
+	t.Parallel()
 	temp := 0.7
 	b, _ := New(Spec{Model: "gpt-4o", Context: 50, MaxTokens: 100, Temperature: &temp})
 	p := parse(t, b.Body(nil, 0, true))
@@ -104,6 +108,7 @@ func TestBodyFields(t *testing.T) {
 }
 
 func TestTooSmall(t *testing.T) {
+	t.Parallel()
 	if _, err := New(Spec{Context: MinContext - 1}); err == nil {
 		t.Fatal("want error")
 	}
@@ -122,6 +127,7 @@ func BenchmarkBody(b *testing.B) {
 // tokens they say, chat overhead included, with and without a shared
 // prefix, in both encodings; the draw is seeded.
 func TestSyntheticExact(t *testing.T) {
+	t.Parallel()
 	p, o, err := ParseSynthetic("prompt_tokens=300,prompt_tokens_stdev=120,prompt_tokens_min=20,prompt_tokens_max=600,output_tokens=50,output_tokens_stdev=20")
 	if err != nil {
 		t.Fatal(err)
@@ -189,6 +195,7 @@ func TestSyntheticExact(t *testing.T) {
 // plain ones as they are, content parts as its parts, a tool's answer as
 // a user's, fields it does not take dropped.
 func TestResponsesInput(t *testing.T) {
+	t.Parallel()
 	plain := `[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]`
 	if got := string(responsesInput([]byte(plain))); got != plain {
 		t.Errorf("plain messages changed: %s", got)

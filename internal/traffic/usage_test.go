@@ -23,6 +23,7 @@ func readAllUsage(t *testing.T, in string) ([]UsageRow, error) {
 // RFC 3339 or seconds, optional columns empty or absent, a header
 // repeated where files were joined.
 func TestUsageCSV(t *testing.T) {
+	t.Parallel()
 	rows, err := readAllUsage(t, "\ufeffdeployment,Timestamp,prompt_tokens,completion_tokens,cached_tokens,max_tokens\r\n"+
 		"\"a, b\",2026-03-01T10:00:00Z,1000,50,512,\r\n"+
 		"x,2026-03-01 10:00:01.5+01:00,20,0,,300\r\n"+
@@ -80,6 +81,7 @@ func TestUsageCSV(t *testing.T) {
 // earliest row, prompts of its lengths, max_tokens as given or the
 // completion's, cached tokens as a shared prefix of whole blocks.
 func TestUsageTrace(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "u.csv")
 	os.WriteFile(path, []byte("timestamp,prompt_tokens,completion_tokens,cached_tokens,max_tokens\n"+
 		"2026-03-01T10:00:02Z,1200,40,1024,\n"+
