@@ -110,7 +110,7 @@ func (r *Run) agent(m models.Model) (*traffic.Agent, error) {
 	model := r.plan.ModelName()
 	a, err := traffic.NewAgent(traffic.AgentSpec{Tools: w.Tools, Choice: w.ToolChoice, Seed: w.Seed, Format: w.ResponseFormat,
 		Images: w.Images, ImageW: iw, ImageH: ih, Detail: w.ImageDetail, Model: model,
-		ToolResultTokens: w.ToolResultTokens, Tokenizer: r.tok})
+		ToolResultTokens: w.ToolResultTokens, Tokenizer: r.tok, Responses: w.Endpoint == plan.Responses})
 	if err != nil {
 		return nil, plan.Errorf("%v", err)
 	}

@@ -44,6 +44,8 @@ type Agent struct {
 	ToolResultTokens int
 	// Expect is what answers are checked by; nil when nothing is asked.
 	Expect *schema.Expect
+	// responses renders synthetic images in the Responses API's shape.
+	responses bool
 	// The fields rendered once: chat's and the Responses API's.
 	chatTools, respTools   []byte
 	chatFormat, respFormat []byte
@@ -65,7 +67,10 @@ type AgentSpec struct {
 	Model string
 	// ToolResultTokens is the tool result's length (0: none).
 	ToolResultTokens int
-	Tokenizer        *tokenizer.Tokenizer
+	// Responses renders synthetic prompts' images in the Responses
+	// API's shape (the run's bodies are for it).
+	Responses bool
+	Tokenizer *tokenizer.Tokenizer
 }
 
 // guessRule is the model whose image rule counts images for a model
@@ -79,7 +84,10 @@ func NewAgent(spec AgentSpec) (*Agent, error) {
 	if spec.Tools == 0 && spec.Format == "" && spec.Images == 0 && spec.ToolResultTokens == 0 {
 		return nil, nil
 	}
-	a := &Agent{Choice: spec.Choice, Images: spec.Images, Detail: spec.Detail, ToolResultTokens: spec.ToolResultTokens}
+	a := &Agent{Choice: spec.Choice, Images: spec.Images, Detail: cmpDetail(spec.Detail), ToolResultTokens: spec.ToolResultTokens, responses: spec.Responses}
+	if spec.Tools > 0 {
+		a.Choice = cmpChoice(spec.Choice)
+	}
 	tk := spec.Tokenizer
 	if spec.Tools > 0 {
 		a.Tools = tools.Synthetic(spec.Tools, spec.Seed)
@@ -139,9 +147,16 @@ func (a *Agent) image(spec AgentSpec) error {
 	a.ImageW, a.ImageH, a.ImageURL = spec.ImageW, spec.ImageH, vision.DataURL(img, "image/jpeg")
 	count, guessed := ImageCounter(spec.Model)
 	a.ImageTokens, a.RuleGuessed = count(spec.ImageW, spec.ImageH, spec.Detail), guessed
-	part, err := json.Marshal(map[string]any{"type": "image_url", "image_url": map[string]string{"url": a.ImageURL, "detail": string(cmpDetail(spec.Detail))}})
-	if err != nil {
-		return fmt.Errorf("rendering an image part: %w", err)
+	// As the API documents it: the type first, then the URL and detail;
+	// in the Responses API's shape when the run's bodies are, so that a
+	// body is never translated (a megabyte of images costs milliseconds
+	// to decode and encode again).
+	url, detail := appendJSONString(nil, a.ImageURL), appendJSONString(nil, string(a.Detail))
+	var part []byte
+	if a.responses {
+		part = append(append(append(append([]byte(`{"type":"input_image","image_url":`), url...), `,"detail":`...), detail...), '}')
+	} else {
+		part = append(append(append(append([]byte(`{"type":"image_url","image_url":{"url":`), url...), `,"detail":`...), detail...), `}}`...)
 	}
 	for range spec.Images {
 		a.imageParts = append(a.imageParts, ',')

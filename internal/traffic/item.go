@@ -42,6 +42,8 @@ type Item struct {
 	// fields are a dataset row's own tools, tool_choice and
 	// response_format (nil: none).
 	fields *fields
+	// native says messages are already the Responses API's input.
+	native bool
 }
 
 // Source yields the requests of a run. Next is called for n = 0, 1, 2...
@@ -99,7 +101,11 @@ func (p *Params) Body(dst []byte, it *Item, usage bool) []byte {
 		// messages); it has no n and no stream_options: usage comes in
 		// response.completed.
 		dst = append(dst, `{"input":`...)
-		dst = append(dst, responsesInput(msgs)...)
+		if it.native {
+			dst = append(dst, msgs...)
+		} else {
+			dst = append(dst, responsesInput(msgs)...)
+		}
 		dst = p.model(dst)
 		if it.MaxTokens > 0 {
 			dst = append(dst, `,"max_output_tokens":`...)
@@ -272,6 +278,19 @@ func responsesInput(msgs []byte) []byte {
 				if json.Unmarshal(p["image_url"], &img) != nil || img.URL == "" {
 					json.Unmarshal(p["image_url"], &img.URL)
 				}
+				in := part{"type": "input_image", "image_url": img.URL}
+				if img.Detail != "" {
+					in["detail"] = img.Detail
+				}
+				content = append(content, in)
+			case "input_image":
+				// Already the Responses API's (a synthetic prompt's).
+				var img struct {
+					URL    string `json:"image_url"`
+					Detail string `json:"detail"`
+				}
+				json.Unmarshal(p["image_url"], &img.URL)
+				json.Unmarshal(p["detail"], &img.Detail)
 				in := part{"type": "input_image", "image_url": img.URL}
 				if img.Detail != "" {
 					in["detail"] = img.Detail

@@ -177,6 +177,8 @@ func (s *Synthetic) Next(n int64, _ <-chan struct{}) (*Item, error) {
 	it := &Item{Prompt: prompt + s.agent.Extra(), MaxTokens: s.output.sample(s.rng), Session: -1}
 	it.messages = s.render(make([]byte, 0, 8*prompt+64+len(s.agent.parts())), n, prompt, int(uint64(n)%uint64(s.prefixes)))
 	s.agentItem(it)
+	// A prompt with images is rendered in its API's shape.
+	it.native = it.Images > 0 && s.agent.responses
 	return it, nil
 }
 
@@ -202,7 +204,11 @@ func (s *Synthetic) render(dst []byte, n int64, prompt, id int) []byte {
 	if s.agent != nil && s.agent.Images > 0 {
 		// The text first, so that the unique words stay first, then
 		// the images.
-		dst = append(dst, `{"role":"user","content":[{"type":"text","text":"`...)
+		if s.agent.responses {
+			dst = append(dst, `{"role":"user","content":[{"type":"input_text","text":"`...)
+		} else {
+			dst = append(dst, `{"role":"user","content":[{"type":"text","text":"`...)
+		}
 		dst = appendWords(dst, s.words, user-msgOverhead, uint64(n)+s.seed, s.instr)
 		dst = append(dst, `"}`...)
 		dst = append(dst, s.agent.imageParts...)
