@@ -59,6 +59,7 @@ func TestBadAgentInput(t *testing.T) {
 		{[]string{"--tools", "2", "--trace", file("t.jsonl", `{"timestamp":0,"input_length":50,"output_length":5}`+"\n")}, "--trace gives each request's prompt length: --tools does not apply"},
 		{[]string{"--images", "2", "--dataset", file("d.jsonl", `{"prompt":"hi"}`+"\n")}, "a dataset's rows carry their own image parts"},
 		{[]string{"--tools", "2", "-p", "127000", "-m", "500", "--images", "2"}, "over the model's context window of 128000 tokens"},
+		{[]string{"--tools", "20", "--synthetic", "prompt_tokens=127000,output_tokens=500"}, "that tools, images and a schema add) and answers of up to 500 are over the model's context window"},
 	}
 	for _, c := range cases {
 		args := append([]string{"load", "-n", "1"}, c.args...)

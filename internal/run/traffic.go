@@ -68,8 +68,9 @@ func (r *Run) traffic(m models.Model) error {
 			if prompt, output, err = traffic.ParseSynthetic(w.Synthetic); err != nil {
 				return plan.Errorf("--synthetic: %v", err)
 			}
-			if win := m.ContextWindow; win > 0 && prompt.Max+output.Max > float64(win) {
-				return plan.Errorf("--synthetic: prompts of up to %g tokens and answers of up to %g are over the model's context window of %d tokens", prompt.Max, output.Max, win)
+			if win := m.ContextWindow; win > 0 && prompt.Max+float64(agent.Extra())+output.Max > float64(win) {
+				return plan.Errorf("--synthetic: prompts of up to %g tokens (and %d that tools, images and a schema add) and answers of up to %g are over the model's context window of %d tokens",
+					prompt.Max, agent.Extra(), output.Max, win)
 			}
 		}
 		syn, err := traffic.NewSynthetic(prompt, output, w.PrefixTokens, w.Prefixes, w.Seed)

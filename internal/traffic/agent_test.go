@@ -427,3 +427,31 @@ func BenchmarkParamsBody(b *testing.B) {
 		})
 	}
 }
+
+// FuzzRowFields: a JSONL row of any bytes is read or refused, never a
+// panic; a row read makes chat and Responses bodies that are JSON.
+func FuzzRowFields(f *testing.F) {
+	f.Add([]byte(`{"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"tool_choice":{"type":"function","function":{"name":"f"}},"response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{"type":"object"}}}}`))
+	f.Add([]byte(`{"prompt":"x","tools":"[{\"type\":\"function\",\"function\":{\"name\":\"g\"}}]","response_format":{"type":"json_object"}}`))
+	f.Add([]byte(`{"messages":[{"role":"user","content":[{"type":"image_url","image_url":"data:image/png;base64,iVBORw0KGgo="}]},{"role":"assistant","tool_calls":[{"id":"1","function":{"name":"f","arguments":"{"}}]},{"role":"tool","tool_call_id":"1","content":"r"}]}`))
+	count, _ := ImageCounter("gpt-4o")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := &Reader{ImageTokens: count}
+		c, err := r.jsonl(b)
+		if err != nil {
+			return
+		}
+		d := &Dataset{}
+		it := d.item(c.Turns[0].Messages, c.Turns[0], -1, 1)
+		it.Expect, it.fields = d.expect(c), c.fields
+		for _, e := range []plan.Endpoint{plan.Chat, plan.Responses} {
+			body := (&Params{Endpoint: e}).Body(nil, it, true)
+			if !json.Valid(body) {
+				t.Fatalf("%s body is not JSON: %s", e, body)
+			}
+		}
+		if it.Images < 0 || it.ImageBytes < 0 || it.ImageTokens < -1 {
+			t.Fatalf("images %d, bytes %d, tokens %d", it.Images, it.ImageBytes, it.ImageTokens)
+		}
+	})
+}
