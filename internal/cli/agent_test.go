@@ -96,11 +96,23 @@ func TestAgentRequests(t *testing.T) {
 		io.WriteString(w, "data: {\"choices\":[{\"delta\":{\"content\":\"{}\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")
 	}))
 	defer srv.Close()
+	dir := t.TempDir()
 	code, _, errOut := runCLI(t, nil, "load", "-n", "2", "-c", "1", "--model", "gpt-4o", "--tools", "3", "--tool-choice", "required",
-		"--response-format", "json", "--images", "2", "--image-size", "64x32", "--image-detail", "low", srv.URL)
+		"--response-format", "json", "--images", "2", "--image-size", "64x32", "--image-detail", "low", "--seed", "5", "--output-dir", filepath.Join(dir, "a"), srv.URL)
 	if !worked(code, errOut) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
+	// run.json keeps the flags: --plan sends the same bodies again.
+	code, _, again := runCLI(t, nil, "load", "--plan", filepath.Join(dir, "a", "run.json"), "--output-dir", filepath.Join(dir, "b"))
+	if !worked(code, again) {
+		t.Fatalf("--plan: exit %d: %s", code, again)
+	}
+	mu.Lock()
+	if len(bodies) != 4 || string(bodies[0]) != string(bodies[2]) || string(bodies[1]) != string(bodies[3]) {
+		t.Errorf("--plan sent other bodies (%d)", len(bodies))
+	}
+	bodies = bodies[:2]
+	mu.Unlock()
 	if !strings.Contains(oneLine(errOut), "note: 3 tools add ") || !strings.Contains(oneLine(errOut), "2 images of 64x32 (detail low, 2 KB each) add 170") {
 		t.Errorf("no line of what tools and images add: %s", errOut)
 	}
