@@ -455,3 +455,30 @@ func FuzzRowFields(f *testing.F) {
 		}
 	})
 }
+
+// TestDatasetAgentLoop: a dataset conversation's tool-call answer is
+// followed by its tool message, then the conversation's own next turn.
+func TestDatasetAgentLoop(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(path, []byte(`[{"tools":[{"type":"function","function":{"name":"f"}}],"conversations":[{"from":"human","value":"one"},{"from":"gpt","value":"x"},{"from":"human","value":"two"}]}]`), 0o644)
+	a := testAgent(t, tokenizer.O200k, AgentSpec{ToolResultTokens: 4})
+	d, err := OpenDataset(DatasetOptions{Path: path, Turns: 2, Agent: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	s, err := d.Session(0, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1 := s.Next()
+	if t1.Expect == nil || t1.Expect.Tools["f"] != nil || len(t1.Expect.Tools) != 1 {
+		t.Errorf("turn 1's expect: %+v", t1.Expect)
+	}
+	s.Answer(nil, []tools.Call{{ID: "c9", Name: "f", Args: []byte(`{}`)}})
+	var m callTurn
+	json.Unmarshal(s.Next().Messages(), &m)
+	if len(m) != 4 || m[1].ToolCalls[0].ID != "c9" || m[2].Role != "tool" || m[2].ToolCallID != "c9" || string(m[2].Content) != `"`+a.ToolResult+`"` || m[3].Role != "user" {
+		t.Errorf("turn 2: %+v", m)
+	}
+}
