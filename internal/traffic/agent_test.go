@@ -177,7 +177,7 @@ func TestAgentDescribe(t *testing.T) {
 		}
 	}
 	g := testAgent(t, tokenizer.O200k, AgentSpec{Images: 1, ImageW: 512, ImageH: 512, Detail: vision.Low, Model: "my-deployment"})
-	if got := g.Describe("my-deployment"); !g.RuleGuessed || g.ImageTokens != 85 || !strings.Contains(got, `counted by gpt-4o's rule: model "my-deployment" unknown`) {
+	if got := g.Describe("my-deployment"); !g.RuleGuessed || g.ImageTokens != 85 || !strings.Contains(got, `note: 1 image of 512x512 (detail low, `) || !strings.Contains(got, `counted by gpt-4o's rule: model "my-deployment" unknown`) {
 		t.Errorf("unknown model: %q (tokens %d)", got, g.ImageTokens)
 	}
 	if (*Agent)(nil).Describe("x") != "" || (*Agent)(nil).Extra() != 0 {
