@@ -163,6 +163,7 @@ func (c *LoadFlags) exclusions(typed map[string]bool) error {
 		{"clients", "at least 1", c.Clients < 1, c.Clients}, {"completions", "between 1 and 128", c.Completions == 0, 0},
 		{"aggregation-window", "positive", c.AggregationWindow <= 0, c.AggregationWindow}, {"request-timeout", "positive", c.RequestTimeout <= 0, c.RequestTimeout},
 		{"trace-speed", "a positive factor", c.TraceSpeed == 0, 0}, {"trace-block", "from 1 to 1048576 tokens", c.TraceBlock == 0, 0},
+		{"tool-result-tokens", "from 1 to 1000000", c.ToolResultTokens == 0, 0}, {"image-size", "WIDTHxHEIGHT (e.g. 1024x1024)", c.ImageSize == "", `""`},
 	} {
 		if typed[z.flag] && z.bad {
 			return usagef("--%s must be %s, got %v", z.flag, z.want, z.got)
@@ -235,6 +236,8 @@ func (c *LoadFlags) prompts(p *plan.Plan, _ map[string]bool) error {
 	t, w := &c.TrafficFlags, &p.Workload
 	w.Synthetic, w.PrefixTokens, w.Prefixes, w.Turns, w.ThinkTime, w.LogContent =
 		t.Synthetic, t.PrefixTokens, t.Prefixes, t.Turns, t.ThinkTime, t.LogRequestContent
+	w.Tools, w.ToolChoice, w.ToolResultTokens, w.ResponseFormat, w.Images, w.ImageSize, w.ImageDetail =
+		t.Tools, t.ToolChoice, t.ToolResultTokens, t.ResponseFormat, t.Images, t.ImageSize, t.ImageDetail
 	switch {
 	case t.Dataset != "":
 		// The file gives the prompts; --max-tokens may still override

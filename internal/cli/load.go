@@ -6,6 +6,8 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/aoaibench/aoaibench/internal/plan"
+	"github.com/aoaibench/aoaibench/internal/tools"
+	"github.com/aoaibench/aoaibench/internal/vision"
 )
 
 // LoadCmd is `aoaibench load`: the original tool's load flags, plus
@@ -99,6 +101,14 @@ type TrafficFlags struct {
 	Turns             int                `placeholder:"N" help:"Conversations of up to N turns: each turn carries the whole history with the answers as received; with --dataset, each conversation's own turns, up to N. The schedule starts conversations; --clients caps those open at once."`
 	ThinkTime         string             `placeholder:"TIME" help:"Pause before each following turn: 2s, 1s-5s (uniform) or exp:2s (exponential)."`
 	LogRequestContent bool               `help:"Write each request's prompt and answer text to requests.jsonl (off by default: they may be confidential)."`
+
+	Tools            int           `placeholder:"N" help:"Send N function definitions (tools) of realistic size with every request, up to 128; their tokens count in the prompt as the server counts them (a dataset row's own tools win)."`
+	ToolChoice       tools.Choice  `placeholder:"CHOICE" help:"With --tools, the tool_choice sent: auto (the model decides), required or none (default auto)."`
+	ToolResultTokens int           `placeholder:"N" help:"With --turns, the tokens of the fixed result a conversation answers each tool call with before going on, as an agent loop does (200)."`
+	ResponseFormat   string        `placeholder:"FORMAT" help:"Ask for JSON answers: json (a json_object response format) or schema:FILE (a json_schema one, of a JSON Schema file with an object root)."`
+	Images           int           `placeholder:"K" help:"Put K synthetic images (one seeded JPEG, inline as a base64 data URL) in every prompt, up to 10; their tokens count by the model's published rule."`
+	ImageSize        string        `placeholder:"WxH" help:"With --images, the images' size in pixels (default 1024x1024)."`
+	ImageDetail      vision.Detail `placeholder:"DETAIL" help:"With --images, the detail asked: low, high or auto (default auto, counted as high)."`
 }
 
 // Help is the command's example.

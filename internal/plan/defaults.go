@@ -75,6 +75,7 @@ func (p *Plan) Normalize() {
 	if w.EmbeddingBatch == 0 && w.Endpoint == Embeddings {
 		w.EmbeddingBatch = 1
 	}
+	w.normalizeAgent()
 	if l.Clients == 0 {
 		if l.Open() {
 			l.Clients, l.AutoClients = AutoClients, true

@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/aoaibench/aoaibench/internal/simconfig"
+	"github.com/aoaibench/aoaibench/internal/tools"
+	"github.com/aoaibench/aoaibench/internal/vision"
 )
 
 // Version is the plan format this package writes.
@@ -100,6 +102,50 @@ type Workload struct {
 	// EmbeddingBatch is how many inputs an embeddings request carries
 	// (0: 1).
 	EmbeddingBatch int `json:"embedding_batch,omitempty"`
+	// Tools sends that many synthetic function definitions with every
+	// request (0: none; a dataset row's own tools win), with ToolChoice
+	// (auto, required or none).
+	Tools      int          `json:"tools,omitempty"`
+	ToolChoice tools.Choice `json:"tool_choice,omitempty"`
+	// ToolResultTokens is the length of the fixed result a conversation
+	// answers each tool call with before its next turn (the agent loop).
+	ToolResultTokens int `json:"tool_result_tokens,omitempty"`
+	// ResponseFormat asks for JSON answers: "json" (a json_object
+	// response format) or "schema:FILE" (a json_schema one, of the
+	// file's schema); "" asks for none.
+	ResponseFormat string `json:"response_format,omitempty"`
+	// Images puts that many synthetic images of ImageSize ("WxH") at
+	// ImageDetail in every synthetic prompt, inline.
+	Images      int           `json:"images,omitempty"`
+	ImageSize   string        `json:"image_size,omitempty"`
+	ImageDetail vision.Detail `json:"image_detail,omitempty"`
+}
+
+// Agent reports whether requests carry tools, a response format or
+// images (and so take the general path, not the fixed shape's).
+func (w *Workload) Agent() bool { return w.Tools > 0 || w.ResponseFormat != "" || w.Images > 0 }
+
+// SchemaFile is the file of a "schema:FILE" response format ("" for
+// none, or for "json").
+func (w *Workload) SchemaFile() string {
+	f, _ := strings.CutPrefix(w.ResponseFormat, "schema:")
+	if f == w.ResponseFormat {
+		return ""
+	}
+	return f
+}
+
+// ModelName is the model the plan's requests go to, as far as the plan
+// says: the simulator's first deployment's, else --model, else the
+// deployment's name ("" when none is given).
+func (p *Plan) ModelName() string {
+	if p.Target.URL == "" && len(p.Target.Sim) > 0 {
+		return p.Target.Sim[0].Model
+	}
+	if p.Target.Model != "" {
+		return p.Target.Model
+	}
+	return p.Target.Deployment
 }
 
 // Dataset is a file of prompts.

@@ -50,7 +50,7 @@ const MaxShards = 10000
 // alone (a flag given twice, a flag that needs another).
 func (p *Plan) Validate(window int) error {
 	for _, check := range []func() error{p.validateLoad, p.validateShard, p.validateTarget, p.validateOutput,
-		p.validateWorkload, p.validateSources, p.validateHeaders, p.validateStages} {
+		p.validateWorkload, p.validateAgent, p.validateSources, p.validateHeaders, p.validateStages} {
 		if err := check(); err != nil {
 			return err
 		}

@@ -61,7 +61,7 @@ func (x *execution) conversation(reqCtx context.Context, n int64, sched time.Tim
 				}
 				return
 			}
-			sess.Answer(answer)
+			sess.Answer(answer, nil) // TODO(merge): pass the calls of the result (MEASURE)
 			if d := r.think.Sample(rng); d > 0 && !x.pause(d) {
 				return
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/aoaibench/aoaibench/internal/pace"
 	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/traffic"
+	"github.com/aoaibench/aoaibench/internal/vision"
 )
 
 // traffic builds the run's source of requests: a trace, a dataset,
@@ -26,6 +27,11 @@ func (r *Run) traffic(m models.Model) error {
 	if r.think, err = pace.ParseThink(w.ThinkTime, parseDuration); err != nil {
 		return plan.Errorf("--think-time: %v", err)
 	}
+	agent, err := r.agent(m)
+	if err != nil {
+		return err
+	}
+	r.params.Agent = agent
 	switch {
 	case p.Load.Trace != nil:
 		t := p.Load.Trace
@@ -45,6 +51,7 @@ func (r *Run) traffic(m models.Model) error {
 		ds, err := traffic.OpenDataset(traffic.DatasetOptions{
 			Path: d.Path, Format: d.Format, Shuffle: d.Shuffle, Seed: w.Seed, SkipBad: d.SkipBad,
 			MaxTokens: d.MaxTokens, Tokenizer: r.tok, Notify: func(s string) { r.opts.Log(s) }, Check: r.opts.DatasetCheck, Turns: w.Turns,
+			Agent: agent, ImageTokens: imageCounter(r.plan.ModelName()),
 		})
 		if err != nil {
 			return plan.Errorf("--dataset: %v", err)
@@ -53,7 +60,7 @@ func (r *Run) traffic(m models.Model) error {
 		if w.Turns > 1 {
 			r.convs = ds
 		}
-	case w.Synthetic != "" || w.PrefixTokens > 0 || w.Turns > 1 || !r.params.Chat():
+	case w.Synthetic != "" || w.PrefixTokens > 0 || w.Turns > 1 || !r.params.Chat() || agent != nil:
 		// The fixed shape's precomputed body is a streamed chat body;
 		// other APIs render the same prompts from their messages.
 		prompt, output := traffic.Dist{Mean: float64(w.ContextTokens)}, traffic.Dist{Mean: float64(w.MaxTokens)}
@@ -61,14 +68,16 @@ func (r *Run) traffic(m models.Model) error {
 			if prompt, output, err = traffic.ParseSynthetic(w.Synthetic); err != nil {
 				return plan.Errorf("--synthetic: %v", err)
 			}
-			if win := m.ContextWindow; win > 0 && prompt.Max+output.Max > float64(win) {
-				return plan.Errorf("--synthetic: prompts of up to %g tokens and answers of up to %g are over the model's context window of %d tokens", prompt.Max, output.Max, win)
+			if win := m.ContextWindow; win > 0 && prompt.Max+float64(agent.Extra())+output.Max > float64(win) {
+				return plan.Errorf("--synthetic: prompts of up to %g tokens (and %d that tools, images and a schema add) and answers of up to %g are over the model's context window of %d tokens",
+					prompt.Max, agent.Extra(), output.Max, win)
 			}
 		}
 		syn, err := traffic.NewSynthetic(prompt, output, w.PrefixTokens, w.Prefixes, w.Seed)
 		if err != nil {
 			return plan.Errorf("--prefix-tokens: %v", err)
 		}
+		syn.SetAgent(agent)
 		r.source = syn
 		if w.Turns > 1 {
 			r.convs = syn
@@ -85,6 +94,41 @@ func (r *Run) traffic(m models.Model) error {
 		r.source = b
 	}
 	return nil
+}
+
+// agent builds what every request carries beside its messages (tools, a
+// response format, images, a tool result) and says what it adds in a
+// note; nil when the plan asks for none.
+func (r *Run) agent(m models.Model) (*traffic.Agent, error) {
+	w := &r.plan.Workload
+	iw, ih := 0, 0
+	if w.Images > 0 {
+		var err error
+		if iw, ih, err = plan.ParseImageSize(w.ImageSize); err != nil {
+			return nil, plan.Errorf("--image-size: %v", err)
+		}
+	}
+	model := r.plan.ModelName()
+	a, err := traffic.NewAgent(traffic.AgentSpec{Tools: w.Tools, Choice: w.ToolChoice, Seed: w.Seed, Format: w.ResponseFormat,
+		Images: w.Images, ImageW: iw, ImageH: ih, Detail: w.ImageDetail, Model: model,
+		ToolResultTokens: w.ToolResultTokens, Tokenizer: r.tok, Responses: w.Endpoint == plan.Responses})
+	if err != nil {
+		return nil, plan.Errorf("%v", err)
+	}
+	if note := a.Describe(model); note != "" {
+		r.notes = append(r.notes, note)
+	}
+	if extra := a.Extra(); extra > 0 && m.ContextWindow > 0 && w.Dataset == nil && w.Synthetic == "" && w.ContextTokens+extra+w.MaxTokens > m.ContextWindow {
+		return nil, plan.Errorf("--context-tokens %d, what tools, images and a schema add (%d) and --max-tokens %d are over the model's context window of %d tokens",
+			w.ContextTokens, extra, w.MaxTokens, m.ContextWindow)
+	}
+	return a, nil
+}
+
+// imageCounter counts a dataset's inline images by the model's rule.
+func imageCounter(model string) func(w, h int, d vision.Detail) int {
+	count, _ := traffic.ImageCounter(model)
+	return count
 }
 
 // parseDuration reads a duration as plan does: bare numbers are seconds.

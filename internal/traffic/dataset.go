@@ -11,6 +11,7 @@ import (
 
 	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/tokenizer"
+	"github.com/aoaibench/aoaibench/internal/vision"
 )
 
 // Dataset is a Source of a dataset's prompts, read ahead by a goroutine
@@ -23,7 +24,8 @@ type Dataset struct {
 	maxOut int // --max-tokens: overrides the rows' output lengths
 	path   string
 	notify func(string)
-	pass   int // consumer only: the pass of the last row handed out
+	pass   int    // consumer only: the pass of the last row handed out
+	agent  *Agent // the run's tools and format, for rows without their own
 }
 
 // conv is a row on its way to the consumer: its pass through the file
@@ -52,6 +54,12 @@ type DatasetOptions struct {
 	// Turns is the most turns of a conversation that will be sent (0: 1):
 	// the rest are not kept.
 	Turns int
+	// Agent is the run's tools and format (nil: none), sent with rows
+	// that have none of their own, and its tool result.
+	Agent *Agent
+	// ImageTokens counts a row's inline image's prompt tokens (nil: not
+	// counted).
+	ImageTokens func(w, h int, d vision.Detail) int
 }
 
 // ShuffleBuffer is how many rows a shuffled dataset mixes at once, and
@@ -79,6 +87,7 @@ func OpenDataset(o DatasetOptions) (*Dataset, error) {
 		return nil, err
 	}
 	r.MaxTurns = max(o.Turns, 1)
+	r.ImageTokens = o.ImageTokens
 	if o.Notify == nil {
 		o.Notify = func(string) {}
 	}
@@ -102,7 +111,7 @@ func OpenDataset(o DatasetOptions) (*Dataset, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &Dataset{ch: make(chan conv, 256), cancel: cancel, maxOut: o.MaxTokens, path: o.Path, notify: o.Notify}
+	d := &Dataset{ch: make(chan conv, 256), cancel: cancel, maxOut: o.MaxTokens, path: o.Path, notify: o.Notify, agent: o.Agent}
 	go d.read(ctx, r, first, err, o)
 	return d, nil
 }
@@ -146,7 +155,9 @@ func (d *Dataset) Next(n int64, stop <-chan struct{}) (*Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	return d.item(c.Turns[0].Messages, c.Turns[0], -1, 1), nil
+	it := d.item(c.Turns[0].Messages, c.Turns[0], -1, 1)
+	it.Expect, it.fields = d.expect(c), c.fields
+	return it, nil
 }
 
 // Conversation returns the next conversation; ErrStopped if stop closes
@@ -191,5 +202,6 @@ func (d *Dataset) item(msgs []json.RawMessage, t Turn, session int64, turn int) 
 	// The prompt's tokens are the server's to count: the tokenizer is
 	// the costliest thing a client does, and a dataset's prompts are not
 	// built to a count.
-	return &Item{Prompt: -1, MaxTokens: out, Session: session, Turn: turn, messages: b}
+	return &Item{Prompt: -1, MaxTokens: out, Session: session, Turn: turn, messages: b,
+		Images: t.Images, ImageBytes: t.ImageBytes, ImageTokens: t.ImageTokens}
 }

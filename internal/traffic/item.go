@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/aoaibench/aoaibench/internal/plan"
+	"github.com/aoaibench/aoaibench/internal/schema"
 )
 
 // Item is one request of a run: its messages, what it asks, and where it
@@ -29,6 +30,20 @@ type Item struct {
 	// Text is the prompt's text (its last user message), kept only for
 	// --log-request-content.
 	Text string
+	// Expect is what the answer is checked by: the tools' argument
+	// schemas, a structured answer's; nil for a plain request. Shared
+	// between requests: read-only.
+	Expect *schema.Expect
+	// Images is how many images the request carries, ImageBytes the
+	// upload bytes of their data URLs, ImageTokens their prompt tokens
+	// by the model's rule (-1: not known, such as an image given by
+	// address).
+	Images, ImageBytes, ImageTokens int
+	// fields are a dataset row's own tools, tool_choice and
+	// response_format (nil: none).
+	fields *fields
+	// native says messages are already the Responses API's input.
+	native bool
 }
 
 // Source yields the requests of a run. Next is called for n = 0, 1, 2...
@@ -57,6 +72,9 @@ type Params struct {
 	PresencePenalty  *float64
 	Temperature      *float64
 	TopP             *float64
+	// Agent adds tools and a response format to every body (a dataset
+	// row's own win); nil adds nothing.
+	Agent *Agent
 }
 
 // Chat reports whether the bodies are streamed chat completions (the
@@ -83,13 +101,20 @@ func (p *Params) Body(dst []byte, it *Item, usage bool) []byte {
 		// messages); it has no n and no stream_options: usage comes in
 		// response.completed.
 		dst = append(dst, `{"input":`...)
-		dst = append(dst, responsesInput(msgs)...)
+		if it.native {
+			dst = append(dst, msgs...)
+		} else {
+			dst = append(dst, responsesInput(msgs)...)
+		}
 		dst = p.model(dst)
 		if it.MaxTokens > 0 {
 			dst = append(dst, `,"max_output_tokens":`...)
 			dst = strconv.AppendInt(dst, int64(max(it.MaxTokens, MinResponsesTokens)), 10)
 		}
 		dst = p.sampling(dst, false)
+		if p.Agent != nil || it.fields != nil {
+			dst = p.appendAsk(dst, it, true)
+		}
 		if p.NoStream {
 			return append(dst, `,"stream":false}`...)
 		}
@@ -135,6 +160,9 @@ func (p *Params) Body(dst []byte, it *Item, usage bool) []byte {
 		dst = strconv.AppendInt(dst, int64(p.Completions), 10)
 	}
 	dst = p.sampling(dst, true)
+	if p.Agent != nil || it.fields != nil {
+		dst = p.appendAsk(dst, it, false)
+	}
 	return p.stream(dst, usage)
 }
 
@@ -179,25 +207,49 @@ func (p *Params) stream(dst []byte, usage bool) []byte {
 // responsesInput is chat messages as the Responses API's input: plain
 // messages pass as they are (easy input messages); content parts become
 // its parts (text → input_text, or output_text for the assistant;
-// image_url → input_image), a tool's answer a user's text, and fields it
-// does not take (name, tool_call_id) are dropped.
+// image_url → input_image, its detail kept); an assistant's tool calls
+// become function_call items and a tool's answer a function_call_output;
+// fields it does not take (name) are dropped.
 func responsesInput(msgs []byte) []byte {
 	if !bytes.Contains(msgs, []byte(`"type"`)) && !bytes.Contains(msgs, []byte(`"name"`)) && !bytes.Contains(msgs, []byte(`"tool`)) {
 		return msgs
 	}
 	var list []struct {
-		Role    string          `json:"role"`
-		Content json.RawMessage `json:"content"`
+		Role       string          `json:"role"`
+		Content    json.RawMessage `json:"content"`
+		ToolCalls  []wireCall      `json:"tool_calls"`
+		ToolCallID string          `json:"tool_call_id"`
 	}
 	if json.Unmarshal(msgs, &list) != nil {
 		return msgs // the server will say what is wrong
 	}
 	type part map[string]any
 	out := make([]map[string]any, 0, len(list))
+	var called map[string]bool // the calls made so far, by id
 	for _, m := range list {
 		role := m.Role
+		if role == "tool" && called[m.ToolCallID] {
+			// The answer to a call made before; a tool message that
+			// answers none is a user's text, as the API takes no
+			// output of a call it has not seen.
+			out = append(out, map[string]any{"type": "function_call_output", "call_id": m.ToolCallID, "output": contentText(m.Content)})
+			continue
+		}
 		if role == "tool" || role == "function" {
 			role = "user"
+		}
+		if len(m.ToolCalls) > 0 {
+			if text := contentText(m.Content); text != "" {
+				out = append(out, map[string]any{"role": role, "content": text})
+			}
+			for _, c := range m.ToolCalls {
+				if called == nil {
+					called = map[string]bool{}
+				}
+				called[c.ID] = true
+				out = append(out, map[string]any{"type": "function_call", "call_id": c.ID, "name": c.Function.Name, "arguments": c.Function.Arguments})
+			}
+			continue
 		}
 		var text string
 		if json.Unmarshal(m.Content, &text) == nil {
@@ -220,12 +272,30 @@ func responsesInput(msgs []byte) []byte {
 				content = append(content, part{"type": kind, "text": t})
 			case "image_url":
 				var img struct {
-					URL string `json:"url"`
+					URL    string `json:"url"`
+					Detail string `json:"detail"`
 				}
 				if json.Unmarshal(p["image_url"], &img) != nil || img.URL == "" {
 					json.Unmarshal(p["image_url"], &img.URL)
 				}
-				content = append(content, part{"type": "input_image", "image_url": img.URL})
+				in := part{"type": "input_image", "image_url": img.URL}
+				if img.Detail != "" {
+					in["detail"] = img.Detail
+				}
+				content = append(content, in)
+			case "input_image":
+				// Already the Responses API's (a synthetic prompt's).
+				var img struct {
+					URL    string `json:"image_url"`
+					Detail string `json:"detail"`
+				}
+				json.Unmarshal(p["image_url"], &img.URL)
+				json.Unmarshal(p["detail"], &img.Detail)
+				in := part{"type": "input_image", "image_url": img.URL}
+				if img.Detail != "" {
+					in["detail"] = img.Detail
+				}
+				content = append(content, in)
 			}
 		}
 		if content == nil {
@@ -238,6 +308,16 @@ func responsesInput(msgs []byte) []byte {
 		return msgs
 	}
 	return b
+}
+
+// wireCall is a tool call as an assistant message carries it.
+type wireCall struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Function struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
 }
 
 // Messages returns the item's messages as a JSON array.

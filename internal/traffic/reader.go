@@ -15,7 +15,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/aoaibench/aoaibench/internal/plan"
+	"github.com/aoaibench/aoaibench/internal/schema"
 	"github.com/aoaibench/aoaibench/internal/tokenizer"
+	"github.com/aoaibench/aoaibench/internal/vision"
 )
 
 // The dataset formats are plan.DatasetFormat's: ShareGPT's
@@ -30,6 +32,11 @@ import (
 type Turn struct {
 	Messages []json.RawMessage
 	Output   int
+	// Images is how many image parts the turn's messages hold,
+	// ImageBytes the bytes of their URLs, ImageTokens their prompt
+	// tokens (-1: not known: an image by address, or no rule to count
+	// by).
+	Images, ImageBytes, ImageTokens int
 }
 
 // size is the bytes the turn holds.
@@ -45,6 +52,10 @@ func (t *Turn) size() int {
 type Conversation struct {
 	Line  int // where it starts in its file (CSV and JSONL; 0 for a JSON array)
 	Turns []Turn
+	// fields are the row's own tools, tool_choice and response_format,
+	// sent as given; expect checks answers by them (nil: none).
+	fields *fields
+	expect *schema.Expect
 }
 
 // BadRow is a row that cannot be read: file:line and why.
@@ -83,6 +94,11 @@ type Reader struct {
 	started bool
 	// MaxTurns, if positive, keeps only a conversation's first turns.
 	MaxTurns int
+	// ImageTokens counts an inline image's prompt tokens (nil: not
+	// counted, -1 in the turn).
+	ImageTokens func(w, h int, d vision.Detail) int
+	// schemas are the rows' compiled schemas by text: rows repeat them.
+	schemas schemaCache
 }
 
 // Detect tells a dataset's format from its name and first bytes.
@@ -375,10 +391,13 @@ func userTurn(text string, output int) Turn {
 // jsonl reads one JSONL row.
 func (r *Reader) jsonl(b []byte) (*Conversation, error) {
 	var v struct {
-		Prompt       *string           `json:"prompt"`
-		Messages     []json.RawMessage `json:"messages"`
-		OutputTokens int               `json:"output_tokens"`
-		MaxTokens    int               `json:"max_tokens"`
+		Prompt         *string           `json:"prompt"`
+		Messages       []json.RawMessage `json:"messages"`
+		OutputTokens   int               `json:"output_tokens"`
+		MaxTokens      int               `json:"max_tokens"`
+		Tools          json.RawMessage   `json:"tools"`
+		ToolChoice     json.RawMessage   `json:"tool_choice"`
+		ResponseFormat json.RawMessage   `json:"response_format"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, fmt.Errorf("malformed JSON: %v", err)
@@ -387,18 +406,25 @@ func (r *Reader) jsonl(b []byte) (*Conversation, error) {
 	if v.OutputTokens < 0 || v.MaxTokens < 0 {
 		return nil, fmt.Errorf("output_tokens and max_tokens must not be negative")
 	}
+	var c *Conversation
 	switch {
 	case v.Prompt != nil && *v.Prompt != "":
-		return &Conversation{Turns: []Turn{userTurn(*v.Prompt, out)}}, nil
+		c = &Conversation{Turns: []Turn{userTurn(*v.Prompt, out)}}
 	case len(v.Messages) > 0:
 		t, err := messagesTurn(v.Messages)
 		if err != nil {
 			return nil, err
 		}
 		t.Output = out
-		return &Conversation{Turns: []Turn{t}}, nil
+		r.countImages(&t)
+		c = &Conversation{Turns: []Turn{t}}
+	default:
+		return nil, fmt.Errorf(`want "prompt" (a string) or "messages" (a list)`)
 	}
-	return nil, fmt.Errorf(`want "prompt" (a string) or "messages" (a list)`)
+	if err := r.rowFields(c, v.Tools, v.ToolChoice, v.ResponseFormat); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // messagesTurn checks a list of chat messages: each an object with a role
@@ -407,10 +433,12 @@ func messagesTurn(msgs []json.RawMessage) (Turn, error) {
 	var t Turn
 	for i, m := range msgs {
 		var v struct {
-			Role    string          `json:"role"`
-			Content json.RawMessage `json:"content"`
+			Role      string          `json:"role"`
+			Content   json.RawMessage `json:"content"`
+			ToolCalls json.RawMessage `json:"tool_calls"`
 		}
-		if err := json.Unmarshal(m, &v); err != nil || v.Role == "" || len(v.Content) == 0 {
+		// An assistant's tool calls may stand for its content.
+		if err := json.Unmarshal(m, &v); err != nil || v.Role == "" || len(v.Content) == 0 && len(v.ToolCalls) == 0 {
 			return t, fmt.Errorf("message %d: want {\"role\": ..., \"content\": ...}", i+1)
 		}
 	}
@@ -428,6 +456,7 @@ func (r *Reader) replay(raw json.RawMessage) (*Conversation, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.countImages(&t)
 	return &Conversation{Turns: []Turn{t}}, nil
 }
 
@@ -440,11 +469,15 @@ func (r *Reader) shareGPT(raw json.RawMessage) (*Conversation, error) {
 			From  string `json:"from"`
 			Value string `json:"value"`
 		} `json:"conversations"`
+		Tools json.RawMessage `json:"tools"`
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil, fmt.Errorf("want {\"conversations\": [{\"from\": ..., \"value\": ...}]}")
 	}
 	c := &Conversation{}
+	if err := r.rowFields(c, v.Tools, nil, nil); err != nil {
+		return nil, err
+	}
 	var system []json.RawMessage
 	for i := 0; i < len(v.Conversations); i++ {
 		m := v.Conversations[i]

@@ -124,6 +124,8 @@ type Synthetic struct {
 	seed           uint64
 	rng            *rand.Rand
 	words          tokenizer.Words
+	agent          *Agent // tools, a format, images: nil for none
+	instr          string // the words that ask for a long answer
 }
 
 // msgOverhead is one message's overhead: per-message tokens and the role.
@@ -145,14 +147,38 @@ func NewSynthetic(prompt, output Dist, prefix, prefixes int, seed uint64) (*Synt
 		}
 	}
 	return &Synthetic{prompt: prompt, output: output, prefix: prefix, prefixes: max(prefixes, 1), seed: seed,
-		rng: rand.New(rand.NewPCG(seed, 0x5eed)), words: tokenizer.NewWords()}, nil
+		rng: rand.New(rand.NewPCG(seed, 0x5eed)), words: tokenizer.NewWords(), instr: instruction}, nil
+}
+
+// SetAgent makes every prompt carry a's images and counts a's tokens in
+// it; its tools and format go in the bodies (Params.Agent). A prompt
+// that asks for JSON says so, as OpenAI's json_object requires, in as
+// many tokens.
+func (s *Synthetic) SetAgent(a *Agent) {
+	s.agent = a
+	s.instr = instruction
+	if a != nil && a.JSON {
+		s.instr = jsonInstruction
+	}
+}
+
+// agentItem fills what an item of s's carries for its agent: what its
+// answer is checked by and its images.
+func (s *Synthetic) agentItem(it *Item) {
+	if a := s.agent; a != nil {
+		it.Expect = a.Expect
+		it.Images, it.ImageBytes, it.ImageTokens = a.Images, a.ImageBytes(), a.Images*a.ImageTokens
+	}
 }
 
 // Next implements Source.
 func (s *Synthetic) Next(n int64, _ <-chan struct{}) (*Item, error) {
 	prompt := max(s.prompt.sample(s.rng), s.prefix+MinContext)
-	it := &Item{Prompt: prompt, MaxTokens: s.output.sample(s.rng), Session: -1}
-	it.messages = s.render(make([]byte, 0, 8*prompt+64), n, prompt, int(uint64(n)%uint64(s.prefixes)))
+	it := &Item{Prompt: prompt + s.agent.Extra(), MaxTokens: s.output.sample(s.rng), Session: -1}
+	it.messages = s.render(make([]byte, 0, 8*prompt+64+len(s.agent.parts())), n, prompt, int(uint64(n)%uint64(s.prefixes)))
+	s.agentItem(it)
+	// A prompt with images is rendered in its API's shape.
+	it.native = it.Images > 0 && s.agent.responses
 	return it, nil
 }
 
@@ -175,8 +201,21 @@ func (s *Synthetic) render(dst []byte, n int64, prompt, id int) []byte {
 		dst = append(dst, `"},`...)
 		user -= s.prefix
 	}
+	if s.agent != nil && s.agent.Images > 0 {
+		// The text first, so that the unique words stay first, then
+		// the images.
+		if s.agent.responses {
+			dst = append(dst, `{"role":"user","content":[{"type":"input_text","text":"`...)
+		} else {
+			dst = append(dst, `{"role":"user","content":[{"type":"text","text":"`...)
+		}
+		dst = appendWords(dst, s.words, user-msgOverhead, uint64(n)+s.seed, s.instr)
+		dst = append(dst, `"}`...)
+		dst = append(dst, s.agent.imageParts...)
+		return append(dst, `]}]`...)
+	}
 	dst = append(dst, `{"role":"user","content":"`...)
-	dst = appendUserWords(dst, s.words, user-msgOverhead, uint64(n)+s.seed)
+	dst = appendWords(dst, s.words, user-msgOverhead, uint64(n)+s.seed, s.instr)
 	return append(dst, `"}]`...)
 }
 
@@ -184,6 +223,12 @@ func (s *Synthetic) render(dst []byte, n int64, prompt, id int) []byte {
 // single-token words: the unique words of u, filler, and the instruction
 // to write at length when there is room for it.
 func appendUserWords(dst []byte, words tokenizer.Words, k int, u uint64) []byte {
+	return appendWords(dst, words, k, u, instruction)
+}
+
+// appendWords is appendUserWords with its own instruction (of
+// single-token words).
+func appendWords(dst []byte, words tokenizer.Words, k int, u uint64, instruction string) []byte {
 	unique := min(prefixWords, k)
 	instr := strings.Fields(instruction)
 	if k-unique < len(instr) {

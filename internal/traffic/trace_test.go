@@ -120,7 +120,7 @@ func TestSessionHistory(t *testing.T) {
 			t.Errorf("turn %d: a history's prompt is the server's to count, item says %d", turn, it.Prompt)
 		}
 		answer := "an \"answer\"\nwith é"
-		s.Answer([]byte(answer))
+		s.Answer([]byte(answer), nil)
 		prev = append(msgs, tokenizer.Message{Role: "assistant", Content: answer})
 	}
 }

@@ -43,6 +43,11 @@ const prefixWords = 4
 // instruction asks for a long answer; every word is one token.
 const instruction = "please write a very long essay about all of these words and do not stop"
 
+// jsonInstruction asks for a long answer in JSON, in as many tokens as
+// instruction (a test holds both to it): OpenAI's json_object format
+// refuses a prompt that does not say "json".
+const jsonInstruction = "please write a very long json about all of these words and do not stop"
+
 // MinContext is the smallest prompt the builder can make: the plan's
 // (a test holds it to overhead + 1).
 const MinContext = plan.MinContext
