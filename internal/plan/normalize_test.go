@@ -12,9 +12,9 @@ import (
 	"github.com/aoaibench/aoaibench/internal/simconfig"
 )
 
-// simPlan is the smallest plan a run takes: the simulator, nothing else
+// barePlan is the smallest plan a run takes: the simulator, nothing else
 // said.
-func simPlan() *Plan {
+func barePlan() *Plan {
 	return &Plan{Target: Target{Sim: []simconfig.Deployment{{}}}}
 }
 
@@ -22,7 +22,7 @@ func rate(r float64) *float64 { return &r }
 
 func TestNormalizeFillsDefaults(t *testing.T) {
 	t.Parallel()
-	p := simPlan()
+	p := barePlan()
 	p.Normalize()
 	w, l, o := p.Workload, p.Load, p.Output
 	checks := []struct {
@@ -57,7 +57,7 @@ func TestNormalizeFillsDefaults(t *testing.T) {
 
 func TestNormalizeOpenLoopAndSources(t *testing.T) {
 	t.Parallel()
-	p := simPlan()
+	p := barePlan()
 	p.Target.URL = "https://x.openai.azure.com"
 	p.Load.Rate = rate(600)
 	p.Workload.Endpoint = Embeddings
@@ -75,7 +75,7 @@ func TestNormalizeOpenLoopAndSources(t *testing.T) {
 		t.Errorf("embedding batch: got %d", p.Workload.EmbeddingBatch)
 	}
 
-	tr := simPlan()
+	tr := barePlan()
 	tr.Load.Trace = &Trace{Path: "t.jsonl"}
 	tr.Normalize()
 	if tr.Workload.Shape != "" || tr.Load.Trace.Speed != DefaultTraceSpeed || tr.Load.Trace.Block != DefaultTraceBlock {
@@ -86,7 +86,7 @@ func TestNormalizeOpenLoopAndSources(t *testing.T) {
 	}
 
 	// Given values are kept, and a zero that means something too.
-	g := simPlan()
+	g := barePlan()
 	g.Workload.Shape, g.Workload.ContextTokens, g.Workload.MaxTokens = "context", 900, 0
 	g.Load.Clients, g.Load.DrainTimeout = 3, 0
 	g.Normalize()
@@ -99,7 +99,7 @@ func TestNormalizeOpenLoopAndSources(t *testing.T) {
 // `load --plan` normalizes it again: nothing may move.
 func TestNormalizeIdempotent(t *testing.T) {
 	t.Parallel()
-	for _, p := range []*Plan{simPlan(), func() *Plan { p := simPlan(); p.Load.Rate = rate(60); return p }()} {
+	for _, p := range []*Plan{barePlan(), func() *Plan { p := barePlan(); p.Load.Rate = rate(60); return p }()} {
 		p.Normalize()
 		a, _ := json.Marshal(p)
 		p.Normalize()
@@ -193,7 +193,7 @@ func TestHeadersForFile(t *testing.T) {
 			t.Errorf("header %d: got %q, want %q", i, got[i], want[i])
 		}
 	}
-	p := simPlan()
+	p := barePlan()
 	p.Normalize()
 	p.Target.Headers = got[:1]
 	if err := p.Validate(0); err == nil || !strings.Contains(err.Error(), "does not keep header values") {
@@ -211,7 +211,7 @@ func TestRead(t *testing.T) {
 		}
 		return path
 	}
-	p := simPlan()
+	p := barePlan()
 	p.Load.Rate = rate(120)
 	p.Normalize()
 	b, err := json.Marshal(RunFile{Plan: *p, Tool: "aoaibench", Start: "2026-12-03T00:00:00Z"})

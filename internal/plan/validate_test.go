@@ -68,7 +68,7 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{"no window", func(p *Plan) { p.Workload.ContextTokens = MaxPrompt }, 0, "more than any model takes"},
 	}
 	for _, c := range cases {
-		p := simPlan()
+		p := barePlan()
 		p.Normalize()
 		c.change(p)
 		err := p.Validate(c.window)
@@ -95,7 +95,7 @@ func TestValidateKeepsSecrets(t *testing.T) {
 		func(p *Plan) { p.Target.Headers = []string{"X-Key: sk-secret\x00"} },
 		func(p *Plan) { p.Output.ServerMetrics = []string{"ftp://u:sk-secret@x/m"} },
 	} {
-		p := simPlan()
+		p := barePlan()
 		p.Normalize()
 		change(p)
 		if err := p.Validate(0); err == nil || strings.Contains(err.Error(), "sk-secret") {
