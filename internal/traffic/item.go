@@ -223,7 +223,6 @@ func responsesInput(msgs []byte) []byte {
 	if json.Unmarshal(msgs, &list) != nil {
 		return msgs // the server will say what is wrong
 	}
-	type part map[string]any
 	out := make([]map[string]any, 0, len(list))
 	var called map[string]bool // the calls made so far, by id
 	for _, m := range list {
@@ -256,50 +255,9 @@ func responsesInput(msgs []byte) []byte {
 			out = append(out, map[string]any{"role": role, "content": text})
 			continue
 		}
-		var parts []map[string]json.RawMessage
-		json.Unmarshal(m.Content, &parts)
-		var content []part
-		for _, p := range parts {
-			var typ, t string
-			json.Unmarshal(p["type"], &typ)
-			switch typ {
-			case "text", "input_text", "output_text":
-				json.Unmarshal(p["text"], &t)
-				kind := "input_text"
-				if role == "assistant" {
-					kind = "output_text"
-				}
-				content = append(content, part{"type": kind, "text": t})
-			case "image_url":
-				var img struct {
-					URL    string `json:"url"`
-					Detail string `json:"detail"`
-				}
-				if json.Unmarshal(p["image_url"], &img) != nil || img.URL == "" {
-					json.Unmarshal(p["image_url"], &img.URL)
-				}
-				in := part{"type": "input_image", "image_url": img.URL}
-				if img.Detail != "" {
-					in["detail"] = img.Detail
-				}
-				content = append(content, in)
-			case "input_image":
-				// Already the Responses API's (a synthetic prompt's).
-				var img struct {
-					URL    string `json:"image_url"`
-					Detail string `json:"detail"`
-				}
-				json.Unmarshal(p["image_url"], &img.URL)
-				json.Unmarshal(p["detail"], &img.Detail)
-				in := part{"type": "input_image", "image_url": img.URL}
-				if img.Detail != "" {
-					in["detail"] = img.Detail
-				}
-				content = append(content, in)
-			}
-		}
+		content := responsesParts(role, m.Content)
 		if content == nil {
-			content = []part{}
+			content = []map[string]any{}
 		}
 		out = append(out, map[string]any{"role": role, "content": content})
 	}
@@ -308,6 +266,56 @@ func responsesInput(msgs []byte) []byte {
 		return msgs
 	}
 	return b
+}
+
+// responsesParts is a chat message's content parts as the Responses
+// API's: text becomes input_text (output_text for the assistant), an
+// image_url an input_image with its detail kept.
+func responsesParts(role string, raw json.RawMessage) []map[string]any {
+	type part = map[string]any
+	var parts []map[string]json.RawMessage
+	json.Unmarshal(raw, &parts)
+	var content []part
+	for _, p := range parts {
+		var typ, t string
+		json.Unmarshal(p["type"], &typ)
+		switch typ {
+		case "text", "input_text", "output_text":
+			json.Unmarshal(p["text"], &t)
+			kind := "input_text"
+			if role == "assistant" {
+				kind = "output_text"
+			}
+			content = append(content, part{"type": kind, "text": t})
+		case "image_url":
+			var img struct {
+				URL    string `json:"url"`
+				Detail string `json:"detail"`
+			}
+			if json.Unmarshal(p["image_url"], &img) != nil || img.URL == "" {
+				json.Unmarshal(p["image_url"], &img.URL)
+			}
+			in := part{"type": "input_image", "image_url": img.URL}
+			if img.Detail != "" {
+				in["detail"] = img.Detail
+			}
+			content = append(content, in)
+		case "input_image":
+			// Already the Responses API's (a synthetic prompt's).
+			var img struct {
+				URL    string `json:"image_url"`
+				Detail string `json:"detail"`
+			}
+			json.Unmarshal(p["image_url"], &img.URL)
+			json.Unmarshal(p["detail"], &img.Detail)
+			in := part{"type": "input_image", "image_url": img.URL}
+			if img.Detail != "" {
+				in["detail"] = img.Detail
+			}
+			content = append(content, in)
+		}
+	}
+	return content
 }
 
 // wireCall is a tool call as an assistant message carries it.
