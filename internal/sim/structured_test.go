@@ -121,10 +121,14 @@ func answerText(t *testing.T, path string, stream bool, b string) (text, finish 
 				Delta        struct{ Content string }
 				FinishReason string `json:"finish_reason"`
 			}
-			Usage    *struct{ CompletionTokens int `json:"completion_tokens"` }
+			Usage *struct {
+				CompletionTokens int `json:"completion_tokens"`
+			}
 			Response struct {
 				Status string
-				Usage  struct{ OutputTokens int `json:"output_tokens"` }
+				Usage  struct {
+					OutputTokens int `json:"output_tokens"`
+				}
 			}
 		}
 		if json.Unmarshal([]byte(line[1]), &ev) != nil {

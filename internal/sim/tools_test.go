@@ -300,9 +300,9 @@ func TestToolCallCut(t *testing.T) {
 	d.ToolArgsTokens = 120
 	run(t, Config{Deployments: []simconfig.Deployment{d}}, func(e *env) {
 		for _, c := range []struct {
-			max        int
-			finish     string
-			parses     bool
+			max         int
+			finish      string
+			parses      bool
 			least, most int
 		}{{5, "length", false, 5, 5}, {2000, "tool_calls", true, 100, 120}} {
 			resp := e.post(v1Chat, toolsBody(4, `"required"`, fmt.Sprintf(`,"max_tokens":%d`, c.max)))
