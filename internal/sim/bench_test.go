@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/aoaibench/aoaibench/internal/simconfig"
+	"github.com/aoaibench/aoaibench/internal/tools"
 )
 
 // benchServer is an instant, unlimited simulator for benchmarks.
@@ -71,6 +72,24 @@ func BenchmarkEmitText(b *testing.B) {
 		for st.c = 0; st.c < st.chunks; st.c++ {
 			buf = st.emit(buf[:hdrRoom])
 			st.sent++
+		}
+	}
+}
+
+// BenchmarkServeToolCall: a request with 20 synthetic tools answered
+// whole with a tool call (its tools compiled once, from the memo; the
+// arguments made and counted each time).
+func BenchmarkServeToolCall(b *testing.B) {
+	s := benchServer(b)
+	h := s.Handler()
+	body := `{"tools":` + string(tools.JSON(tools.Synthetic(20, 1))) + `,"tool_choice":"required",` + plainBody[1:]
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, classic, strings.NewReader(body))
+		h.ServeHTTP(w, r)
+		if w.Code != 200 || !strings.Contains(w.Body.String(), `"finish_reason":"tool_calls"`) {
+			b.Fatal(w.Body.String())
 		}
 	}
 }
