@@ -328,3 +328,36 @@ func TestToolCallCut(t *testing.T) {
 		}
 	})
 }
+
+// TestToolCallSameStream: a tool call of two choices streams the same,
+// byte for byte but its ids, whether the clock writes it to its socket or
+// its goroutine through net/http; each choice has its head and arguments,
+// and the usage counts both choices' arguments.
+func TestToolCallSameStream(t *testing.T) {
+	tok, _ := tokenizer.Get(tokenizer.O200k)
+	_, dts := tcpSim(t, agentDep(), nil)
+	_, pts := tcpSimOpt(t, agentDep(), nil, false)
+	norm := func(s string) string {
+		for _, re := range []string{`chatcmpl-[0-9a-f]+`, `call_[0-9a-f]+`, `"created":[1-9][0-9]*`} {
+			s = regexp.MustCompile(re).ReplaceAllString(s, "X")
+		}
+		return s
+	}
+	body := toolsBody(3, `"required"`, `,"n":2,"stream":true,"stream_options":{"include_usage":true}`)
+	a := strings.Join(rawChunks(t, strings.TrimPrefix(dts.URL, "http://"), v1Chat, body), "")
+	b := strings.Join(rawChunks(t, strings.TrimPrefix(pts.URL, "http://"), v1Chat, body), "")
+	if norm(a) != norm(b) {
+		t.Fatalf("direct stream\n%s\ndiffers from\n%s", a, b)
+	}
+	var args [2]strings.Builder
+	for _, m := range regexp.MustCompile(`"arguments":("(?:[^"\\]|\\.)*")\},"index":0\}\]\},"finish_reason":null,"index":(\d)`).FindAllStringSubmatch(a, -1) {
+		var f string
+		json.Unmarshal([]byte(m[1]), &f)
+		args[m[2][0]-'0'].WriteString(f)
+	}
+	n := tok.Count(args[0].String())
+	if args[0].String() != args[1].String() || !json.Valid([]byte(args[0].String())) || strings.Count(a, `"finish_reason":"tool_calls"`) != 2 ||
+		strings.Count(a, `"role":"assistant","tool_calls"`) != 2 || !strings.Contains(a, fmt.Sprintf(`"completion_tokens":%d,`, 2*n)) {
+		t.Errorf("two choices: arguments %q and %q (%d tokens each):\n%s", args[0].String(), args[1].String(), n, a)
+	}
+}
