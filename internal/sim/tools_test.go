@@ -361,3 +361,31 @@ func TestToolCallSameStream(t *testing.T) {
 		t.Errorf("two choices: arguments %q and %q (%d tokens each):\n%s", args[0].String(), args[1].String(), n, a)
 	}
 }
+
+// TestToolCallResponsesWhole: the Responses API's whole answer to a tool
+// call has the function_call item as its output, completed, and the
+// arguments' tokens as its output tokens.
+func TestToolCallResponsesWhole(t *testing.T) {
+	tok, _ := tokenizer.Get(tokenizer.O200k)
+	run(t, Config{Deployments: []simconfig.Deployment{vis()}}, func(e *env) {
+		body := `{"model":"gpt-4o","tool_choice":{"type":"function","name":"f"},"tools":[{"type":"function","name":"f","parameters":` +
+			`{"type":"object","properties":{"q":{"type":"string"}},"required":["q"]}}],"input":"go"}`
+		b := readAll(e.post(v1Responses, body))
+		var a struct {
+			Status string
+			Output []struct {
+				Type, Status, Name, Arguments string
+				CallID                        string `json:"call_id"`
+			}
+		}
+		if err := json.Unmarshal([]byte(b), &a); err != nil || len(a.Output) != 1 {
+			t.Fatalf("%v: %.300s", err, b)
+		}
+		o := a.Output[0]
+		_, out := usageOf(t, b)
+		if a.Status != "completed" || o.Type != "function_call" || o.Status != "completed" || o.Name != "f" || !strings.HasPrefix(o.CallID, "call_") ||
+			!json.Valid([]byte(o.Arguments)) || out != tok.Count(o.Arguments) {
+			t.Errorf("%+v, output tokens %d: %.400s", a, out, b)
+		}
+	})
+}
