@@ -235,3 +235,42 @@ func TestAgentBadInput(t *testing.T) {
 		}
 	})
 }
+
+// TestAgentHistory: an agent loop's history (an assistant message with
+// tool_calls and no content, a tool message with its result; the
+// Responses API's function_call and function_call_output items) is
+// taken, and counted as messages are: the calls count nothing, the
+// results as a tool message's content. A synthetic JPEG, as the load
+// generator sends, counts by its size.
+func TestAgentHistory(t *testing.T) {
+	tok, _ := tokenizer.Get(tokenizer.O200k)
+	jpeg, err := vision.Synthetic(512, 768, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := vision.DataURL(jpeg, "image/jpeg")
+	imgTokens, _ := vision.Tokens("gpt-4o", 512, 768, vision.High)
+	want := tok.CountMessages([]tokenizer.Message{{Role: "user", Content: "find it"}, {Role: "assistant"}, {Role: "tool", Content: "order 7 shipped"}}) + imgTokens
+	defs := tools.Synthetic(2, 1)
+	chatBody := `{"model":"gpt-4o","tools":` + string(tools.JSON(defs)) + `,"messages":[` +
+		`{"role":"user","content":[{"type":"text","text":"find it"},{"type":"image_url","image_url":{"url":"` + img + `","detail":"high"}}]},` +
+		`{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_order","arguments":"{\"order_id\":\"7\"}"}}]},` +
+		`{"role":"tool","tool_call_id":"call_1","content":"order 7 shipped"}],"tool_choice":"none","max_tokens":5}`
+	respBody := `{"model":"gpt-4o","tools":[{"type":"function","name":"get_order","description":` + strconv.Quote(defs[0].Description) + `,"parameters":` + string(defs[0].Parameters) + `},` +
+		`{"type":"function","name":"search_ticket","description":` + strconv.Quote(defs[1].Description) + `,"parameters":` + string(defs[1].Parameters) + `}],"input":[` +
+		`{"role":"user","content":[{"type":"input_text","text":"find it"},{"type":"input_image","image_url":"` + img + `","detail":"high"}]},` +
+		`{"type":"function_call","call_id":"call_1","name":"get_order","arguments":"{\"order_id\":\"7\"}"},` +
+		`{"type":"function_call_output","call_id":"call_1","output":"order 7 shipped"}],"tool_choice":"none","max_output_tokens":16}`
+	run(t, Config{Deployments: []simconfig.Deployment{vis()}}, func(e *env) {
+		for path, body := range map[string]string{v1Chat: chatBody, v1Responses: respBody} {
+			resp := e.post(path, body)
+			b := readAll(resp)
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s: %d %.300s", path, resp.StatusCode, b)
+			}
+			if p, _ := usageOf(t, b); p != want+tools.Tokens(tok, defs) {
+				t.Errorf("%s: prompt tokens %d, want %d", path, p, want+tools.Tokens(tok, defs))
+			}
+		}
+	})
+}

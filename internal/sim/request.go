@@ -267,9 +267,9 @@ func fromResponses(w http.ResponseWriter, req *chatRequest) bool {
 func callItem(m *message) {
 	switch m.Type {
 	case "function_call":
-		m.Role, m.Content = "assistant", nil
+		m.Role, m.Content, m.Name = "assistant", nil, "" // its name is the function's
 	case "function_call_output":
-		m.Role, m.Content = "tool", m.Output
+		m.Role, m.Content, m.Name = "tool", m.Output, ""
 	}
 }
 
