@@ -108,7 +108,8 @@ func (d *deployment) countPrompt(req *chatRequest, msgs []tokenizer.Message) (pr
 		// Tools, a schema and images add their tokens to the messages'.
 		extra := req.ag.extra() + req.images.tokens
 		n, exact := d.tok.CountMessagesUpTo(msgs, max(window-extra, 0))
-		return n + extra, exact
+		// A schema's count stops past the window too.
+		return n + extra, exact && extra <= window
 	}
 	// A prompt string, or inputs to embed: tokens, no chat overhead.
 	for i, t := range req.texts {

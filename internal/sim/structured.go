@@ -10,13 +10,18 @@ import (
 
 // Structured answers: a request's response format (the chat API's
 // response_format, the Responses API's text.format) read and its schema
-// compiled, within bounds: a schema of at most schema.MaxFile bytes and
-// maxNesting levels, compiled once per text in the deployment's memo.
+// compiled, within bounds: a schema of at most schema.MaxFile bytes,
+// maxNesting levels and maxObjects objects, compiled once per text in the
+// deployment's memo.
 
-// maxNesting is the deepest a schema (or a tool's parameters) may nest,
-// in JSON objects and arrays: far past any real one, and it bounds what
-// compiling one costs.
-const maxNesting = 64
+// The bounds of a schema (or a tool's parameters), far past any real
+// one's: compiling one costs time and memory that grow faster than its
+// objects (a schema of 40,000 properties, 1 MB, took 12 s and 330 MB to
+// compile; one of 2,000 takes a few ms).
+const (
+	maxNesting = 64   // levels of JSON objects and arrays
+	maxObjects = 2000 // JSON objects
+)
 
 // objectText is the schema of a json_object answer: an object of words.
 const objectText = `{"type":"object","properties":{"answer":{"type":"string"}},"required":["answer"],"additionalProperties":false}`
@@ -75,7 +80,7 @@ func (d *deployment) readFormat(w http.ResponseWriter, raw json.RawMessage, ag *
 		invalid(w, "response_format.json_schema.schema", "Missing required parameter: 'response_format.json_schema.schema'.")
 		return false
 	}
-	s, err := d.schemas.get(text, func() (*schema.Schema, error) {
+	s, err := d.schemas.get(text, func() (*schema.Schema, error) { // bounded before compiled
 		if err := boundedSchema(text); err != nil {
 			return nil, fmt.Errorf(": %w", err)
 		}
@@ -85,7 +90,7 @@ func (d *deployment) readFormat(w http.ResponseWriter, raw json.RawMessage, ag *
 		invalid(w, "response_format.json_schema.schema", "Invalid schema for response_format '%s'%v", clip(name), err)
 		return false
 	}
-	ag.format, ag.schema, ag.schemaTokens = f.Type, s, s.Tokens(d.tok.Count)
+	ag.format, ag.schema, ag.schemaTokens = f.Type, s, s.Tokens(d.countUpTo)
 	return true
 }
 
@@ -98,22 +103,34 @@ func (d *deployment) objectSchema() *schema.Schema {
 	return s
 }
 
-// boundedSchema checks a schema's size and nesting before it is
+// countUpTo counts text's tokens up to the context window (past it, a
+// number above the window, which refuses the request): a schema's, as
+// its prompt tokens.
+func (d *deployment) countUpTo(text string) int {
+	n, _ := d.tok.CountUpTo(text, d.cfg.ContextWindow)
+	return n
+}
+
+// boundedSchema checks a schema's size, nesting and objects before it is
 // compiled.
 func boundedSchema(raw json.RawMessage) error {
 	if len(raw) > schema.MaxFile {
 		return fmt.Errorf("over %d KB", schema.MaxFile>>10)
 	}
-	if nesting(raw) > maxNesting {
+	depth, objects := shape(raw)
+	if depth > maxNesting {
 		return fmt.Errorf("nests deeper than %d levels", maxNesting)
+	}
+	if objects > maxObjects {
+		return fmt.Errorf("has more than %d objects", maxObjects)
 	}
 	return nil
 }
 
-// nesting is the deepest nesting of JSON objects and arrays in b,
-// outside strings.
-func nesting(b []byte) int {
-	depth, most, str, esc := 0, 0, false, false
+// shape is the deepest nesting of JSON objects and arrays in b, and its
+// objects, outside strings.
+func shape(b []byte) (most, objects int) {
+	depth, str, esc := 0, false, false
 	for _, c := range b {
 		switch {
 		case esc:
@@ -126,9 +143,12 @@ func nesting(b []byte) int {
 		case c == '{' || c == '[':
 			depth++
 			most = max(most, depth)
+			if c == '{' {
+				objects++
+			}
 		case c == '}' || c == ']':
 			depth--
 		}
 	}
-	return most
+	return most, objects
 }

@@ -63,10 +63,15 @@ type toolWire struct {
 	} `json:"function"`
 }
 
-// compileTools reads a tools array: at most tools.MaxTools, each
+// compileTools reads a tools array of at most schema.MaxFile bytes: at
+// most tools.MaxTools tools, each
 // function's name given, its parameters a bounded JSON object; tools of
 // other types are left out, as tools.Parse leaves them.
 func (d *deployment) compileTools(raw json.RawMessage) (toolSet, error) {
+	if len(raw) > schema.MaxFile {
+		// Counting the definitions' tokens costs as counting a prompt does.
+		return toolSet{}, &badParam{"tools", fmt.Sprintf("Invalid 'tools': over %d KB of definitions.", schema.MaxFile>>10)}
+	}
 	var list []json.RawMessage
 	if err := json.Unmarshal(raw, &list); err != nil {
 		return toolSet{}, &badParam{"tools", "Invalid type for 'tools': expected an array of tools."}
