@@ -105,7 +105,11 @@ func (d *deployment) measure(req *chatRequest, msgs []tokenizer.Message) ask {
 func (d *deployment) countPrompt(req *chatRequest, msgs []tokenizer.Message) (prompt int, exact bool) {
 	window := d.cfg.ContextWindow
 	if req.texts == nil {
-		return d.tok.CountMessagesUpTo(msgs, window)
+		// Tools, a schema and images add their tokens to the messages'.
+		extra := req.ag.extra() + req.images.tokens
+		n, exact := d.tok.CountMessagesUpTo(msgs, max(window-extra, 0))
+		// A schema's count stops past the window too.
+		return n + extra, exact && extra <= window
 	}
 	// A prompt string, or inputs to embed: tokens, no chat overhead.
 	for i, t := range req.texts {

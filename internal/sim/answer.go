@@ -23,7 +23,7 @@ const plainBuffer = 32 << 10
 // answer the client did not take is not counted as completed.
 func (st *stream) plain(ctx context.Context) {
 	d := st.d
-	total := st.ttft + time.Duration(float64(time.Duration(d.cfg.ITL)*time.Duration(max(st.output-1, 0)))*st.itlScale)
+	total := st.ttft + time.Duration(float64(time.Duration(d.cfg.ITL)*time.Duration(max(st.output-1+st.lead, 0)))*st.itlScale)
 	wake := make(chan struct{}, 1)
 	if !st.s.clock.sleepUntil(time.Now().Add(total), wake, ctx.Done()) {
 		return
@@ -31,9 +31,12 @@ func (st *stream) plain(ctx context.Context) {
 	st.w.Header().Set("Content-Type", "application/json")
 	w := bufio.NewWriterSize(st.w, plainBuffer)
 	var err error
-	if st.req.kind == kindEmbeddings {
+	switch {
+	case st.req.kind == kindEmbeddings:
 		err = st.writeEmbeddings(w)
-	} else {
+	case st.ans != nil:
+		err = st.writeAgent(w)
+	default:
 		err = st.writeAnswer(w)
 	}
 	if err == nil {
@@ -71,16 +74,11 @@ func (st *stream) writeEmbeddings(w *bufio.Writer) error {
 // no request can forge; the text is written in its place, word by word.
 func (st *stream) writeAnswer(w *bufio.Writer) error {
 	d := st.d
-	finish := "length"
-	if st.output+st.reasoning < st.limit() {
-		finish = "stop"
-	}
+	finish := st.finish()
 	nonce := newID(16)
 	marker := func(i int) string { return "\x00" + nonce + "-" + strconv.Itoa(i) + "\x00" }
 	created, _ := strconv.ParseInt(st.created, 10, 64)
-	usage := map[string]any{"prompt_tokens": st.prompt, "completion_tokens": st.completion(), "total_tokens": st.prompt + st.completion(),
-		"completion_tokens_details": map[string]int{"reasoning_tokens": st.reasoning * st.n},
-		"prompt_tokens_details":     map[string]int{"cached_tokens": st.cached}}
+	usage := st.usage()
 	var body any
 	texts := st.n
 	switch st.req.kind {
@@ -126,6 +124,46 @@ func (st *stream) writeAnswer(w *bufio.Writer) error {
 	}
 	_, err = w.Write(rest)
 	return err
+}
+
+// usage is a whole answer's usage.
+func (st *stream) usage() map[string]any {
+	return map[string]any{"prompt_tokens": st.prompt, "completion_tokens": st.completion(), "total_tokens": st.prompt + st.completion(),
+		"completion_tokens_details": map[string]int{"reasoning_tokens": st.reasoning * st.n},
+		"prompt_tokens_details":     map[string]int{"cached_tokens": st.cached}}
+}
+
+// writeAgent writes an agent's whole answer, chat or Responses: a tool
+// call (content null, the call in tool_calls; a function_call item), or
+// the JSON text. It is small: made whole.
+func (st *stream) writeAgent(w *bufio.Writer) error {
+	finish := st.finish()
+	created, _ := strconv.ParseInt(st.created, 10, 64)
+	var body any
+	if st.req.kind == kindResponses {
+		status := "completed"
+		if finish == "length" {
+			status = "incomplete"
+		}
+		body = st.response(status, finish, true, st.ans.text)
+	} else {
+		msg := map[string]any{"role": "assistant", "content": st.ans.text, "refusal": nil}
+		if st.ans.call != nil {
+			msg = st.chatCall()
+		}
+		choices := make([]map[string]any, st.n)
+		for i := range choices {
+			choices[i] = map[string]any{"index": i, "message": msg, "finish_reason": finish, "logprobs": nil}
+		}
+		body = map[string]any{"id": st.id, "object": "chat.completion", "created": created, "model": st.d.cfg.Model,
+			"choices": choices, "usage": st.usage(), "system_fingerprint": "fp_aoaibench"}
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	w.Write(b)
+	return w.WriteByte('\n')
 }
 
 // writeText writes choice i's whole output, the words the chunks carry,

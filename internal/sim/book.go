@@ -43,10 +43,23 @@ func (st *stream) done(ttft, queued time.Duration, first, last time.Time) {
 	x.PromptTokens += int64(st.prompt)
 	x.CachedTokens += int64(st.cached)
 	x.CompletionTokens += int64(st.completion())
+	x.Images += int64(st.req.images.images)
+	x.ImageTokens += int64(st.req.images.tokens)
 	key := fmt.Sprintf("p%d_o%d", st.prompt, st.output)
+	kind := ""
+	if st.ans != nil {
+		kind = st.ans.kind()
+		if st.ans.call != nil {
+			x.ToolCalls++
+		} else {
+			x.Structured++
+		}
+		key += "_" + kind
+	}
 	c := x.classes[key]
 	if c == nil {
 		c = newClassStats(st.prompt, st.output)
+		c.answer = kind
 		x.classes[key] = c
 	}
 	c.add(st, ttft, queued, first, last)
@@ -63,7 +76,7 @@ func (st *stream) observe(ttft time.Duration, first time.Time) {
 	p.generation.Add(float64(st.completion()))
 	p.cacheQueries.Add(float64(st.prompt))
 	p.cacheHits.Add(float64(st.cached))
-	if st.output+st.reasoning < st.limit() {
+	if st.finish() != "length" {
 		p.successStop.Inc()
 	} else {
 		p.successLimit.Inc()

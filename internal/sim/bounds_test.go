@@ -121,7 +121,8 @@ func TestEmbeddingsBounded(t *testing.T) {
 func TestHugePromptRefusedCheaply(t *testing.T) {
 	r := startBounds(t, Config{})
 	wrap := func(s string) string { return `{"messages":[{"role":"user","content":"` + s + `"}],"max_tokens":5}` }
-	fill := func(unit string, room int) string { return strings.Repeat(unit, (MaxBody-room)/len(unit)) }
+	const huge = 8 << 20 // bodies of 8 MB: what counting them costs does not depend on MaxBody
+	fill := func(unit string, room int) string { return strings.Repeat(unit, (huge-room)/len(unit)) }
 	// 2,048 inputs of 667 tokens.
 	many := `"` + strings.Repeat("hello ", 667)[:4000] + `"`
 	many = many + strings.Repeat(","+many, 2047)
@@ -134,7 +135,7 @@ func TestHugePromptRefusedCheaply(t *testing.T) {
 		{"words", classic, wrap(fill("hello ", 64)), 160},
 		{"2,048 inputs to embed", "/openai/deployments/gpt-4o-mini/embeddings?api-version=x", `{"input":[` + many + `]}`, 160},
 	} {
-		if len(c.body) > MaxBody {
+		if len(c.body) > huge {
 			t.Fatalf("%s: body of %d bytes", c.name, len(c.body))
 		}
 		status, body := 0, ""
@@ -267,5 +268,72 @@ func TestHeadersBounded(t *testing.T) {
 	}
 	if readAll(resp); resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("100 KB of headers: %d", resp.StatusCode)
+	}
+}
+
+// TestAgentInputBounded: hostile agent requests (a schema of 30,000
+// properties, which took seconds to compile; tools described in 1 MB; a 27
+// MB inline image
+// that is not one, one past vision.MaxInline, 10,000 tools, a schema
+// nested 4,000 deep, an 11th image of 4096x4096) are refused with a 400,
+// and a schema of 1,900 properties answered, at a bounded cost: the 27 MB image's copies (the client's, the body,
+// its message, its part, its URL, the decoded bytes) are about six times
+// its size.
+func TestAgentInputBounded(t *testing.T) {
+	r := startBounds(t, Config{})
+	junk := func(n int) string { return "data:image/png;base64," + strings.Repeat("QUJD", n/4) }
+	img := func(url string) string {
+		return `{"messages":[{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"` + url + `"}}]}]}`
+	}
+	tenThousand := `[` + strings.Repeat(`{"type":"function","function":{"name":"f","parameters":{"type":"object"}}},`, 9999) + `{"type":"function","function":{"name":"f"}}]`
+	deep := strings.Repeat(`{"type":"object","properties":{"a":`, 2000) + `{}` + strings.Repeat(`}}`, 2000)
+	big := pngURL(t, 4096, 4096)
+	var eleven []string
+	for range 11 {
+		eleven = append(eleven, `{"type":"image_url","image_url":{"url":"`+big+`"}}`)
+	}
+	wide := func(props int) string {
+		var b strings.Builder
+		b.WriteString(`{"type":"object","properties":{"p0":{"type":"string"}`)
+		for i := 1; i < props; i++ {
+			fmt.Fprintf(&b, `,"p%d":{"type":"string"}`, i)
+		}
+		return b.String() + `}}`
+	}
+	format := func(sch string) string {
+		return `{"max_tokens":20,"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":` + sch + `}},"messages":[{"role":"user","content":"hi"}]}`
+	}
+	bigTools := `[{"type":"function","function":{"name":"f","description":"` + strings.Repeat("describe ", 120_000) + `"}}]`
+	for _, c := range []struct {
+		name, body, want string
+		most             uint64 // MB
+	}{
+		{"a schema of 1,900 properties, answered", format(wide(1900)), `"finish_reason":"length"`, 200},
+		{"a schema of 30,000 properties", format(wide(30_000)), "has more than 2000 objects", 32},
+		{"a tool described in 1 MB", `{"tools":` + bigTools + `,"messages":[{"role":"user","content":"hi"}]}`, "over 1024 KB of definitions", 32},
+		{"27 MB that is no image", img(junk(27 << 20)), "not a JPEG, PNG, GIF or WebP", 200},
+		{"past MaxInline", img(junk(28<<20 + 4)), "over 28 MB", 200},
+		{"10,000 tools", `{"tools":` + tenThousand + `,"messages":[{"role":"user","content":"hi"}]}`, "got an array with length 10000", 64},
+		{"a schema 4,000 deep", `{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":` + deep + `}},"messages":[{"role":"user","content":"hi"}]}`, "nests deeper than 64", 64},
+		{"eleven images", `{"messages":[{"role":"user","content":[` + strings.Join(eleven, ",") + `]}]}`, "Max is 10", 64},
+	} {
+		if len(c.body) > MaxBody {
+			t.Fatalf("%s: body of %d bytes", c.name, len(c.body))
+		}
+		status, body := 0, ""
+		mb := allocated(func() {
+			resp, err := http.Post(r.URL()+classic, "application/json", strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			status, body = resp.StatusCode, readAll(resp)
+		}) >> 20
+		if status != 400 && !strings.HasSuffix(c.name, "answered") || !strings.Contains(body, c.want) {
+			t.Errorf("%s: %d %.300s, want 400 with %q", c.name, status, body, c.want)
+		}
+		t.Logf("%s: %d MB allocated to answer a body of %d MB", c.name, mb, len(c.body)>>20)
+		if mb > c.most {
+			t.Errorf("%s: %d MB allocated, want at most %d", c.name, mb, c.most)
+		}
 	}
 }

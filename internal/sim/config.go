@@ -37,7 +37,8 @@ type Config struct {
 
 // The simulator's bounds on slow and idle clients.
 const (
-	// DefaultReadTimeout lets a body of MaxBody arrive at 2 Mbit/s.
+	// DefaultReadTimeout lets a body of MaxBody arrive at 9 Mbit/s, and
+	// one of 8 MB at 2 Mbit/s.
 	DefaultReadTimeout = 30 * time.Second
 	// DefaultIdleTimeout is longer than the 90 s after which Go's clients
 	// (aoaibench's among them) close an idle connection, so that the client

@@ -19,6 +19,9 @@ const promptFilterFrame = `data: {"choices":[],"created":0,"id":"","model":"","o
 // emit appends the events of the next chunk to buf: one content event per
 // choice, and after the last chunk the finish, usage and [DONE] events.
 func (st *stream) emit(buf []byte) []byte {
+	if st.ans != nil {
+		return st.emitAnswer(buf)
+	}
 	nt := min(st.d.cfg.TokensPerChunk, st.output-st.sent)
 	switch st.req.kind {
 	case kindResponses:
@@ -67,13 +70,13 @@ func (st *stream) word(tok int) string {
 
 // end appends the events after the content: finish, usage, [DONE].
 func (st *stream) end(buf []byte) []byte {
-	finish := "length"
-	if st.output+st.reasoning < st.limit() {
-		finish = "stop"
-	}
+	finish := st.finish()
 	model := st.d.cfg.Model
 	switch st.req.kind {
 	case kindResponses:
+		if st.ans != nil && st.ans.call != nil {
+			return st.callEnd(buf, finish)
+		}
 		return st.responsesEnd(buf, finish)
 	case kindCompletions:
 		for i := range st.n {
@@ -103,8 +106,26 @@ func (st *stream) end(buf []byte) []byte {
 }
 
 // completion is the usage's completion_tokens: every choice's visible and
-// reasoning tokens.
-func (st *stream) completion() int { return (st.output + st.reasoning) * st.n }
+// reasoning tokens (an agent's answer's visible tokens are its text's
+// count: a tool call's name and id count none).
+func (st *stream) completion() int {
+	if st.ans != nil {
+		return (st.ans.tokens + st.reasoning) * st.n
+	}
+	return (st.output + st.reasoning) * st.n
+}
+
+// finish is the answer's finish_reason: an agent's answer's own, else
+// length when the output reached the request's max tokens.
+func (st *stream) finish() string {
+	switch {
+	case st.ans != nil:
+		return st.ans.finish
+	case st.output+st.reasoning < st.limit():
+		return "stop"
+	}
+	return "length"
+}
 
 // limit is the request's max tokens, or the default.
 func (st *stream) limit() int {

@@ -137,6 +137,9 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, d *deployment, 
 		s: s, d: d, w: w, r: r, req: req, prompt: a.prompt, cached: sh.cached, output: sh.output, n: a.n,
 		ttft: sh.ttft, itlScale: sh.itlScale, seed: sh.seed, cut: dec.cut, arrived: arrived, asked: a.limit * a.n, reasoning: sh.reasoning,
 	}
+	if req.ag != nil {
+		st.agent(a.limit)
+	}
 	st.run()
 }
 

@@ -16,8 +16,10 @@ import (
 // Reading a request: its body, bounded; its JSON, checked as Azure checks
 // it; the other APIs' requests put in the chat API's terms.
 
-// MaxBody is the largest request body the simulator reads.
-const MaxBody = 8 << 20
+// MaxBody is the largest request body the simulator reads: room for an
+// inline image of Azure's largest (20 MB, 27 MB of base64) or ten
+// 2048x2048 photographs.
+const MaxBody = 32 << 20
 
 // chatRequest is the part of a request the simulator uses, in the chat
 // API's terms: the other APIs' fields are read and turned into these.
@@ -43,12 +45,26 @@ type chatRequest struct {
 	MaxOutputTokens *int            `json:"max_output_tokens"`
 	// Legacy completions'.
 	Prompt json.RawMessage `json:"prompt"`
+	// Agents' (the chat API's and the Responses API's): read by
+	// agentParams into ag. Text is the Responses API's text (its format).
+	Tools          json.RawMessage `json:"tools"`
+	ToolChoice     json.RawMessage `json:"tool_choice"`
+	ResponseFormat json.RawMessage `json:"response_format"`
+	Text           json.RawMessage `json:"text"`
+
+	ag     *agentAsk  // nil: a plain request (no tools, no format)
+	images imageCount // the messages' images
+	hash   uint64     // the body's, when it has tools: decides auto's calls
 }
 
 type message struct {
 	Role    string          `json:"role"`
 	Content json.RawMessage `json:"content"`
 	Name    string          `json:"name"`
+	// The Responses API's input items: an item's type, and a
+	// function_call_output's output.
+	Type   string          `json:"type"`
+	Output json.RawMessage `json:"output"`
 }
 
 // readBody reads a request's body, of at most MaxBody bytes; it writes
@@ -98,17 +114,17 @@ func (s *Server) parse(w http.ResponseWriter, body []byte, d *deployment, k kind
 		invalid(w, "messages", "'messages' is a required property and must be a non-empty array.")
 		return nil, nil, false
 	}
-	msgs, ok := chatMessages(w, req.Messages)
-	if !ok || !checkParams(w, &req, d.reasoning) {
+	msgs, ok := chatMessages(w, req.Messages, d.cfg.Model, &req.images)
+	if !ok || !checkParams(w, &req, d.reasoning) || !d.agentParams(w, &req, body) {
 		return nil, nil, false
 	}
 	return &req, msgs, true
 }
 
 // chatMessages checks the messages' roles and contents and returns them
-// as the tokenizer counts them; it writes the error and returns false on
-// bad input.
-func chatMessages(w http.ResponseWriter, in []message) ([]tokenizer.Message, bool) {
+// as the tokenizer counts them, their images (for model) counted in im;
+// it writes the error and returns false on bad input.
+func chatMessages(w http.ResponseWriter, in []message, model string, im *imageCount) ([]tokenizer.Message, bool) {
 	msgs := make([]tokenizer.Message, len(in))
 	for i, m := range in {
 		switch m.Role {
@@ -117,9 +133,12 @@ func chatMessages(w http.ResponseWriter, in []message) ([]tokenizer.Message, boo
 			invalid(w, fmt.Sprintf("messages[%d].role", i), "Invalid value for 'messages[%d].role': %q is not one of system, user, assistant, tool, developer.", i, m.Role)
 			return nil, false
 		}
-		text, ok := contentText(m.Content)
+		text, imgs, ok := contentText(m.Content)
 		if !ok {
 			invalid(w, fmt.Sprintf("messages[%d].content", i), "Invalid type for 'messages[%d].content': expected a string or an array of text parts.", i)
+			return nil, false
+		}
+		if imgs != nil && !im.add(w, model, i, imgs) {
 			return nil, false
 		}
 		msgs[i] = tokenizer.Message{Role: m.Role, Content: text, Name: m.Name}
@@ -224,6 +243,9 @@ func fromResponses(w http.ResponseWriter, req *chatRequest) bool {
 			invalid(w, "input", "'input' is a required property: a string or a non-empty array of input items.")
 			return false
 		}
+		for i := range items {
+			callItem(&items[i])
+		}
 		req.Messages = append(req.Messages, items...)
 	}
 	if v := req.MaxOutputTokens; v != nil && *v < 16 {
@@ -236,6 +258,19 @@ func fromResponses(w http.ResponseWriter, req *chatRequest) bool {
 		req.MaxCompletionTokens, req.MaxTokens = req.MaxTokens, nil
 	}
 	return true
+}
+
+// callItem puts a Responses API function_call or function_call_output
+// input item in chat terms: an assistant message (its call not counted,
+// as a chat message's tool_calls are not) or a tool message of its
+// output.
+func callItem(m *message) {
+	switch m.Type {
+	case "function_call":
+		m.Role, m.Content, m.Name = "assistant", nil, "" // its name is the function's
+	case "function_call_output":
+		m.Role, m.Content, m.Name = "tool", m.Output, ""
+	}
 }
 
 // stringOrStrings reads a string or an array of strings.
@@ -267,25 +302,28 @@ func jsonType(goType string) string {
 	return "an object"
 }
 
-// contentText returns a message's text: a string, or text parts.
-func contentText(raw json.RawMessage) (string, bool) {
+// contentText returns a message's text: a string, or text parts; and
+// its parts when it has an image among them.
+func contentText(raw json.RawMessage) (string, []part, bool) {
 	if len(raw) == 0 || string(raw) == "null" {
-		return "", true
+		return "", nil, true
 	}
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s, true
+	if raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
+		return s, nil, true
 	}
-	var parts []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	}
+	var parts []part
 	if json.Unmarshal(raw, &parts) != nil {
-		return "", false
+		return "", nil, false
 	}
 	var b strings.Builder
-	for _, p := range parts {
-		b.WriteString(p.Text)
+	images := false
+	for i := range parts {
+		b.WriteString(parts[i].Text)
+		images = images || parts[i].isImage()
 	}
-	return b.String(), true
+	if !images {
+		parts = nil
+	}
+	return b.String(), parts, true
 }

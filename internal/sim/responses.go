@@ -86,6 +86,9 @@ func (st *stream) response(status, finish string, done bool, text string) map[st
 		}
 		r["completed_at"] = time.Now().Unix()
 		r["output"] = []any{st.message(item, text, true)}
+		if st.ans != nil && st.ans.call != nil {
+			r["output"] = []any{st.callItem(item, text)}
+		}
 		r["usage"] = map[string]any{
 			"input_tokens": st.prompt, "input_tokens_details": map[string]int{"cached_tokens": st.cached},
 			"output_tokens": st.completion(), "output_tokens_details": map[string]int{"reasoning_tokens": st.reasoning},
@@ -95,11 +98,15 @@ func (st *stream) response(status, finish string, done bool, text string) map[st
 	return r
 }
 
-// responsesStart is the events before the first delta.
+// responsesStart is the events before the first delta (a tool call's
+// item comes at TTFT: callHead).
 func (st *stream) responsesStart() []byte {
 	var buf []byte
 	buf = st.eventJSON(buf, "response.created", map[string]any{"response": st.response("in_progress", "", false, "")})
 	buf = st.eventJSON(buf, "response.in_progress", map[string]any{"response": st.response("in_progress", "", false, "")})
+	if st.lead > 0 {
+		return buf
+	}
 	buf = st.eventJSON(buf, "response.output_item.added", map[string]any{"output_index": 0, "item": st.message("in_progress", "", false)})
 	buf = st.eventJSON(buf, "response.content_part.added", map[string]any{"item_id": st.item, "output_index": 0, "content_index": 0,
 		"part": map[string]any{"type": "output_text", "annotations": []any{}, "logprobs": []any{}, "text": ""}})
@@ -108,7 +115,7 @@ func (st *stream) responsesStart() []byte {
 
 // responsesEnd appends the events after the last delta.
 func (st *stream) responsesEnd(buf []byte, finish string) []byte {
-	text := st.text(0)
+	text := st.outText()
 	item, status, typ := "completed", "completed", "response.completed"
 	if finish == "length" {
 		item, status, typ = "incomplete", "incomplete", "response.incomplete"

@@ -3,19 +3,24 @@ package sim
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/tokenizer"
 )
 
 // TestOpenAISDK: the official OpenAI SDK for Node.js (the openai package,
 // testdata/node) streams chat and the Responses API from the simulator
 // over loopback TCP, with the OpenAI client on the v1 routes and the
 // AzureOpenAI client on a deployment's, and gets the usage the simulator
-// counted. .ci/run installs the package and sets AOAIBENCH_REQUIRE_SDK, so
+// counted; and it streams a tool call, assembled by the SDK's stream
+// helper, whose arguments parse with the keys of a whole one's. .ci/run installs the package and sets AOAIBENCH_REQUIRE_SDK, so
 // that CI cannot skip this; elsewhere it runs when npm ci has been run in
 // testdata/node.
 func TestOpenAISDK(t *testing.T) {
@@ -69,6 +74,16 @@ func TestOpenAISDK(t *testing.T) {
 			Text  string
 			Usage *usage
 		}
+		ToolStream struct {
+			Deltas                           int
+			DoneArgs, Name, ID, Args, Finish string
+			Content                          *string
+			Usage                            *usage
+		}
+		ToolWhole struct {
+			Name, Args, Finish string
+			Usage              *usage
+		}
 	}
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("%v: %s", err, out)
@@ -84,9 +99,30 @@ func TestOpenAISDK(t *testing.T) {
 	if len(strings.Fields(a.Text)) != 5 || a.Usage == nil || a.Usage.CompletionTokens != 5 {
 		t.Errorf("azure: %+v", a)
 	}
+	ts, tw := got.ToolStream, got.ToolWhole
+	keys := func(args string) string {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(args), &m); err != nil {
+			return "not JSON: " + err.Error()
+		}
+		ks := slices.Sorted(maps.Keys(m))
+		return strings.Join(ks, ",")
+	}
+	tok, _ := tokenizer.Get(tokenizer.O200k)
+	if ts.Name != "get_order" || !strings.HasPrefix(ts.ID, "call_") || ts.Finish != "tool_calls" || ts.Content != nil || ts.DoneArgs != ts.Args ||
+		keys(ts.Args) != "limit,order_id,status" || ts.Usage == nil || ts.Usage.CompletionTokens != tok.Count(ts.Args) || ts.Deltas != tok.Count(ts.Args) {
+		t.Errorf("streamed tool call: %+v (keys %s, %d tokens)", ts, keys(ts.Args), tok.Count(ts.Args))
+	}
+	if tw.Name != "get_order" || tw.Finish != "tool_calls" || keys(tw.Args) != keys(ts.Args) {
+		t.Errorf("whole tool call: %+v, streamed %+v", tw, ts)
+	}
 	st := s.Stats().Deployments["gpt-4o-mini"]
-	if c.Usage != nil && r.Usage != nil && a.Usage != nil {
-		if st.Completed != 3 || st.PromptTokens != int64(c.Usage.PromptTokens+r.Usage.InputTokens+a.Usage.PromptTokens) || st.CompletionTokens != 37 {
+	if st.ToolCalls != 2 {
+		t.Errorf("the simulator counted %d tool calls, want 2", st.ToolCalls)
+	}
+	if c.Usage != nil && r.Usage != nil && a.Usage != nil && ts.Usage != nil && tw.Usage != nil {
+		prompt := c.Usage.PromptTokens + r.Usage.InputTokens + a.Usage.PromptTokens + ts.Usage.PromptTokens + tw.Usage.PromptTokens
+		if st.Completed != 5 || st.PromptTokens != int64(prompt) || st.CompletionTokens != int64(37+ts.Usage.CompletionTokens+tw.Usage.CompletionTokens) {
 			t.Errorf("the SDK's usage %+v %+v %+v; the simulator's %d completed, %d + %d tokens", c.Usage, r.Usage, a.Usage, st.Completed, st.PromptTokens, st.CompletionTokens)
 		}
 	}

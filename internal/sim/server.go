@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aoaibench/aoaibench/internal/models"
+	"github.com/aoaibench/aoaibench/internal/schema"
 	"github.com/aoaibench/aoaibench/internal/tokenizer"
 )
 
@@ -48,6 +49,10 @@ type deployment struct {
 	// streamed counts output tokens as they are written, for throughput
 	// while streams are still running.
 	streamed atomic.Int64
+
+	// Agents' requests' tools and schemas, compiled once per text.
+	toolSets memo[toolSet]
+	schemas  memo[*schema.Schema]
 
 	mu    sync.Mutex // guards everything below
 	std   *standard

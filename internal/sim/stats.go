@@ -14,6 +14,8 @@ type depStats struct {
 	Throttled                                 map[string]int64
 	PromptTokens, CompletionTokens            int64
 	CachedTokens                              int64
+	ToolCalls, Structured                     int64         // completed answers of these kinds
+	Images, ImageTokens                       int64         // of completed requests
 	timing                                    *metrics.Hist // write time minus due time, per chunk
 	classes                                   map[string]*classStats
 }
@@ -25,6 +27,7 @@ func newDepStats() depStats {
 // classStats are the timings of the completed requests of one shape.
 type classStats struct {
 	prompt, output int
+	answer         string // "" (text), "tool_call" or "structured"
 	n              int64
 	cfgTTFT, queue time.Duration // sums
 	cfgTPOT        float64       // sum, seconds
@@ -41,8 +44,10 @@ func (c *classStats) add(st *stream, ttft, queued time.Duration, first, last tim
 	c.queue += queued
 	c.ttft.Add(ttft)
 	c.cfgTPOT += time.Duration(st.d.cfg.ITL).Seconds() * st.itlScale
-	if st.output >= 2 && !first.IsZero() {
-		c.tpot.Add(last.Sub(first) / time.Duration(st.output-1))
+	// A tool call's first chunk (its name) comes one time per token
+	// before its arguments' first.
+	if gaps := st.output - 1 + st.lead; gaps >= 1 && !first.IsZero() {
+		c.tpot.Add(last.Sub(first) / time.Duration(gaps))
 	}
 }
 
@@ -76,6 +81,15 @@ type DeploymentStats struct {
 	CompletionTokens int64 `json:"completion_tokens"`
 	// CachedTokens are the prompt tokens the prompt cache served.
 	CachedTokens int64 `json:"cached_tokens"`
+	// ToolCalls and Structured count the completed answers that were a
+	// tool call, or structured (JSON asked by a response format); the
+	// rest were text.
+	ToolCalls  int64 `json:"tool_calls"`
+	Structured int64 `json:"structured"`
+	// Images and ImageTokens are the completed requests' images and the
+	// prompt tokens they counted (in PromptTokens too).
+	Images      int64 `json:"images"`
+	ImageTokens int64 `json:"image_tokens"`
 	// StreamedTokens counts output tokens as they are written.
 	StreamedTokens int64 `json:"streamed_tokens"`
 	// TimingError is how late each chunk was written after its due time,
@@ -111,6 +125,10 @@ func figures(h *metrics.Hist) Figures {
 // prompt and output size. Produced timings are measured at the server's
 // writes: TTFT from the request's arrival to the first content write.
 type ClassFigures struct {
+	// Answer is the requests' answer kind when not text: "tool_call"
+	// (OutputTokens are then its arguments' tokens; TTFT is at the
+	// call's id and name) or "structured".
+	Answer         string  `json:"answer,omitempty"`
 	PromptTokens   int     `json:"prompt_tokens"`
 	OutputTokens   int     `json:"output_tokens"`
 	Count          int64   `json:"count"`
@@ -152,6 +170,7 @@ func (s *Server) Stats() Stats {
 			Model: d.cfg.Model, Type: d.cfg.Type, Accepted: x.Accepted, Throttled: map[string]int64{},
 			Failed: x.Failed, Invalid: x.Invalid, Completed: x.Completed, Cut: x.Cut, Spilled: x.Spilled, Active: d.run.Load(),
 			PromptTokens: x.PromptTokens, CompletionTokens: x.CompletionTokens, CachedTokens: x.CachedTokens, StreamedTokens: d.streamed.Load(),
+			ToolCalls: x.ToolCalls, Structured: x.Structured, Images: x.Images, ImageTokens: x.ImageTokens,
 			TimingError: figures(x.timing), Classes: map[string]ClassFigures{},
 		}
 		for k, v := range x.Throttled {
@@ -159,7 +178,7 @@ func (s *Server) Stats() Stats {
 		}
 		for k, c := range x.classes {
 			ds.Classes[k] = ClassFigures{
-				PromptTokens: c.prompt, OutputTokens: c.output, Count: c.n,
+				Answer: c.answer, PromptTokens: c.prompt, OutputTokens: c.output, Count: c.n,
 				TTFTConfigured: (c.cfgTTFT / time.Duration(c.n)).Seconds(), QueueMean: (c.queue / time.Duration(c.n)).Seconds(),
 				TTFT: figures(c.ttft), TPOTConfigured: c.cfgTPOT / float64(c.n), TPOT: figures(c.tpot),
 			}

@@ -28,6 +28,10 @@ type stream struct {
 	seed      uint64
 	cut       bool
 	arrived   time.Time
+	// An agent's answer (nil: words): its fragments are the output, after
+	// lead chunks that carry no token (a tool call's id and name).
+	ans  *answer
+	lead int
 
 	// The content chunks' schedule and output, shared by the two ways of
 	// writing them: the clock writes a stream straight to its socket
@@ -168,6 +172,9 @@ func (st *stream) open() []byte {
 				`,"id":"` + st.id + `","model":"` + model + `","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}` + "\n\n"
 		}
 		buf = append(buf, promptFilterFrame...)
+		if st.lead > 0 {
+			break // a tool call's first chunk says the role
+		}
 		for i := range st.n {
 			buf = append(buf, `data: {"choices":[{"content_filter_results":{},"delta":{"content":"","refusal":null,"role":"assistant"}`...)
 			buf = append(buf, st.tails[i]...)
@@ -192,7 +199,7 @@ func (st *stream) start(head []byte) (func([]byte) error, bool) {
 		return nil, false
 	}
 	k := st.d.cfg.TokensPerChunk
-	st.chunks = (st.output + k - 1) / k // output is at least 1 (admission: outputLength)
+	st.chunks = st.lead + (st.output+k-1)/k // output is at least 1 (admission: outputLength), or a call's lead chunk
 	st.gap = time.Duration(float64(time.Duration(st.d.cfg.ITL)*time.Duration(k)) * st.itlScale)
 	st.due = time.Now().Add(st.ttft)
 	st.lates = make([]time.Duration, 0, 64)
@@ -362,9 +369,11 @@ func (st *stream) drop() {
 // reader) is not a timing figure of the simulator's.
 func (st *stream) wrote(now time.Time, timed bool) {
 	d := st.d
-	nt := min(d.cfg.TokensPerChunk, st.output-st.sent)
-	st.sent += nt
-	d.streamed.Add(int64(nt * st.n))
+	if st.c >= st.lead {
+		nt := min(d.cfg.TokensPerChunk, st.output-st.sent)
+		st.sent += nt
+		d.streamed.Add(int64(nt * st.n))
+	}
 	if timed {
 		if st.lates = append(st.lates, now.Sub(st.due)); len(st.lates) == cap(st.lates) {
 			st.book()

@@ -124,6 +124,13 @@ type Deployment struct {
 	// x-ms-spillover-deployment header names one for that request.
 	Spillover string `json:"spillover"`
 
+	// Agents: a request with tools whose tool_choice is auto (or absent)
+	// gets a tool call for ToolCallShare of requests (0..1, default 0.5;
+	// which ones is decided by a hash of the request, so it replays), and
+	// a call's arguments are about ToolArgsTokens tokens (default 40).
+	ToolCallShare  *float64 `json:"tool_call_share,omitempty"`
+	ToolArgsTokens int      `json:"tool_args_tokens,omitempty"`
+
 	Region string `json:"region"`
 	Seed   uint64 `json:"seed"`
 }
@@ -139,6 +146,17 @@ func DefaultDeployment() Deployment {
 		MaxConcurrency: 256, LoadFactor: 0.3,
 	}
 }
+
+// The agent defaults and bounds.
+const (
+	// DefaultToolCallShare is the share of requests with tools and
+	// tool_choice auto that get a tool call.
+	DefaultToolCallShare = 0.5
+	// DefaultToolArgsTokens is a tool call's arguments' size in tokens.
+	DefaultToolArgsTokens = 40
+	// MaxToolArgsTokens bounds tool_args_tokens.
+	MaxToolArgsTokens = 100_000
+)
 
 // fill sets defaults and checks a deployment, with the provisioned
 // figures of table (nil: the published ones).
@@ -174,6 +192,13 @@ func (d *Deployment) fill(table *ptu.Table) error {
 	if d.Region == "" {
 		d.Region = "East US"
 	}
+	if d.ToolCallShare == nil {
+		share := DefaultToolCallShare
+		d.ToolCallShare = &share
+	}
+	if d.ToolArgsTokens == 0 {
+		d.ToolArgsTokens = DefaultToolArgsTokens
+	}
 	switch {
 	case d.Type != "standard" && d.Type != "provisioned":
 		return fmt.Errorf("deployment %s: type must be standard or provisioned, got %q", d.Name, d.Type)
@@ -197,8 +222,11 @@ func (d *Deployment) fill(table *ptu.Table) error {
 	} else if d.DeploymentType != "" || d.OutputRatio != 0 {
 		return fmt.Errorf("deployment %s: deployment_type and output_ratio are a provisioned deployment's (type=provisioned)", d.Name)
 	}
-	for name, v := range map[string]float64{"fail_5xx": d.Fail5xx, "cut_stream": d.CutStream, "storm_429": d.Storm429, "slow_headers": d.SlowHeaders} {
-		if v < 0 || v > 1 {
+	if d.ToolArgsTokens < 0 || d.ToolArgsTokens > MaxToolArgsTokens {
+		return fmt.Errorf("deployment %s: tool_args_tokens must be 1 to %d, got %d", d.Name, MaxToolArgsTokens, d.ToolArgsTokens)
+	}
+	for name, v := range map[string]float64{"fail_5xx": d.Fail5xx, "cut_stream": d.CutStream, "storm_429": d.Storm429, "slow_headers": d.SlowHeaders, "tool_call_share": *d.ToolCallShare} {
+		if !(v >= 0 && v <= 1) { // NaN too
 			return fmt.Errorf("deployment %s: %s must be a share between 0 and 1, got %g", d.Name, name, v)
 		}
 	}

@@ -1,5 +1,5 @@
-// The official OpenAI SDK streams chat and the Responses API from
-// aoaibench's simulator: node check.mjs BASE_URL KEY prints what it got as
+// The official OpenAI SDK streams chat, the Responses API and a tool call
+// from aoaibench's simulator: node check.mjs BASE_URL KEY prints what it got as
 // JSON, for TestOpenAISDK to check.
 import OpenAI, { AzureOpenAI } from "openai";
 
@@ -63,5 +63,51 @@ for await (const chunk of az) {
   for (const c of chunk.choices) out.azure.text += c.delta?.content ?? "";
   if (chunk.usage) out.azure.usage = chunk.usage;
 }
+
+// A tool call, streamed and assembled by the SDK's own stream helper, then
+// the same function called whole: the arguments parse, with the same keys.
+const tools = [{
+  type: "function",
+  function: {
+    name: "get_order",
+    description: "Get an order by its id.",
+    parameters: {
+      type: "object",
+      properties: {
+        order_id: { type: "string", description: "The order's id." },
+        status: { type: "string", enum: ["open", "closed"] },
+        limit: { type: "integer", minimum: 1, maximum: 10 },
+      },
+      required: ["order_id", "status", "limit"],
+      additionalProperties: false,
+    },
+  },
+}];
+const toolAsk = {
+  model: "gpt-4o-mini",
+  messages: [{ role: "user", content: "where is my order?" }],
+  tools,
+  tool_choice: { type: "function", function: { name: "get_order" } },
+};
+const ts = client.chat.completions.stream({ ...toolAsk, stream_options: { include_usage: true } });
+out.toolStream = { deltas: 0, doneArgs: null };
+// The head chunk's empty arguments are a delta to the SDK: count the others.
+ts.on("tool_calls.function.arguments.delta", (e) => { if (e.arguments_delta) out.toolStream.deltas++; });
+ts.on("tool_calls.function.arguments.done", (e) => (out.toolStream.doneArgs = e.arguments));
+const final = await ts.finalChatCompletion();
+const call = final.choices[0].message.tool_calls[0];
+out.toolStream.name = call.function.name;
+out.toolStream.id = call.id;
+out.toolStream.args = call.function.arguments;
+out.toolStream.finish = final.choices[0].finish_reason;
+out.toolStream.content = final.choices[0].message.content;
+out.toolStream.usage = final.usage;
+const whole = await client.chat.completions.create(toolAsk);
+out.toolWhole = {
+  name: whole.choices[0].message.tool_calls[0].function.name,
+  args: whole.choices[0].message.tool_calls[0].function.arguments,
+  finish: whole.choices[0].finish_reason,
+  usage: whole.usage,
+};
 
 console.log(JSON.stringify(out));
