@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/aoaibench/aoaibench/internal/plan"
+	"github.com/aoaibench/aoaibench/internal/schema"
 )
 
 // Item is one request of a run: its messages, what it asks, and where it
@@ -29,6 +30,15 @@ type Item struct {
 	// Text is the prompt's text (its last user message), kept only for
 	// --log-request-content.
 	Text string
+	// Expect is what the answer is checked by: the tools' argument
+	// schemas, a structured answer's; nil for a plain request. Shared
+	// between requests: read-only.
+	Expect *schema.Expect
+	// Images is how many images the request carries, ImageBytes the
+	// upload bytes of their data URLs, ImageTokens their prompt tokens
+	// by the model's rule (-1: not known, such as an image given by
+	// address).
+	Images, ImageBytes, ImageTokens int
 }
 
 // Source yields the requests of a run. Next is called for n = 0, 1, 2...
