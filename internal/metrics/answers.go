@@ -3,6 +3,7 @@ package metrics
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/aoaibench/aoaibench/internal/schema"
@@ -201,6 +202,9 @@ func (s *answers) merge(o *Answers) {
 	a.ImageTokens += o.ImageTokens
 	a.ImageTokensUnknown += o.ImageTokensUnknown
 	for k, kr := range o.Kinds {
+		if !slices.Contains(AnswerKinds, k) || kr == nil {
+			continue // a kind this version does not know
+		}
 		ks := s.kind(k)
 		ks.requests += kr.Requests
 		ks.output += kr.OutputTokens
@@ -230,6 +234,9 @@ func (s *answers) histFile() (map[AnswerKind]map[string]string, error) {
 // addHistFile merges a part's per-kind histograms.
 func (s *answers) addHistFile(kinds map[AnswerKind]map[string]string) error {
 	for k, m := range kinds {
+		if !slices.Contains(AnswerKinds, k) {
+			continue // a kind this version does not know
+		}
 		ks := s.kind(k)
 		for n, enc := range m {
 			h, ok := ks.hists[n]
@@ -242,4 +249,13 @@ func (s *answers) addHistFile(kinds map[AnswerKind]map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// KindCount is how many values answer kind k's named distribution (ttft,
+// tpot, e2e) holds.
+func (s *Summary) KindCount(k AnswerKind, name string) int64 {
+	if ks := s.answers.kinds[k]; ks != nil && ks.hists[name] != nil {
+		return ks.hists[name].Count()
+	}
+	return 0
 }
