@@ -12,8 +12,8 @@ import (
 
 	"github.com/aoaibench/aoaibench/internal/capacity"
 	"github.com/aoaibench/aoaibench/internal/metrics"
-	"github.com/aoaibench/aoaibench/internal/schema"
 	"github.com/aoaibench/aoaibench/internal/plan"
+	"github.com/aoaibench/aoaibench/internal/schema"
 	"github.com/aoaibench/aoaibench/internal/scrape"
 	"github.com/aoaibench/aoaibench/internal/sim"
 )
