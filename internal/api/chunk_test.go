@@ -3,9 +3,11 @@ package api
 import (
 	"encoding/json"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 var chunkSeeds = []string{
@@ -231,6 +233,61 @@ func TestToolCalls(t *testing.T) {
 		}
 		if tc.calls != nil && (len(c.Deltas) == 0 || c.Deltas[0].Kind != Tool) {
 			t.Errorf("%s: deltas %+v, want a tool delta (TTFT at the call's first delta)", tc.data, c.Deltas)
+		}
+	}
+}
+
+// TestReset: reset clears every field of a chunk (a field it missed
+// would carry one event's reading into the next), keeping the buffers.
+func TestReset(t *testing.T) {
+	var c Chunk
+	v := reflect.ValueOf(&c).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		f = reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem()
+		switch f.Kind() {
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 4))
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Int, reflect.Uint8:
+			if f.CanInt() {
+				f.SetInt(7)
+			} else {
+				f.SetUint(7)
+			}
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Struct:
+			for j := range f.NumField() {
+				g := reflect.NewAt(f.Field(j).Type(), unsafe.Pointer(f.Field(j).UnsafeAddr())).Elem()
+				switch g.Kind() {
+				case reflect.Bool:
+					g.SetBool(true)
+				case reflect.Int:
+					g.SetInt(7)
+				case reflect.Struct:
+					g.Field(0).SetInt(7)
+				}
+			}
+		default:
+			t.Fatalf("field %s of kind %s: teach TestReset", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	c.reset()
+	for i := range v.NumField() {
+		f, name := v.Field(i), v.Type().Field(i).Name
+		switch {
+		case f.Kind() == reflect.Slice:
+			if f.Len() != 0 || f.Cap() != 4 {
+				t.Errorf("%s: len %d cap %d after reset", name, f.Len(), f.Cap())
+			}
+		case name == "Usage":
+			if c.Usage != NoUsage {
+				t.Errorf("Usage %+v after reset", c.Usage)
+			}
+		case !f.IsZero():
+			t.Errorf("%s not cleared by reset", name)
 		}
 	}
 }
