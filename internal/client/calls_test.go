@@ -299,3 +299,36 @@ func BenchmarkToolCall(b *testing.B) {
 		}
 	}
 }
+
+// TestToolCallSplitAnywhere: a tool-call stream cut in two at every byte
+// (two writes) reads the same: the calls, the text, the finish, the
+// events.
+func TestToolCallSplitAnywhere(t *testing.T) {
+	stream := promptFilter + callHead(0, "call_1", "get_weather") + callArgs(0, `{"city":`) + callHead(1, "call_2", "get_time") +
+		callArgs(1, `{"tz":"UTC"}`) + callArgs(0, `"Oslo é"}`) + callFinish + usage(42, 9) + doneFrame
+	for k := 1; k < len(stream); k++ {
+		s := &script{replies: []reply{{status: 200, steps: []step{{0, stream[:k]}, {0, stream[k:]}}}}}
+		c := newClient(t, s, plan.RetryNone)
+		var w metrics.Wire
+		c.Do(context.Background(), Request{Body: body}, &w)
+		if w.Class != metrics.OK || w.Finish[0] != "tool_calls" || len(w.Events) != 5 || len(w.Calls) != 2 ||
+			w.Calls[0].ID != "call_1" || w.Calls[0].Name != "get_weather" || string(w.Calls[0].Args) != `{"city":"Oslo é"}` ||
+			w.Calls[1].ID != "call_2" || w.Calls[1].Name != "get_time" || string(w.Calls[1].Args) != `{"tz":"UTC"}` ||
+			string(w.Text[0]) != `{"city":{"tz":"UTC"}"Oslo é"}` {
+			t.Fatalf("split at %d: %s %q, %d events, calls %+v, text %q", k, w.Class, w.Err, len(w.Events), w.Calls, w.Text)
+		}
+	}
+	resp := respEvent("response.output_item.added", `"output_index":0,"item":{"type":"function_call","id":"fc_1","call_id":"call_1","name":"get_weather","arguments":""}`) +
+		respEvent("response.function_call_arguments.delta", `"output_index":0,"item_id":"fc_1","delta":"{\"city\":\"Oslo é\"}"`) +
+		respEvent("response.completed", `"response":{"status":"completed","usage":{"input_tokens":42,"output_tokens":9}}`)
+	for k := 1; k < len(resp); k++ {
+		s := &script{replies: []reply{{status: 200, steps: []step{{0, resp[:k]}, {0, resp[k:]}}}}}
+		c := newClientOf(t, s, plan.RetryNone, plan.Responses)
+		var w metrics.Wire
+		c.Do(context.Background(), Request{Body: body}, &w)
+		if w.Class != metrics.OK || len(w.Events) != 2 || len(w.Calls) != 1 || w.Calls[0].ID != "call_1" || w.Calls[0].Name != "get_weather" ||
+			string(w.Calls[0].Args) != `{"city":"Oslo é"}` {
+			t.Fatalf("Responses split at %d: %s %q, %d events, calls %+v", k, w.Class, w.Err, len(w.Events), w.Calls)
+		}
+	}
+}
