@@ -496,6 +496,14 @@ func TestMergeRefuses(t *testing.T) {
 		// histograms holding what the summary says.
 		{"a negative answers count", set(sum, "answers", `{"text":10,"tool_call":-1}`), 0, "shard-1/summary.json: answers.tool_call is -1: want a count from 0 to 1e+15"},
 		{"an unknown answer kind", set(sum, "answers", `{"kinds":{"poem":{"requests":1}}}`), 0, `shard-1/summary.json: answers.kinds has "poem": not an answer kind`},
+		{"a record's answer edited", lines(func(t *testing.T, l []string) []string {
+			replaceIn(t, l, withID(t, l, 9), `"answer":"text"`, `"answer":"tool_call"`)
+			return l
+		}), 0, "shard-1/summary.json: answers.tool_call is 0 but requests.jsonl holds 1 ok records answering tool_call"},
+		{"a record's answer not a kind", lines(func(t *testing.T, l []string) []string {
+			replaceIn(t, l, withID(t, l, 9), `"answer":"text"`, `"answer":"poem"`)
+			return l
+		}), 0, `not a record: answer is "poem": not an answer kind`},
 		{"a kind's histogram missing", set(sum, "answers", `{"text":10,"kinds":{"text":{"requests":10,"ttft":{"count":10}}}}`), 0,
 			"shard-1/histograms.json: answers.kinds.text.ttft holds 0 values but summary.json's answers.kinds.text.ttft.count is 10"},
 		{"prompt tokens edited", set(sum, "tokens.prompt", "1"), 0, "tokens.prompt is 1 but requests.jsonl holds 500 prompt tokens"},
