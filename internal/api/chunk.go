@@ -69,6 +69,12 @@ type Chunk struct {
 	// count": negative, fractional, past 2^31). The count is ignored, the
 	// rest of the event read.
 	BadUsage string
+	// Calls are the tool calls the event's Tool deltas belong to, one
+	// for each: a chat delta's tool_calls entry, a Responses API
+	// function_call item (added, or whole) or its arguments' delta.
+	Calls []CallPart
+	// Names holds the calls' ids and names (CallPart.ID, CallPart.Name).
+	Names []byte
 
 	index   int    // the choice being read
 	typ     evType // a Responses API event's type
@@ -77,6 +83,8 @@ type Chunk struct {
 	message string // an error event's message
 	pend    []byte // a Responses event's delta, filed once its type is known
 	hasPend bool
+	out     int    // a Responses event's output_index
+	item    item   // a Responses event's item
 	whole   bool   // an answer not streamed: its message, output, status and data are read
 	scratch []byte // finish reasons and error messages, before they become strings
 	keys    []byte // the parser's key buffer, kept between events
@@ -85,9 +93,16 @@ type Chunk struct {
 // Output reports whether the chunk carries output of any choice.
 func (c *Chunk) Output() bool { return len(c.Deltas) > 0 }
 
-// reset empties c for the next event, keeping its buffers.
+// reset empties c for the next event, keeping its buffers. Field by
+// field: assigning a whole Chunk literal builds it and copies it, twice
+// the cost on every event (TestReset checks that no field is missed).
 func (c *Chunk) reset() {
-	*c = Chunk{Deltas: c.Deltas[:0], Text: c.Text[:0], Finish: c.Finish[:0], Usage: NoUsage, scratch: c.scratch[:0], keys: c.keys[:0], pend: c.pend[:0]}
+	c.Deltas, c.Text, c.Finish, c.Calls, c.Names = c.Deltas[:0], c.Text[:0], c.Finish[:0], c.Calls[:0], c.Names[:0]
+	c.HasUsage, c.Usage, c.HasError, c.ErrMessage = false, NoUsage, false, ""
+	c.Embeddings, c.NotVectors, c.Choices, c.Responses, c.BadUsage = 0, 0, false, false, ""
+	c.index, c.typ, c.status, c.reason, c.message = 0, evNone, evNone, "", ""
+	c.pend, c.hasPend, c.out, c.item, c.whole = c.pend[:0], false, 0, item{}, false
+	c.scratch, c.keys = c.scratch[:0], c.keys[:0]
 }
 
 // ParseChunk reads one streamed event's JSON object into c.
@@ -126,7 +141,7 @@ func parse(data []byte, c *Chunk, whole bool) error {
 			}
 			c.HasError = true
 			return c.errorValue(&p)
-		case "type", "delta", "message", "response", "status", "incomplete_details", "output":
+		case "type", "delta", "message", "response", "status", "incomplete_details", "output", "item", "output_index":
 			return c.responsesField(&p, key)
 		case "data":
 			// Embeddings: count them, skip the vectors.
@@ -276,28 +291,10 @@ func (c *Chunk) delta(p *parser, k []byte) error {
 		if p.null() {
 			return nil
 		}
+		pos := 0
 		return p.array(func() error {
-			err := p.object(func(k []byte) error {
-				if string(k) != "function" {
-					return p.skip()
-				}
-				// A null function, name or arguments is none (a call's
-				// later deltas may say "name":null).
-				return p.object(func(k []byte) error {
-					if string(k) != "name" && string(k) != "arguments" {
-						return p.skip()
-					}
-					if p.null() {
-						return nil
-					}
-					var err error
-					c.Text, err = p.str(c.Text)
-					return err
-				})
-			})
-			// A tool call is output even when its first delta has no
-			// text yet (the call's id and type).
-			c.Deltas = append(c.Deltas, Delta{Kind: Tool, End: len(c.Text)})
+			err := c.toolCall(p, pos)
+			pos++
 			return err
 		})
 	default:
@@ -313,6 +310,88 @@ func (c *Chunk) delta(p *parser, k []byte) error {
 		c.Deltas = append(c.Deltas, Delta{Kind: kind, End: len(c.Text)})
 	}
 	return err
+}
+
+// Span is a run of bytes of Chunk.Names.
+type Span struct{ Start, End int }
+
+// CallPart is what one event says of one tool call: its arguments'
+// fragment is the text of Deltas[Delta] (maybe empty: a call's first
+// delta may carry only its id and name); its id and name, when the event
+// carries them, are spans of Chunk.Names.
+type CallPart struct {
+	Delta int // the delta, in Chunk.Deltas, of the call's arguments
+	// Call is the call's index among its choice's calls: the chat API's
+	// "index" (else its place in the event's tool_calls), the Responses
+	// API's output_index; BadIndex when it is not a count.
+	Call           int
+	ID, Name       Span
+	HasID, HasName bool
+}
+
+// toolCall reads one entry of a chat delta's (or message's) tool_calls:
+// pos is its place in the array, its index unless it says one. A tool
+// call is output even when its delta has no arguments yet (its first:
+// the call's id and name), so it always makes a delta.
+func (c *Chunk) toolCall(p *parser, pos int) error {
+	c.Deltas = append(c.Deltas, Delta{Kind: Tool, End: len(c.Text)})
+	cp := CallPart{Delta: len(c.Deltas) - 1, Call: pos}
+	err := p.object(func(k []byte) error {
+		switch string(k) {
+		case "index":
+			v := 0
+			if err := p.int(&v); err != nil {
+				return err
+			}
+			if cp.Call = v; v < 0 {
+				cp.Call = BadIndex
+			}
+			return nil
+		case "id":
+			if p.null() {
+				return nil
+			}
+			var err error
+			cp.ID, err = c.name(p)
+			cp.HasID = true
+			return err
+		case "function":
+			// A null function, name or arguments is none (a call's
+			// later deltas may say "name":null).
+			return p.object(func(k []byte) error {
+				switch string(k) {
+				case "name":
+					if p.null() {
+						return nil
+					}
+					var err error
+					cp.Name, err = c.name(p)
+					cp.HasName = true
+					return err
+				case "arguments":
+					if p.null() {
+						return nil
+					}
+					var err error
+					c.Text, err = p.str(c.Text)
+					return err
+				}
+				return p.skip()
+			})
+		}
+		return p.skip()
+	})
+	c.Deltas[cp.Delta].End = len(c.Text)
+	c.Calls = append(c.Calls, cp)
+	return err
+}
+
+// name reads a string value into Names.
+func (c *Chunk) name(p *parser) (Span, error) {
+	start := len(c.Names)
+	var err error
+	c.Names, err = p.str(c.Names)
+	return Span{start, len(c.Names)}, err
 }
 
 // usage reads a usage object, in the chat API's names or the Responses

@@ -3,8 +3,11 @@ package api
 import (
 	"encoding/json"
 	"maps"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 var chunkSeeds = []string{
@@ -49,6 +52,24 @@ var chunkSeeds = []string{
 	`{"type":"response.completed","response":{"usage":{"input_tokens":3,"prompt_tokens":4,"output_tokens":"5","output_tokens_details":{"reasoning_tokens":-1}}}}`,
 	`{"status":"completed","output":[{"type":"function_call","name":"f","arguments":""},{"arguments":"{}","type":"reasoning"},{"type":"custom_tool_call","input":"x"},{"content":[{"refusal":"no"},{"text":""}],"type":"message"}]}`,
 	`{"data":[{"embedding":[]},{"embedding":["x"]},null,[1],{"embedding":[1,2],"embedding":null},{"object":"embedding"}],"usage":{"prompt_tokens":2}}`,
+	// Tool calls: Azure's first delta (id and name), argument fragments,
+	// two calls in one event, the index after the function, an index
+	// that is no count, no index (the place in the array), a whole
+	// answer's calls, and the Responses API's items and deltas.
+	`{"choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_abc","type":"function","function":{"name":"get_weather","arguments":""}}]},"finish_reason":null}]}`,
+	`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":"}}]}}]}`,
+	`{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"{}","name":"a"},"index":1,"id":"c1"},{"id":"c2","index":2,"function":{"name":"b"}}]},"index":0}]}`,
+	`{"choices":[{"delta":{"tool_calls":[{"index":-3,"function":{"arguments":"x"}},{"index":1.5},{},null]}}]}`,
+	`{"choices":[{"delta":{"tool_calls":[{"id":null,"function":{"name":"f","name":"g","arguments":"1","arguments":"2"}}]}}]}`,
+	`{"choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}},{"id":"call_2","type":"function","function":{"name":"g","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}`,
+	`{"type":"response.output_item.added","output_index":1,"item":{"type":"function_call","id":"fc_1","call_id":"call_1","name":"f","arguments":""}}`,
+	`{"item":{"arguments":"{","name":"f","call_id":"c","type":"custom_tool_call"},"output_index":2,"type":"response.output_item.added"}`,
+	`{"type":"response.output_item.added","output_index":0,"item":{"type":"message","content":[]}}`,
+	`{"type":"response.output_item.added","item":{"type":1,"name":null,"call_id":{}},"output_index":"1","item":{"type":"function_call","name":"x"}}`,
+	`{"type":"response.function_call_arguments.delta","output_index":1,"item_id":"fc_1","delta":"{\"a\""}`,
+	`{"type":"response.function_call_arguments.delta","output_index":-1,"delta":"x","output_index":true}`,
+	`{"type":"response.output_item.done","output_index":1,"item":{"type":"function_call","call_id":"call_1","name":"f","arguments":"{}"}}`,
+	`{"status":"completed","output":[{"type":"reasoning","summary":[]},{"type":"function_call","call_id":"call_9","name":"f","arguments":"{}","arguments":"[]"},{"name":"g","type":"function_call"}]}`,
 }
 
 // responsesCases are Responses API events and whole answers, and what
@@ -171,6 +192,108 @@ func TestParseChunk(t *testing.T) {
 	}
 }
 
+// TestToolCalls: each tool-call delta says which call of which choice
+// it is, with its id and name when it carries them; the arguments are
+// the delta's text, the name is not (output text of a tool call, for
+// counting its tokens, is its arguments).
+func TestToolCalls(t *testing.T) {
+	type call = refCall
+	for _, tc := range []struct {
+		data  string
+		whole bool
+		text  string
+		calls []call
+	}{
+		{`{"choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_abc","type":"function","function":{"name":"get_weather","arguments":""}}]}}]}`, false,
+			"", []call{{Call: 0, ID: "call_abc", Name: "get_weather", HasID: true, HasName: true}}},
+		{`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":"}}]}}]}`, false,
+			`{"city":`, []call{{Args: `{"city":`}}},
+		{`{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"{}","name":"a"},"index":1,"id":"c1"},{"id":"c2","index":2,"function":{"name":"b"}}]},"index":1}]}`, false,
+			"{}", []call{{Choice: 1, Call: 1, ID: "c1", Name: "a", HasID: true, HasName: true, Args: "{}"}, {Choice: 1, Call: 2, ID: "c2", Name: "b", HasID: true, HasName: true}}},
+		{`{"choices":[{"delta":{"tool_calls":[{"index":-3}]}}]}`, false, "", []call{{Call: BadIndex}}},
+		{`{"choices":[{"message":{"tool_calls":[{"id":"call_1","function":{"name":"f","arguments":"{\"a\":1}"}},{"id":"call_2","function":{"name":"g","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}`, true,
+			`{"a":1}{}`, []call{{Call: 0, ID: "call_1", Name: "f", HasID: true, HasName: true, Args: `{"a":1}`}, {Call: 1, ID: "call_2", Name: "g", HasID: true, HasName: true, Args: "{}"}}},
+		{`{"type":"response.output_item.added","output_index":1,"item":{"type":"function_call","id":"fc_1","call_id":"call_1","name":"f","arguments":""}}`, false,
+			"", []call{{Call: 1, ID: "call_1", Name: "f", HasID: true, HasName: true}}},
+		{`{"type":"response.function_call_arguments.delta","output_index":1,"delta":"{\"a\""}`, false, `{"a"`, []call{{Call: 1, Args: `{"a"`}}},
+		{`{"type":"response.output_item.done","output_index":1,"item":{"type":"function_call","call_id":"call_1","name":"f","arguments":"{}"}}`, false, "", nil},
+		{`{"status":"completed","output":[{"type":"reasoning","summary":[]},{"type":"function_call","call_id":"call_9","name":"f","arguments":"{}"}]}`, true,
+			"{}", []call{{Call: 1, ID: "call_9", Name: "f", HasID: true, HasName: true, Args: "{}"}}},
+	} {
+		var c Chunk
+		parse := ParseChunk
+		if tc.whole {
+			parse = ParseAnswer
+		}
+		if err := parse([]byte(tc.data), &c); err != nil {
+			t.Errorf("%s: %v", tc.data, err)
+			continue
+		}
+		v := viewOf(&c)
+		if string(c.Text) != tc.text || !slices.Equal(v.calls, tc.calls) {
+			t.Errorf("%s:\n got text %q calls %+v\nwant text %q calls %+v", tc.data, c.Text, v.calls, tc.text, tc.calls)
+		}
+		if tc.calls != nil && (len(c.Deltas) == 0 || c.Deltas[0].Kind != Tool) {
+			t.Errorf("%s: deltas %+v, want a tool delta (TTFT at the call's first delta)", tc.data, c.Deltas)
+		}
+	}
+}
+
+// TestReset: reset clears every field of a chunk (a field it missed
+// would carry one event's reading into the next), keeping the buffers.
+func TestReset(t *testing.T) {
+	var c Chunk
+	v := reflect.ValueOf(&c).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		f = reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem()
+		switch f.Kind() {
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 4))
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Int, reflect.Uint8:
+			if f.CanInt() {
+				f.SetInt(7)
+			} else {
+				f.SetUint(7)
+			}
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Struct:
+			for j := range f.NumField() {
+				g := reflect.NewAt(f.Field(j).Type(), unsafe.Pointer(f.Field(j).UnsafeAddr())).Elem()
+				switch g.Kind() {
+				case reflect.Bool:
+					g.SetBool(true)
+				case reflect.Int:
+					g.SetInt(7)
+				case reflect.Struct:
+					g.Field(0).SetInt(7)
+				}
+			}
+		default:
+			t.Fatalf("field %s of kind %s: teach TestReset", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	c.reset()
+	for i := range v.NumField() {
+		f, name := v.Field(i), v.Type().Field(i).Name
+		switch {
+		case f.Kind() == reflect.Slice:
+			if f.Len() != 0 || f.Cap() != 4 {
+				t.Errorf("%s: len %d cap %d after reset", name, f.Len(), f.Cap())
+			}
+		case name == "Usage":
+			if c.Usage != NoUsage {
+				t.Errorf("Usage %+v after reset", c.Usage)
+			}
+		case !f.IsZero():
+			t.Errorf("%s not cleared by reset", name)
+		}
+	}
+}
+
 // TestBadUsage: a usage count that is not a count is named, whether it
 // is not a number or a number no count can be; the others are read.
 func TestBadUsage(t *testing.T) {
@@ -247,6 +370,17 @@ type chatChunk struct {
 		CompletionTokens *int `json:"completion_tokens"`
 	} `json:"usage"`
 	Error json.RawMessage `json:"error"`
+}
+
+// BenchmarkParseToolCall reads an argument fragment of a streamed tool
+// call, as Azure sends it.
+func BenchmarkParseToolCall(b *testing.B) {
+	data := []byte(`{"choices":[{"content_filter_results":{},"delta":{"tool_calls":[{"index":0,"function":{"arguments":"city"}}]},"finish_reason":null,"index":0,"logprobs":null}],"created":1795794179,"id":"chatcmpl-0613025e83445143eaca01b6ef8dd","model":"gpt-4o-mini","object":"chat.completion.chunk","system_fingerprint":"fp_aoaibench"}`)
+	var c Chunk
+	b.ReportAllocs()
+	for range b.N {
+		ParseChunk(data, &c)
+	}
 }
 
 func BenchmarkParseChunk(b *testing.B) {

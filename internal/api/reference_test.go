@@ -30,6 +30,14 @@ type refDelta struct {
 	Text  string
 }
 
+// refCall is what an event says of one tool call.
+type refCall struct {
+	Choice, Call   int
+	ID, Name       string
+	HasID, HasName bool
+	Args           string
+}
+
 // view is what a chunk says, in a form two readers can be compared in.
 type view struct {
 	deltas     []refDelta
@@ -43,6 +51,7 @@ type view struct {
 	embeddings int
 	notVectors int
 	badUsage   string
+	calls      []refCall
 }
 
 func newView() view { return view{usage: NoUsage} }
@@ -57,6 +66,15 @@ func viewOf(c *Chunk) view {
 		start = d.End
 	}
 	v.finish = append(v.finish, c.Finish...)
+	for _, cp := range c.Calls {
+		d := c.Deltas[cp.Delta]
+		start := 0
+		if cp.Delta > 0 {
+			start = c.Deltas[cp.Delta-1].End
+		}
+		v.calls = append(v.calls, refCall{Choice: d.Index, Call: cp.Call, ID: string(c.Names[cp.ID.Start:cp.ID.End]),
+			Name: string(c.Names[cp.Name.Start:cp.Name.End]), HasID: cp.HasID, HasName: cp.HasName, Args: string(c.Text[start:d.End])})
+	}
 	return v
 }
 
@@ -81,12 +99,13 @@ func (v view) finishes() map[int]string {
 func same(a, b view) bool {
 	return slices.Equal(a.deltas, b.deltas) && slices.Equal(a.finish, b.finish) && a.usage == b.usage &&
 		a.hasUse == b.hasUse && a.hasErr == b.hasErr && a.errText == b.errText && a.choices == b.choices &&
-		a.responses == b.responses && a.embeddings == b.embeddings && a.notVectors == b.notVectors && a.badUsage == b.badUsage
+		a.responses == b.responses && a.embeddings == b.embeddings && a.notVectors == b.notVectors && a.badUsage == b.badUsage &&
+		slices.Equal(a.calls, b.calls)
 }
 
 func (v view) String() string {
-	return fmt.Sprintf("{deltas %+v finish %v usage %+v (%v) error %v %q choices %v responses %v embeddings %d/%d bad %q}",
-		v.deltas, v.finish, v.usage, v.hasUse, v.hasErr, v.errText, v.choices, v.responses, v.embeddings, v.notVectors, v.badUsage)
+	return fmt.Sprintf("{deltas %+v finish %v usage %+v (%v) error %v %q choices %v responses %v embeddings %d/%d bad %q calls %+v}",
+		v.deltas, v.finish, v.usage, v.hasUse, v.hasErr, v.errText, v.choices, v.responses, v.embeddings, v.notVectors, v.badUsage, v.calls)
 }
 
 // member is one field of an object, its value raw.
@@ -175,6 +194,9 @@ type refReader struct {
 	message string // an error event's "message"
 	pend    string // the event's "delta"
 	hasPend bool
+	out     int      // the event's output_index
+	item    []member // the event's (last) item's string fields
+	hasItem bool
 }
 
 // reference reads a chunk (or, whole, an answer not streamed) with
@@ -241,6 +263,17 @@ func (r *refReader) field(m member) bool {
 	case "message":
 		if s, ok := text(m.val); ok {
 			r.message = s
+		}
+	case "output_index":
+		if jsonType(m.val) == '0' {
+			if r.out = count(string(m.val)); r.out < 0 {
+				r.out = BadIndex
+			}
+		}
+	case "item":
+		if jsonType(m.val) == '{' {
+			r.item, _ = fields(m.val)
+			r.hasItem = true
 		}
 	case "response":
 		if r.whole || jsonType(m.val) != '{' {
@@ -360,26 +393,48 @@ func (r *refReader) delta(index int, m member) bool {
 		return true
 	}
 	calls, ok := elems(m.val)
-	for _, call := range calls {
-		// A tool call is output even with no text (its first delta).
-		var s string
+	for pos, call := range calls {
+		// A tool call is output even with no arguments (its first delta).
+		c := refCall{Choice: index, Call: pos}
 		ms, ok2 := fields(call)
 		ok = ok && ok2
 		for _, f := range ms {
-			if f.key != "function" {
-				continue
-			}
-			fs, ok3 := fields(f.val)
-			ok = ok && ok3
-			for _, nf := range fs {
-				if (nf.key == "name" || nf.key == "arguments") && !isNull(nf.val) {
+			switch f.key {
+			case "index":
+				switch jsonType(f.val) {
+				case 'n':
+				case '0':
+					if c.Call = count(string(f.val)); c.Call < 0 {
+						c.Call = BadIndex
+					}
+				default:
+					ok = false
+				}
+			case "id":
+				if !isNull(f.val) {
+					s, ok3 := text(f.val)
+					ok = ok && ok3
+					c.ID, c.HasID = s, true
+				}
+			case "function":
+				fs, ok3 := fields(f.val)
+				ok = ok && ok3
+				for _, nf := range fs {
+					if isNull(nf.val) || nf.key != "name" && nf.key != "arguments" {
+						continue
+					}
 					t, ok4 := text(nf.val)
 					ok = ok && ok4
-					s += t
+					if nf.key == "name" {
+						c.Name, c.HasName = t, true
+					} else {
+						c.Args += t
+					}
 				}
 			}
 		}
-		r.add(index, Tool, s)
+		r.add(index, Tool, c.Args)
+		r.v.calls = append(r.v.calls, c)
 	}
 	return ok
 }
@@ -485,8 +540,8 @@ func (r *refReader) answer(m member, whole bool) bool {
 			return true
 		}
 		items, ok := elems(m.val)
-		for _, it := range items {
-			ok = ok && r.outputItem(it)
+		for pos, it := range items {
+			ok = ok && r.outputItem(it, pos)
 		}
 		return ok
 	}
@@ -496,15 +551,24 @@ func (r *refReader) answer(m member, whole bool) bool {
 // outputItem reads one item of a whole answer's output: its texts are
 // content or refusal, or of the item's kind (reasoning, a tool call),
 // whichever order its type and texts come in; a summary's are Summary.
-func (r *refReader) outputItem(raw json.RawMessage) bool {
+func (r *refReader) outputItem(raw json.RawMessage, pos int) bool {
 	ms, ok := fields(raw)
 	if !ok {
 		return false
 	}
 	kind := Content
 	var ds []refDelta
+	call, args := refCall{Call: pos}, -1
 	for _, m := range ms {
 		switch m.key {
+		case "call_id", "name":
+			if s, ok := text(m.val); ok {
+				if m.key == "name" {
+					call.Name, call.HasName = s, true
+				} else {
+					call.ID, call.HasID = s, true
+				}
+			}
 		case "type":
 			if isNull(m.val) {
 				continue
@@ -547,8 +611,17 @@ func (r *refReader) outputItem(raw json.RawMessage) bool {
 		case "arguments", "input":
 			if s, ok := text(m.val); ok {
 				ds = append(ds, refDelta{0, Tool, s}) // a call with no arguments is still a call
+				args = len(ds) - 1
 			}
 		}
+	}
+	if kind == Tool {
+		if args < 0 {
+			ds = append(ds, refDelta{0, Tool, ""})
+			args = len(ds) - 1
+		}
+		call.Args = ds[args].Text
+		r.v.calls = append(r.v.calls, call)
 	}
 	for _, d := range ds {
 		if kind != Content && d.Kind != Summary {
@@ -605,6 +678,33 @@ func answerEnd(status string) string {
 func (r *refReader) end() {
 	if kind, ok := eventKind(r.typ); ok && r.hasTyp && r.hasPend && (r.pend != "" || kind == Tool) {
 		r.add(0, kind, r.pend)
+		if kind == Tool {
+			r.v.calls = append(r.v.calls, refCall{Call: r.out, Args: r.pend})
+		}
+	}
+	if r.hasTyp && r.typ == "response.output_item.added" && r.hasItem {
+		// A tool call begins: its id and name, and any arguments.
+		c, isCall := refCall{Call: r.out}, false
+		for _, f := range r.item {
+			s, ok := text(f.val)
+			if !ok {
+				continue
+			}
+			switch f.key {
+			case "type":
+				isCall = s == "function_call" || s == "custom_tool_call"
+			case "call_id":
+				c.ID, c.HasID = s, true
+			case "name":
+				c.Name, c.HasName = s, true
+			case "arguments", "input":
+				c.Args = s
+			}
+		}
+		if isCall {
+			r.add(0, Tool, c.Args)
+			r.v.calls = append(r.v.calls, c)
+		}
 	}
 	how := eventEnd(r.typ)
 	if r.whole {

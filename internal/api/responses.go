@@ -11,6 +11,7 @@ const (
 	evSummary
 	evRefusal
 	evTool
+	evItemAdded
 	evCompleted
 	evIncomplete
 	evFailed
@@ -31,6 +32,8 @@ func eventType(s []byte) evType {
 		return evRefusal
 	case "response.function_call_arguments.delta", "response.custom_tool_call_input.delta":
 		return evTool
+	case "response.output_item.added":
+		return evItemAdded
 	case "response.completed":
 		return evCompleted
 	case "response.incomplete":
@@ -96,6 +99,24 @@ func (c *Chunk) responsesField(p *parser, key []byte) error {
 		s, err := c.word(p)
 		c.message = string(s)
 		return err
+	case "output_index":
+		if b := p.peek(); b != '-' && (b < '0' || b > '9') {
+			return p.skip() // only a number says which
+		}
+		v := 0
+		if err := p.int(&v); err != nil {
+			return err
+		}
+		if c.out = v; v < 0 {
+			c.out = BadIndex
+		}
+		return nil
+	case "item":
+		if p.peek() != '{' {
+			return p.skip()
+		}
+		c.item = item{}
+		return p.object(func(k []byte) error { return c.itemField(p, k) })
 	case "response":
 		if c.whole || p.peek() != '{' {
 			return p.skip()
@@ -109,6 +130,41 @@ func (c *Chunk) responsesField(p *parser, key []byte) error {
 		return c.answer(p, key, true)
 	}
 	return p.skip()
+}
+
+// item is what a Responses API event's item says of a tool call: its
+// type, its call_id, name and arguments (spans of Chunk.Names), kept
+// until the event's type is known.
+type item struct {
+	call, hasID, hasName, hasArgs bool
+	id, name, args                Span
+}
+
+// itemField reads a field of an event's item.
+func (c *Chunk) itemField(p *parser, k []byte) error {
+	it := &c.item
+	if p.peek() != '"' {
+		return p.skip() // only strings say anything here
+	}
+	var err error
+	switch string(k) {
+	case "type":
+		var s []byte
+		s, err = c.word(p)
+		it.call = string(s) == "function_call" || string(s) == "custom_tool_call"
+	case "call_id":
+		it.id, err = c.name(p)
+		it.hasID = true
+	case "name":
+		it.name, err = c.name(p)
+		it.hasName = true
+	case "arguments", "input":
+		it.args, err = c.name(p)
+		it.hasArgs = true
+	default:
+		return p.skip()
+	}
+	return err
 }
 
 // answer reads a field of a Responses API answer. Its output is read only
@@ -147,7 +203,12 @@ func (c *Chunk) answer(p *parser, k []byte, whole bool) error {
 		}
 	case "output":
 		if whole {
-			return p.array(func() error { return c.outputItem(p) })
+			pos := 0
+			return p.array(func() error {
+				err := c.outputItem(p, pos)
+				pos++
+				return err
+			})
 		}
 	}
 	return p.skip()
@@ -155,11 +216,23 @@ func (c *Chunk) answer(p *parser, k []byte, whole bool) error {
 
 // outputItem reads one item of a whole Responses API answer's output: a
 // message's text and refusal parts, reasoning, a function call.
-func (c *Chunk) outputItem(p *parser) error {
+func (c *Chunk) outputItem(p *parser, pos int) error {
 	d0 := len(c.Deltas)
 	kind := Content
+	cp := CallPart{Delta: -1, Call: pos}
 	err := p.object(func(k []byte) error {
 		switch string(k) {
+		case "call_id", "name":
+			if p.peek() != '"' {
+				return p.skip()
+			}
+			s, err := c.name(p)
+			if string(k) == "name" {
+				cp.Name, cp.HasName = s, true
+			} else {
+				cp.ID, cp.HasID = s, true
+			}
+			return err
 		case "type":
 			if p.null() {
 				return nil
@@ -206,10 +279,19 @@ func (c *Chunk) outputItem(p *parser) error {
 			var err error
 			c.Text, err = p.str(c.Text)
 			c.Deltas = append(c.Deltas, Delta{Kind: Tool, End: len(c.Text)})
+			cp.Delta = len(c.Deltas) - 1
 			return err
 		}
 		return p.skip()
 	})
+	if kind == Tool {
+		if cp.Delta < 0 {
+			// A call with no arguments is still a call.
+			c.Deltas = append(c.Deltas, Delta{Kind: Tool, End: len(c.Text)})
+			cp.Delta = len(c.Deltas) - 1
+		}
+		c.Calls = append(c.Calls, cp)
+	}
 	// The item's type may follow its content.
 	if kind != Content {
 		for i := d0; i < len(c.Deltas); i++ {
@@ -241,6 +323,18 @@ func (c *Chunk) event() {
 	if output && c.hasPend && (len(c.pend) > 0 || kind == Tool) {
 		c.Text = append(c.Text, c.pend...)
 		c.Deltas = append(c.Deltas, Delta{Kind: kind, End: len(c.Text)})
+		if kind == Tool {
+			c.Calls = append(c.Calls, CallPart{Delta: len(c.Deltas) - 1, Call: c.out})
+		}
+	}
+	if it := &c.item; c.typ == evItemAdded && it.call {
+		// A tool call begins: its id and name are output (TTFT), with
+		// whatever arguments the item already holds.
+		if it.hasArgs {
+			c.Text = append(c.Text, c.Names[it.args.Start:it.args.End]...)
+		}
+		c.Deltas = append(c.Deltas, Delta{Kind: Tool, End: len(c.Text)})
+		c.Calls = append(c.Calls, CallPart{Delta: len(c.Deltas) - 1, Call: c.out, ID: it.id, Name: it.name, HasID: it.hasID, HasName: it.hasName})
 	}
 	end := c.typ
 	if c.whole {

@@ -34,6 +34,7 @@ type streamState struct {
 	sr    *sse.Reader
 	ck    api.Chunk
 	bytes []int // output bytes of each choice, kept or not
+	calls calls // choice 0's tool calls
 }
 
 // stream reads an SSE body, stamping output-bearing events, and reports
@@ -54,7 +55,9 @@ func (c *Client) stream(ctx, actx context.Context, req Request, w *metrics.Wire,
 		st.sr.Reset(body)
 	}
 	defer c.states.Put(st)
+	defer c.sealCalls(w)
 	st.bytes = st.bytes[:0]
+	st.calls.reset()
 	want := max(req.Choices, 1)
 	w.Grow(want - 1)
 	sawDone, events := false, 0
@@ -112,6 +115,11 @@ func (c *Client) event(w *metrics.Wire, st *streamState, ev *sse.Event, want int
 	}
 	if msg := c.fileDeltas(w, st, ev.At, usage, want); msg != "" {
 		return msg
+	}
+	if len(ck.Calls) > 0 {
+		if msg := st.calls.file(w, ck); msg != "" {
+			return msg
+		}
 	}
 	return c.fileFinishes(w, ck, want)
 }

@@ -75,6 +75,16 @@ func (c *Client) whole(ctx, actx context.Context, w *metrics.Wire, body io.Reade
 		}
 		start = d.End
 	}
+	if len(ck.Calls) > 0 {
+		cs := &calls{}
+		cs.reset()
+		msg := cs.file(w, &ck)
+		c.sealCalls(w)
+		if msg != "" {
+			c.fail(w, metrics.Stream, msg)
+			return
+		}
+	}
 	for _, f := range ck.Finish {
 		if msg := badIndex(f.Index, want); msg != "" {
 			c.fail(w, metrics.Stream, msg)

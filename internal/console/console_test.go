@@ -13,6 +13,7 @@ import (
 	"github.com/aoaibench/aoaibench/internal/capacity"
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
+	"github.com/aoaibench/aoaibench/internal/schema"
 	"github.com/aoaibench/aoaibench/internal/scrape"
 	"github.com/aoaibench/aoaibench/internal/sim"
 )
@@ -109,6 +110,31 @@ func TestSummary(t *testing.T) {
 		Summary(b, r)
 		Summary(b, run(4, metrics.Info{Window: 4 * time.Second, Stopped: metrics.StopRequests, Offered: math.NaN()}, func(_ int, r *metrics.Record) {
 			r.First, r.Last = time.Time{}, time.Time{}
+		}))
+	})
+}
+
+// TestSummaryAnswers: a run with tool calls, structured answers and
+// images says what they were: the kinds and the tool-call share, the
+// calls' argument verdicts, the structured answers that did not parse
+// (successes, counted apart), the images, each kind's latencies.
+func TestSummaryAnswers(t *testing.T) {
+	t.Parallel()
+	golden(t, "summary-answers", func(b *bytes.Buffer) {
+		kinds := []metrics.AnswerKind{metrics.ToolCallAnswer, metrics.ToolCallAnswer, metrics.StructuredAnswer, metrics.TextAnswer}
+		calls := 0
+		Summary(b, run(13, metrics.Info{Window: 13 * time.Second, Stopped: metrics.StopRequests, Offered: 60}, func(i int, r *metrics.Record) {
+			r.Answer = kinds[i%4]
+			switch r.Answer {
+			case metrics.ToolCallAnswer:
+				r.ToolNames = []string{"get_weather"}
+				r.ToolArgs = []schema.Verdict{[]schema.Verdict{schema.Valid, schema.Valid, schema.NotJSON, schema.Mismatch, schema.Unchecked}[calls%5]}
+				calls++
+				r.First = r.First.Add(200 * time.Millisecond)
+			case metrics.StructuredAnswer:
+				r.Structured = []schema.Verdict{schema.Valid, schema.NotJSON}[i/4%2]
+			}
+			r.Images, r.ImageBytes, r.ImageTokens = 2, 2*153_600, 2*765
 		}))
 	})
 }

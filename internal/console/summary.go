@@ -31,6 +31,7 @@ func Summary(w io.Writer, r *metrics.Results) {
 		}
 	}
 	latencies(w, r)
+	answers(w, r)
 	deployments(w, r)
 	if st := r.TokensPerS; st.Count > 0 {
 		fmt.Fprintf(w, "tokens/s per choice  mean %.1f, p50 %.1f, p99 %.1f\n", st.Mean.F(), st.P50.F(), st.P99.F())

@@ -30,6 +30,7 @@ const (
 	kClass
 	kWarmup
 	kProto
+	kAnswer
 	// Whole numbers, null when absent.
 	kAttempts
 	kThrottles
@@ -74,6 +75,8 @@ func lookup(k []byte) int {
 		return kWarmup
 	case "proto":
 		return kProto
+	case "answer":
+		return kAnswer
 	case "attempts":
 		return kAttempts
 	case "throttles":
@@ -153,6 +156,7 @@ type rec struct {
 	class  int // index in classes
 	warmup bool
 	proto  bool // it names a protocol
+	answer int  // index in metrics.AnswerKinds; -1 when it says none
 	// n are the whole numbers, by key (kAttempts...); -1 when null.
 	n [nKeys]int64
 	// null has bit k set when seconds key k is null or absent.
@@ -194,7 +198,7 @@ func (r *rec) parse(b []byte, times bool) error {
 // reset makes r a record of nothing read: no id or class, every count
 // and every time null.
 func (r *rec) reset() {
-	*r = rec{id: -1, class: -1, null: 1<<nKeys - 1}
+	*r = rec{id: -1, class: -1, answer: -1, null: 1<<nKeys - 1}
 	for k := firstCount; k < firstSeconds; k++ {
 		r.n[k] = -1
 	}
@@ -310,6 +314,19 @@ func (r *rec) set(k int, v []byte, from int) error {
 		case "false":
 		default:
 			return errors.New("not true or false")
+		}
+	case k == kAnswer:
+		r.answer = -1
+		if string(v) == "null" {
+			break
+		}
+		for i, a := range metrics.AnswerKinds {
+			if len(v) == len(a)+2 && v[0] == '"' && string(v[1:len(v)-1]) == string(a) {
+				r.answer = i
+			}
+		}
+		if r.answer < 0 {
+			return errors.New("not an answer kind")
 		}
 	case k == kProto:
 		if v[0] != '"' && string(v) != "null" {

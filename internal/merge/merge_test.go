@@ -496,6 +496,20 @@ func TestMergeRefuses(t *testing.T) {
 			return l
 		}), 0, "shard-1/summary.json: requests.ok is 10 but requests.jsonl holds 9 ok records"},
 		{"attempts edited", set(sum, "requests.attempts", "30"), 0, "requests.attempts is 30 but requests.jsonl holds 10 attempts"},
+		// Answers by kind: counts, of kinds the merge knows, each kind's
+		// histograms holding what the summary says.
+		{"a negative answers count", set(sum, "answers", `{"text":10,"tool_call":-1}`), 0, "shard-1/summary.json: answers.tool_call is -1: want a count from 0 to 1e+15"},
+		{"an unknown answer kind", set(sum, "answers", `{"kinds":{"poem":{"requests":1}}}`), 0, `shard-1/summary.json: answers.kinds has "poem": not an answer kind`},
+		{"a record's answer edited", lines(func(t *testing.T, l []string) []string {
+			replaceIn(t, l, withID(t, l, 9), `"answer":"text"`, `"answer":"tool_call"`)
+			return l
+		}), 0, "shard-1/summary.json: answers.tool_call is 0 but requests.jsonl holds 1 ok records answering tool_call"},
+		{"a record's answer not a kind", lines(func(t *testing.T, l []string) []string {
+			replaceIn(t, l, withID(t, l, 9), `"answer":"text"`, `"answer":"poem"`)
+			return l
+		}), 0, `not a record: answer is "poem": not an answer kind`},
+		{"a kind's histogram missing", set(sum, "answers", `{"text":10,"kinds":{"text":{"requests":10,"ttft":{"count":10}}}}`), 0,
+			"shard-1/histograms.json: answers.kinds.text.ttft holds 0 values but summary.json's answers.kinds.text.ttft.count is 10"},
 		{"prompt tokens edited", set(sum, "tokens.prompt", "1"), 0, "tokens.prompt is 1 but requests.jsonl holds 500 prompt tokens"},
 		{"the last record dropped", lines(func(t *testing.T, l []string) []string {
 			i := withID(t, l, 23)
@@ -653,6 +667,7 @@ func FuzzRecordLine(f *testing.F) {
 	f.Add([]byte(`{"id":1,"class":"ok","x":[1,{"y":[true,false,null]},-0.5e-3]}`))
 	f.Add([]byte(`{"id":1,"class":"ok","sched":1e308}`))
 	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"id":5,"class":"ok","new_conns":0,"answer":"tool_call","tool_calls":2,"tool_names":["get_weather","tool_[REDACTED]"],"tool_args":["valid",null],"images":2,"image_bytes":300000,"image_tokens":1530}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r rec
 		if err := r.parse(b, false); err != nil {
@@ -677,4 +692,14 @@ func FuzzRecordLine(f *testing.F) {
 			t.Fatalf("%q: read id %d class %s warmup %v; encoding/json reads %+v", b, r.id, want, r.warmup, v)
 		}
 	})
+}
+
+// TestRecordLineAnswers: a record with the answer keys (arrays, a null
+// verdict) is read: the merge copies keys it does not read.
+func TestRecordLineAnswers(t *testing.T) {
+	var r rec
+	b := []byte(`{"id":5,"class":"ok","new_conns":0,"answer":"tool_call","tool_calls":2,"tool_names":["get_weather","tool_[REDACTED]"],"tool_args":["valid",null],"structured":null,"images":2,"image_bytes":300000,"image_tokens":null}`)
+	if err := r.parse(b, false); err != nil || r.id != 5 {
+		t.Errorf("%v, id %d", err, r.id)
+	}
 }

@@ -41,6 +41,7 @@ type tally struct {
 	e2e, e2eSched              int64
 	ttftCached, ttftUncached   int64
 	ttftContent, ttftReasoning int64
+	answers                    [3]int64 // ok records by answer kind (metrics.AnswerKinds)
 }
 
 // add counts one record.
@@ -75,6 +76,9 @@ func (t *tally) add(r *rec, k int64) {
 	}
 	for _, key := range []int{kPrompt, kOutput, kVisible, kQuota, kReasoning, kCached, kChoices, kEvents} {
 		t.sums[key] += max(r.n[key], 0)
+	}
+	if r.answer >= 0 {
+		t.answers[r.answer]++
 	}
 	if r.n[kCached] >= 0 {
 		t.cacheReported++
@@ -257,6 +261,27 @@ func (s *shard) compareCounts(t *tally) error {
 	} {
 		if c.claim != c.got {
 			return plan.Errorf("merge: %s/summary.json: %s is %d but requests.jsonl holds %d %s", s.dir, c.field, c.claim, c.got, c.what)
+		}
+	}
+	return s.compareAnswers(t)
+}
+
+// compareAnswers holds the summary's answers by kind to the ok records'
+// kinds: a summary without answers claims no tool call and no
+// structured answer (its text answers it does not count).
+func (s *shard) compareAnswers(t *tally) error {
+	var a metrics.Answers
+	if s.results.Answers != nil {
+		a = *s.results.Answers
+	}
+	claims := []int64{a.Text, a.ToolCall, a.Structured}
+	for i, k := range metrics.AnswerKinds {
+		if s.results.Answers == nil && k == metrics.TextAnswer {
+			continue
+		}
+		if claims[i] != t.answers[i] {
+			return plan.Errorf("merge: %s/summary.json: answers.%s is %d but requests.jsonl holds %d ok records answering %s",
+				s.dir, k, claims[i], t.answers[i], k)
 		}
 	}
 	return nil

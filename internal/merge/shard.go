@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
@@ -187,6 +188,48 @@ func (s *shard) checkFigures() error {
 	if e := r.Entra; e != nil && (e.Refreshes < 0 || e.Failures < 0 || e.Refreshes > maxCount || e.Failures > maxCount) {
 		return plan.Errorf("merge: %s/summary.json: entra counts %d and %d: want counts from 0", s.dir, e.Refreshes, e.Failures)
 	}
+	return s.checkAnswers()
+}
+
+// checkAnswers range-checks the summary's answers: every figure is a
+// count, and each kind is one the merge knows.
+func (s *shard) checkAnswers() error {
+	a := s.results.Answers
+	if a == nil {
+		return nil
+	}
+	counts := []struct {
+		field string
+		n     int64
+	}{
+		{"text", a.Text}, {"tool_call", a.ToolCall}, {"structured", a.Structured}, {"tool_calls", a.ToolCalls},
+		{"tool_args.valid", a.ToolArgs.Valid}, {"tool_args.not_json", a.ToolArgs.NotJSON},
+		{"tool_args.mismatch", a.ToolArgs.Mismatch}, {"tool_args.unchecked", a.ToolArgs.Unchecked},
+		{"structured_answers.valid", a.StructuredVerdicts.Valid}, {"structured_answers.not_json", a.StructuredVerdicts.NotJSON},
+		{"structured_answers.mismatch", a.StructuredVerdicts.Mismatch}, {"structured_answers.unchecked", a.StructuredVerdicts.Unchecked},
+		{"image_requests", a.ImageRequests}, {"images", a.Images}, {"image_bytes", a.ImageBytes},
+		{"image_tokens", a.ImageTokens}, {"image_tokens_unknown", a.ImageTokensUnknown},
+	}
+	for k, kr := range a.Kinds {
+		if !slices.Contains(metrics.AnswerKinds, k) {
+			return plan.Errorf("merge: %s/summary.json: answers.kinds has %.40q: not an answer kind", s.dir, k)
+		}
+		if kr == nil {
+			return plan.Errorf("merge: %s/summary.json: answers.kinds.%s is null", s.dir, k)
+		}
+		counts = append(counts, struct {
+			field string
+			n     int64
+		}{"kinds." + string(k) + ".requests", kr.Requests}, struct {
+			field string
+			n     int64
+		}{"kinds." + string(k) + ".output_tokens", kr.OutputTokens})
+	}
+	for _, c := range counts {
+		if c.n < 0 || c.n > maxCount {
+			return plan.Errorf("merge: %s/summary.json: answers.%s is %d: want a count from 0 to %g", s.dir, c.field, c.n, float64(maxCount))
+		}
+	}
 	return nil
 }
 
@@ -210,6 +253,15 @@ func (s *shard) checkHists() error {
 	}
 	if err := check("tokens_per_s", sum.TokensPerSec.Count(), s.results.TokensPerS.Count); err != nil {
 		return err
+	}
+	if a := s.results.Answers; a != nil {
+		for k, kr := range a.Kinds {
+			for name, d := range map[string]metrics.Dist{"ttft": kr.TTFT, "tpot": kr.TPOT, "e2e": kr.E2E} {
+				if err := check("answers.kinds."+string(k)+"."+name, sum.KindCount(k, name), d.Count); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	return check("util", sum.Util.Count(), s.results.Util.Count)
 }

@@ -222,6 +222,13 @@ func (r *Record) timeChoices(w *Wire, cs []choiceState) {
 		k := w.shares[i]
 		c.tokens += k
 		ch := &r.Choices[e.Choice]
+		if ch.First.IsZero() && k == 0 && e.Kinds == toolOnly {
+			// A tool call's first delta (its id and name) is output, and
+			// the record's TTFT; but no argument token came with it: the
+			// choice's token stream (TPOT, ITL) starts at its first
+			// argument token, as a text answer's does at its first.
+			continue
+		}
 		if ch.First.IsZero() {
 			ch.First = e.At
 		} else {
@@ -244,6 +251,9 @@ func (r *Record) timeChoices(w *Wire, cs []choiceState) {
 		}
 	}
 }
+
+// toolOnly is the kinds of an event that carries only tool-call deltas.
+const toolOnly = Kinds(1 << Tool)
 
 // wholeTokens gives each choice a whole number of tokens, its share
 // rounded by largest remainders so that the choices sum to total.

@@ -16,6 +16,9 @@ type HistFile struct {
 	Latency    map[string]string `json:"latency"`
 	TokensPerS string            `json:"tokens_per_s"`
 	Util       string            `json:"util"`
+	// Kinds are the distributions of each answer kind (ttft, tpot, e2e),
+	// when the run's results have Answers.
+	Kinds map[AnswerKind]map[string]string `json:"kinds,omitempty"`
 }
 
 // Merge adds o's values to h. Both must be of the same kind (durations or
@@ -58,6 +61,9 @@ func (s *Summary) HistFile() (*HistFile, error) {
 	if f.Util, err = s.Util.encode(); err != nil {
 		return nil, fmt.Errorf("histogram util: %w", err)
 	}
+	if f.Kinds, err = s.answers.histFile(); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 
@@ -78,5 +84,5 @@ func (s *Summary) AddHistFile(f *HistFile) error {
 	if err := decodeInto(s.Util, f.Util); err != nil {
 		return fmt.Errorf("histogram util: %w", err)
 	}
-	return nil
+	return s.answers.addHistFile(f.Kinds)
 }

@@ -68,6 +68,7 @@ func (m *merger) add(i int, p Part) error {
 	}
 	m.addRequests(r.Requests)
 	m.addTokens(r)
+	s.answers.merge(r.Answers)
 	s.NewConns += r.Connections.New
 	for proto, n := range r.Connections.Protocols {
 		s.Protocols[proto] += n

@@ -5,6 +5,8 @@ package metrics
 
 import (
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/schema"
 )
 
 // Class says how a request ended.
@@ -93,6 +95,22 @@ type Record struct {
 	Gaps      []Gap           // of every choice, for ITL
 	Chunks    []time.Duration // every raw gap between a choice's events
 	Finish    string          // choice 0's finish_reason
+
+	// Answer is what choice 0 of a successful request answered: text, a
+	// tool call, or a structured answer (JSON asked by response_format);
+	// "" for a request that failed. ToolNames are its calls' names (the
+	// server's text: cut and cleared of secrets) and ToolArgs the verdict
+	// on each call's arguments; Structured the verdict on a structured
+	// answer's text. None is a failure: an answer that does not parse
+	// succeeded, with its verdict.
+	Answer     AnswerKind
+	ToolNames  []string
+	ToolArgs   []schema.Verdict
+	Structured schema.Verdict
+	// Images is how many images the request carried, ImageBytes the
+	// upload bytes of their data URLs, ImageTokens the client's count of
+	// their prompt tokens (-1: not known).
+	Images, ImageBytes, ImageTokens int
 
 	Headers
 }

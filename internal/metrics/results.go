@@ -255,6 +255,10 @@ type Results struct {
 	// served them (x-ms-deployment-name), when more than one did or any
 	// spilled over from a provisioned one.
 	Deployments map[string]*Served `json:"deployments,omitempty"`
+	// Answers split the successful requests by answer kind (text, tool
+	// call, structured) with their calls' and structured answers'
+	// verdicts and their images, when the run had any but text.
+	Answers *Answers `json:"answers,omitempty"`
 }
 
 // Quota is a deployment's per-minute limit as far as a run knows it: the

@@ -38,6 +38,8 @@ type Summary struct {
 
 	firstSend, lastEnd time.Time
 
+	answers answers
+
 	slo     SLO
 	goodput int64
 }
@@ -119,6 +121,7 @@ func (s *Summary) Add(r *Record) {
 		return
 	}
 	s.addTokens(r)
+	s.answers.add(r)
 	if r.Deployment != "" {
 		s.addServed(r)
 	}
@@ -332,6 +335,7 @@ func (s *Summary) Results(in Info) *Results {
 	for _, sv := range s.Served {
 		spilled = spilled || sv.spilled > 0
 	}
+	r.Answers = s.answers.results(s.Counts[OK])
 	if len(s.Served) > 1 || spilled {
 		r.Deployments = map[string]*Served{}
 		for name, sv := range s.Served {

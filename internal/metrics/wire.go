@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/aoaibench/aoaibench/internal/tools"
 )
 
 // Kind is what an output delta carries.
@@ -76,6 +78,10 @@ type Event struct {
 	Usage  int32 // cumulative completion tokens the event reported, -1 if none
 }
 
+// MaxName bounds a tool call's id and name as kept: the API allows 64
+// characters for a function's name.
+const MaxName = 64
+
 // MaxText is how much output text of one choice is kept for the
 // tokenizer. Longer output is counted from its first MaxText bytes and
 // extrapolated, so that a server streaming megabytes cannot make the
@@ -112,6 +118,13 @@ type Wire struct {
 	// fail (a usage count that is not a number, a choice that finished
 	// twice); "" when nothing did.
 	Warn string
+	// Calls are choice 0's tool calls, in the order they began: each
+	// call's id and name (the server's text: cut to MaxName bytes and
+	// cleared of secrets once the answer is read) and its arguments as
+	// received, of all calls at most MaxText bytes (ArgsCut says some
+	// were cut).
+	Calls   []tools.Call
+	ArgsCut bool
 
 	offs    []int         // Derive's scratch: token end offsets,
 	choices []choiceState // per choice,
@@ -124,7 +137,8 @@ func (w *Wire) Reset() {
 	for i := range w.Text {
 		w.Text[i] = w.Text[i][:0]
 	}
-	*w = Wire{Headers: NoHeaders, Usage: NoUsage, Events: w.Events[:0], Text: w.Text[:0], Finish: w.Finish[:0], offs: w.offs, choices: w.choices, units: w.units, shares: w.shares}
+	*w = Wire{Headers: NoHeaders, Usage: NoUsage, Events: w.Events[:0], Text: w.Text[:0], Finish: w.Finish[:0], Calls: w.Calls[:0],
+		offs: w.offs, choices: w.choices, units: w.units, shares: w.shares}
 }
 
 // ResetAttempt clears what one attempt measures, keeping Send, the
@@ -136,6 +150,21 @@ func (w *Wire) ResetAttempt() {
 	w.Hdr, w.End, w.Status, w.Class, w.Err, w.Proto, w.Warn = time.Time{}, time.Time{}, 0, "", "", "", ""
 	w.Headers, w.Usage = NoHeaders, NoUsage
 	w.Events, w.Text, w.Finish = w.Events[:0], w.Text[:0], w.Finish[:0]
+	w.Calls, w.ArgsCut = w.Calls[:0], false
+}
+
+// AddCall appends a call with no id, name or arguments yet, reusing the
+// buffer of the call that was there before (Calls is kept between
+// requests), and returns it.
+func (w *Wire) AddCall() *tools.Call {
+	n := len(w.Calls)
+	if n < cap(w.Calls) {
+		w.Calls = w.Calls[:n+1]
+		w.Calls[n] = tools.Call{Args: w.Calls[n].Args[:0]}
+	} else {
+		w.Calls = append(w.Calls, tools.Call{})
+	}
+	return &w.Calls[n]
 }
 
 // Warnf notes a warning unless one is noted already: the first is kept.

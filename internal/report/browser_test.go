@@ -37,7 +37,7 @@ func chromium(t *testing.T) string {
 func TestReportInBrowser(t *testing.T) {
 	t.Parallel()
 	exe := chromium(t)
-	runs, _ := readRuns(t, "testdata/paygo", "testdata/ptu", "testdata/original.log", "testdata/lowrate", "testdata/throttled", "testdata/r120", "testdata/turns", "testdata/embeddings")
+	runs, _ := readRuns(t, "testdata/paygo", "testdata/ptu", "testdata/original.log", "testdata/lowrate", "testdata/throttled", "testdata/r120", "testdata/turns", "testdata/embeddings", "testdata/agents")
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
 	f, err := os.Create(page)

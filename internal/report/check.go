@@ -194,6 +194,38 @@ func (c *checker) dist(path string, d metrics.Dist, k kind) {
 // results checks the figures of summary.json a report reads (and those
 // of a sweep's or a search's steps, of a ramp's stages and of turns),
 // each under its JSON path from prefix.
+// answers checks a summary's answers by kind: counts, a share, each
+// kind's distributions.
+func (c *checker) answers(p string, a *metrics.Answers) {
+	if a == nil {
+		return
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"text", a.Text}, {"tool_call", a.ToolCall}, {"structured", a.Structured}, {"tool_calls", a.ToolCalls},
+		{"tool_args.valid", a.ToolArgs.Valid}, {"tool_args.not_json", a.ToolArgs.NotJSON}, {"tool_args.mismatch", a.ToolArgs.Mismatch},
+		{"tool_args.unchecked", a.ToolArgs.Unchecked}, {"structured_answers.valid", a.StructuredVerdicts.Valid},
+		{"structured_answers.not_json", a.StructuredVerdicts.NotJSON}, {"structured_answers.mismatch", a.StructuredVerdicts.Mismatch},
+		{"structured_answers.unchecked", a.StructuredVerdicts.Unchecked}, {"image_requests", a.ImageRequests}, {"images", a.Images},
+		{"image_bytes", a.ImageBytes}, {"image_tokens", a.ImageTokens}, {"image_tokens_unknown", a.ImageTokensUnknown}} {
+		c.must(p+f.name, float64(f.v), kCount)
+	}
+	c.num(p+"tool_call_share", a.ToolShare.F(), kShare)
+	for _, k := range metrics.AnswerKinds {
+		kr := a.Kinds[k]
+		if kr == nil {
+			continue
+		}
+		kp := p + "kinds." + string(k) + "."
+		c.must(kp+"requests", float64(kr.Requests), kCount)
+		c.must(kp+"output_tokens", float64(kr.OutputTokens), kCount)
+		c.dist(kp+"ttft", kr.TTFT, kSeconds)
+		c.dist(kp+"tpot", kr.TPOT, kSeconds)
+		c.dist(kp+"e2e", kr.E2E, kSeconds)
+	}
+}
+
 func (c *checker) results(prefix string, r *metrics.Results) {
 	if r == nil {
 		return
@@ -236,6 +268,7 @@ func (c *checker) results(prefix string, r *metrics.Results) {
 	c.dist(prefix+"tokens_per_s", r.TokensPerS, kRate)
 	c.dist(prefix+"util", r.Util, kPercent)
 	c.must(prefix+"sessions", float64(r.Sessions), kCount)
+	c.answers(prefix+"answers.", r.Answers)
 	for i, st := range r.Stages {
 		p := fmt.Sprintf("%sstages[%d].", prefix, i)
 		c.num(p+"start_s", st.Start.F(), kTime)

@@ -64,6 +64,9 @@ func TestHostileFilesRefused(t *testing.T) {
 		{"summary latency", "summary.json", strings.Replace(string(sum), `"p95": 0.349183`, `"p95": 1e308`, 1), "summary.json:1773: latency.ttft.p95 is 1e+308"},
 		{"summary rate", "summary.json", strings.Replace(string(sum), `"achieved": 4`, `"achieved": "NaN"`, 1), ""},
 		{"summary window", "summary.json", strings.Replace(string(sum), `"window_s": 60`, `"window_s": 1e12`, 1), "summary.json:5: window_s is 1e+12"},
+		{"answers count", "summary.json", strings.Replace(string(sum), `"schema": 1,`, `"schema": 1, "answers": {"tool_call": -2},`, 1), "answers.tool_call is -2"},
+		{"answers latency", "summary.json", strings.Replace(string(sum), `"schema": 1,`, `"schema": 1, "answers": {"kinds": {"tool_call": {"requests": 1, "ttft": {"count": 1, "p50": -0.25}}}},`, 1),
+			"answers.kinds.tool_call.ttft.p50 is -0.25"},
 		{"server time", "server-metrics.jsonl", `{"t":0.5,"target":0,"series":{"vllm:num_requests_running":1}}` + "\n" + `{"t":1e300,"target":0,"series":{}}`, "server-metrics.jsonl:2: t is 1e+300"},
 		{"server figure", "server-metrics.jsonl", `{"t":0.5,"target":0,"series":{"vllm:num_requests_running":1e300}}`, "server-metrics.jsonl:1: series.vllm:num_requests_running is 1e+300"},
 	} {

@@ -63,6 +63,7 @@ func HTML(w io.Writer, runs []*Run, version string, now time.Time) error {
 		fmt.Fprintf(&b, "<p class=\"muted\">%s</p>\n", html.EscapeString(n))
 	}
 	writeCharts(&b, "Requests", p.requests())
+	answersByKind(&b, runs)
 	everyFigure(&b, p.rows)
 	b.WriteString("</body></html>\n")
 	_, err := io.WriteString(w, b.String())

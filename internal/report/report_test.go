@@ -296,3 +296,39 @@ func TestServerCharts(t *testing.T) {
 		t.Error("charts for a run with no server metrics")
 	}
 }
+
+// TestAnswersByKind: the report has a section "Answers by kind" only
+// when a run had tool calls, structured answers or images, with a column
+// for each such run: its kinds, the tool-call share, the verdicts, the
+// images, each kind's latencies.
+func TestAnswersByKind(t *testing.T) {
+	runs, _ := readRuns(t, "testdata/lowrate", "testdata/agents")
+	var b bytes.Buffer
+	if err := HTML(&b, runs[:1], "test", time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "Answers by kind") {
+		t.Errorf("a plain run has an answers section")
+	}
+	b.Reset()
+	if err := HTML(&b, runs, "test", time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	i := strings.Index(page, "<h2>Answers by kind</h2>")
+	if i < 0 {
+		t.Fatal("no answers section")
+	}
+	section := page[i : i+strings.Index(page[i:], "</table>")]
+	for _, want := range []string{"<th>agents</th></tr>", "<tr><td>tool-call answers</td><td>2</td></tr>", "<tr><td>tool-call share %</td><td>50.0</td></tr>",
+		"<tr><td>arguments not JSON</td><td>1</td></tr>", "<tr><td>structured not parsing</td><td>1</td></tr>",
+		"<tr><td>image tokens a request</td><td>1530</td></tr>", "<tr><td>image KB a request</td><td>300.0</td></tr>",
+		"<tr><td>TTFT p50, tool call</td><td>250.0</td></tr>"} {
+		if !strings.Contains(section, want) {
+			t.Errorf("no %q in\n%s", want, section)
+		}
+	}
+	if strings.Contains(section, "<th>lowrate</th>") {
+		t.Errorf("a plain run has a column")
+	}
+}

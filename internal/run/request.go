@@ -8,13 +8,38 @@ import (
 	"github.com/aoaibench/aoaibench/internal/client"
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
+	"github.com/aoaibench/aoaibench/internal/tools"
 	"github.com/aoaibench/aoaibench/internal/traffic"
 )
 
+// reply is choice 0's answer as a conversation carries it on: its text
+// and its tool calls, copied (the wire they came on is reused), their
+// buffers kept from turn to turn.
+type reply struct {
+	text  []byte
+	calls []tools.Call
+}
+
+// keep copies choice 0's text and tool calls from w.
+func (a *reply) keep(w *metrics.Wire) {
+	a.text = a.text[:0]
+	if len(w.Text) > 0 {
+		a.text = append(a.text, w.Text[0]...)
+	}
+	n := len(w.Calls)
+	if cap(a.calls) < n {
+		a.calls = append(a.calls[:cap(a.calls)], make([]tools.Call, n-cap(a.calls))...)
+	}
+	a.calls = a.calls[:n]
+	for i, c := range w.Calls {
+		a.calls[i] = tools.Call{ID: c.ID, Name: c.Name, Args: append(a.calls[i].Args[:0], c.Args...)}
+	}
+}
+
 // request sends one request and returns its record. answer, if not nil,
-// receives choice 0's text; ended is called with the wire before the
-// record is derived (the request is over then).
-func (x *execution) request(reqCtx context.Context, id int64, sched time.Time, it *traffic.Item, answer *[]byte, ended func(*metrics.Wire)) *metrics.Record {
+// receives choice 0's text and tool calls; ended is called with the wire
+// before the record is derived (the request is over then).
+func (x *execution) request(reqCtx context.Context, id int64, sched time.Time, it *traffic.Item, answer *reply, ended func(*metrics.Wire)) *metrics.Record {
 	r := x.r
 	x.sent.Add(1)
 	x.inflight.Add(1)
@@ -44,10 +69,7 @@ func (x *execution) request(reqCtx context.Context, id int64, sched time.Time, i
 		ended(w)
 	}
 	if answer != nil {
-		*answer = (*answer)[:0]
-		if len(w.Text) > 0 {
-			*answer = append(*answer, w.Text[0]...)
-		}
+		answer.keep(w)
 	}
 	if r.plan.Workload.LogContent {
 		// A server may echo the key in its answer: the text is redacted
@@ -59,6 +81,9 @@ func (x *execution) request(reqCtx context.Context, id int64, sched time.Time, i
 	}
 	// Counting tokens takes time; a run being cut off counts fast.
 	rec.Derive(w, r.tok, reqCtx.Err() != nil)
+	// What the answer was, and whether it is what the request asked: its
+	// tool calls' arguments, a structured answer's JSON.
+	rec.Judge(w, it.Expect)
 	r.wires.Put(w)
 	return rec
 }
@@ -83,6 +108,7 @@ func (x *execution) newRecord(id int64, sched time.Time, it *traffic.Item) *metr
 		rec.ClientPrompt, rec.MaxTokens = -1, 0
 	}
 	rec.Session, rec.Turn = it.Session, it.Turn
+	rec.Images, rec.ImageBytes, rec.ImageTokens = it.Images, it.ImageBytes, it.ImageTokens
 	return rec
 }
 

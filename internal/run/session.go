@@ -31,7 +31,7 @@ func (x *execution) conversation(reqCtx context.Context, n int64, sched time.Tim
 		// Think times draw from a stream of their own, apart from the
 		// session's lengths.
 		rng := rand.New(rand.NewPCG(r.plan.Workload.Seed^0x7417, uint64(n)))
-		var answer []byte
+		var answer reply
 		for turn := 1; ; turn++ {
 			it := sess.Next()
 			if it == nil {
@@ -46,7 +46,7 @@ func (x *execution) conversation(reqCtx context.Context, n int64, sched time.Tim
 			}
 			rec := x.request(reqCtx, x.ids.Add(1)-1, sched, it, &answer, nil)
 			ok := rec.Class == metrics.OK
-			if ok && len(answer) >= metrics.MaxText {
+			if ok && len(answer.text) >= metrics.MaxText {
 				x.warnOnce(&x.longAnswer, fmt.Sprintf("warning: an answer of over %d KB was cut to that in the conversation's history", metrics.MaxText>>10))
 			}
 			x.done <- rec
@@ -61,7 +61,7 @@ func (x *execution) conversation(reqCtx context.Context, n int64, sched time.Tim
 				}
 				return
 			}
-			sess.Answer(answer, nil) // TODO(merge): pass the calls of the result (MEASURE)
+			sess.Answer(answer.text, answer.calls)
 			if d := r.think.Sample(rng); d > 0 && !x.pause(d) {
 				return
 			}

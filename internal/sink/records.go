@@ -14,6 +14,7 @@ import (
 	"github.com/aoaibench/aoaibench/internal/atomicfile"
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
+	"github.com/aoaibench/aoaibench/internal/schema"
 )
 
 var nan = math.NaN()
@@ -99,10 +100,61 @@ func laterKeys(o *obj, r *metrics.Record) {
 		o.int("session", r.Session)
 		o.int("turn", int64(r.Turn))
 	}
+	answerKeys(o, r)
 	if r.Text != nil {
 		o.str("prompt_text", r.Text.Prompt)
 		o.str("answer_text", r.Text.Answer)
 	}
+}
+
+// answerKeys writes what the answer was, when it applies: its kind (of
+// a successful request), its tool calls (how many, their names, the
+// verdict on each one's arguments: null when not judged), a structured
+// answer's verdict, the request's images (upload bytes, and tokens:
+// null when not known).
+func answerKeys(o *obj, r *metrics.Record) {
+	if r.Answer != "" {
+		o.str("answer", string(r.Answer))
+	}
+	if len(r.ToolNames) > 0 {
+		o.int("tool_calls", int64(len(r.ToolNames)))
+		o.key("tool_names")
+		o.b = append(o.b, '[')
+		for i, n := range r.ToolNames {
+			if i > 0 {
+				o.b = append(o.b, ',')
+			}
+			o.b = appendString(o.b, n)
+		}
+		o.b = append(o.b, ']')
+		o.key("tool_args")
+		o.b = append(o.b, '[')
+		for i, v := range r.ToolArgs {
+			if i > 0 {
+				o.b = append(o.b, ',')
+			}
+			o.b = appendVerdict(o.b, v)
+		}
+		o.b = append(o.b, ']')
+	}
+	if r.Answer == metrics.StructuredAnswer {
+		o.key("structured")
+		o.b = appendVerdict(o.b, r.Structured)
+	}
+	if r.Images > 0 {
+		o.int("images", int64(r.Images))
+		o.int("image_bytes", int64(r.ImageBytes))
+		o.optInt("image_tokens", r.ImageTokens)
+	}
+}
+
+// appendVerdict appends a verdict as a JSON string, null when there is
+// none (not judged).
+func appendVerdict(b []byte, v schema.Verdict) []byte {
+	if v == schema.Unchecked {
+		return append(b, "null"...)
+	}
+	return appendString(b, string(v))
 }
 
 // since is t in seconds from start, or NaN (null) when t is unset.

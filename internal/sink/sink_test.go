@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aoaibench/aoaibench/internal/metrics"
+	"github.com/aoaibench/aoaibench/internal/schema"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -113,6 +114,38 @@ func TestRecordLine(t *testing.T) {
 	}
 	if v["ttft"] != 0.2 || v["tpot"] != 0.02 || v["remaining_requests"] != nil || v["error"] != "quote \" and\nnewline" {
 		t.Errorf("record %v", v)
+	}
+}
+
+// TestAnswerRecord: a record says what the answer was when it applies:
+// a tool call's count, names and argument verdicts (null: not judged),
+// a structured answer's verdict, the request's images (tokens null when
+// not known); a plain text answer only its kind.
+func TestAnswerRecord(t *testing.T) {
+	base := func() *metrics.Record {
+		r := metrics.NewRecord(3, t0)
+		r.Send, r.Class, r.Status, r.Attempts = t0, metrics.OK, 200, 1
+		r.First, r.Last, r.End = t0.Add(300*time.Millisecond), t0.Add(time.Second), t0.Add(time.Second)
+		return r
+	}
+	var lines []byte
+	r := base()
+	r.Answer, r.ToolNames = metrics.ToolCallAnswer, []string{"get_weather", "tool_[REDACTED]"}
+	r.ToolArgs = []schema.Verdict{schema.Valid, schema.Unchecked}
+	r.Images, r.ImageBytes, r.ImageTokens = 2, 300_000, 1530
+	lines = RecordLine(lines, r, t0)
+	r = base()
+	r.Answer, r.Structured = metrics.StructuredAnswer, schema.NotJSON
+	r.Images, r.ImageBytes, r.ImageTokens = 1, 1000, -1
+	lines = RecordLine(lines, r, t0)
+	r = base()
+	r.Answer = metrics.TextAnswer
+	lines = RecordLine(lines, r, t0)
+	golden(t, "answers.jsonl", lines)
+	for _, line := range bytes.Split(bytes.TrimSpace(lines), []byte("\n")) {
+		if !json.Valid(line) {
+			t.Errorf("not JSON: %s", line)
+		}
 	}
 }
 
