@@ -219,10 +219,10 @@ func (a *Agent) Describe(model string) string {
 	}
 	var parts []string
 	if a.Tools != nil {
-		parts = append(parts, fmt.Sprintf("%s add %s prompt tokens a request (tool_choice %s)", plural(len(a.Tools), "tool"), thousands(a.ToolTokens), cmpChoice(a.Choice)))
+		parts = append(parts, fmt.Sprintf("%s %s %s prompt tokens a request (tool_choice %s)", plural(len(a.Tools), "tool"), adds(len(a.Tools)), thousands(a.ToolTokens), cmpChoice(a.Choice)))
 	}
 	if a.Images > 0 {
-		s := fmt.Sprintf("%s of %dx%d (detail %s, %s KB each) add %s", plural(a.Images, "image"), a.ImageW, a.ImageH, cmpDetail(a.Detail), thousands((len(a.ImageURL)+512)/1024), thousands(a.Images*a.ImageTokens))
+		s := fmt.Sprintf("%s of %dx%d (detail %s, %s KB each) %s %s", plural(a.Images, "image"), a.ImageW, a.ImageH, cmpDetail(a.Detail), thousands((len(a.ImageURL)+512)/1024), adds(a.Images), thousands(a.Images*a.ImageTokens))
 		if a.RuleGuessed {
 			s += fmt.Sprintf(" (counted by %s's rule: model %q unknown)", guessRule, model)
 		}
@@ -243,6 +243,14 @@ func cmpChoice(c tools.Choice) tools.Choice {
 		return tools.Auto
 	}
 	return c
+}
+
+// adds is the verb of a count of things: "1 tool adds", "3 tools add".
+func adds(n int) string {
+	if n == 1 {
+		return "adds"
+	}
+	return "add"
 }
 
 // plural is a count of things: "1 tool", "3 tools".
