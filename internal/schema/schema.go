@@ -17,6 +17,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -40,7 +43,14 @@ const where = "https://aoaibench.invalid/schema.json"
 type noLoader struct{}
 
 func (noLoader) Load(url string) (any, error) {
-	return nil, fmt.Errorf("refers to %s: aoaibench reads no schema but the one given", url)
+	return nil, &refusedRef{strings.TrimPrefix(url, strings.TrimSuffix(where, "schema.json"))}
+}
+
+// refusedRef is a $ref to another document, refused.
+type refusedRef struct{ url string }
+
+func (r *refusedRef) Error() string {
+	return fmt.Sprintf("$ref to %s: aoaibench reads no schema but the one given", r.url)
 }
 
 // Load reads a schema file: JSON (file:line when it is not), a JSON
@@ -87,11 +97,11 @@ func Parse(b []byte) (*Schema, error) {
 	c := jsonschema.NewCompiler()
 	c.UseLoader(noLoader{})
 	if err := c.AddResource(where, doc); err != nil {
-		return nil, fmt.Errorf(": not a JSON Schema: %s", oneLine(err))
+		return nil, fmt.Errorf(": not a JSON Schema: %s", fault(err))
 	}
 	compiled, err := c.Compile(where)
 	if err != nil {
-		return nil, fmt.Errorf(": not a JSON Schema: %s", oneLine(err))
+		return nil, fmt.Errorf(": not a JSON Schema: %s", fault(err))
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, b); err != nil {
@@ -127,6 +137,28 @@ func (s *Schema) Check(doc []byte) error {
 		return fmt.Errorf("does not follow the schema: %s", oneLine(err))
 	}
 	return nil
+}
+
+// fault says in a few words what makes a document not a JSON Schema: the
+// first leaf of the metaschema's verdict ("at /properties: got number,
+// want object") rather than the library's tree of every branch it
+// tried, which names a URL of ours the user never gave.
+func fault(err error) string {
+	var sve *jsonschema.SchemaValidationError
+	var ve *jsonschema.ValidationError
+	var ref *refusedRef
+	var lue *jsonschema.LoadURLError
+	if errors.As(err, &lue) && errors.As(lue.Err, &ref) || errors.As(err, &ref) {
+		return oneLine(ref) // the library's LoadURLError does not unwrap
+	}
+	if !errors.As(err, &sve) || !errors.As(sve.Err, &ve) {
+		return oneLine(err)
+	}
+	for len(ve.Causes) > 0 {
+		ve = ve.Causes[0]
+	}
+	at := "/" + strings.Join(ve.InstanceLocation, "/")
+	return oneLine(fmt.Errorf("at %s: %s", at, ve.ErrorKind.LocalizedString(message.NewPrinter(language.English))))
 }
 
 // oneLine is an error's text on one line, at most 200 bytes.
