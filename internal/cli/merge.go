@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aoaibench/aoaibench/internal/console"
 	"github.com/aoaibench/aoaibench/internal/merge"
@@ -32,13 +33,11 @@ func (c *MergeCmd) Run(env *Env) error {
 	}
 	fmt.Fprintf(env.Stderr, "merged %d shards, %d records, into %s\n", out.Shards, out.Records, c.Output)
 	console.Summary(env.Stderr, out.Results)
-	if !out.Results.Valid {
-		return exitError{code: ExitInvalid, msg: "the merged figures are not valid for the offered rate"}
-	}
-	for _, ch := range out.Results.SLO {
-		if !ch.Passed {
-			return exitError{code: ExitSLO, msg: fmt.Sprintf("objective %s missed", ch.Objective)}
-		}
+	// The same verdict as load's, on the merged figures: nothing
+	// succeeded is 1, figures not valid for the rate 3, a missed
+	// objective 99.
+	if code, why := judge(out.Results); code != ExitOK {
+		return exitError{code: code, msg: "merged: " + strings.TrimPrefix(why, "error: ")}
 	}
 	return nil
 }

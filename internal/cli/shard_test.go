@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,8 +144,33 @@ func TestMergeNotValid(t *testing.T) {
 		dirs = append(dirs, d)
 	}
 	code, _, errOut := runCLI(t, nil, append([]string{"merge", "-o", filepath.Join(dir, "merged")}, dirs...)...)
-	if code != ExitInvalid || !strings.Contains(errOut, "after --start-at") || !strings.Contains(errOut, "not valid for the offered rate") {
+	if code != ExitInvalid || !strings.Contains(errOut, "after --start-at") || !strings.Contains(errOut, "NOT VALID for the asked rate") {
 		t.Errorf("exit %d, want %d: %s", code, ExitInvalid, errOut)
+	}
+}
+
+// TestMergeNothingSucceeded: shards in which no request succeeded merge
+// into a run that failed, with load's exit status for it (1), not 0.
+func TestMergeNothingSucceeded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error":{"code":"InternalServerError","message":"down"}}`, http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	at := time.Now().Add(500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	var dirs []string
+	for i := range 2 {
+		d := filepath.Join(dir, fmt.Sprintf("s%d", i))
+		code, _, errOut := runCLI(t, nil, "load", "-n", "4", "-r", "1200", "-p", "50", "-m", "5", "--model", "gpt-4o",
+			"--shard", fmt.Sprintf("%d/2", i), "--start-at", at, "--output-dir", d, srv.URL)
+		if code != ExitFailed {
+			t.Fatalf("shard %d: exit %d: %s", i, code, errOut)
+		}
+		dirs = append(dirs, d)
+	}
+	code, _, errOut := runCLI(t, nil, append([]string{"merge", "-o", filepath.Join(dir, "merged")}, dirs...)...)
+	if code != ExitFailed || !strings.Contains(errOut, "none of 4 requests succeeded") {
+		t.Errorf("exit %d, want %d: %s", code, ExitFailed, errOut)
 	}
 }
 
