@@ -128,7 +128,7 @@ func (f *LoadFlags) steps(env *Env, kctx *kong.Context, sf StepFlags, what strin
 		if running, err = sim.Start(sim.Config{Deployments: base.Target.Sim, Precise: true}, "127.0.0.1:0"); err != nil {
 			return nil, nil, err
 		}
-		fmt.Fprintf(env.Stderr, "no endpoint given: %s against the built-in simulator, deployment %s at %s\n", what, base.Target.Sim[0].Describe(), running.URL())
+		console.Note(env.Stderr, fmt.Sprintf("no endpoint given: %s against the built-in simulator, deployment %s at %s", what, base.Target.Sim[0].Describe(), running.URL()))
 	}
 	if base.Output.Dir != "" {
 		if err := os.MkdirAll(base.Output.Dir, 0o755); err != nil {
@@ -236,13 +236,13 @@ func (c *SweepCmd) Run(env *Env, kctx *kong.Context) error {
 		return err
 	}
 	console.Steps(env.Stderr, probes, clients)
-	fmt.Fprintf(env.Stderr, "sweep: steps judged by %s, the quota and the load generator\n", slo)
+	console.Note(env.Stderr, fmt.Sprintf("sweep: steps judged by %s, the quota and the load generator", slo))
 	if c.OutputDir != "" {
 		f := capacity.SweepFile{Schema: capacity.FileVersion, Kind: "sweep", Clients: clients, Objectives: slo, Probes: probes}
 		if err := writeJSON(filepath.Join(c.OutputDir, "sweep.json"), f); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stderr, "sweep: results in %s (sweep.json, a directory per step); aoaibench report %s draws the capacity curve\n", c.OutputDir, c.OutputDir)
+		console.Note(env.Stderr, fmt.Sprintf("sweep: results in %s (sweep.json, a directory per step); aoaibench report %s draws the capacity curve", c.OutputDir, c.OutputDir))
 	}
 	// A step that did not send its rate did not test it: the sweep's
 	// figures are not valid for the rates asked.
@@ -287,7 +287,7 @@ func (c *SearchCmd) Run(env *Env, kctx *kong.Context) error {
 	if c.PTUWarmup && c.StepDuration.D().Minutes() < 1 {
 		fmt.Fprintln(env.Stderr, "note: a provisioned deployment's bucket holds a minute of capacity: steps shorter than a minute may not see it overflow")
 	}
-	fmt.Fprintf(env.Stderr, "search: the highest rate from %g to %g RPM meeting %s, within %s; %s a probe\n", c.Min, c.Max, slo, c.Tolerance, c.StepDuration+c.Warmup)
+	console.Note(env.Stderr, fmt.Sprintf("search: the highest rate from %g to %g RPM meeting %s, within %s; %s a probe", c.Min, c.Max, slo, c.Tolerance, c.StepDuration+c.Warmup))
 	step := stepFunc(env, &c.LoadFlags, mk, running, false, func() string { return "" })
 	if c.PTUWarmup {
 		step = fillFirst(env, &c.LoadFlags, mk, running, step)

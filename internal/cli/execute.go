@@ -100,7 +100,11 @@ func runPlan(env *Env, p *plan.Plan, so stepOpts) (*ran, error) {
 		clear = "\r\x1b[K"
 	}
 	abort := make(chan struct{})
-	logf := func(s string) { fmt.Fprint(stderr, clear+s+"\n") }
+	logf := func(s string) {
+		var b strings.Builder
+		console.Note(&b, s)
+		fmt.Fprint(stderr, clear+b.String())
+	}
 	r, err := run.New(*p, run.Options{Getenv: so.getenv(env, p), Abort: abort, Log: logf, Sim: so.sim})
 	if err != nil {
 		return nil, err

@@ -38,6 +38,31 @@ func Wrapped(w io.Writer, head, text string) {
 	fmt.Fprintln(w, line)
 }
 
+// Note writes a note or warning for people: each of its lines that does
+// not fit Width columns is wrapped at word boundaries, the following
+// lines indented two columns, so that a terminal of 80 columns shows it
+// whole.
+func Note(w io.Writer, text string) {
+	for _, line := range strings.Split(text, "\n") {
+		if len(line) < Width {
+			fmt.Fprintln(w, line)
+			continue
+		}
+		lead := line[:len(line)-len(strings.TrimLeft(line, " "))]
+		words := strings.Fields(line)
+		out := lead + words[0]
+		for _, word := range words[1:] {
+			if len(out)+1+len(word) > Width-1 {
+				fmt.Fprintln(w, out)
+				out = lead + "  " + word
+				continue
+			}
+			out += " " + word
+		}
+		fmt.Fprintln(w, out)
+	}
+}
+
 // fixed writes a number with prec decimals, or n/a when absent.
 func fixed(v metrics.Num, prec int) string {
 	if math.IsNaN(v.F()) {

@@ -149,6 +149,8 @@ func TestStart(t *testing.T) {
 		Start(b, "http://127.0.0.1:8080/openai/deployments/gpt-4o-mini/chat/completions (azure, deployment \"gpt-4o-mini\", tokenizer o200k_base)", &p)
 		closed := plan.Plan{Workload: plan.Workload{Dataset: &plan.Dataset{Path: "sharegpt.json", MaxTokens: 300}}, Load: plan.Load{Clients: 20}}
 		Start(b, "https://res.openai.azure.com/openai/deployments/gpt-4o/chat/completions (azure, deployment \"gpt-4o\", tokenizer o200k_base)", &closed)
+		emb := plan.Plan{Workload: plan.Workload{Shape: "balanced", ContextTokens: 500, MaxTokens: 500, Endpoint: plan.Embeddings, EmbeddingBatch: 4}, Load: plan.Load{Clients: 20}}
+		Start(b, "https://res.openai.azure.com/openai/deployments/emb/embeddings (azure, deployment \"emb\", tokenizer cl100k_base)", &emb)
 	})
 }
 
@@ -195,4 +197,28 @@ func TestCapacity(t *testing.T) {
 		Answer(b, found, "throttled<=1%", 60, "5%")
 		Answer(b, &capacity.Found{MaxRate: math.NaN(), Pass: math.NaN(), Fail: 60, Stopped: "min", Bound: "bounded by the objectives: at 60 RPM, ttft_p95<=100ms: 164.2 ms"}, "ttft_p95<=100ms", 60, "5%")
 	})
+}
+
+// TestNote: a note longer than Width is wrapped at words, its following
+// lines indented; short lines and a note's own line breaks are kept.
+func TestNote(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	long := "WARNING: the load generator is behind its schedule (lag p99 26.1 ms over 5 ms): the figures are not valid for 30000 RPM"
+	Note(&b, long+"\n  short second line\n"+"  "+long)
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("%d lines:\n%s", len(lines), b.String())
+	}
+	for i, l := range lines {
+		if len(l) > Width-1 {
+			t.Errorf("line %d is %d columns: %q", i, len(l), l)
+		}
+	}
+	if lines[2] != "  short second line" || !strings.HasPrefix(lines[1], "  ") || !strings.HasPrefix(lines[4], "    ") {
+		t.Errorf("indents:\n%s", b.String())
+	}
+	if got := strings.Join(strings.Fields(b.String()), " "); got != strings.Join(strings.Fields(long+" short second line "+long), " ") {
+		t.Errorf("words changed: %q", got)
+	}
 }

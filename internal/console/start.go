@@ -78,6 +78,9 @@ func workload(w *plan.Workload, trace bool) string {
 	}
 	what := fmt.Sprintf("shape %s (%d context, %s)", w.Shape, w.ContextTokens, most)
 	switch {
+	case w.Endpoint == plan.Embeddings && w.Dataset == nil && w.Synthetic == "":
+		// An embedding has no output: max_tokens is not sent.
+		what = fmt.Sprintf("embeddings: %d input%s a request, about %d tokens each", max(w.EmbeddingBatch, 1), plural(max(w.EmbeddingBatch, 1)), w.ContextTokens)
 	case trace:
 		what = "the trace's lengths"
 	case w.Dataset != nil:
@@ -101,4 +104,12 @@ func workload(w *plan.Workload, trace bool) string {
 		}
 	}
 	return what
+}
+
+// plural is "s" for a count other than one.
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

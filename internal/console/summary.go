@@ -98,8 +98,8 @@ func rates(w io.Writer, r *metrics.Results) {
 		line += fmt.Sprintf(", %s goodput (within SLO)", fixed(g, 1))
 	}
 	Wrapped(w, "RPM       ", line)
-	fmt.Fprintf(w, "TPM       %s context + %s gen = %s; %s by a standard quota's count\n",
-		fixed(r.TPM.Context, 0), fixed(r.TPM.Gen, 0), fixed(r.TPM.Total, 0), fixed(r.TPM.Quota, 0))
+	Wrapped(w, "TPM       ", fmt.Sprintf("%s context + %s gen = %s; %s by a standard quota's count",
+		fixed(r.TPM.Context, 0), fixed(r.TPM.Gen, 0), fixed(r.TPM.Total, 0), fixed(r.TPM.Quota, 0)))
 	if q := r.Quota; q != nil {
 		fmt.Fprintf(w, "quota     %d TPM, %d RPM (%s)\n", q.TPM, q.RPM, q.Source)
 	}

@@ -610,6 +610,8 @@ func TestMergeRefuses(t *testing.T) {
 			"shard-1/histograms.json: latency.e2e holds 10 values but summary.json's latency.e2e.count is 11"},
 		{"histogram and count edited", copyHist("latency.failed", "latency.ttft", "0"), 0,
 			"shard-1/summary.json: latency.ttft.count is 0 but requests.jsonl holds 10 TTFTs"},
+		{"a histogram swapped for another of its count", copyHist("latency.ttft", "latency.e2e", ""), 0,
+			"shard-1/histograms.json: latency.e2e holds other values than summary.json's"},
 		{"TPOTs past the choices", copyHist("latency.itl", "latency.tpot", "90"), 0,
 			"shard-1/summary.json: latency.tpot.count is 90, more than its 10 choices of ok records"},
 		{"a histogram not one", set(hists, "latency.ttft", `"bm90IGEgaGlzdG9ncmFt"`), 0, "shard-1/histograms.json: histogram ttft:"},

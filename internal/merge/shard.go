@@ -250,6 +250,12 @@ func (s *shard) checkHists() error {
 		if err := check("latency."+name, sum.Hist(name).Count(), s.results.Latency[name].Count); err != nil {
 			return err
 		}
+		// The values too, not only their number: a histogram swapped for
+		// another of the same count would move the merged figures.
+		if got, want := sum.Hist(name).Dist(0), s.results.Latency[name]; want.Count > 0 && (!same(got.P50, want.P50) || !same(got.Max, want.Max) || !same(got.Min, want.Min)) {
+			return plan.Errorf("merge: %s/histograms.json: latency.%s holds other values than summary.json's (p50 %s, max %s there; %s, %s here)",
+				s.dir, name, num(want.P50.F()), num(want.Max.F()), num(got.P50.F()), num(got.Max.F()))
+		}
 	}
 	if err := check("tokens_per_s", sum.TokensPerSec.Count(), s.results.TokensPerS.Count); err != nil {
 		return err
@@ -264,6 +270,17 @@ func (s *shard) checkHists() error {
 		}
 	}
 	return check("util", sum.Util.Count(), s.results.Util.Count)
+}
+
+// same reports whether two figures of one histogram agree (both absent,
+// or equal to a part in a billion: the summary's figures went through
+// JSON).
+func same(a, b metrics.Num) bool {
+	x, y := a.F(), b.F()
+	if math.IsNaN(x) || math.IsNaN(y) {
+		return math.IsNaN(x) && math.IsNaN(y)
+	}
+	return math.Abs(x-y) <= 1e-9*math.Max(math.Abs(x), math.Abs(y))
 }
 
 // num writes a figure for a message: null for NaN.
