@@ -43,15 +43,24 @@ func bound(s *search, res *Result) Bound {
 	w1 := min(start+int64(15*time.Minute), int64(res.SpanSeconds*float64(time.Second)))
 	around := float64(s.at(w1)-s.at(w0)) / time.Duration(max(w1-w0, int64(time.Minute))).Minutes()
 	pace := float64(6*c) / max(around, 1)
+	// What the pace is of: the half hour around the burst, or as much of
+	// it as the input has.
+	of := "the half hour around it"
+	switch span := int64(res.SpanSeconds * float64(time.Second)); {
+	case w0 == 0 && w1 >= span:
+		of = "the whole input"
+	case w1-w0 < int64(30*time.Minute):
+		of = fmt.Sprintf("the %s around it", time.Duration(w1-w0).Round(time.Second))
+	}
 	burst := ""
 	if pace >= 3 {
-		burst = fmt.Sprintf(", in a burst of %d requests in the 10 s from %s (%.0f times the pace of the half hour around it)", c, at(start), pace)
+		burst = fmt.Sprintf(", in a burst of %d requests in the 10 s from %s (%.0f times the pace of %s)", c, at(start), pace, of)
 	}
 	switch {
 	case actual > 0 && est/actual >= 1.5:
 		return Bound{"max_tokens", fmt.Sprintf("max_tokens bounds it: admission counts each request at its max_tokens, %.1f times the output it generates, and %s%s.", est/actual, refused, burst)}
 	case pace >= 3:
-		return Bound{"burst", fmt.Sprintf("A burst bounds it: %d requests arrive in the 10 s from %s, %.0f times the pace of the half hour around it, and %s.", c, at(start), pace, refused)}
+		return Bound{"burst", fmt.Sprintf("A burst bounds it: %d requests arrive in the 10 s from %s, %.0f times the pace of %s, and %s.", c, at(start), pace, of, refused)}
 	case out+in > 0 && out/(out+in) >= 0.6:
 		return Bound{"long outputs", fmt.Sprintf("Long outputs bound it: output tokens are %.0f%% of the utilization at %g input tokens each, and %s.", 100*out/(out+in), s.m.OutputRatio, refused)}
 	}

@@ -92,14 +92,22 @@ func (r *Result) textFigures(t textWriter) {
 	if len(r.Inputs) > 1 {
 		inputs = fmt.Sprintf("%d inputs overlaid", len(r.Inputs))
 	}
-	t.line("input", fmt.Sprintf("%s requests over %s (%s)", group(float64(r.Requests)), time.Duration(r.SpanSeconds*float64(time.Second)).Round(time.Second), inputs))
+	over := time.Duration(r.SpanSeconds * float64(time.Second)).Round(time.Second).String()
+	if raw := r.rawSpan(); raw < time.Minute && r.SpanSeconds <= 60 {
+		// The span is a minute at least (the quota's window): say so
+		// rather than claim a minute the input does not have.
+		over = fmt.Sprintf("%s (%s), sized as a minute: the quota's window", raw.Round(100*time.Millisecond), inputs)
+	} else {
+		over += " (" + inputs + ")"
+	}
+	t.line("input", fmt.Sprintf("%s requests over %s", group(float64(r.Requests)), over))
 	f := r.Formula
 	t.line("formula", fmt.Sprintf("peak %s RPM x %.1f prompt x (1 - %.1f%% cached) + %g x peak RPM x %.1f output = %s TPM; / %s = %.2f -> %d PTUs",
 		group(float64(f.PeakRPM)), f.AvgPromptTokens, 100*f.CacheRate, m.OutputRatio, f.AvgOutputTokens, group(f.NormalizedTPM), group(m.InputTPMPerPTU), f.PTUExact, f.PTU))
 	t.line("replay", fmt.Sprintf("%d PTUs refuse %s of %s requests (%s; --max-throttled %s)", r.Replay.PTU,
 		group(float64(r.stepAt(r.Replay.PTU).Throttled)), group(float64(r.Requests)), pct(r.Replay.ThrottledShare), pct(r.MaxThrottled)))
 	l := r.Latency
-	t.line("latency", fmt.Sprintf("generation p50 %.2f s, p95 %.2f s (%d and %d output tokens at %g tokens/s)", l.P50Seconds, l.P95Seconds, l.OutputTokensP50, l.OutputTokensP95, l.LatencyTPS))
+	t.line("latency", fmt.Sprintf("generation p50 %.0f ms, p95 %.0f ms (%d and %d output tokens at %g tokens/s)", 1e3*l.P50Seconds, 1e3*l.P95Seconds, l.OutputTokensP50, l.OutputTokensP95, l.LatencyTPS))
 	c := r.Cost
 	if c == nil {
 		return
@@ -273,4 +281,13 @@ func short(v float64) string {
 		return strconv.FormatFloat(v/1e3, 'f', 1, 64) + "k"
 	}
 	return strconv.FormatFloat(v, 'f', 0, 64)
+}
+
+// rawSpan is the longest of the inputs' own spans, first arrival to last.
+func (r *Result) rawSpan() time.Duration {
+	var d float64
+	for _, in := range r.Inputs {
+		d = max(d, in.SpanSeconds)
+	}
+	return time.Duration(d * float64(time.Second))
 }

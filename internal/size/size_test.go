@@ -361,3 +361,37 @@ func TestText(t *testing.T) {
 		t.Errorf("read back: %v", err)
 	}
 }
+
+// TestTextShortInput: an input shorter than the quota's minute is said
+// as it is (sized as a minute), and a burst's pace is against what the
+// input has, not a half hour it does not have; latencies in ms.
+func TestTextShortInput(t *testing.T) {
+	t.Parallel()
+	var csv strings.Builder
+	csv.WriteString("timestamp,prompt_tokens,completion_tokens\n")
+	for i := range 90 { // 90 in the first 2 s, then 20 over 12 s
+		fmt.Fprintf(&csv, "%.3f,1000,50\n", float64(i)/45)
+	}
+	for i := range 20 {
+		fmt.Fprintf(&csv, "%.3f,1000,50\n", 2+float64(i)*0.6)
+	}
+	path := filepath.Join(t.TempDir(), "short.csv")
+	if err := os.WriteFile(path, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Size(Options{Inputs: []string{path}, Model: "gpt-4o", Type: ptu.Global})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	res.Text(&b)
+	text := strings.Join(strings.Fields(b.String()), " ")
+	for _, want := range []string{"110 requests over 13.4s (1 input), sized as a minute: the quota's window", "generation p50 2000 ms, p95 2000 ms", "times the pace of the whole input"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no %q in\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(text, "half hour") || strings.Contains(text, "over 1m0s") {
+		t.Errorf("a time the input does not have:\n%s", b.String())
+	}
+}
