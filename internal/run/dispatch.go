@@ -180,7 +180,7 @@ func (d *dispatcher) launch(reqCtx context.Context, n int64, sched time.Time, re
 	}
 	x.dispatched.Add(1)
 	closed := d.pacer == nil
-	x.wg.Go(func() {
+	x.pool.Go(func() {
 		var hold time.Duration
 		rec := x.request(reqCtx, r.global(n), sched, it, nil, func(w *metrics.Wire) {
 			if closed {

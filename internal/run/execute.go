@@ -40,6 +40,7 @@ type execution struct {
 	sinks          []sink.Sink
 	done           chan *metrics.Record // finished requests, to the aggregator
 	wg             sync.WaitGroup       // every request's (and session's) goroutine
+	pool           *workers             // the goroutines requests run on
 	sessWG         sync.WaitGroup       // the conversations
 	warn           func(string)
 
@@ -75,6 +76,7 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 		length: p.Load.Length().D(), warmup: p.Load.Warmup.D(),
 		halt: make(chan struct{}), over: make(chan struct{}), fatal: make(chan struct{}), badInput: make(chan struct{}),
 		warn: func(s string) { r.opts.Log(r.redact.Redact(s)) }}
+	x.pool = newWorkers(&x.wg)
 	d := &dispatcher{x: x}
 	if r.pacer != nil {
 		d.pacer = r.pacer.Clone()
@@ -113,6 +115,7 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 	close(x.over)
 	x.drain(ctx, cutoff)
 	x.wg.Wait()
+	x.pool.close()
 	close(x.done)
 	<-ticks
 	if x.fatalErr != nil { // read once every request has ended

@@ -173,8 +173,12 @@ func seconds(v time.Duration, ok bool) float64 {
 	return v.Seconds()
 }
 
-// RecordWriter writes records as JSON lines, flushing each, so a crash loses
-// at most the line being written.
+// RecordWriter writes records as JSON lines through a buffer its owner
+// flushes once a second (a run's tick) and at the end: one write a record
+// was a system call on the hot path (a third of a run's writes at 6,000
+// RPM). A crash of the process (kill -9) loses at most the last second's
+// lines, and at most one line is cut, which readers skip; a run that ends
+// on a signal, a hangup or a closed stdout flushes them all.
 type RecordWriter struct {
 	w     *bufio.Writer
 	start time.Time
@@ -184,7 +188,7 @@ type RecordWriter struct {
 
 // NewRecordWriter writes records of a run started at start to w.
 func NewRecordWriter(w io.Writer, start time.Time) *RecordWriter {
-	return &RecordWriter{w: bufio.NewWriterSize(w, 4096), start: start}
+	return &RecordWriter{w: bufio.NewWriterSize(w, 64<<10), start: start}
 }
 
 // Write writes one record. After a write error it writes nothing more and
@@ -196,6 +200,12 @@ func (rw *RecordWriter) Write(r *metrics.Record) {
 	rw.buf = RecordLine(rw.buf[:0], r, rw.start)
 	if _, err := rw.w.Write(rw.buf); err != nil {
 		rw.err = fmt.Errorf("writing requests.jsonl: %w", err)
+	}
+}
+
+// Flush writes the buffered lines out.
+func (rw *RecordWriter) Flush() {
+	if rw.err != nil {
 		return
 	}
 	if err := rw.w.Flush(); err != nil {
@@ -247,7 +257,15 @@ func Dir(dir, version string, command []string) (Sink, error) {
 				rw.Write(r)
 			}
 		},
+		Tick: func(Tick) {
+			if rw != nil {
+				rw.Flush()
+			}
+		},
 		End: func(e End) error {
+			if rw != nil {
+				rw.Flush()
+			}
 			cerr := f.Close()
 			if rw != nil && rw.Err() != nil {
 				return rw.Err()
