@@ -40,13 +40,17 @@ func answers(w io.Writer, r *metrics.Results) {
 	}
 	if a.ImageRequests > 0 {
 		per := float64(a.Images) / float64(a.ImageRequests)
-		tokens := fmt.Sprintf("%.0f tokens", float64(a.ImageTokens)/float64(a.ImageRequests-a.ImageTokensUnknown))
+		tokens := fmt.Sprintf("%.0f prompt tokens", float64(a.ImageTokens)/float64(a.ImageRequests-a.ImageTokensUnknown))
 		if a.ImageTokensUnknown == a.ImageRequests {
-			tokens = "tokens not known"
+			tokens = "prompt tokens not known"
 		}
-		fmt.Fprintf(w, "images    %s a request (%d requests): %s, %s uploaded each\n",
-			strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", per), "0"), "."), a.ImageRequests, tokens,
-			size(float64(a.ImageBytes)/float64(a.ImageRequests)))
+		images := "images"
+		if per == 1 {
+			images = "image"
+		}
+		Wrapped(w, "images    ", fmt.Sprintf("%s %s a request, in %d requests: %s and %s uploaded a request",
+			strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", per), "0"), "."), images, a.ImageRequests, tokens,
+			size(float64(a.ImageBytes)/float64(a.ImageRequests))))
 		if n := a.ImageTokensUnknown; n > 0 && n < a.ImageRequests {
 			fmt.Fprintf(w, "          %d requests' image tokens not known (images by address)\n", n)
 		}
