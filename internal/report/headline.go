@@ -92,8 +92,11 @@ func headline(b *strings.Builder, runs []*Run, rows []Row) {
 		requestsLine(b, run, r)
 		tokensLine(b, r)
 		latencyLine(b, r)
-		aboveLimits(b, r)
+		above := aboveLimits(b, r)
 		for _, c := range r.Caveats {
+			if above && strings.HasSuffix(c, "no whole minute allows it") {
+				continue // said above, in red
+			}
 			fmt.Fprintf(b, `<div class="caveat">%s</div>`, html.EscapeString(c))
 		}
 		for _, w := range r.Warnings {
@@ -191,17 +194,21 @@ func latencyLine(b *strings.Builder, r Row) {
 
 // aboveLimits says when a rate is past the limit the endpoint announced,
 // or the simulator enforces: it cannot be held, so it is no capacity
-// answer.
-func aboveLimits(b *strings.Builder, r Row) {
+// answer. It reports whether it said so.
+func aboveLimits(b *strings.Builder, r Row) bool {
 	q := r.Quota
+	said := false
 	if !math.IsNaN(q.TPM) && r.TPMQuota > q.TPM*1.001 {
+		said = true
 		fmt.Fprintf(b, `<div class="why">%s TPM counted against a quota of %s: above the limit, so not a rate this deployment sustains (a window shorter than the quota's minute?)</div>`,
 			grouped(r.TPMQuota, 0), grouped(q.TPM, 0))
 	}
 	if !math.IsNaN(q.RPM) && r.RPM > q.RPM*1.001 {
+		said = true
 		fmt.Fprintf(b, `<div class="why">%s RPM achieved against a limit of %s: above the limit, so not a rate this deployment sustains</div>`,
 			grouped(r.RPM, 1), grouped(q.RPM, 0))
 	}
+	return said
 }
 
 // settingsLine says what was sent and where: the target, the lengths

@@ -165,7 +165,7 @@ func TestHeadlineVerdict(t *testing.T) {
 	runs, _ := readRuns(t, "testdata/r120")
 	r := runs[0]
 	r.Summary.Valid, r.Summary.Invalid = false, []string{"schedule lag p99 1066.0 ms"}
-	r.Caveats = []string{"the rate was scaled to a minute from a 10-s window"}
+	r.Caveats = []string{"the rate was scaled to a minute from a 10-s window", "120000 quota-counted TPM is over the 100000 TPM quota (simulator): no whole minute allows it"}
 	r.Quota = Quota{TPM: 100000, RPM: 600, Source: "simulator"}
 	var b bytes.Buffer
 	HTML(&b, runs, "test", time.Unix(0, 0))
@@ -179,6 +179,9 @@ func TestHeadlineVerdict(t *testing.T) {
 	}
 	if f["quota_tokens"] != "100,000" || f["quota_requests"] != "600" || !strings.Contains(p, "(simulator)") {
 		t.Errorf("quota figures %v", f)
+	}
+	if strings.Contains(p, "no whole minute allows it") {
+		t.Error("the quota's excess said twice: the red line and summary.json's caveat")
 	}
 }
 
