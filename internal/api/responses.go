@@ -246,32 +246,7 @@ func (c *Chunk) outputItem(p *parser, pos int) error {
 			}
 			return err
 		case "content", "summary":
-			summary := string(k) == "summary"
-			d := len(c.Deltas)
-			defer func() {
-				if summary {
-					for i := d; i < len(c.Deltas); i++ {
-						c.Deltas[i].Kind = Summary
-					}
-				}
-			}()
-			return p.array(func() error {
-				return p.object(func(k []byte) error {
-					if (string(k) == "text" || string(k) == "refusal") && p.peek() == '"' {
-						var err error
-						n := len(c.Text)
-						if c.Text, err = p.str(c.Text); len(c.Text) > n {
-							pk := Content
-							if string(k) == "refusal" {
-								pk = Refusal
-							}
-							c.Deltas = append(c.Deltas, Delta{Kind: pk, End: len(c.Text)})
-						}
-						return err
-					}
-					return p.skip()
-				})
-			})
+			return c.itemParts(p, string(k) == "summary")
 		case "arguments", "input":
 			if p.peek() != '"' {
 				return p.skip()
@@ -301,6 +276,36 @@ func (c *Chunk) outputItem(p *parser, pos int) error {
 		}
 	}
 	return err
+}
+
+// itemParts reads an output item's content (or reasoning summary) parts:
+// their text and refusals, as deltas of the item.
+func (c *Chunk) itemParts(p *parser, summary bool) error {
+	d := len(c.Deltas)
+	defer func() {
+		if summary {
+			for i := d; i < len(c.Deltas); i++ {
+				c.Deltas[i].Kind = Summary
+			}
+		}
+	}()
+	return p.array(func() error {
+		return p.object(func(k []byte) error {
+			if (string(k) == "text" || string(k) == "refusal") && p.peek() == '"' {
+				var err error
+				n := len(c.Text)
+				if c.Text, err = p.str(c.Text); len(c.Text) > n {
+					pk := Content
+					if string(k) == "refusal" {
+						pk = Refusal
+					}
+					c.Deltas = append(c.Deltas, Delta{Kind: pk, End: len(c.Text)})
+				}
+				return err
+			}
+			return p.skip()
+		})
+	})
 }
 
 // event files what a Responses API event (or a whole answer) says once

@@ -269,6 +269,11 @@ func (c *checker) results(prefix string, r *metrics.Results) {
 	c.dist(prefix+"util", r.Util, kPercent)
 	c.must(prefix+"sessions", float64(r.Sessions), kCount)
 	c.answers(prefix+"answers.", r.Answers)
+	c.parts(prefix, r)
+}
+
+// parts checks a summary's stages, turns, throttling and deployments.
+func (c *checker) parts(prefix string, r *metrics.Results) {
 	for i, st := range r.Stages {
 		p := fmt.Sprintf("%sstages[%d].", prefix, i)
 		c.num(p+"start_s", st.Start.F(), kTime)
