@@ -211,6 +211,30 @@ func (s *answers) merge(o *Answers) {
 	}
 }
 
+// textPart adds a part whose results carry no Answers: all its
+// successful requests were text answers without images (else it would
+// carry them), so the text kind's figures are its whole: its ok count,
+// its output tokens and its latency histograms (the same requests' TTFT,
+// TPOT and E2E). Without it, merging such a shard with one that had tool
+// calls lost its text answers.
+func (s *answers) textPart(ok, output int64, latency map[string]string) error {
+	if ok <= 0 {
+		return nil
+	}
+	s.a.Text += ok
+	ks := s.kind(TextAnswer)
+	ks.requests += ok
+	ks.output += output
+	for _, n := range kindNames {
+		if enc, found := latency[n]; found {
+			if err := decodeInto(ks.hists[n], enc); err != nil {
+				return fmt.Errorf("histogram %s: %w", n, err)
+			}
+		}
+	}
+	return nil
+}
+
 // histFile returns each kind's histograms, encoded, for histograms.json.
 func (s *answers) histFile() (map[AnswerKind]map[string]string, error) {
 	if !s.any() {

@@ -193,3 +193,42 @@ func roundTrip(t *testing.T, s *Summary, in Info) (*Results, *HistFile) {
 	}
 	return res, &h
 }
+
+// TestAnswersMergeTextShard: a shard that had only text answers without
+// images carries no answers section; merged with one that had tool calls,
+// its text answers still count, with their TTFT, TPOT and E2E.
+func TestAnswersMergeTextShard(t *testing.T) {
+	t.Parallel()
+	text, calls, all := NewSummary(SLO{}), NewSummary(SLO{}), NewSummary(SLO{})
+	for i := range 200 {
+		var r *Record
+		if i%2 == 0 {
+			r = answered(i, TextAnswer)
+			r.Images, r.ImageBytes, r.ImageTokens = 0, 0, 0
+			text.Add(r)
+		} else {
+			r = answered(i, ToolCallAnswer)
+			calls.Add(r)
+		}
+		all.Add(r)
+	}
+	info := Info{Start: t0, Window: time.Minute, Offered: 200}
+	var parts []Part
+	for _, s := range []*Summary{text, calls} {
+		res, hf := roundTrip(t, s, info)
+		parts = append(parts, Part{Results: res, Hists: hf})
+	}
+	if parts[0].Results.Answers != nil {
+		t.Fatal("the text shard has an answers section: the test needs one without")
+	}
+	merged, _, err := Merge(parts, SLO{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := all.Results(info).Answers
+	if got := merged.Answers; got == nil || !reflect.DeepEqual(got, want) {
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		t.Errorf("merged answers\n%s\nwant\n%s", g, w)
+	}
+}

@@ -69,6 +69,11 @@ func (m *merger) add(i int, p Part) error {
 	m.addRequests(r.Requests)
 	m.addTokens(r)
 	s.answers.merge(r.Answers)
+	if r.Answers == nil {
+		if err := s.answers.textPart(r.Requests.OK, r.Tokens.Output, p.Hists.Latency); err != nil {
+			return err
+		}
+	}
 	s.NewConns += r.Connections.New
 	for proto, n := range r.Connections.Protocols {
 		s.Protocols[proto] += n
