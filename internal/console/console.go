@@ -50,6 +50,10 @@ func Note(w io.Writer, text string) {
 		}
 		lead := line[:len(line)-len(strings.TrimLeft(line, " "))]
 		words := strings.Fields(line)
+		if len(words) == 0 {
+			fmt.Fprintln(w) // a long line of blanks
+			continue
+		}
 		out := lead + words[0]
 		for _, word := range words[1:] {
 			if len(out)+1+len(word) > Width-1 {

@@ -221,4 +221,9 @@ func TestNote(t *testing.T) {
 	if got := strings.Join(strings.Fields(b.String()), " "); got != strings.Join(strings.Fields(long+" short second line "+long), " ") {
 		t.Errorf("words changed: %q", got)
 	}
+	b.Reset()
+	Note(&b, "x\n"+strings.Repeat(" ", 85)+"\t") // no panic on a long line of blanks
+	if b.String() != "x\n\n" {
+		t.Errorf("blanks: %q", b.String())
+	}
 }

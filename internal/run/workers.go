@@ -41,6 +41,9 @@ func (p *workers) Go(f func()) {
 func (p *workers) work(job func()) {
 	for ok := true; ok; job, ok = <-p.jobs {
 		job()
+		// An idle worker holds nothing of its last request (its item, an
+		// image's data URL): memory falls back after a burst.
+		job = nil
 	}
 }
 
