@@ -18,7 +18,8 @@ import (
 // line in its own write, and verifies each request's history: a turn
 // after the first carries, after the messages of the turn before, the
 // assistant message with the call that turn got (id, name, arguments as
-// sent) and one tool message answering it, and no new user message.
+// sent, content null: the answer was only the call) and one tool message
+// answering it, and no new user message.
 type historyServer struct {
 	mu       sync.Mutex
 	calls    map[string]sentCall // by call id: what was answered, to which history
@@ -91,6 +92,8 @@ func (h *historyServer) check(msgs []message) {
 		case prev.ToolCalls[0].Function.Name != c.name || prev.ToolCalls[0].Function.Arguments != c.args:
 			h.problems = append(h.problems, fmt.Sprintf("call %s came back as %s(%s), sent as %s(%s)", m.ToolCallID,
 				prev.ToolCalls[0].Function.Name, prev.ToolCalls[0].Function.Arguments, c.name, c.args))
+		case string(bytes.TrimSpace(prev.Content)) != "null" && len(prev.Content) != 0:
+			h.problems = append(h.problems, fmt.Sprintf("the assistant's call %s came back with content %s: the answer was only a call", m.ToolCallID, prev.Content))
 		case c.history != i-1:
 			h.problems = append(h.problems, fmt.Sprintf("call %s answered a request of %d messages; its history here has %d", m.ToolCallID, c.history, i-1))
 		case len(bytes.TrimSpace(m.Content)) < 100:

@@ -14,6 +14,7 @@ import (
 	"github.com/aoaibench/aoaibench/internal/metrics"
 	"github.com/aoaibench/aoaibench/internal/plan"
 	"github.com/aoaibench/aoaibench/internal/schema"
+	"github.com/aoaibench/aoaibench/internal/tools"
 )
 
 // toolServer answers every request with a tool call streamed as Azure
@@ -87,9 +88,11 @@ func TestToolCallAnswers(t *testing.T) {
 }
 
 // TestReplyKeeps: a conversation's reply copies choice 0's text and tool
-// calls: the wire they came on is reused by the next request.
+// calls: the wire they came on is reused by the next request. The text
+// is the content before the calls' arguments (which the wire's text also
+// holds, as output): none for an answer that is only a call.
 func TestReplyKeeps(t *testing.T) {
-	w := &metrics.Wire{Text: [][]byte{[]byte(`{"a":1}`)}}
+	w := &metrics.Wire{Text: [][]byte{[]byte(`Looking it up. {"a":1}`)}}
 	w.AddCall().Args = append(w.Calls[0].Args, `{"a":1}`...)
 	w.Calls[0].ID, w.Calls[0].Name = "call_1", "f"
 	var a reply
@@ -97,11 +100,32 @@ func TestReplyKeeps(t *testing.T) {
 	w.Reset()
 	w.AddCall().Args = append(w.Calls[0].Args, `XXXXXXX`...)
 	w.Text = append(w.Text, []byte("XXXXXXX"))
-	if string(a.text) != `{"a":1}` || len(a.calls) != 1 || a.calls[0].ID != "call_1" || a.calls[0].Name != "f" || string(a.calls[0].Args) != `{"a":1}` {
+	if string(a.text) != `Looking it up. ` || len(a.calls) != 1 || a.calls[0].ID != "call_1" || a.calls[0].Name != "f" || string(a.calls[0].Args) != `{"a":1}` {
 		t.Errorf("reply %q %+v", a.text, a.calls)
 	}
 	w.Reset()
 	if a.keep(w); len(a.text) != 0 || len(a.calls) != 0 {
 		t.Errorf("a text answer after a call: %q %+v", a.text, a.calls)
+	}
+	for _, c := range []struct {
+		text string
+		args []string
+		cut  bool
+		want string
+	}{
+		{`{"a":1}`, []string{`{"a":1}`}, false, ""},
+		{`{"a":1}{"b":2}`, []string{`{"a":1}`, `{"b":2}`}, false, ""},
+		{`ok {"a":1}{"b":2}`, []string{`{"a":1}`, `{"b":2}`}, false, "ok "},
+		{`{"a":1}{"b":2}`, []string{`{"b":2}`, `{"a":1}`}, false, ""}, // not in order: none
+		{`ok {"a":1`, []string{`{"a":1}`}, true, ""},
+		{`plain text`, nil, false, "plain text"},
+	} {
+		var calls []tools.Call
+		for _, a := range c.args {
+			calls = append(calls, tools.Call{Args: []byte(a)})
+		}
+		if got := string(contentOf([]byte(c.text), calls, c.cut)); got != c.want {
+			t.Errorf("contentOf(%q, %q) = %q, want %q", c.text, c.args, got, c.want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -20,11 +21,15 @@ type reply struct {
 	calls []tools.Call
 }
 
-// keep copies choice 0's text and tool calls from w.
+// keep copies choice 0's text and tool calls from w. The wire's text of
+// choice 0 holds the calls' arguments too (they are output, counted as
+// tokens), after any content; the conversation's assistant message
+// carries them in its tool_calls only, its content being the text before
+// them (none, usually: content null).
 func (a *reply) keep(w *metrics.Wire) {
 	a.text = a.text[:0]
 	if len(w.Text) > 0 {
-		a.text = append(a.text, w.Text[0]...)
+		a.text = append(a.text, contentOf(w.Text[0], w.Calls, w.ArgsCut)...)
 	}
 	n := len(w.Calls)
 	if cap(a.calls) < n {
@@ -34,6 +39,23 @@ func (a *reply) keep(w *metrics.Wire) {
 	for i, c := range w.Calls {
 		a.calls[i] = tools.Call{ID: c.ID, Name: c.Name, Args: append(a.calls[i].Args[:0], c.Args...)}
 	}
+}
+
+// contentOf is choice 0's text without its tool calls' arguments: the
+// text before them when they are its end, in order; none when they are
+// not (arguments interleaved with text, or cut).
+func contentOf(text []byte, calls []tools.Call, cut bool) []byte {
+	if len(calls) == 0 {
+		return text
+	}
+	end := len(text)
+	for i := len(calls) - 1; i >= 0; i-- {
+		if cut || !bytes.HasSuffix(text[:end], calls[i].Args) {
+			return nil
+		}
+		end -= len(calls[i].Args)
+	}
+	return text[:end]
 }
 
 // request sends one request and returns its record. answer, if not nil,
