@@ -77,12 +77,15 @@ func (cs *calls) file(w *metrics.Wire, ck *api.Chunk) string {
 	return ""
 }
 
-// sealCalls clears the calls' ids and names of secrets and cuts them to
-// metrics.MaxName: they are the server's text, and go to the records.
+// sealCalls clears the calls' ids and names of secrets, and cuts names to
+// metrics.MaxName: they are the server's text, and names go to the
+// records. An id goes nowhere but back to the server that issued it, in
+// the agent loop's next turn, where it must be the id it issued: it is
+// not cut (but for maxRawName, as read), only cleared of a secret.
 func (c *Client) sealCalls(w *metrics.Wire) {
 	for i := range w.Calls {
 		call := &w.Calls[i]
-		call.ID = c.serverText(call.ID, metrics.MaxName)
+		call.ID = c.serverText(call.ID, maxRawName)
 		call.Name = c.serverText(call.Name, metrics.MaxName)
 	}
 }

@@ -236,6 +236,13 @@ func TestToolCallsHostile(t *testing.T) {
 				t.Errorf("%s %q: calls %+v", w.Class, w.Err, w.Calls)
 			}
 		}},
+		{"an id longer than a name, kept whole for the next turn", func(string) []string {
+			return []string{callHead(0, "call_"+strings.Repeat("x", 100), "f"), callArgs(0, "{}"), callFinish, doneFrame}
+		}, func(t *testing.T, w *metrics.Wire) {
+			if w.Class != metrics.OK || len(w.Calls) != 1 || w.Calls[0].ID != "call_"+strings.Repeat("x", 100) {
+				t.Errorf("%s %q: calls %+v", w.Class, w.Err, w.Calls)
+			}
+		}},
 		{"10,000 call indexes", func(string) []string {
 			return []string{many(10_000, func(i int) string { return callHead(i, fmt.Sprint("call_", i), "f") }), callFinish, doneFrame}
 		}, func(t *testing.T, w *metrics.Wire) {
