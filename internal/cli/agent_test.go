@@ -42,6 +42,7 @@ func TestBadAgentInput(t *testing.T) {
 		{[]string{"--images", "1", "--model", "gpt-35-turbo"}, "--images: model gpt-35-turbo takes no image input"},
 		{[]string{"--images", "1", "-e", "gpt-4-32k"}, "--images: model gpt-4-32k takes no image input"},
 		{[]string{"--images", "1", "--image-size", "0x0"}, "--image-size: each side must be from 1 to 8192 pixels, got 0x0"},
+		{[]string{"--images", "2", "--image-size", "8192x8192"}, "MB a request as data URLs, over the 28 MB one request carries"},
 		{[]string{"--images", "1", "--image-size", "1024"}, `--image-size: want WIDTHxHEIGHT in pixels (e.g. 1024x1024), got "1024"`},
 		{[]string{"--images", "1", "--image-size", "10000x10"}, "--image-size: each side"},
 		{[]string{"--images", "1", "--image-size", ""}, "--image-size must be WIDTHxHEIGHT"},

@@ -138,6 +138,10 @@ func NewAgent(spec AgentSpec) (*Agent, error) {
 	return a, nil
 }
 
+// MaxImageUpload is the most bytes of images (their data URLs) one
+// synthetic request carries: an image of Azure's 20 MB limit, in base64.
+const MaxImageUpload = vision.MaxInline
+
 // image makes the run's one synthetic image and counts its tokens.
 func (a *Agent) image(spec AgentSpec) error {
 	img, err := vision.Synthetic(spec.ImageW, spec.ImageH, spec.Seed)
@@ -145,6 +149,12 @@ func (a *Agent) image(spec AgentSpec) error {
 		return fmt.Errorf("--image-size: %w", err)
 	}
 	a.ImageW, a.ImageH, a.ImageURL = spec.ImageW, spec.ImageH, vision.DataURL(img, "image/jpeg")
+	if up := spec.Images * len(a.ImageURL); up > MaxImageUpload {
+		// Refused before anything is sent: every request would be, by
+		// the server, and each would hold them twice in memory.
+		return fmt.Errorf("--images %d of %dx%d are %.1f MB a request as data URLs, over the %d MB one request carries (one image of Azure's 20 MB limit, in base64): fewer or smaller images",
+			spec.Images, spec.ImageW, spec.ImageH, float64(up)/(1<<20), MaxImageUpload>>20)
+	}
 	count, guessed := ImageCounter(spec.Model)
 	a.ImageTokens, a.RuleGuessed = count(spec.ImageW, spec.ImageH, spec.Detail), guessed
 	// As the API documents it: the type first, then the URL and detail;
