@@ -9,12 +9,14 @@ package schema
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/text/language"
@@ -154,8 +156,13 @@ func fault(err error) string {
 	if !errors.As(err, &sve) || !errors.As(sve.Err, &ve) {
 		return oneLine(err)
 	}
+	// The library gathers causes from maps: the first in place order,
+	// so that the same file gets the same message each time.
 	for len(ve.Causes) > 0 {
-		ve = ve.Causes[0]
+		ve = slices.MinFunc(ve.Causes, func(a, b *jsonschema.ValidationError) int {
+			return cmp.Or(slices.Compare(a.InstanceLocation, b.InstanceLocation),
+				slices.Compare(a.ErrorKind.KeywordPath(), b.ErrorKind.KeywordPath()))
+		})
 	}
 	at := "/" + strings.Join(ve.InstanceLocation, "/")
 	return oneLine(fmt.Errorf("at %s: %s", at, ve.ErrorKind.LocalizedString(message.NewPrinter(language.English))))

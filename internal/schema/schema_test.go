@@ -56,6 +56,11 @@ func TestLoadBad(t *testing.T) {
 		{`{"type": "objekt"}`, "s.json: not a JSON Schema: at /type: "},
 		{`{"type": "object", "properties": {"a": {"minLength": -1}}}`, "s.json: not a JSON Schema: at /properties/a/minLength: "},
 		{`{"type": "object", "required": "a"}`, "s.json: not a JSON Schema: at /required: got string, want array"},
+		// The same fault each time, the first in place order (the library's
+		// causes come from maps).
+		{`{"type":"object","properties":{"d":{"type":"x"},"b":{"type":"y"},"a":{"type":"z"},"c":{"type":"w"}}}`, "s.json: not a JSON Schema: at /properties/a/type: "},
+		{`{"type":"object","properties":{"d":{"type":"x"},"b":{"type":"y"},"a":{"type":"z"},"c":{"type":"w"}}}`, "s.json: not a JSON Schema: at /properties/a/type: "},
+		{`{"type":"object","properties":{"d":{"type":"x"},"b":{"type":"y"},"a":{"type":"z"},"c":{"type":"w"}}}`, "s.json: not a JSON Schema: at /properties/a/type: "},
 		{`{"type": "object", "properties": {"a": {"$ref": "http://127.0.0.1:1/x.json"}}}`, "aoaibench reads no schema but the one given"},
 		{`{"type": "object", "properties": {"a": {"$ref": "other.json"}}}`, "aoaibench reads no schema but the one given"},
 		{`{"type": "string"}`, `s.json: a structured answer's schema must have "type": "object"`},
