@@ -47,6 +47,16 @@ func (e *BadInput) Unwrap() error { return e.Err }
 
 func bad(format string, a ...any) error { return &BadInput{fmt.Errorf(format, a...)} }
 
+// asBad is err as bad input (a reader's error is one: a file that cannot
+// be read as what it claims).
+func asBad(err error) error {
+	var bi *BadInput
+	if errors.As(err, &bi) {
+		return err
+	}
+	return &BadInput{err}
+}
+
 // read appends the requests of one input, at times from its own first
 // request: inputs are traffic that reaches one deployment together.
 func read(path string, reqs []Request, notes *[]string) ([]Request, Input, error) {
@@ -138,11 +148,7 @@ func readCSV(path string, reqs []Request) ([]Request, error) {
 		return nil
 	})
 	if err != nil {
-		var bi *BadInput
-		if errors.As(err, &bi) {
-			return reqs, err
-		}
-		return reqs, &BadInput{err}
+		return reqs, asBad(err)
 	}
 	return reqs, nil
 }
@@ -199,11 +205,7 @@ func readRun(dir string, reqs []Request, in *Input, notes *[]string) ([]Request,
 		return nil
 	})
 	if err != nil {
-		var bi *BadInput
-		if errors.As(err, &bi) {
-			return reqs, err
-		}
-		return reqs, &BadInput{err}
+		return reqs, asBad(err)
 	}
 	in.Skipped = warm + noPrompt
 	if warm > 0 {

@@ -124,18 +124,7 @@ func readRecordedTrace(dir string, speed float64, block int, seed uint64) (*Trac
 		if len(t.Rows) >= MaxTraceRows {
 			return &BadRow{File: filepath.Join(dir, RunFile), Line: r.Line, Err: fmt.Errorf("more than %d rows", MaxTraceRows)}
 		}
-		row := TraceRow{Input: int32(r.Prompt), Output: int32(r.Asked())}
-		if k := r.Cached / block; k > 0 {
-			for len(shared) < k {
-				shared = append(shared, uint32(len(shared)))
-			}
-			row.Hashes = shared[:k:k]
-		}
-		if int(row.Input) < MinContext {
-			row.Input = MinContext
-			t.Raised++
-		}
-		t.Rows = append(t.Rows, row)
+		t.add(r.Prompt, r.Asked(), r.Cached, block, &shared)
 		at = append(at, r.At)
 		return nil
 	})

@@ -37,6 +37,25 @@ type Trace struct {
 	words  tokenizer.Words
 }
 
+// add appends a row of a usage CSV or a recorded run: its prompt and
+// output tokens, its cached tokens as a prefix of whole blocks shared by
+// every row (hash ids 0..k-1 of shared, grown as needed), and its input
+// raised to MinContext when below.
+func (t *Trace) add(prompt, output, cached, block int, shared *[]uint32) {
+	row := TraceRow{Input: int32(prompt), Output: int32(output)}
+	if k := cached / block; k > 0 {
+		for len(*shared) < k {
+			*shared = append(*shared, uint32(len(*shared)))
+		}
+		row.Hashes = (*shared)[:k:k]
+	}
+	if int(row.Input) < MinContext {
+		row.Input = MinContext
+		t.Raised++
+	}
+	t.Rows = append(t.Rows, row)
+}
+
 // maxOffset is pace.MaxOffset: the latest a request may be due.
 const maxOffset = 100 * 365 * 24 * time.Hour
 

@@ -257,18 +257,7 @@ func readUsageTrace(path string, r io.Reader, speed float64, block int, seed uin
 		if u.MaxTokens >= 0 {
 			out = u.MaxTokens
 		}
-		row := TraceRow{Input: int32(u.Prompt), Output: int32(out)}
-		if k := u.Cached / block; k > 0 {
-			for len(shared) < k {
-				shared = append(shared, uint32(len(shared)))
-			}
-			row.Hashes = shared[:k:k]
-		}
-		if int(row.Input) < MinContext {
-			row.Input = MinContext
-			t.Raised++
-		}
-		t.Rows = append(t.Rows, row)
+		t.add(u.Prompt, out, u.Cached, block, &shared)
 		at, lines = append(at, u.At), append(lines, u.Line)
 		return nil
 	})
