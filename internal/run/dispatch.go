@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 type dispatcher struct {
 	x        *execution
 	pacer    pace.Pacer // this execution's own clone; nil for a closed loop
+	sleep    Sleeper    // waits for each due time
 	heldBack int64      // due requests the clients cap delayed
 }
 
@@ -28,7 +28,7 @@ func (d *dispatcher) run(reqCtx context.Context) metrics.StopReason {
 	x, r := d.x, d.x.r
 	var stopped metrics.StopReason
 	switch {
-	case !r.opts.Sleep(x.halt, x.start):
+	case !d.sleep(x.halt, x.start):
 		stopped = metrics.StopSignal
 	case d.pacer != nil:
 		stopped = d.openLoop(reqCtx)
@@ -59,7 +59,7 @@ func (d *dispatcher) openLoop(reqCtx context.Context) metrics.StopReason {
 		if x.length > 0 && (!ok || due >= x.length) {
 			// Wait out the duration, so that a slow schedule still runs
 			// for as long as asked.
-			if !r.opts.Sleep(x.halt, x.start.Add(x.length)) {
+			if !d.sleep(x.halt, x.start.Add(x.length)) {
 				return metrics.StopSignal
 			}
 			return metrics.StopDuration
@@ -67,7 +67,7 @@ func (d *dispatcher) openLoop(reqCtx context.Context) metrics.StopReason {
 		if !ok {
 			return metrics.StopSchedule
 		}
-		if !r.opts.Sleep(x.halt, x.start.Add(due)) {
+		if !d.sleep(x.halt, x.start.Add(due)) {
 			return metrics.StopSignal
 		}
 		select {
@@ -100,10 +100,6 @@ func (d *dispatcher) openLoop(reqCtx context.Context) metrics.StopReason {
 		if !d.launch(reqCtx, n, x.start.Add(due), release) {
 			return x.inputStop()
 		}
-		// Let the request's goroutine start on this P now: the next nap
-		// blocks the thread, and the goroutine would wait for the runtime
-		// to take the P back.
-		runtime.Gosched()
 	}
 }
 

@@ -77,7 +77,12 @@ func (r *Run) Execute(ctx context.Context, sinks ...sink.Sink) (*Outcome, error)
 		halt: make(chan struct{}), over: make(chan struct{}), fatal: make(chan struct{}), badInput: make(chan struct{}),
 		warn: func(s string) { r.opts.Log(r.redact.Redact(s)) }}
 	x.pool = newWorkers(&x.wg)
-	d := &dispatcher{x: x}
+	d := &dispatcher{x: x, sleep: r.opts.Sleep}
+	if d.sleep == nil {
+		pw := newPrecise()
+		defer pw.close()
+		d.sleep = pw.sleep
+	}
 	if r.pacer != nil {
 		d.pacer = r.pacer.Clone()
 	}

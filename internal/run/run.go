@@ -49,8 +49,9 @@ type Options struct {
 	// Transport and TLS replace the HTTP transport's (tests).
 	Transport http.RoundTripper
 	TLS       *tls.Config
-	// Sleep waits for each due time (PreciseSleep when nil; tests in
-	// synctest bubbles use TimerSleep).
+	// Sleep waits for each due time (when nil, a wait of tens of
+	// microseconds' precision on a kernel timer; tests in synctest bubbles
+	// use TimerSleep).
 	Sleep Sleeper
 	// Entra makes the Microsoft Entra ID token source of --auth entra
 	// (auth.NewDefaultEntra when nil; tests give their own).
@@ -104,9 +105,6 @@ func New(p plan.Plan, o Options) (_ *Run, err error) {
 	}
 	if o.Getenv == nil {
 		o.Getenv = func(string) string { return "" }
-	}
-	if o.Sleep == nil {
-		o.Sleep = PreciseSleep
 	}
 	model := cmp.Or(p.Target.Model, p.Target.Deployment)
 	if p.Target.URL == "" && len(p.Target.Sim) > 0 {

@@ -6,9 +6,15 @@ import (
 )
 
 func TestPreciseSleep(t *testing.T) {
-	for _, d := range []time.Duration{0, 50 * time.Microsecond, 2 * time.Millisecond, 12 * time.Millisecond} {
+	p := newPrecise()
+	defer p.close()
+	if p.timer == nil {
+		t.Error("no kernel timer")
+	}
+	// Waits far apart park on the kernel timer, close ones nap.
+	for _, d := range []time.Duration{0, 50 * time.Microsecond, 2 * time.Millisecond, 12 * time.Millisecond, time.Millisecond, 3 * time.Millisecond, 0} {
 		due := time.Now().Add(d)
-		if !PreciseSleep(nil, due) {
+		if !p.sleep(nil, due) {
 			t.Fatal("stopped without a stop")
 		}
 		if now := time.Now(); now.Before(due) {
@@ -19,7 +25,7 @@ func TestPreciseSleep(t *testing.T) {
 	stop := make(chan struct{})
 	close(stop)
 	start := time.Now()
-	if PreciseSleep(stop, start.Add(time.Hour)) {
+	if p.sleep(stop, start.Add(time.Hour)) {
 		t.Fatal("slept through a stop")
 	}
 	if time.Since(start) > time.Minute {
@@ -31,10 +37,12 @@ func TestPreciseSleep(t *testing.T) {
 }
 
 func BenchmarkPreciseSleepLateness(b *testing.B) {
+	p := newPrecise()
+	defer p.close()
 	var worst, sum time.Duration
 	for range b.N {
 		due := time.Now().Add(time.Millisecond)
-		PreciseSleep(nil, due)
+		p.sleep(nil, due)
 		late := time.Since(due)
 		sum += late
 		worst = max(worst, late)
