@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"maps"
 	"reflect"
@@ -399,4 +401,22 @@ func BenchmarkParseChunk(b *testing.B) {
 			json.Unmarshal(data, &c)
 		}
 	})
+}
+
+// TestSpecial: special finds a quote, a backslash or a control character
+// in any place of a word, among any other bytes, and nothing else.
+func TestSpecial(t *testing.T) {
+	t.Parallel()
+	for _, fill := range []byte{'a', ' ', 0x7f, 0x80, 0xff, '#', ']'} {
+		for k := range 8 {
+			for v := range 256 {
+				b := bytes.Repeat([]byte{fill}, 8)
+				b[k] = byte(v)
+				want := v == '"' || v == '\\' || v < 0x20
+				if got := special(binary.LittleEndian.Uint64(b)) != 0; got != want {
+					t.Fatalf("byte %#x at %d among %#x: special %v, want %v", v, k, fill, got, want)
+				}
+			}
+		}
+	}
 }
