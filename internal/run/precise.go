@@ -21,6 +21,12 @@ const timerSlack = 2 * time.Millisecond
 // network poller for each request.
 const parkGap = 5 * time.Millisecond
 
+// parkMax is the longest wait the kernel timer does alone, a halt
+// unnoticed until it ends (the request due then is not sent): a longer
+// one starts on a Go timer, which a halt ends at once. Waking once, not
+// twice, for each request: at 6,000 RPM, 10 ms apart, each wait is one.
+const parkMax = 20 * time.Millisecond
+
 // The spin before due, at most a tenth of the wait: the kernel timer
 // wakes a parked goroutine some 45 µs late, a thread's nap some 100 µs
 // (its timer slack, 50 µs, and the wake-up), on an idle machine. Each
@@ -31,11 +37,12 @@ const (
 )
 
 // precise waits with tens of microseconds of precision, for the
-// dispatcher: a long wait runs on a Go timer (cheap, and a stop ends it at
-// once) until timerSlack before due; then on a kernel timer (parked, with
-// requests parkGap or more apart) or in a nap of the thread (closer)
-// until shortly before due; then a short spin. One goroutine uses it at a
-// time.
+// dispatcher. With requests parkGap or more apart it parks on a kernel
+// timer (nap.Timer: its thread and P stay free), for the whole wait up to
+// parkMax, else on a Go timer (cheap, and a halt ends it at once) until
+// timerSlack before due and then on the kernel timer. With requests closer
+// together it waits on the Go timer, then naps its thread. Last, a short
+// spin. One goroutine uses it at a time.
 type precise struct {
 	timer *nap.Timer // nil where no kernel timer could be made: naps only
 	last  time.Time  // the previous wait's due time
@@ -57,10 +64,11 @@ func (p *precise) sleep(stop <-chan struct{}, due time.Time) bool {
 	gap := due.Sub(p.last)
 	p.last = due
 	wait := time.Until(due)
-	if wait > timerSlack && !TimerSleep(stop, due.Add(-timerSlack)) {
+	park := p.timer != nil && gap >= parkGap
+	if wait > timerSlack && !(park && wait <= parkMax) && !TimerSleep(stop, due.Add(-timerSlack)) {
 		return false
 	}
-	if p.timer != nil && gap >= parkGap {
+	if park {
 		p.timer.Sleep(time.Until(due) - min(parkSpin, wait/10))
 	} else {
 		// Let the request just launched start on this P first: the nap

@@ -31,6 +31,14 @@ func TestPreciseSleep(t *testing.T) {
 	if time.Since(start) > time.Minute {
 		t.Fatal("stop not noticed")
 	}
+	// A halt during a wait the kernel timer does alone: the wait says
+	// so when it ends.
+	late := make(chan struct{})
+	time.AfterFunc(time.Millisecond, func() { close(late) })
+	p.last = time.Time{} // far apart
+	if p.sleep(late, time.Now().Add(parkMax/2)) {
+		t.Fatal("a parked wait missed a stop")
+	}
 	if TimerSleep(stop, time.Now().Add(time.Hour)) || TimerSleep(stop, time.Now()) {
 		t.Fatal("TimerSleep ignored a stop")
 	}
