@@ -420,3 +420,27 @@ func TestSpecial(t *testing.T) {
 		}
 	}
 }
+
+// TestSkippedKeys: a key with a bad escape is malformed JSON in an object
+// the parser skips as much as in one it reads (encoding/json refuses
+// both); good escapes pass.
+func TestSkippedKeys(t *testing.T) {
+	t.Parallel()
+	var c Chunk
+	for _, s := range []string{
+		`{"x":{"\q":1}}`, `{"x":[{"\uZZZZ":0}]}`, `{"x":{"\u12":0}}`, `{"x":{"\ud800\uZZZZ":0}}`, `{"x":{"a\`,
+		`{"choices":[{"content_filter_results":{"\x":{}},"delta":{"content":"a"}}]}`,
+	} {
+		if err := ParseChunk([]byte(s), &c); err == nil {
+			t.Errorf("%s: read, want malformed", s)
+		}
+		if json.Valid([]byte(s)) {
+			t.Errorf("%s: encoding/json takes it", s)
+		}
+	}
+	for _, s := range []string{`{"x":{"\n\"\\\/\u00e9\ud83d\ude00":1}}`, `{"x":{"":{"\t":[]}}}`} {
+		if err := ParseChunk([]byte(s), &c); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+}

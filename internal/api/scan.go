@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -337,8 +338,8 @@ func special(x uint64) uint64 {
 	return ((x-ones*0x20)&^x | (q-ones)&^q | (b-ones)&^b) & tops
 }
 
-// skipObject skips an object as object would read it, but its keys are
-// not copied out and no callback is made: the servers' content filter
+// skipObject skips an object as object would read it (refusing what it
+// refuses), but its keys are not copied out and no callback is made: the servers' content filter
 // results, skipped in every event, are an object of fifteen keys.
 func (p *parser) skipObject() error {
 	if p.depth++; p.depth > maxDepth {
@@ -354,7 +355,7 @@ func (p *parser) skipObject() error {
 		if p.peek() != '"' {
 			return errSyntax
 		}
-		if err := p.skipString(); err != nil {
+		if err := p.skipKey(); err != nil {
 			return err
 		}
 		if p.peek() != ':' {
@@ -374,6 +375,24 @@ func (p *parser) skipObject() error {
 			return errSyntax
 		}
 	}
+}
+
+// skipKey skips an object's key (its opening quote is next), refusing
+// what str refuses: a bad escape in a key is malformed JSON, even in an
+// object that is skipped.
+func (p *parser) skipKey() error {
+	start := p.i
+	if err := p.skipString(); err != nil {
+		return err
+	}
+	if bytes.IndexByte(p.b[start:p.i], '\\') < 0 {
+		return nil
+	}
+	// An escape, which no server puts in a key: read it as str does.
+	p.i = start
+	key, err := p.str(p.key[:0])
+	p.key = key[:0]
+	return err
 }
 
 // skipString skips the string at p (its opening quote is next) without
