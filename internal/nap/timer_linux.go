@@ -37,6 +37,9 @@ func (t *Timer) Sleep(d time.Duration) {
 	if d <= 0 {
 		return
 	}
+	end := time.Now().Add(d)
+	// Arming the timer resets its count of expirations: one that fired
+	// unread (none should) cannot end this sleep early.
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
 	if err := unix.TimerfdSettime(t.fd, 0, &spec, nil); err != nil {
 		Sleep(d)
@@ -45,7 +48,7 @@ func (t *Timer) Sleep(d time.Duration) {
 	// The read ends when the timer has fired: it returns the count of
 	// expirations, always 1 here (the timer is one-shot and rearmed).
 	if _, err := t.f.Read(t.buf[:]); err != nil {
-		Sleep(d)
+		Sleep(time.Until(end))
 	}
 }
 

@@ -42,9 +42,10 @@ const (
 // parkMax, else on a Go timer (cheap, and a halt ends it at once) until
 // timerSlack before due and then on the kernel timer. With requests closer
 // together it waits on the Go timer, then naps its thread. Last, a short
-// spin. One goroutine uses it at a time.
+// spin. One goroutine uses it at a time. (Outside Linux the "kernel
+// timer" is Go's, and a nap is too: the same steps, less precise.)
 type precise struct {
-	timer *nap.Timer // nil where no kernel timer could be made: naps only
+	timer *nap.Timer // nil when none could be made (no file descriptor left): naps only
 	last  time.Time  // the previous wait's due time
 }
 

@@ -50,8 +50,8 @@ type Options struct {
 	Transport http.RoundTripper
 	TLS       *tls.Config
 	// Sleep waits for each due time (when nil, a wait of tens of
-	// microseconds' precision on a kernel timer; tests in synctest bubbles
-	// use TimerSleep).
+	// microseconds' precision: see precise; tests in synctest bubbles use
+	// TimerSleep).
 	Sleep Sleeper
 	// Entra makes the Microsoft Entra ID token source of --auth entra
 	// (auth.NewDefaultEntra when nil; tests give their own).

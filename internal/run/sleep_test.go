@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-func TestPreciseSleep(t *testing.T) {
+func TestPrecise(t *testing.T) {
 	p := newPrecise()
 	defer p.close()
 	if p.timer == nil {
@@ -44,7 +44,7 @@ func TestPreciseSleep(t *testing.T) {
 	}
 }
 
-func BenchmarkPreciseSleepLateness(b *testing.B) {
+func BenchmarkPreciseLateness(b *testing.B) {
 	p := newPrecise()
 	defer p.close()
 	var worst, sum time.Duration
