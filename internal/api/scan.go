@@ -210,18 +210,8 @@ func (p *parser) str(dst []byte) ([]byte, error) {
 			dst = utf8.AppendRune(dst, r)
 			p.i += n
 		default:
-			// Copy the run of plain ASCII at once, found eight bytes at
-			// a time.
-			j := p.i + 1
-			for j+8 <= len(p.b) {
-				if x := binary.LittleEndian.Uint64(p.b[j:]); special(x)|x&tops != 0 {
-					break
-				}
-				j += 8
-			}
-			for j < len(p.b) && p.b[j] != '"' && p.b[j] != '\\' && p.b[j] >= 0x20 && p.b[j] < utf8.RuneSelf {
-				j++
-			}
+			// Copy the run of plain ASCII at once.
+			j := asciiRun(p.b, p.i+1)
 			dst = append(dst, p.b[p.i:j]...)
 			p.i = j
 		}
@@ -375,6 +365,22 @@ func (p *parser) skipObject() error {
 			return errSyntax
 		}
 	}
+}
+
+// asciiRun returns where the run of plain ASCII in a string's text that
+// goes on at b[j] ends, found eight bytes at a time: the first quote,
+// backslash, control character or non-ASCII byte from j, or len(b).
+func asciiRun(b []byte, j int) int {
+	for j+8 <= len(b) {
+		if x := binary.LittleEndian.Uint64(b[j:]); special(x)|x&tops != 0 {
+			break
+		}
+		j += 8
+	}
+	for j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] >= 0x20 && b[j] < utf8.RuneSelf {
+		j++
+	}
+	return j
 }
 
 // skipKey skips an object's key (its opening quote is next), refusing
