@@ -62,7 +62,9 @@ func (p *parser) null() bool {
 }
 
 // object reads {"key": value, ...}, calling field with each key; field
-// must consume the value.
+// must consume the value. A nil field skips the object: its keys are
+// checked but not copied out and its values skipped (the servers' content
+// filter results, skipped in every event, are an object of fifteen keys).
 func (p *parser) object(field func(key []byte) error) error {
 	if p.null() {
 		return nil // as encoding/json does, null is an empty object
@@ -83,16 +85,28 @@ func (p *parser) object(field func(key []byte) error) error {
 		if p.peek() != '"' {
 			return errSyntax
 		}
-		key, err := p.str(p.key[:0])
-		if err != nil {
-			return err
+		if field == nil {
+			if err := p.skipKey(); err != nil {
+				return err
+			}
+		} else {
+			key, err := p.str(p.key[:0])
+			if err != nil {
+				return err
+			}
+			p.key = key
 		}
-		p.key = key
 		if p.peek() != ':' {
 			return errSyntax
 		}
 		p.i++
-		if err := field(key); err != nil {
+		var err error
+		if field == nil {
+			err = p.skip()
+		} else {
+			err = field(p.key)
+		}
+		if err != nil {
 			return err
 		}
 		switch p.peek() {
@@ -298,7 +312,7 @@ func (p *parser) number() error {
 func (p *parser) skip() error {
 	switch c := p.peek(); {
 	case c == '{':
-		return p.skipObject()
+		return p.object(nil)
 	case c == '[':
 		return p.array(p.skip)
 	case c == '"':
@@ -326,45 +340,6 @@ const ones, tops = 0x0101010101010101, 0x8080808080808080
 func special(x uint64) uint64 {
 	q, b := x^(ones*'"'), x^(ones*'\\')
 	return ((x-ones*0x20)&^x | (q-ones)&^q | (b-ones)&^b) & tops
-}
-
-// skipObject skips an object as object would read it (refusing what it
-// refuses), but its keys are not copied out and no callback is made: the servers' content filter
-// results, skipped in every event, are an object of fifteen keys.
-func (p *parser) skipObject() error {
-	if p.depth++; p.depth > maxDepth {
-		return errSyntax
-	}
-	defer func() { p.depth-- }()
-	p.i++
-	if p.peek() == '}' {
-		p.i++
-		return nil
-	}
-	for {
-		if p.peek() != '"' {
-			return errSyntax
-		}
-		if err := p.skipKey(); err != nil {
-			return err
-		}
-		if p.peek() != ':' {
-			return errSyntax
-		}
-		p.i++
-		if err := p.skip(); err != nil {
-			return err
-		}
-		switch p.peek() {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
-			return nil
-		default:
-			return errSyntax
-		}
-	}
 }
 
 // asciiRun returns where the run of plain ASCII in a string's text that
