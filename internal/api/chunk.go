@@ -235,17 +235,9 @@ func (c *Chunk) choice(p *parser) error {
 	err := p.object(func(key []byte) error {
 		switch string(key) {
 		case "index":
-			var v int
-			if err := p.int(&v); err != nil {
-				return err
-			}
-			// Not a count (negative, fractional, past 2^31): BadIndex,
-			// which the client refuses, never choice 0.
-			c.index = v
-			if v < 0 {
-				c.index = BadIndex
-			}
-			return nil
+			var err error
+			c.index, err = p.index()
+			return err
 		case "delta", "message": // a stream's delta, or a whole answer's message
 			if p.null() {
 				return nil
@@ -339,14 +331,9 @@ func (c *Chunk) toolCall(p *parser, pos int) error {
 	err := p.object(func(k []byte) error {
 		switch string(k) {
 		case "index":
-			v := 0
-			if err := p.int(&v); err != nil {
-				return err
-			}
-			if cp.Call = v; v < 0 {
-				cp.Call = BadIndex
-			}
-			return nil
+			var err error
+			cp.Call, err = p.index()
+			return err
 		case "id":
 			if p.null() {
 				return nil

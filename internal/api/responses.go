@@ -103,14 +103,9 @@ func (c *Chunk) responsesField(p *parser, key []byte) error {
 		if b := p.peek(); b != '-' && (b < '0' || b > '9') {
 			return p.skip() // only a number says which
 		}
-		v := 0
-		if err := p.int(&v); err != nil {
-			return err
-		}
-		if c.out = v; v < 0 {
-			c.out = BadIndex
-		}
-		return nil
+		var err error
+		c.out, err = p.index()
+		return err
 	case "item":
 		if p.peek() != '{' {
 			return p.skip()

@@ -287,6 +287,20 @@ func (p *parser) int(v *int) error {
 	return nil
 }
 
+// index reads a choice's, a call's or an output's index: a count, else
+// BadIndex (negative, fractional, past 2^31), which the client refuses,
+// never index 0; null is 0.
+func (p *parser) index() (int, error) {
+	v := 0
+	if err := p.int(&v); err != nil {
+		return 0, err
+	}
+	if v < 0 {
+		return BadIndex, nil
+	}
+	return v, nil
+}
+
 func (p *parser) number() error {
 	start := p.i
 	if p.i < len(p.b) && p.b[p.i] == '-' {

@@ -50,9 +50,6 @@ type Verdicts struct {
 	Unchecked int64 `json:"unchecked"` // cut to the kept length, not judged
 }
 
-// Total is every verdict counted.
-func (v Verdicts) Total() int64 { return v.Valid + v.NotJSON + v.Mismatch + v.Unchecked }
-
 // Bad is the verdicts that are not valid: not JSON, or not of the schema.
 func (v Verdicts) Bad() int64 { return v.NotJSON + v.Mismatch }
 

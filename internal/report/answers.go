@@ -15,7 +15,7 @@ import (
 type answerRow struct {
 	name string
 	prec int
-	get  func(a *metrics.Answers, ok int64) float64
+	get  func(a *metrics.Answers) float64
 }
 
 // perRequest is n over the image requests (NaN when none).
@@ -28,8 +28,8 @@ func perRequest(n, requests int64) float64 {
 
 // kindFigure is a figure of one answer kind's results (NaN when the run
 // had none of that kind).
-func kindFigure(k metrics.AnswerKind, get func(*metrics.KindResults) float64) func(*metrics.Answers, int64) float64 {
-	return func(a *metrics.Answers, _ int64) float64 {
+func kindFigure(k metrics.AnswerKind, get func(*metrics.KindResults) float64) func(*metrics.Answers) float64 {
+	return func(a *metrics.Answers) float64 {
 		if kr := a.Kinds[k]; kr != nil && kr.Requests > 0 {
 			return get(kr)
 		}
@@ -40,22 +40,22 @@ func kindFigure(k metrics.AnswerKind, get func(*metrics.KindResults) float64) fu
 // answerRows are the answers table's rows, in order.
 func answerRows() []answerRow {
 	rows := []answerRow{
-		{"text answers", 0, func(a *metrics.Answers, _ int64) float64 { return float64(a.Text) }},
-		{"tool-call answers", 0, func(a *metrics.Answers, _ int64) float64 { return float64(a.ToolCall) }},
-		{"structured answers", 0, func(a *metrics.Answers, _ int64) float64 { return float64(a.Structured) }},
-		{"tool-call share %", 1, func(a *metrics.Answers, _ int64) float64 { return 100 * a.ToolShare.F() }},
-		{"tool calls", 0, func(a *metrics.Answers, _ int64) float64 { return float64(a.ToolCalls) }},
-		{"arguments valid", 0, func(a *metrics.Answers, _ int64) float64 { return float64(a.ToolArgs.Valid) }},
-		{"arguments not JSON", 0, func(a *metrics.Answers, _ int64) float64 { return float64(a.ToolArgs.NotJSON) }},
-		{"arguments not of the schema", 0, func(a *metrics.Answers, _ int64) float64 { return float64(a.ToolArgs.Mismatch) }},
-		{"structured not parsing", 0, func(a *metrics.Answers, _ int64) float64 { return float64(a.StructuredVerdicts.NotJSON) }},
-		{"structured not of the schema", 0, func(a *metrics.Answers, _ int64) float64 { return float64(a.StructuredVerdicts.Mismatch) }},
-		{"requests with images", 0, func(a *metrics.Answers, _ int64) float64 { return float64(a.ImageRequests) }},
-		{"images a request", 2, func(a *metrics.Answers, _ int64) float64 { return perRequest(a.Images, a.ImageRequests) }},
-		{"image tokens a request", 0, func(a *metrics.Answers, _ int64) float64 {
+		{"text answers", 0, func(a *metrics.Answers) float64 { return float64(a.Text) }},
+		{"tool-call answers", 0, func(a *metrics.Answers) float64 { return float64(a.ToolCall) }},
+		{"structured answers", 0, func(a *metrics.Answers) float64 { return float64(a.Structured) }},
+		{"tool-call share %", 1, func(a *metrics.Answers) float64 { return 100 * a.ToolShare.F() }},
+		{"tool calls", 0, func(a *metrics.Answers) float64 { return float64(a.ToolCalls) }},
+		{"arguments valid", 0, func(a *metrics.Answers) float64 { return float64(a.ToolArgs.Valid) }},
+		{"arguments not JSON", 0, func(a *metrics.Answers) float64 { return float64(a.ToolArgs.NotJSON) }},
+		{"arguments not of the schema", 0, func(a *metrics.Answers) float64 { return float64(a.ToolArgs.Mismatch) }},
+		{"structured not parsing", 0, func(a *metrics.Answers) float64 { return float64(a.StructuredVerdicts.NotJSON) }},
+		{"structured not of the schema", 0, func(a *metrics.Answers) float64 { return float64(a.StructuredVerdicts.Mismatch) }},
+		{"requests with images", 0, func(a *metrics.Answers) float64 { return float64(a.ImageRequests) }},
+		{"images a request", 2, func(a *metrics.Answers) float64 { return perRequest(a.Images, a.ImageRequests) }},
+		{"image tokens a request", 0, func(a *metrics.Answers) float64 {
 			return perRequest(a.ImageTokens, a.ImageRequests-a.ImageTokensUnknown)
 		}},
-		{"image KB a request", 1, func(a *metrics.Answers, _ int64) float64 { return perRequest(a.ImageBytes, a.ImageRequests) / 1024 }},
+		{"image KB a request", 1, func(a *metrics.Answers) float64 { return perRequest(a.ImageBytes, a.ImageRequests) / 1024 }},
 	}
 	names := map[metrics.AnswerKind]string{metrics.TextAnswer: "text", metrics.ToolCallAnswer: "tool call", metrics.StructuredAnswer: "structured"}
 	for _, k := range metrics.AnswerKinds {
@@ -92,7 +92,7 @@ func answersByKind(b *strings.Builder, runs []*Run) {
 	for _, row := range answerRows() {
 		cells, any := make([]string, len(with)), false
 		for i, r := range with {
-			v := row.get(r.Summary.Answers, r.Summary.Requests.OK)
+			v := row.get(r.Summary.Answers)
 			any = any || !math.IsNaN(v)
 			cells[i] = Cell(v, row.prec)
 		}

@@ -191,9 +191,6 @@ func (c *checker) dist(path string, d metrics.Dist, k kind) {
 	}
 }
 
-// results checks the figures of summary.json a report reads (and those
-// of a sweep's or a search's steps, of a ramp's stages and of turns),
-// each under its JSON path from prefix.
 // answers checks a summary's answers by kind: counts, a share, each
 // kind's distributions.
 func (c *checker) answers(p string, a *metrics.Answers) {
@@ -226,6 +223,9 @@ func (c *checker) answers(p string, a *metrics.Answers) {
 	}
 }
 
+// results checks the figures of summary.json a report reads (and those
+// of a sweep's or a search's steps, of a ramp's stages and of turns),
+// each under its JSON path from prefix.
 func (c *checker) results(prefix string, r *metrics.Results) {
 	if r == nil {
 		return

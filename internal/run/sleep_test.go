@@ -11,7 +11,8 @@ func TestPrecise(t *testing.T) {
 	if p.timer == nil {
 		t.Error("no kernel timer")
 	}
-	// Waits far apart park on the kernel timer, close ones nap.
+	// Waits far apart and close together (which take the kernel timer
+	// and the nap): never early, whichever.
 	for _, d := range []time.Duration{0, 50 * time.Microsecond, 2 * time.Millisecond, 12 * time.Millisecond, time.Millisecond, 3 * time.Millisecond, 0} {
 		due := time.Now().Add(d)
 		if !p.sleep(nil, due) {

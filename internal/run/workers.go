@@ -25,15 +25,11 @@ func newWorkers(wg *sync.WaitGroup) *workers {
 // Go runs f on an idle worker, or a new one. wg counts f until it returns.
 func (p *workers) Go(f func()) {
 	p.wg.Add(1)
-	job := func() {
-		defer p.wg.Done()
-		f()
-	}
 	select {
-	case p.jobs <- job:
+	case p.jobs <- f:
 	default:
 		p.started.Add(1)
-		go p.work(job)
+		go p.work(f)
 	}
 }
 
@@ -41,6 +37,7 @@ func (p *workers) Go(f func()) {
 func (p *workers) work(job func()) {
 	for ok := true; ok; job, ok = <-p.jobs {
 		job()
+		p.wg.Done()
 		// An idle worker holds nothing of its last request (its item, an
 		// image's data URL): memory falls back after a burst.
 		job = nil

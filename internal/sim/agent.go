@@ -154,7 +154,7 @@ func (d *deployment) answerFor(req *chatRequest, words []string, limit, output i
 		an.text, an.finish = an.text[:offs[limit-1]], "length"
 		offs = d.tok.Offsets(offs[:0], an.text)
 	}
-	an.tokens = d.tok.Count(an.text)
+	an.tokens = len(offs) // an offset a token
 	if an.frags = fragments(an.text, offs); len(an.frags) == 0 {
 		an.frags = []string{""} // an answer has a chunk
 	}
